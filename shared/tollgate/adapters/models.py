@@ -1,0 +1,125 @@
+"""PynamoDB models: the code's view of every table in template.yaml.
+
+A test (tests/unit/test_template.py) checks each model's key schema, indexes and TTL
+attribute against the template, so the two cannot drift. Table names come from the
+environment the template gives every function.
+
+The hot paths (consumer, ingest) write these tables with the low-level client for
+control over conditions and transactions; the key layout they use is documented in
+docs/storage.md and built by ``tollgate.domain.storage_keys``.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.attributes import Attribute, TTLAttribute
+from pynamodb.constants import NUMBER
+from pynamodb.models import Model
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """A DynamoDB number read back as ``Decimal`` (pynamodb's NumberAttribute gives floats)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return str(Decimal(value))
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _Meta:
+    @staticmethod
+    def for_table(env_var: str, default: str) -> type:
+        class Meta:
+            table_name = os.environ.get(env_var, default)
+            env_name = env_var
+            region = _region()
+            max_retry_attempts = 2
+
+        return Meta
+
+
+class TenantModel(Model):
+    Meta = _Meta.for_table("TENANTS_TABLE", "tollgate-tenants")
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    plan = UnicodeAttribute(null=True)
+    billing_email = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(default="USD")
+    timezone = UnicodeAttribute(default="UTC")
+    metadata = JSONAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class MeterModel(Model):
+    Meta = _Meta.for_table("METERS_TABLE", "tollgate-meters")
+
+    key = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    unit = UnicodeAttribute(null=True)
+    aggregation = UnicodeAttribute()
+    value_property = UnicodeAttribute(default="value")
+    group_by = ListAttribute(of=UnicodeAttribute, null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class ApiKeyModel(Model):
+    """Only the SHA-256 of a key is stored; the key itself is shown once."""
+
+    Meta = _Meta.for_table("API_KEYS_TABLE", "tollgate-api-keys")
+
+    id = UnicodeAttribute(hash_key=True)
+    key_hash = UnicodeAttribute()
+    scope = UnicodeAttribute()
+    tenant_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+
+class EventLedgerModel(Model):
+    """Events table: dedupe markers (``E#``), message markers (``M#``) and raw-event chunks (``L#``)."""
+
+    Meta = _Meta.for_table("EVENTS_TABLE", "tollgate-events")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute(null=True)
+    claimed_by = UnicodeAttribute(null=True, attr_name="msg")
+    count = NumberAttribute(null=True, attr_name="n")
+    body = BinaryAttribute(null=True, attr_name="z", legacy_encoding=False)
+
+
+class CounterModel(Model):
+    """Counters table: one item per tenant, meter, window, window start and group value."""
+
+    Meta = _Meta.for_table("COUNTERS_TABLE", "tollgate-counters")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute(null=True)
+    value = DecimalAttribute(null=True, attr_name="v")
+    latest_at = UnicodeAttribute(null=True, attr_name="t")
+    uniques = UnicodeSetAttribute(null=True, attr_name="u")
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TenantModel, MeterModel, ApiKeyModel, EventLedgerModel, CounterModel)

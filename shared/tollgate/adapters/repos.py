@@ -1,0 +1,211 @@
+"""Repositories for tenants, meters and API keys (pynamodb), plus the small read caches the
+hot paths use. Each maps between a pynamodb model and a domain record."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from pynamodb.exceptions import PutError
+
+from tollgate.domain.errors import Conflict
+from tollgate.domain.keys import Scope
+from tollgate.domain.meters import Aggregation
+from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
+
+from .models import ApiKeyModel, MeterModel, TenantModel
+
+T = TypeVar("T")
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """Raises ValueError for a cursor this API did not issue."""
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad cursor
+        raise ValueError("not a cursor issued by this API") from exc
+    if not isinstance(data, dict):
+        raise ValueError("not a cursor issued by this API")
+    return data
+
+
+def _is_conditional_failure(exc: PutError) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+# ------------------------------------------------------------------ tenants
+def _tenant(m: TenantModel) -> Tenant:
+    return Tenant(
+        id=m.id,
+        name=m.name,
+        plan=m.plan,
+        billing_email=m.billing_email,
+        currency=m.currency,
+        timezone=m.timezone,
+        metadata=m.metadata,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+    )
+
+
+def _tenant_model(t: Tenant) -> TenantModel:
+    return TenantModel(
+        id=t.id,
+        name=t.name,
+        plan=t.plan,
+        billing_email=t.billing_email,
+        currency=t.currency,
+        timezone=t.timezone,
+        metadata=t.metadata,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+    )
+
+
+class TenantRepo:
+    def create(self, tenant: Tenant) -> None:
+        try:
+            _tenant_model(tenant).save(condition=TenantModel.id.does_not_exist())
+        except PutError as exc:
+            if _is_conditional_failure(exc):
+                raise Conflict(f"tenant {tenant.id!r} already exists") from None
+            raise
+
+    def replace(self, tenant: Tenant) -> None:
+        _tenant_model(tenant).save(condition=TenantModel.id.exists())
+
+    def get(self, tenant_id: str, consistent: bool = False) -> Tenant | None:
+        try:
+            return _tenant(TenantModel.get(tenant_id, consistent_read=consistent))
+        except TenantModel.DoesNotExist:
+            return None
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
+        result = TenantModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        items = [_tenant(m) for m in result]
+        return items, encode_cursor(result.last_evaluated_key)
+
+
+# ------------------------------------------------------------------ meters
+def _meter(m: MeterModel) -> Meter:
+    return Meter(
+        key=m.key,
+        name=m.name,
+        unit=m.unit,
+        aggregation=Aggregation(m.aggregation),
+        value_property=m.value_property,
+        group_by=list(m.group_by or []),
+        created_at=m.created_at,
+    )
+
+
+class MeterRepo:
+    def create(self, meter: Meter) -> None:
+        model = MeterModel(
+            key=meter.key,
+            name=meter.name,
+            unit=meter.unit,
+            aggregation=meter.aggregation.value,
+            value_property=meter.value_property,
+            group_by=meter.group_by or None,
+            created_at=meter.created_at,
+        )
+        try:
+            model.save(condition=MeterModel.key.does_not_exist())
+        except PutError as exc:
+            if _is_conditional_failure(exc):
+                raise Conflict(f"meter {meter.key!r} already exists") from None
+            raise
+
+    def get(self, key: str) -> Meter | None:
+        try:
+            return _meter(MeterModel.get(key))
+        except MeterModel.DoesNotExist:
+            return None
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[Meter], str | None]:
+        result = MeterModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        return [_meter(m) for m in result], encode_cursor(result.last_evaluated_key)
+
+
+# ------------------------------------------------------------------ API keys
+def _key(m: ApiKeyModel) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        id=m.id,
+        key_hash=m.key_hash,
+        scope=Scope(m.scope),
+        tenant_id=m.tenant_id,
+        name=m.name,
+        created_at=m.created_at,
+        revoked_at=m.revoked_at,
+    )
+
+
+class ApiKeyRepo:
+    def create(self, record: ApiKeyRecord) -> None:
+        ApiKeyModel(
+            id=record.id,
+            key_hash=record.key_hash,
+            scope=record.scope.value,
+            tenant_id=record.tenant_id,
+            name=record.name,
+            created_at=record.created_at,
+        ).save(condition=ApiKeyModel.id.does_not_exist())
+
+    def get(self, key_id: str, consistent: bool = False) -> ApiKeyRecord | None:
+        try:
+            return _key(ApiKeyModel.get(key_id, consistent_read=consistent))
+        except ApiKeyModel.DoesNotExist:
+            return None
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[ApiKeyRecord], str | None]:
+        result = ApiKeyModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        return [_key(m) for m in result], encode_cursor(result.last_evaluated_key)
+
+    def revoke(self, record: ApiKeyRecord) -> None:
+        model = ApiKeyModel(id=record.id)
+        model.update(actions=[ApiKeyModel.revoked_at.set(record.revoked_at)], condition=ApiKeyModel.id.exists())
+
+
+# ------------------------------------------------------------------ read caches
+class TtlCache(Generic[T]):
+    """Caches found values for ``ttl`` seconds; misses are not cached, so a new tenant or meter
+    is usable at once. Thread-safe; per Lambda instance."""
+
+    def __init__(self, loader: Callable[[str], T | None], ttl: float, clock: Callable[[], float] = time.monotonic):
+        self._loader = loader
+        self._ttl = ttl
+        self._clock = clock
+        self._items: dict[str, tuple[float, T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> T | None:
+        now = self._clock()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+        value = self._loader(key)
+        if value is not None:
+            with self._lock:
+                self._items[key] = (now + self._ttl, value)
+        return value
+
+    def invalidate(self, key: str | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._items.clear()
+            else:
+                self._items.pop(key, None)

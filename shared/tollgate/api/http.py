@@ -1,0 +1,214 @@
+"""The HTTP edge shared by every API function.
+
+``create_app`` builds a Powertools resolver with validation (OpenAPI 3.1 from the pydantic
+schemas) and maps every error to problem+json. ``Edge`` runs the checks that must come
+before a route - authentication, body size, content type, JSON syntax - in that order, so an
+unauthenticated caller learns nothing about the body, and a rejected request writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
+from tollgate.domain.errors import FieldError, Forbidden, NotFound, TollgateError, Unauthenticated, ValidationFailed
+from tollgate.domain.keys import Principal, Scope
+
+from . import problems
+
+logger = Logger(child=True)
+
+MAX_BODY_BYTES = 1024 * 1024
+PUBLIC_ROUTES = frozenset({("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+# ------------------------------------------------------------------ principal
+def principal(router: Router | APIGatewayHttpResolver) -> Principal:
+    """The authenticated caller of the current request (set by ``Edge``)."""
+    p = router.context.get("principal")
+    if p is None:  # a route that forgot it is public: fail closed
+        raise Unauthenticated("no API key")
+    return p
+
+
+def require(router: Router | APIGatewayHttpResolver, *scopes: Scope) -> Principal:
+    p = principal(router)
+    if p.scope not in scopes:
+        allowed = ", ".join(s.value for s in scopes)
+        raise Forbidden(f"this route needs a key with scope {allowed}; this key has scope {p.scope.value}")
+    return p
+
+
+def tenant_for(p: Principal, tenant_id: str | None, field: str = "tenant") -> str:
+    """The tenant a request acts on. A tenant key may omit it (it is implied) and may not name
+    another tenant: that is a 404, so nothing leaks about whether the other tenant exists."""
+    if p.scope is Scope.TENANT:
+        if tenant_id is not None and tenant_id != p.tenant_id:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        return p.tenant_id or ""
+    if not tenant_id:
+        raise ValidationFailed("a tenant is required", [FieldError(field, "is required for this key's scope")])
+    return tenant_id
+
+
+# ------------------------------------------------------------------ resolver
+def _field_of(loc: Iterable[Any]) -> str:
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def _message(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg
+
+
+def validation_errors(errors: Iterable[dict[str, Any]]) -> list[FieldError]:
+    return [FieldError(_field_of(e.get("loc", ())), _message(str(e.get("msg", "is not valid")))) for e in errors]
+
+
+def create_app(*routers: Router, title: str = "Tollgate API", description: str = "") -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.configure_openapi(
+        title=title,
+        version="1.0.0",
+        description=description,
+        security_schemes={
+            "bearer": HTTPBearer(description="`Authorization: Bearer tg_...`"),
+            "apiKey": APIKey(name="X-Api-Key", in_=APIKeyIn.header, description="`X-Api-Key: tg_...`"),
+        },
+        security=[{"bearer": []}, {"apiKey": []}],
+    )
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response:
+        errors = validation_errors(exc.errors())
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        return problems.problem(422, "validation-error", "The request is not valid", detail, errors)
+
+    @app.exception_handler(TollgateError)
+    def _domain(exc: TollgateError) -> Response:
+        return problems.from_error(exc)
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response:
+        path = app.current_event.path
+        method = app.current_event.http_method
+        return problems.problem(404, "not-found", "Not found", f"no route {method} {path}")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return problems.problem(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
+
+    return app
+
+
+# ------------------------------------------------------------------ edge checks
+def media_type(headers: dict[str, str]) -> str:
+    raw = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return raw.split(";", 1)[0].strip().lower()
+
+
+def raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode("utf-8")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_strict(text: bytes | str, **kwargs: Any) -> Any:
+    """json.loads that rejects NaN and Infinity, which JSON does not have."""
+    return json.loads(text, parse_constant=_reject_constant, **kwargs)
+
+
+class Edge:
+    """Callable that guards ``app.resolve`` for one function."""
+
+    def __init__(
+        self,
+        app: APIGatewayHttpResolver,
+        *,
+        key_is_active: Callable[[str], bool],
+        media_types: tuple[str, ...] = ("application/json",),
+        check_json: bool = True,
+    ):
+        self.app = app
+        self.key_is_active = key_is_active
+        self.media_types = media_types
+        self.check_json = check_json
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.app.clear_context()
+        early = self._check(event)
+        if early is not None:
+            return problems.as_v2_response(early)
+        return self.app.resolve(event, context)
+
+    def _check(self, event: dict[str, Any]) -> Response | None:
+        http = event.get("requestContext", {}).get("http", {})
+        method = http.get("method", "GET").upper()
+        path = event.get("rawPath") or http.get("path") or "/"
+        if (method, path) not in PUBLIC_ROUTES:
+            denied = self._authenticate(event)
+            if denied is not None:
+                return denied
+        if method not in BODY_METHODS:
+            return None
+        body = raw_body(event)
+        if len(body) > MAX_BODY_BYTES:
+            return problems.too_large(len(body), MAX_BODY_BYTES)
+        headers = event.get("headers") or {}
+        mt = media_type(headers)
+        if body and mt not in self.media_types:
+            return problems.unsupported_media_type(mt, list(self.media_types))
+        if body and self.check_json:
+            try:
+                loads_strict(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                return problems.bad_request(f"malformed JSON: {exc}")
+        return None
+
+    def _authenticate(self, event: dict[str, Any]) -> Response | None:
+        ctx = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
+        p = Principal.from_context(ctx)
+        if p is None:
+            reason = ctx.get("error") or "missing"
+            detail = {
+                "missing": "send your key as `Authorization: Bearer <key>` or `X-Api-Key: <key>`",
+                "invalid": "the API key is unknown",
+                "revoked": "the API key has been revoked",
+            }.get(reason, "the API key is not valid")
+            return problems.from_error(Unauthenticated(detail), {"WWW-Authenticate": 'Bearer realm="tollgate"'})
+        # The authorizer's answer may be cached; revocation must still be immediate.
+        if not self.key_is_active(p.key_id):
+            return problems.from_error(
+                Unauthenticated("the API key has been revoked"), {"WWW-Authenticate": 'Bearer realm="tollgate"'}
+            )
+        self.app.append_context(principal=p)
+        return None

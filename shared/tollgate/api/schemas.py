@@ -1,0 +1,184 @@
+"""Request and response schemas (pydantic). They validate requests and generate the OpenAPI
+document, so the two cannot disagree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from tollgate.domain.currency import is_currency
+from tollgate.domain.keys import Scope
+from tollgate.domain.meters import DIMENSION_PATTERN, MAX_GROUP_BY, METER_KEY_PATTERN, Aggregation
+from tollgate.domain.periods import is_valid_timezone
+from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
+
+TENANT_ID_PATTERN = r"^[a-zA-Z0-9_.-]{1,64}$"
+TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=320)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+PlanId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")]
+MetadataValue = str | int | float | bool | None
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error: a typo must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_currency(v: str | None) -> str | None:
+    if v is not None and not is_currency(v):
+        raise ValueError(f"{v!r} is not an ISO 4217 currency code")
+    return v
+
+
+def _check_timezone(v: str | None) -> str | None:
+    if v is not None and not is_valid_timezone(v):
+        raise ValueError(f"{v!r} is not an IANA time zone name (e.g. Europe/Paris)")
+    return v
+
+
+def _check_metadata(v: dict[str, Any] | None) -> dict[str, Any] | None:
+    if v is not None:
+        if len(v) > 50:
+            raise ValueError("at most 50 keys")
+        for k, val in v.items():
+            if len(k) > 64 or (isinstance(val, str) and len(val) > 1024):
+                raise ValueError("keys are at most 64 characters and string values at most 1024")
+    return v
+
+
+class TenantCreate(Strict):
+    id: TenantId = Field(description="Your id for the tenant: letters, digits, `_`, `.`, `-`; 1 to 64 characters.")
+    name: Name
+    plan: PlanId | None = None
+    billing_email: Email | None = None
+    currency: Currency = Field(default="USD", description="ISO 4217 code.")
+    timezone: str = Field(default="UTC", max_length=64, description="IANA zone; billing windows follow it.")
+    metadata: dict[str, MetadataValue] | None = None
+
+    _currency = field_validator("currency")(_check_currency)
+    _timezone = field_validator("timezone")(_check_timezone)
+    _metadata = field_validator("metadata")(_check_metadata)
+
+
+class TenantPatch(Strict):
+    name: Name | None = None
+    plan: PlanId | None = None
+    billing_email: Email | None = None
+    currency: Currency | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    metadata: dict[str, MetadataValue] | None = None
+
+    _currency = field_validator("currency")(_check_currency)
+    _timezone = field_validator("timezone")(_check_timezone)
+    _metadata = field_validator("metadata")(_check_metadata)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TenantPatch:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    plan: str | None
+    billing_email: str | None
+    currency: str
+    timezone: str
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, t: Tenant) -> TenantOut:
+        return cls(**t.__dict__)
+
+
+class MeterCreate(Strict):
+    key: Annotated[str, StringConstraints(pattern=METER_KEY_PATTERN)] = Field(
+        description="The event `type` that feeds this meter."
+    )
+    name: Name
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    aggregation: Aggregation
+    value_property: Annotated[str, StringConstraints(pattern=DIMENSION_PATTERN)] = Field(
+        default="value", description="The field of the event's `data` holding the value (ignored by `count`)."
+    )
+    group_by: list[Annotated[str, StringConstraints(pattern=DIMENSION_PATTERN)]] = Field(
+        default_factory=list, max_length=MAX_GROUP_BY, description="Up to 5 dimension names read from `data`."
+    )
+
+    @field_validator("group_by")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("dimension names must be unique")
+        return v
+
+
+class MeterOut(BaseModel):
+    key: str
+    name: str
+    unit: str | None
+    aggregation: Aggregation
+    value_property: str
+    group_by: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Meter) -> MeterOut:
+        return cls(**m.__dict__)
+
+
+class KeyCreate(Strict):
+    scope: Scope
+    tenant_id: TenantId | None = Field(default=None, description="Required for, and only for, `tenant` scope.")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _tenant_matches_scope(self) -> KeyCreate:
+        if self.scope is Scope.TENANT and not self.tenant_id:
+            raise ValueError("tenant_id is required for a tenant-scoped key")
+        if self.scope is not Scope.TENANT and self.tenant_id:
+            raise ValueError("tenant_id is only for tenant-scoped keys")
+        return self
+
+
+class KeyOut(BaseModel):
+    id: str
+    scope: Scope
+    tenant_id: str | None
+    name: str | None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def of(cls, r: ApiKeyRecord) -> KeyOut:
+        return cls(id=r.id, scope=r.scope, tenant_id=r.tenant_id, name=r.name, created_at=r.created_at,
+                   revoked_at=r.revoked_at)
+
+
+class KeyCreated(BaseModel):
+    id: str
+    key: str = Field(description="The secret. Shown only in this response; store it now.")
+    scope: Scope
+    tenant_id: str | None
+    name: str | None
+    created_at: datetime
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

@@ -1,0 +1,56 @@
+"""Key layout of the events and counters tables (see docs/storage.md). Pure; no AWS.
+
+Tenant ids and meter keys never contain ``#`` (their patterns forbid it), so ``#`` is a safe
+separator. Group values come last in a sort key, so they may hold anything.
+"""
+
+from __future__ import annotations
+
+from .periods import Window
+
+# ---- events table
+EVENT_SK = "E"
+MESSAGE_SK = "M"
+
+
+def event_marker_pk(tenant: str, event_id: str) -> str:
+    """Dedupe marker: one per (tenant, event id); spread over partitions by the id."""
+    return f"E#{tenant}#{event_id}"
+
+
+def message_marker_pk(message_id: str) -> str:
+    """Written in the same transaction as a message's counter deltas: 'this message counted'."""
+    return f"M#{message_id}"
+
+
+def log_pk(tenant: str, utc_day: str) -> str:
+    """Raw-event chunks of one tenant and UTC day (``2026-11-20``)."""
+    return f"L#{tenant}#{utc_day}"
+
+
+def log_sk(max_time: str, message_id: str, part: int) -> str:
+    """Chunks sort by the newest event they hold, so listing newest-first reads few chunks."""
+    return f"{max_time}#{message_id}#{part:04d}"
+
+
+# ---- counters table
+def total_pk(tenant: str, meter: str, window: Window) -> str:
+    return f"T#{tenant}#{meter}#{window.value}"
+
+
+def group_pk(tenant: str, meter: str, window: Window, dimension: str) -> str:
+    return f"G#{tenant}#{meter}#{window.value}#{dimension}"
+
+
+def total_sk(window_key: str) -> str:
+    """``window_key`` is ``periods.utc_key(start)``: fixed-width UTC, or ``lifetime``."""
+    return window_key
+
+
+def group_sk(window_key: str, value: str) -> str:
+    return f"{window_key}#{value}"
+
+
+def split_group_sk(sk: str) -> tuple[str, str]:
+    window_key, _, value = sk.partition("#")
+    return window_key, value

@@ -1,0 +1,96 @@
+"""API keys: create (shown once), list, revoke, and authenticate a presented key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tollgate.adapters.repos import ApiKeyRepo, TenantRepo, TtlCache
+from tollgate.config import settings
+from tollgate.domain import keys as keylib
+from tollgate.domain.errors import FieldError, NotFound, ValidationFailed
+from tollgate.domain.keys import Principal, Scope
+from tollgate.domain.records import ApiKeyRecord
+
+from . import clock
+
+keys_repo = ApiKeyRepo()
+tenants_repo = TenantRepo()
+
+
+def create_key(
+    scope: Scope, tenant_id: str | None = None, name: str | None = None, key: str | None = None
+) -> tuple[ApiKeyRecord, str]:
+    """Create a key and return its record and the plaintext key (the only time it exists).
+
+    ``key`` presets the secret (the local stack's TOLLGATE_ADMIN_KEY); it must be shaped like
+    one of ours. Creating the same preset key again returns the existing record."""
+    if scope is Scope.TENANT:
+        if not tenant_id:
+            raise ValidationFailed("a tenant key needs a tenant", [FieldError("tenant_id", "is required")])
+        if tenants_repo.get(tenant_id) is None:
+            raise ValidationFailed(f"no tenant {tenant_id!r}", [FieldError("tenant_id", "no such tenant")])
+    elif tenant_id:
+        raise ValidationFailed("only tenant keys name a tenant", [FieldError("tenant_id", "only for scope tenant")])
+    if key is None:
+        new = keylib.generate_key()
+    else:
+        key_id = keylib.key_id_of(key)
+        secret = key.rsplit("_", 1)[-1]
+        if key_id is None or len(secret) < 22:
+            raise ValidationFailed(
+                "a preset key must look like tg_<16 hex>_<at least 22 characters>",
+                [FieldError("key", "not shaped like a Tollgate key")],
+            )
+        existing = keys_repo.get(key_id, consistent=True)
+        if existing is not None and keylib.matches(key, existing.key_hash):
+            return existing, key
+        new = keylib.NewKey(id=key_id, key=key, key_hash=keylib.hash_key(key))
+    record = ApiKeyRecord(
+        id=new.id, key_hash=new.key_hash, scope=scope, tenant_id=tenant_id, name=name, created_at=clock.now()
+    )
+    keys_repo.create(record)
+    return record, new.key
+
+
+def list_keys(limit: int, cursor: str | None) -> tuple[list[ApiKeyRecord], str | None]:
+    return keys_repo.list(limit, cursor)
+
+
+def revoke_key(key_id: str) -> ApiKeyRecord:
+    record = keys_repo.get(key_id, consistent=True)
+    if record is None:
+        raise NotFound(f"key {key_id!r} not found")
+    if record.revoked_at is None:
+        record.revoked_at = clock.now()
+        keys_repo.revoke(record)
+    return record
+
+
+def key_is_active(key_id: str) -> bool:
+    """Strongly consistent, so a revocation takes effect on the next request."""
+    record = keys_repo.get(key_id, consistent=True)
+    return record is not None and record.active
+
+
+# ------------------------------------------------------------------ authorizer
+@dataclass(frozen=True)
+class AuthResult:
+    principal: Principal | None
+    error: str | None  # missing | invalid | revoked
+
+
+_records = TtlCache[ApiKeyRecord](lambda key_id: keys_repo.get(key_id), ttl=settings().auth_cache_ttl_seconds)
+
+
+def authenticate(presented: str | None) -> AuthResult:
+    """Map a presented key to a principal. Records are cached per instance for
+    AUTH_CACHE_TTL_SECONDS; the hash is compared in constant time on every call."""
+    if not presented:
+        return AuthResult(None, "missing")
+    key_id = keylib.key_id_of(presented)
+    record = _records.get(key_id) if key_id else None
+    if record is None or not keylib.matches(presented, record.key_hash):
+        return AuthResult(None, "invalid")
+    if not record.active:
+        return AuthResult(None, "revoked")
+    return AuthResult(record.principal(), None)
