@@ -9,6 +9,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,42 +87,45 @@ def lambda_context() -> FakeContext:
 
 
 # ---------------------------------------------------------------- in-process AWS
-TABLE_ENV = {
-    "TenantsTable": "TENANTS_TABLE",
-    "MetersTable": "METERS_TABLE",
-    "ApiKeysTable": "API_KEYS_TABLE",
-    "EventsTable": "EVENTS_TABLE",
-    "CountersTable": "COUNTERS_TABLE",
-}
-
-
-@pytest.fixture
-def aws(monkeypatch) -> Iterator[dict[str, str]]:
+@contextmanager
+def moto_stack() -> Iterator[Any]:
     """moto in-process, with every resource of template.yaml created by the local stack's own
-    code, and the functions' environment pointing at them. Yields logical id -> physical ref."""
+    code, and the functions' environment (from the template) pointing at them."""
+    import boto3
     from moto import mock_aws
 
     from tollgate import config
-    from tollgate.local.resources import create_resources
-    from tollgate.local.template import load_template
+    from tollgate.local.resources import create_all
+    from tollgate.local.template import Template, merged_environment
 
-    with mock_aws():
-        template = load_template(ROOT / "template.yaml")
-        refs = create_resources(template)
-        env = template.function_environment(refs)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
+        template = Template.load(ROOT / "template.yaml")
+        created = create_all(template, boto3.Session())
+        for name, value in merged_environment(template.functions()).items():
+            patch.setenv(name, value)
         config.settings.cache_clear()
-        _rebind_models()
-        yield refs
+        rebind_models()
+        yield created
     config.settings.cache_clear()
 
 
-def _rebind_models() -> None:
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    with moto_stack() as created:
+        yield created
+
+
+@pytest.fixture(scope="module")
+def aws_module() -> Iterator[Any]:
+    """One moto world for a whole module, for tests that only read or fail (the security matrix)."""
+    with moto_stack() as created:
+        yield created
+
+
+def rebind_models() -> None:
     """pynamodb models read their table name at import; point them at this test's tables."""
     from tollgate.adapters import models
 
     for model in models.ALL_MODELS:
-        env_name = model.Meta.env_name
-        model.Meta.table_name = os.environ[env_name]
+        model.Meta.table_name = os.environ[model.Meta.env_name]
         model._connection = None

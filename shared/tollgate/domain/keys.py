@@ -64,8 +64,8 @@ def generate_key() -> NewKey:
     return NewKey(id=f"key_{raw_id}", key=key, key_hash=hash_key(key))
 
 
-def key_id_of(key: str) -> str | None:
-    """The record id a presented key claims, or None when it is not shaped like one of ours."""
+def split_key(key: str) -> tuple[str, str] | None:
+    """(record id, secret) of a key shaped like one of ours, else None."""
     if not key.startswith(KEY_PREFIX):
         return None
     raw_id, sep, secret = key[len(KEY_PREFIX) :].partition("_")
@@ -75,7 +75,13 @@ def key_id_of(key: str) -> str | None:
         int(raw_id, 16)
     except ValueError:
         return None
-    return f"key_{raw_id}"
+    return f"key_{raw_id}", secret
+
+
+def key_id_of(key: str) -> str | None:
+    """The record id a presented key claims, or None when it is not shaped like one of ours."""
+    parts = split_key(key)
+    return parts[0] if parts else None
 
 
 def matches(key: str, stored_hash: str) -> bool:

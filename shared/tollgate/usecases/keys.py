@@ -34,13 +34,13 @@ def create_key(
     if key is None:
         new = keylib.generate_key()
     else:
-        key_id = keylib.key_id_of(key)
-        secret = key.rsplit("_", 1)[-1]
-        if key_id is None or len(secret) < 22:
+        parts = keylib.split_key(key)
+        if parts is None or len(parts[1]) < 22:  # 22 base64url characters: 128 bits
             raise ValidationFailed(
                 "a preset key must look like tg_<16 hex>_<at least 22 characters>",
                 [FieldError("key", "not shaped like a Tollgate key")],
             )
+        key_id = parts[0]
         existing = keys_repo.get(key_id, consistent=True)
         if existing is not None and keylib.matches(key, existing.key_hash):
             return existing, key

@@ -1,0 +1,21 @@
+"""Scheduled job: report usage-queue backlog and dead letters as metrics and log lines."""
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tollgate.usecases.queue_health import check_queues
+
+logger = Logger()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    health = check_queues()
+    metrics.add_metric(name="UsageQueueBacklog", unit=MetricUnit.Count, value=health.backlog)
+    metrics.add_metric(name="UsageDeadLetters", unit=MetricUnit.Count, value=health.dead_letters)
+    if not health.healthy:
+        logger.warning("usage events are dead-lettered and not counted", extra={"dead_letters": health.dead_letters})
+    return {"backlog": health.backlog, "dead_letters": health.dead_letters, "healthy": health.healthy}

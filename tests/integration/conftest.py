@@ -1,0 +1,97 @@
+"""An in-process client that does what API Gateway does: run the template's authorizer on the
+request, then the function the route belongs to, with real v2 event shapes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, FakeContext, http_event, load_event
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        assert self.headers.get("Content-Type") == "application/problem+json", self.headers
+        return self.body
+
+
+class InProcessApi:
+    def __init__(self) -> None:
+        from tollgate.local.template import Template, import_handler
+
+        functions = Template.load(ROOT / "template.yaml").functions()
+        self._authorizer = import_handler(functions["AuthorizerFunction"])
+        self._api = import_handler(functions["ApiFunction"])
+        self._ingest = import_handler(functions["IngestFunction"]) if (ROOT / "functions/ingest/app.py").exists() else None
+
+    def authorize(self, headers: dict[str, str]) -> dict[str, str]:
+        event = copy.deepcopy(load_event("apigw_authorizer_request.json"))
+        event["headers"] = {k.lower(): v for k, v in headers.items()}
+        result = self._authorizer(event, FakeContext())
+        assert result["isAuthorized"] is True  # the handlers decide; see docs/security.md
+        return result["context"]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = None,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        header_style: str = "bearer",
+    ) -> Reply:
+        headers = dict(headers or {})
+        if key is not None:
+            if header_style == "bearer":
+                headers["Authorization"] = f"Bearer {key}"
+            else:
+                headers["X-Api-Key"] = key
+        event = http_event(method, path, body=body, headers=headers, query=query, authorizer=self.authorize(headers))
+        handler = self._ingest if (method, path) == ("POST", "/v1/events") else self._api
+        assert handler is not None, "no ingest function yet"
+        raw = handler(event, FakeContext())
+        text = raw.get("body") or ""
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return Reply(raw["statusCode"], raw.get("headers") or {}, parsed)
+
+
+def _admin_key() -> str:
+    from tollgate.domain.keys import Scope
+    from tollgate.usecases.keys import create_key
+
+    return create_key(Scope.ADMIN, name="test-admin")[1]
+
+
+@pytest.fixture
+def api(aws) -> InProcessApi:
+    return InProcessApi()
+
+
+@pytest.fixture
+def admin_key(aws) -> str:
+    return _admin_key()
+
+
+@pytest.fixture(scope="module")
+def module_api(aws_module) -> InProcessApi:
+    return InProcessApi()
+
+
+@pytest.fixture(scope="module")
+def module_admin_key(aws_module) -> str:
+    return _admin_key()
