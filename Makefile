@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration e2e bench fuzz clean
+.PHONY: run test lint unit integration e2e bench fuzz build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,4 +39,11 @@ fuzz: $(STAMP)
 	TOLLGATE_FUZZ_EXAMPLES=$${TOLLGATE_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q tests/e2e/test_fuzz.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .aws-sam bench/.benchmarks
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .aws-sam
+
+# `sam build` in its own venv: aws-sam-cli pins boto3 and pydantic. Needs python3.13 on PATH.
+SAM_VENV := .sam-venv
+build:
+	test -x $(SAM_VENV)/bin/sam || ($(PYTHON) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/pip install --quiet aws-sam-cli)
+	$(SAM_VENV)/bin/sam validate --lint
+	$(SAM_VENV)/bin/sam build

@@ -105,7 +105,9 @@ def moto_stack() -> Iterator[Any]:
             patch.setenv(name, value)
         config.settings.cache_clear()
         rebind_models()
+        reset_process_state()
         yield created
+        reset_process_state()
     config.settings.cache_clear()
 
 
@@ -120,6 +122,16 @@ def aws_module() -> Iterator[Any]:
     """One moto world for a whole module, for tests that only read or fail (the security matrix)."""
     with moto_stack() as created:
         yield created
+
+
+def reset_process_state() -> None:
+    """Per-process caches a Lambda instance keeps between invocations: none may leak between tests."""
+    from tollgate.adapters import ledger
+    from tollgate.usecases import ingest, keys
+
+    ledger.reset_client()
+    ingest.reset_caches()
+    keys.reset_cache()
 
 
 def rebind_models() -> None:

@@ -222,7 +222,7 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     assert by_key["$default"].authorizer and by_key["$default"].authorizer.function_id == "AuthorizerFunction"
     assert api_id == "tollgate-local-httpapi"
     (usage,) = sqs_mappings(real)
-    assert (usage.batch_size, usage.window_s, usage.report_batch_item_failures) == (100, 1.0, True)
+    assert (usage.batch_size, usage.window_s, usage.report_batch_item_failures) == (10, 1.0, True)
     (health,) = schedules_from_template(real)
     assert (health.event_id, health.name, health.enabled) == ("Health", "tollgate-local-queue-health", True)
 

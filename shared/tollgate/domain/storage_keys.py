@@ -23,6 +23,14 @@ def message_marker_pk(message_id: str) -> str:
     return f"M#{message_id}"
 
 
+def message_part_marker_pk(message_id: str, part: int) -> str:
+    """A part of a message too big for one transaction (more than 99 counter items).
+
+    The parts of a message are a pure function of the events it claimed, so a redelivery
+    recomputes the same parts and skips the ones already committed."""
+    return f"M#{message_id}#{part}"
+
+
 def log_pk(tenant: str, utc_day: str) -> str:
     """Raw-event chunks of one tenant and UTC day (``2026-11-20``)."""
     return f"L#{tenant}#{utc_day}"

@@ -293,6 +293,9 @@ def http_response(result: Any) -> HttpResponse:
 
 
 # ------------------------------------------------------------------ the gateway
+_HANDLER_LOCK = threading.Lock()
+
+
 class Gateway:
     """Turns HTTP requests into authorizer and handler invocations."""
 
@@ -353,7 +356,10 @@ class Gateway:
                 if context is None:
                     return _json_response(403, {"message": "Forbidden"})
                 event["requestContext"]["authorizer"] = {"lambda": context}
-            return http_response(self.runtimes[route.function_id].invoke(event))
+            # Powertools' resolvers keep the current request in process-wide state
+            # (BaseRouter.current_event), so two handlers must not run at once in one process.
+            with _HANDLER_LOCK:
+                return http_response(self.runtimes[route.function_id].invoke(event))
         except Exception:
             logger.exception("%s failed on %s", route.function_id, route.route_key)
             return _json_response(500, {"message": "Internal Server Error"})
@@ -419,7 +425,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+    def __getattr__(self, name: str) -> Any:
+        """Every method (``do_TRACE``, ``do_QUERY``, ...) reaches the routes, as an ANY route in
+        API Gateway would, so an unsupported one gets the API's problem+json 404, not a bare 501."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)

@@ -1,0 +1,24 @@
+"""SQS usage queue -> exactly-once counters (tollgate.usecases.count_usage).
+
+Failed records (poison bodies, or a step that failed) are reported to SQS as partial batch
+failures; SQS redelivers them and dead-letters them after maxReceiveCount.
+"""
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tollgate.usecases.count_usage import count_batch
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    outcome = count_batch(event, context=context, metrics=metrics)
+    return process_partial_response(
+        event=event, record_handler=outcome.record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,195 @@
+"""Count DynamoDB requests and estimated capacity units the way AWS bills them.
+
+Attach a ``DynamoCost`` to a boto3 DynamoDB client (``cost.attach(client)``); every call the
+client makes is then counted from its parameters, before it is sent, so a call that fails
+(a conditional write whose condition does not hold, a cancelled transaction) is counted too,
+as AWS charges it. Works the same against AWS, moto in-process and the moto server.
+
+Sizing rules (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html):
+- a write costs 1 WCU per started KB of the item (the larger of before and after for an
+  update); a transaction costs 2 per started KB of each item; a BatchWriteItem is its puts;
+- a read costs 1 RCU per started 4 KB (strongly consistent) or half that; a Query sums the
+  sizes of the items it returns before rounding. Reads are counted from the responses.
+
+Item sizes follow DynamoDB's rules (names plus values; a number is about one byte per two
+digits plus one). An UpdateItem's resulting size is estimated from its key and values, and
+the sizes of items grown by ``ADD`` of a set are remembered, so unique_count items that grow
+are charged as they grow. Estimates, not the bill: use them for comparing designs.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+KB = 1024
+
+
+def value_size(value: Mapping[str, Any]) -> int:
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode("utf-8"))
+    if kind == "N":
+        digits = len(str(v).lstrip("-").replace(".", "").split("E")[0].split("e")[0].strip("0")) or 1
+        return 1 + math.ceil(digits / 2)
+    if kind == "B":
+        return len(v if isinstance(v, (bytes, bytearray)) else str(v).encode())
+    if kind == "SS":
+        return sum(len(x.encode("utf-8")) for x in v)
+    if kind == "NS":
+        return sum(value_size({"N": x}) for x in v)
+    if kind == "BS":
+        return sum(len(x) for x in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + value_size(x) for k, x in v.items())
+    if kind == "L":
+        return 3 + sum(1 + value_size(x) for x in v)
+    return 1  # BOOL, NULL
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+
+
+def write_units(size: int) -> int:
+    return max(1, math.ceil(size / KB))
+
+
+@dataclass(frozen=True)
+class Write:
+    table: str
+    pk: str
+    sk: str
+    units: int
+
+
+class DynamoCost:
+    """Requests, write units and read units of every call a client makes. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.write_units = 0
+        self.read_units = 0.0
+        self.item_writes: Counter[tuple[str, str, str]] = Counter()  # (table, pk, sk) -> writes
+        self.partition_units: Counter[tuple[str, str]] = Counter()  # (table, pk) -> write units
+        self._sizes: dict[tuple[str, str, str], int] = {}
+
+    # -------------------------------------------------------------- wiring
+    def attach(self, client: Any) -> DynamoCost:
+        client.meta.events.register("before-parameter-build.dynamodb", self._before_call)
+        client.meta.events.register("after-call.dynamodb", self._after_call)
+        return self
+
+    def detach(self, client: Any) -> None:
+        client.meta.events.unregister("before-parameter-build.dynamodb", self._before_call)
+        client.meta.events.unregister("after-call.dynamodb", self._after_call)
+
+    # -------------------------------------------------------------- report
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def hottest_item(self) -> tuple[tuple[str, str, str] | None, int]:
+        if not self.item_writes:
+            return None, 0
+        return self.item_writes.most_common(1)[0]
+
+    def hottest_partition(self) -> tuple[tuple[str, str] | None, int]:
+        if not self.partition_units:
+            return None, 0
+        return self.partition_units.most_common(1)[0]
+
+    def summary(self, events: int | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "requests": dict(self.requests),
+            "total_requests": self.total_requests,
+            "write_units": self.write_units,
+            "read_units": self.read_units,
+            "hottest_item": self.hottest_item(),
+            "hottest_partition": self.hottest_partition(),
+        }
+        if events:
+            out["write_units_per_event"] = self.write_units / events
+            out["requests_per_event"] = self.total_requests / events
+        return out
+
+    # -------------------------------------------------------------- hooks
+    def _write(self, table: str, key: Mapping[str, Any], size: int, factor: int = 1, set_growth: int = 0) -> None:
+        pk = key.get("pk") or key.get("id") or key.get("key") or {"S": ""}
+        sk = key.get("sk") or {"S": ""}
+        ident = (table, str(next(iter(pk.values()))), str(next(iter(sk.values()))))
+        known = self._sizes.get(ident, 0)
+        after = max(size, known + set_growth)
+        self._sizes[ident] = after
+        units = factor * write_units(max(after, known))
+        self.write_units += units
+        self.item_writes[ident] += 1
+        self.partition_units[ident[:2]] += units
+
+    def _update_size(self, params: Mapping[str, Any]) -> tuple[int, int]:
+        """(estimated item size, bytes a set ADD appends)."""
+        values = params.get("ExpressionAttributeValues") or {}
+        size = item_size(params["Key"]) + sum(2 + value_size(v) for v in values.values())
+        growth = sum(value_size(v) for v in values.values() if set(v) & {"SS", "NS", "BS"})
+        return size, growth
+
+    def _before_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+        op = model.name
+        with self._lock:
+            self.requests[op] += 1
+            if op == "PutItem":
+                item = params["Item"]
+                self._write(params["TableName"], item, item_size(item))
+            elif op == "UpdateItem":
+                size, growth = self._update_size(params)
+                self._write(params["TableName"], params["Key"], size, set_growth=growth)
+            elif op == "DeleteItem":
+                self._write(params["TableName"], params["Key"], 1)
+            elif op == "BatchWriteItem":
+                for table, requests in params["RequestItems"].items():
+                    for r in requests:
+                        if "PutRequest" in r:
+                            item = r["PutRequest"]["Item"]
+                            self._write(table, item, item_size(item))
+                        else:
+                            self._write(table, r["DeleteRequest"]["Key"], 1)
+            elif op == "TransactWriteItems":
+                for entry in params["TransactItems"]:
+                    (kind, p), = entry.items()
+                    if kind == "Put":
+                        self._write(p["TableName"], p["Item"], item_size(p["Item"]), factor=2)
+                    elif kind == "Update":
+                        size, growth = self._update_size(p)
+                        self._write(p["TableName"], p["Key"], size, factor=2, set_growth=growth)
+                    else:  # Delete, ConditionCheck
+                        self._write(p["TableName"], p["Key"], 1, factor=2)
+            elif op == "GetItem":  # a miss still costs the minimum read
+                self.read_units += 1.0 if params.get("ConsistentRead") else 0.5
+            elif op == "BatchGetItem":
+                for request in params["RequestItems"].values():
+                    self.read_units += len(request["Keys"]) * (1.0 if request.get("ConsistentRead") else 0.5)
+
+    def _after_call(self, model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
+        """Reads are charged by what they return: items over 4 KB cost more than the minimum
+        counted before the call; a Query or Scan costs its returned bytes, eventually consistent."""
+        op = model.name
+        extra = 0.0
+        if op == "GetItem" and parsed.get("Item"):
+            extra = max(0, math.ceil(item_size(parsed["Item"]) / (4 * KB)) - 1)
+        elif op == "BatchGetItem":
+            for items in (parsed.get("Responses") or {}).values():
+                extra += sum(max(0, math.ceil(item_size(i) / (4 * KB)) - 1) for i in items)
+        elif op in ("Query", "Scan") and "Error" not in parsed:
+            total = sum(item_size(i) for i in parsed.get("Items") or [])
+            extra = max(1, math.ceil(total / (4 * KB))) * 0.5
+        if extra:
+            with self._lock:
+                self.read_units += extra

@@ -1,0 +1,418 @@
+"""DynamoDB side of exactly-once counting: event claims, commits, counters and the raw-event log.
+
+The hot path uses the low-level client (numbers as ``Decimal`` text) for full control of
+conditions, transactions and what each call costs. The protocol and the item layout are in
+docs/storage.md; keys come from ``tollgate.domain.storage_keys``.
+
+The client is created lazily, once per process (boto3 clients are thread-safe), and honours
+``AWS_ENDPOINT_URL`` so the local stack can point it at moto. Tests swap it with
+``reset_client``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tollgate.config import settings
+from tollgate.domain import counting
+from tollgate.domain import storage_keys as keys
+from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, EventRef, LogChunk
+from tollgate.domain.usage import UsageEvent, format_time
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_WORKERS = 16
+"""Threads for the per-event claims and per-key updates (the Lambda has 30 s and one vCPU share)."""
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+_RETRYABLE_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError"}
+)
+
+# ------------------------------------------------------------------ client
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def dynamodb_client() -> Any:
+    """The process-wide low-level DynamoDB client, created on first use."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = boto3.session.Session().client(
+                    "dynamodb",
+                    region_name=settings().region,
+                    endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+                    config=Config(
+                        retries={"mode": "standard"},
+                        max_pool_connections=2 * MAX_WORKERS,
+                        connect_timeout=3,
+                        read_timeout=10,
+                    ),
+                )
+    return _client
+
+
+def reset_client(client: Any = None) -> None:
+    """Forget the cached client (the next call builds one from the environment), or install one."""
+    global _client
+    with _client_lock:
+        _client = client
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _RETRYABLE_CODES
+
+
+def backoff(attempt: int) -> None:
+    time.sleep(min(1.0, 0.025 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+
+
+# ------------------------------------------------------------------ attribute values
+def num(value: Decimal | int) -> dict[str, str]:
+    text = str(value)
+    if "E" in text and abs(Decimal(value)) >= 1:
+        text = format(Decimal(value), "f")
+    return {"N": text}
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _epoch(at: datetime, days: float) -> int:
+    return int((at + timedelta(days=days)).timestamp())
+
+
+class CommitCancelled(Exception):
+    """A commit transaction was cancelled. ``committed`` holds the markers that already
+    existed (their units are durable: drop them); ``retryable`` says whether the rest may be
+    tried again (conflict, throttling, or only already-committed markers)."""
+
+    def __init__(self, committed: set[str], retryable: bool, codes: list[str]):
+        super().__init__(f"transaction cancelled: {codes}")
+        self.committed = committed
+        self.retryable = retryable
+        self.codes = codes
+
+
+class Ledger:
+    """Reads and writes of the events and counters tables for one invocation."""
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        events_table: str | None = None,
+        counters_table: str | None = None,
+        max_workers: int | None = None,
+    ) -> None:
+        self._client = client
+        self.events_table = events_table or settings().events_table
+        self.counters_table = counters_table or settings().counters_table
+        self.max_workers = max(1, max_workers if max_workers is not None else MAX_WORKERS)
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else dynamodb_client()
+
+    def _map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``fn`` over ``items`` on the thread pool, results in order. ``fn`` returns its own
+        errors; anything it raises (BaseException included) propagates."""
+        if self.max_workers == 1 or len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+    # -------------------------------------------------------------- 1. claims
+    def claim(
+        self, claims: Sequence[tuple[EventRef, str, Sequence[str]]], now: datetime
+    ) -> list[str | None | Exception]:
+        """One conditional PutItem per event: ``(ref, claiming message, batch messages holding
+        it)``. Returns, per claim, the owning message id when it is one of the batch messages
+        holding the event, None when another message owns it, or the error."""
+        expires = num(_epoch(now, settings().raw_event_retention_days))
+        client = self.client
+
+        def one(claim: tuple[EventRef, str, Sequence[str]]) -> str | None | Exception:
+            ref, me, holders = claim
+            key = {"pk": s(keys.event_marker_pk(ref.tenant, ref.event_id)), "sk": s(keys.EVENT_SK)}
+            try:
+                client.put_item(
+                    TableName=self.events_table,
+                    Item={**key, "msg": s(me), "expires_at": expires},
+                    ConditionExpression="attribute_not_exists(pk) OR msg = :me",
+                    ExpressionAttributeValues={":me": s(me)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return me
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    return exc
+                owner = exc.response.get("Item", {}).get("msg", {}).get("S")
+                if owner is None and len(holders) > 1:
+                    try:  # an endpoint that does not return the old item: ask
+                        item = client.get_item(TableName=self.events_table, Key=key, ConsistentRead=True).get("Item", {})
+                    except ClientError as read_exc:
+                        return read_exc
+                    owner = item.get("msg", {}).get("S")
+                return owner if owner in holders else None
+            except Exception as exc:  # connection errors, timeouts
+                return exc
+
+        return self._map(one, claims)
+
+    # -------------------------------------------------------------- 2. raw-event log
+    def write_log(self, chunks: Sequence[LogChunk], now: datetime) -> list[Exception | None]:
+        """Put the chunks (BatchWriteItem, 25 per request). Keys and bodies are a function of
+        the claimed events, so a rewrite after a retry replaces a chunk with itself."""
+        expires = num(_epoch(now, settings().raw_event_retention_days))
+        items = [
+            {
+                "pk": s(c.pk),
+                "sk": s(c.sk),
+                "z": {"B": c.body()},
+                "n": num(len(c.events)),
+                "lo": s(c.oldest),
+                "expires_at": expires,
+            }
+            for c in chunks
+        ]
+        batches = [list(range(i, min(i + 25, len(items)))) for i in range(0, len(items), 25)]
+        client = self.client
+
+        def one(batch: list[int]) -> Exception | None:
+            pending = [{"PutRequest": {"Item": items[i]}} for i in batch]
+            for attempt in range(6):
+                try:
+                    resp = client.batch_write_item(RequestItems={self.events_table: pending})
+                except Exception as exc:
+                    return exc
+                pending = resp.get("UnprocessedItems", {}).get(self.events_table, [])
+                if not pending:
+                    return None
+                backoff(attempt)
+            return RuntimeError(f"{len(pending)} log chunks left unprocessed")
+
+        errors: list[Exception | None] = [None] * len(items)
+        for batch, error in zip(batches, self._map(one, batches), strict=True):
+            for i in batch:
+                errors[i] = error
+        return errors
+
+    # -------------------------------------------------------------- 3. commit
+    def committed_markers(self, marker_pks: Sequence[str]) -> set[str]:
+        """Which message markers exist (strongly consistent BatchGetItem, 100 keys a request)."""
+        found: set[str] = set()
+        client = self.client
+        for i in range(0, len(marker_pks), 100):
+            request = {
+                self.events_table: {
+                    "Keys": [{"pk": s(pk), "sk": s(keys.MESSAGE_SK)} for pk in marker_pks[i : i + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk",
+                }
+            }
+            for attempt in range(8):
+                resp = client.batch_get_item(RequestItems=request)
+                found.update(item["pk"]["S"] for item in resp.get("Responses", {}).get(self.events_table, []))
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                backoff(attempt)
+            else:
+                raise RuntimeError("message markers left unprocessed")
+        return found
+
+    def commit(self, units: Sequence[CommitUnit], now: datetime) -> None:
+        """One TransactWriteItems: each unit's marker (``attribute_not_exists``) and one ADD
+        per distinct counter key. Raises CommitCancelled, or the client's error."""
+        marker_expires = num(int((now + counting.MESSAGE_MARKER_TTL).timestamp()))
+        items: list[dict[str, Any]] = []
+        marker_of: dict[int, str] = {}
+        for unit in units:
+            marker_of[len(items)] = unit.marker_pk
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.events_table,
+                        "Item": {
+                            "pk": s(unit.marker_pk),
+                            "sk": s(keys.MESSAGE_SK),
+                            "n": num(unit.counted),
+                            "expires_at": marker_expires,
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        for key, (delta, expires) in sorted(counting.coalesce_units(units).items()):
+            update: dict[str, Any] = {
+                "TableName": self.counters_table,
+                "Key": {"pk": s(key.pk), "sk": s(key.sk)},
+                "UpdateExpression": "ADD v :d",
+                "ExpressionAttributeValues": {":d": num(delta)},
+            }
+            if expires is not None:
+                update["UpdateExpression"] += " SET expires_at = :e"
+                update["ExpressionAttributeValues"][":e"] = num(expires)
+            items.append({"Update": update})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = [r.get("Code", "None") for r in reasons]
+            committed = {marker_of[i] for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i in marker_of}
+            others = {c for i, c in enumerate(codes) if c != "None" and not (i in marker_of and c == "ConditionalCheckFailed")}
+            retryable = bool(codes) and others <= _RETRYABLE_REASONS
+            raise CommitCancelled(committed, retryable, codes) from exc
+
+    # -------------------------------------------------------------- 4. idempotent counters
+    def apply_idempotent(self, updates: CounterUpdates) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
+        """max, latest and unique_count updates, one UpdateItem per key; each is harmless to
+        repeat. Returns (failed keys, saturated unique keys: the item reached 400 KB)."""
+        jobs: list[tuple[CounterKey, str, str | None, dict[str, Any]]] = []
+        for key, value in updates.max.items():
+            jobs.append((key, "SET v = :x", "attribute_not_exists(v) OR v < :x", {":x": num(value)}))
+        for key, (tag, value) in updates.latest.items():
+            jobs.append((key, "SET v = :x, t = :t", "attribute_not_exists(t) OR t < :t", {":x": num(value), ":t": s(tag)}))
+        for key, hashes in updates.unique.items():
+            jobs.append((key, "ADD u :u", None, {":u": {"SS": sorted(hashes)}}))
+        client = self.client
+
+        def one(job: tuple[CounterKey, str, str | None, dict[str, Any]]) -> str | Exception | None:
+            key, expression, condition, values = job
+            expires = updates.expires.get(key)
+            if expires is not None:
+                values = {**values, ":e": num(expires)}
+                expression += ", expires_at = :e" if expression.startswith("SET") else " SET expires_at = :e"
+            request: dict[str, Any] = {
+                "TableName": self.counters_table,
+                "Key": {"pk": s(key.pk), "sk": s(key.sk)},
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": values,
+            }
+            if condition:
+                request["ConditionExpression"] = condition
+            try:
+                client.update_item(**request)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                if error.get("Code") == "ConditionalCheckFailedException":
+                    return None  # the stored value is already at least as great / as new
+                if error.get("Code") == "ValidationException" and "size" in error.get("Message", "").lower():
+                    return "saturated"
+                return exc
+            except Exception as exc:
+                return exc
+            return None
+
+        failed: dict[CounterKey, Exception] = {}
+        saturated: set[CounterKey] = set()
+        for (key, *_), result in zip(jobs, self._map(one, jobs), strict=True):
+            if result == "saturated":
+                saturated.add(key)
+            elif isinstance(result, Exception):
+                failed[key] = result
+        return failed, saturated
+
+    # -------------------------------------------------------------- raw-event reader
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        start_key = None
+        while True:
+            if start_key:
+                kwargs["ExclusiveStartKey"] = start_key
+            resp = self.client.query(TableName=self.events_table, ScanIndexForward=False, **kwargs)
+            yield from resp.get("Items", [])
+            start_key = resp.get("LastEvaluatedKey")
+            if not start_key:
+                return
+
+    def _day_chunks(self, tenant: str, day: date, top: str | None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Chunks of one UTC day by newest event, descending. With ``top``, only chunks that
+        may hold events at or before it: those whose newest event is older (by key range)
+        and, among the newer ones, those whose oldest event is not (``lo``, filtered)."""
+        pk = keys.log_pk(tenant, day.isoformat())
+        names = {"#sk": "sk"}
+        projection = "#sk, z"
+        if top is None:
+            queries = [{"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": s(pk)}}]
+        else:
+            queries = [
+                {
+                    "KeyConditionExpression": "pk = :p AND #sk >= :top",
+                    "FilterExpression": "lo <= :top",
+                    "ExpressionAttributeValues": {":p": s(pk), ":top": s(top)},
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND #sk < :top",
+                    "ExpressionAttributeValues": {":p": s(pk), ":top": s(top)},
+                },
+            ]
+        for q in queries:
+            for item in self._query(ProjectionExpression=projection, ExpressionAttributeNames=names, **q):
+                newest = item["sk"]["S"].split("#", 1)[0]
+                blob = item["z"]["B"]
+                yield newest, counting.decompress_events(blob)
+
+    def list_events(
+        self, tenant: str, start: datetime, end: datetime, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Raw events of a tenant with ``start <= time < end``, newest first, ``limit`` per
+        page; each as a CloudEvent. ``cursor`` is the previous page's ``next_cursor``.
+        Raises ValueError for a cursor that is not valid for this tenant."""
+        limit = max(1, int(limit))
+        lower, upper = format_time(start), format_time(end)
+        after = counting.decode_cursor(cursor, tenant) if cursor else None
+        top = min(upper, after[0]) if after else upper
+        first_day = datetime.strptime(top[:10], "%Y-%m-%d").replace(tzinfo=UTC).date()
+        last_day = start.astimezone(UTC).date()
+
+        def chunks() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+            day = first_day
+            while day >= last_day:
+                yield from self._day_chunks(tenant, day, top if day == first_day else None)
+                day -= timedelta(days=1)
+
+        page: list[dict[str, Any]] = []
+        more = False
+        for event in counting.merge_newest_first(chunks(), lower=lower, upper=upper, after=after):
+            if len(page) == limit:
+                more = True
+                break
+            page.append(event)
+        next_cursor = counting.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if more else None
+        return [UsageEvent.from_message(e).as_cloudevent(tenant) for e in page], next_cursor
+
+
+def list_events(
+    tenant: str, start: datetime, end: datetime, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``GET /v1/events``: see ``Ledger.list_events``."""
+    return Ledger().list_events(tenant, start, end, limit, cursor)

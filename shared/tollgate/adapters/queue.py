@@ -1,0 +1,206 @@
+"""The usage queue: packing accepted events into ``UsageMessage`` bodies, and sending them with
+SendMessageBatch, retrying the entries SQS did not take.
+
+Limits (conservative on purpose):
+- a message body is at most ``MAX_MESSAGE_BYTES`` (240 KiB). SQS has taken 1 MiB since 2025,
+  but a queue keeps the ``MaximumMessageSize`` it was created with (256 KiB on older queues),
+  and the consumer's raw-event chunks must fit a 400 KB DynamoDB item;
+- a SendMessageBatch holds at most 10 entries and ``MAX_BATCH_BYTES`` (256 KiB) in total, the
+  limit SQS had for years and still the one older documentation and regions state. moto
+  enforces 1 MiB per message and per batch, so these are our own checks (tested).
+SQS bills each 64 KiB of a request as one request; ``billed_requests`` counts that.
+
+Bodies are ASCII (``\\uXXXX`` escapes), so ``len()`` is the byte size SQS measures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tollgate.domain.meters import MeterSpec
+from tollgate.domain.usage import MESSAGE_VERSION
+
+MAX_MESSAGE_BYTES = 240 * 1024
+MAX_BATCH_BYTES = 256 * 1024
+MAX_BATCH_ENTRIES = 10
+SQS_BILLING_CHUNK = 64 * 1024
+ATTEMPTS = 3
+BACKOFF_SECONDS = (0.05, 0.2)  # before the 2nd and 3rd attempt
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Packed:
+    body: str
+    indexes: tuple[int, ...]  # request positions of the events it carries
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+
+def _header(tenant: str, timezone: str, meters: dict[str, MeterSpec]) -> str:
+    specs = _dumps({k: meters[k].as_message() for k in sorted(meters)})
+    return f'{{"v":{MESSAGE_VERSION},"tenant":{_dumps(tenant)},"tz":{_dumps(timezone)},"meters":{specs},"events":['
+
+
+_FOOTER = "]}"
+
+
+def pack(
+    tenant: str,
+    timezone: str,
+    meters: dict[str, MeterSpec],
+    events: Sequence[tuple[int, str, str]],
+    max_bytes: int = MAX_MESSAGE_BYTES,
+) -> list[Packed]:
+    """Pack one tenant's events ``(index, meter key, encoded event)`` into as few message bodies
+    as fit ``max_bytes``. Each body is what ``UsageMessage.encode`` would produce for its
+    events, naming only the meters they use. An event too large for any message raises
+    ValueError (the validator's per-event limit keeps that from happening)."""
+    # Size the header with every meter of the tenant: an upper bound for each chunk's header.
+    room = max_bytes - len(_header(tenant, timezone, meters)) - len(_FOOTER)
+    out: list[Packed] = []
+    chunk: list[str] = []
+    idx: list[int] = []
+    used: set[str] = set()
+    size = 0
+    for index, meter, encoded in events:
+        extra = len(encoded) + (1 if chunk else 0)
+        if chunk and size + extra > room:
+            out.append(_packed(tenant, timezone, meters, used, chunk, idx))
+            chunk, idx, used, size, extra = [], [], set(), 0, len(encoded)
+        if extra > room:
+            raise ValueError(f"event at index {index} is {len(encoded)} bytes; no message can hold it")
+        chunk.append(encoded)
+        idx.append(index)
+        used.add(meter)
+        size += extra
+    if chunk:
+        out.append(_packed(tenant, timezone, meters, used, chunk, idx))
+    return out
+
+
+def _packed(tenant: str, tz: str, meters: dict[str, MeterSpec], used: set[str], chunk: list[str], idx: list[int]) -> Packed:
+    header = _header(tenant, tz, {k: meters[k] for k in used})
+    return Packed(header + ",".join(chunk) + _FOOTER, tuple(idx))
+
+
+def batches(sizes: Sequence[int], max_entries: int = MAX_BATCH_ENTRIES, max_bytes: int = MAX_BATCH_BYTES) -> list[list[int]]:
+    """Group message positions into SendMessageBatch calls (in order, greedy)."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if current and (len(current) == max_entries or total + size > max_bytes):
+            out.append(current)
+            current, total = [], 0
+        current.append(i)
+        total += size
+    if current:
+        out.append(current)
+    return out
+
+
+def billed_requests(sizes: Iterable[int]) -> int:
+    """What SQS bills for sending these bodies as one request: each 64 KiB is one request."""
+    return max(1, -(-sum(sizes) // SQS_BILLING_CHUNK))
+
+
+# ------------------------------------------------------------------ sending
+@dataclass
+class SendReport:
+    sent: list[int] = field(default_factory=list)  # message positions SQS accepted
+    failed: list[int] = field(default_factory=list)  # positions still refused after every attempt
+    calls: int = 0  # SendMessageBatch requests made
+    billed: int = 0  # SQS requests billed (64 KiB chunks)
+    last_error: str | None = None  # code of the last failure, for the log (never a body)
+
+
+class UsageQueue:
+    """SendMessageBatch with bounded retries of the failed entries. A call that raises (timeout,
+    throttling after the SDK's own retries) counts as every entry of it failing; a retry may
+    then duplicate a message SQS did take, which the consumer's per-event dedupe absorbs."""
+
+    def __init__(
+        self,
+        client: Any,
+        queue_url: str,
+        *,
+        attempts: int = ATTEMPTS,
+        backoff: Sequence[float] = BACKOFF_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+    ):
+        self.client = client
+        self.queue_url = queue_url
+        self.attempts = attempts
+        self.backoff = tuple(backoff)
+        self.sleep = sleep
+        self.max_batch_bytes = max_batch_bytes
+
+    def send(self, bodies: Sequence[str]) -> SendReport:
+        report = SendReport()
+        pending = list(range(len(bodies)))
+        for attempt in range(self.attempts):
+            if not pending:
+                break
+            if attempt:
+                self.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)] if self.backoff else 0)
+            retry: list[int] = []
+            for group in batches([len(bodies[i]) for i in pending], max_bytes=self.max_batch_bytes):
+                positions = [pending[g] for g in group]
+                refused, fatal = self._send_batch(bodies, positions, report)
+                report.sent.extend(p for p in positions if p not in refused and p not in fatal)
+                retry.extend(refused)
+                report.failed.extend(fatal)
+            pending = retry
+        report.failed.extend(pending)
+        report.sent.sort()
+        report.failed.sort()
+        return report
+
+    def _send_batch(self, bodies: Sequence[str], positions: list[int], report: SendReport) -> tuple[set[int], set[int]]:
+        """(positions to retry, positions that will never succeed)."""
+        entries = [{"Id": str(n), "MessageBody": bodies[p]} for n, p in enumerate(positions)]
+        report.calls += 1
+        report.billed += billed_requests(len(bodies[p]) for p in positions)
+        try:
+            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        except Exception as exc:  # noqa: BLE001 - any failure of the call: retry the whole batch
+            report.last_error = type(exc).__name__
+            return set(positions), set()
+        refused: set[int] = set()
+        fatal: set[int] = set()
+        for failure in response.get("Failed") or ():
+            position = positions[int(failure["Id"])]
+            report.last_error = str(failure.get("Code") or "Failed")
+            (fatal if failure.get("SenderFault") else refused).add(position)
+        returned = {int(s["Id"]) for s in response.get("Successful") or ()}
+        for n, p in enumerate(positions):  # neither successful nor failed: treat as not sent
+            if n not in returned and p not in refused and p not in fatal:
+                refused.add(p)
+        return refused, fatal
+
+
+def sqs_client(region: str) -> Any:
+    """A botocore SQS client (botocore is already loaded by pynamodb; boto3 adds ~40 ms of
+    imports). The SDK retries throttling and 5xx once more on its own; entries SQS refuses
+    are retried by ``UsageQueue``."""
+    import botocore.session
+    from botocore.config import Config
+
+    session = botocore.session.get_session()
+    config = Config(
+        region_name=region,
+        retries={"mode": "standard", "max_attempts": 2},
+        connect_timeout=2,
+        read_timeout=5,
+        tcp_keepalive=True,
+    )
+    return session.create_client("sqs", region_name=region, config=config)

@@ -1,0 +1,46 @@
+"""The ingest function's resolver and Edge (POST /v1/events only).
+
+Kept apart from ``tollgate.api.apps`` so the hot path does not import the admin API's routes
+and schemas. Differences from the API's Edge: it takes the CloudEvents media types, and it does
+not parse the body (the route parses it once, per event; malformed JSON is still a 400 after
+the 401/413/415 checks, in the documented order).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from tollgate.domain.events import CE_PREFIX, JSON, MEDIA_TYPES
+from tollgate.usecases.keys import key_is_active
+
+from .http import Edge, Response, create_app
+from .routes import ingest
+
+
+metrics = Metrics()
+
+
+class IngestEdge(Edge):
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # One metric per request, so a request refused at the edge (401/413/415) is counted too.
+        metrics.add_metric(name="IngestRequests", unit=MetricUnit.Count, value=1)
+        return super().__call__(event, context)
+
+    def _check(self, event: dict[str, Any]) -> Response | None:
+        # CloudEvents binary mode from an SDK sends no Content-Type when the event has no
+        # ``datacontenttype``; its data is JSON, so treat it as application/json.
+        headers = event.get("headers") or {}
+        if any(k[:3].lower() == CE_PREFIX for k in headers) and not any(k.lower() == "content-type" for k in headers):
+            event["headers"] = {**headers, "content-type": JSON}
+        return super()._check(event)
+
+
+def build_ingest_app():
+    return create_app(ingest.build_router(), title="Tollgate ingest")
+
+
+ingest_app = build_ingest_app()
+ingest_edge = IngestEdge(ingest_app, key_is_active=key_is_active, media_types=MEDIA_TYPES, check_json=False)

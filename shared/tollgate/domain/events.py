@@ -1,0 +1,385 @@
+"""Incoming usage events: HTTP body -> validated events in the SQS message form, or per-event
+errors. Pure; no AWS. The ingest hot path, so it is plain Python on dicts (no pydantic per
+event), measured by ``python -m bench``.
+
+Accepted bodies (the CloudEvents 1.0 HTTP binding, plus plain JSON):
+
+- ``application/json``: one event object, or an array of them;
+- ``application/cloudevents+json``: structured mode, one event object;
+- ``application/cloudevents-batch+json``: batched mode, an array of event objects;
+- binary mode: the attributes in ``ce-*`` headers (percent-encoded, as the spec says), the body
+  is the event's ``data`` (``application/json``, or no body at all).
+
+An event has CloudEvents attributes: ``id`` (1-256 characters; the dedupe key, unique per
+tenant), ``type`` (the meter key), ``subject`` (the tenant id; a tenant-scoped key may omit it),
+``time`` (RFC 3339 with an offset; default now), ``data`` (an object: the value and the
+dimensions), and optionally ``source`` and ``specversion`` (``"1.0"``). Other attributes:
+``datacontenttype`` must be JSON; ``dataschema`` and extension attributes (lowercase letters
+and digits, the CloudEvents naming rule) are accepted and not stored; ``data_base64`` and any
+other name is an error, so a typo such as ``Subject`` or ``tenant_id`` is never silently lost.
+
+Field names in errors are ``[i].attribute`` (``[3].time``, ``[0].data.value``); ``[i]`` is the
+event's position in the request (0 for a single event) and ``body`` is the request as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from .errors import FieldError, TollgateError, ValidationFailed
+from .meters import METER_KEY_PATTERN, MeterSpec, ValueError_, extract
+from .usage import TIME_FORMAT
+
+MAX_EVENTS = 1000
+MAX_ID_LENGTH = 256
+MAX_TENANT_ID_LENGTH = 64  # tenant ids are [a-zA-Z0-9_.-]{1,64}; any other text is simply not found
+MAX_SOURCE_LENGTH = 1024
+MAX_EVENT_BYTES = 32 * 1024  # one event in the SQS message form (compact JSON)
+MAX_AGE = timedelta(days=35)  # the consumer's dedupe window
+MAX_AHEAD = timedelta(minutes=5)  # clock skew allowance
+
+JSON = "application/json"
+CE_JSON = "application/cloudevents+json"
+CE_BATCH = "application/cloudevents-batch+json"
+MEDIA_TYPES = (JSON, CE_JSON, CE_BATCH)
+CE_PREFIX = "ce-"
+
+_USED = frozenset({"id", "type", "subject", "time", "data", "source", "specversion"})
+_IGNORED = frozenset({"dataschema", "datacontenttype"})
+_EXTENSION = re.compile(r"[a-z0-9]{1,64}\Z")
+_METER_KEY = re.compile(METER_KEY_PATTERN)
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?\Z")
+_JSON_MEDIA = re.compile(r"^(application/json|application/[^;\s]+\+json|text/json)\s*(;.*)?$", re.IGNORECASE)
+# Compact, ASCII-only (so len() is the byte size), and no NaN/Infinity: a non-finite number
+# hiding in ``data`` (JSON ``1e999`` parses as inf) is an error, not an invalid message.
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
+
+TIME_EXAMPLE = "2026-11-20T10:00:00Z"
+
+
+class MalformedBody(TollgateError):
+    """The body is not JSON at all (400); everything else is per event or 422."""
+
+    status, slug, title = 400, "malformed-request", "The request body is not valid JSON"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(body: bytes | str, what: str = "body") -> Any:
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise MalformedBody(f"malformed JSON in the {what}: {exc}") from None
+    except RecursionError:
+        raise MalformedBody(f"the JSON in the {what} is nested too deeply") from None
+
+
+def _invalid(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field_name}: {message}", [FieldError(field_name, message)])
+
+
+# ------------------------------------------------------------------ body -> raw events
+def is_binary_mode(headers: Mapping[str, str]) -> bool:
+    """Binary content mode: the CloudEvents attributes travel as ``ce-*`` headers."""
+    return any(k[:3].lower() == CE_PREFIX for k in headers)
+
+
+def read_body(media_type: str, headers: Mapping[str, str], body: bytes | str) -> list[Any]:
+    """The raw events of a request, in order. Raises ``MalformedBody`` (400) for a body that
+    is not JSON and ``ValidationFailed`` (422) for one of the wrong shape or size."""
+    if media_type in (JSON, "") and is_binary_mode(headers):
+        return [binary_event(headers, body)]
+    if not body:
+        raise MalformedBody("the body is empty; send an event object or an array of events")
+    doc = _loads(body)
+    if media_type == CE_JSON:
+        if not isinstance(doc, dict):
+            raise _invalid("body", f"{CE_JSON} is one event object; send an array as {CE_BATCH}")
+        return [doc]
+    if media_type == CE_BATCH:
+        if not isinstance(doc, list):
+            raise _invalid("body", f"{CE_BATCH} is an array of events")
+        events = doc
+    elif isinstance(doc, dict):
+        return [doc]
+    elif isinstance(doc, list):
+        events = doc
+    else:
+        raise _invalid("body", "must be an event object or an array of events")
+    if not events:
+        raise _invalid("body", "the array is empty; send at least one event")
+    if len(events) > MAX_EVENTS:
+        raise _invalid("body", f"holds {len(events)} events; the limit is {MAX_EVENTS} per request")
+    return events
+
+
+def binary_event(headers: Mapping[str, str], body: bytes | str) -> dict[str, Any]:
+    """Rebuild the event of a binary-mode request (header values are percent-decoded)."""
+    event: dict[str, Any] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower[:3] == CE_PREFIX and len(lower) > 3:
+            event[lower[3:]] = unquote(value)
+    if body:
+        event["data"] = _loads(body, "body (the event's data)")
+    return event
+
+
+# ------------------------------------------------------------------ validation
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A valid event, encoded as one element of ``UsageMessage.events``."""
+
+    index: int
+    tenant: str
+    id: str
+    meter: str
+    encoded: str  # compact JSON of UsageEvent.as_message()
+
+
+@dataclass(slots=True)
+class Rejected:
+    index: int
+    id: str | None
+    errors: list[FieldError]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "errors": [e.as_dict() for e in self.errors]}
+
+
+@dataclass
+class Batch:
+    accepted: list[Accepted] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    duplicates: int = 0
+    timezones: dict[str, str] = field(default_factory=dict)  # tenant -> IANA zone, of accepted events
+    meters: dict[str, MeterSpec] = field(default_factory=dict)  # key -> spec, of accepted events
+
+    def errors(self) -> list[FieldError]:
+        return [e for r in self.rejected for e in r.errors]
+
+
+def tenant_not_found(tenant_id: str) -> str:
+    """The one message for an unknown tenant and for another tenant named by a tenant key."""
+    return f"tenant {tenant_id!r} not found"
+
+
+def parse_time(text: Any, lo: datetime, hi: datetime) -> tuple[str | None, str | None]:
+    """(format_time() text, None) or (None, error message)."""
+    if not isinstance(text, str):
+        return None, f"must be an RFC 3339 date-time string such as {TIME_EXAMPLE}"
+    m = _TIME.match(text)
+    if m is None:
+        return None, f"must be an RFC 3339 date-time with an offset, such as {TIME_EXAMPLE}"
+    offset = m.group(1)
+    if offset is None:
+        return None, f"has no UTC offset, so the instant is ambiguous; add Z or ±hh:mm (e.g. {TIME_EXAMPLE})"
+    if len(offset) == 6 and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
+        return None, f"has an offset of {offset}; offsets are between -23:59 and +23:59"
+    try:
+        at = datetime.fromisoformat(text.upper() if "t" in text or "z" in text else text)
+    except ValueError:
+        return None, "is not a valid date-time (check the day of the month and the time of day)"
+    if at < lo:
+        return None, f"is more than {MAX_AGE.days} days in the past"
+    if at > hi:
+        return None, f"is more than {int(MAX_AHEAD.total_seconds() // 60)} minutes in the future"
+    return at.astimezone(UTC).strftime(TIME_FORMAT), None
+
+
+class EventValidator:
+    """Validates the raw events of one request.
+
+    ``own_tenant``: the tenant of a tenant-scoped key (events may omit ``subject`` and may not
+    name another tenant), or None for admin and ingest keys (``subject`` required).
+    ``timezone_of`` / ``meter_of``: the catalogue (None when not found). Each distinct tenant
+    and meter is looked up once per request, misses included.
+    """
+
+    def __init__(
+        self,
+        *,
+        now: datetime,
+        own_tenant: str | None,
+        timezone_of: Callable[[str], str | None],
+        meter_of: Callable[[str], MeterSpec | None],
+    ):
+        self.now = now
+        self.lo = now - MAX_AGE
+        self.hi = now + MAX_AHEAD
+        self.default_time = now.astimezone(UTC).strftime(TIME_FORMAT)
+        self.own_tenant = own_tenant
+        self._timezone_of = timezone_of
+        self._meter_of = meter_of
+        self._tenants: dict[str, str | None] = {}
+        self._meters: dict[str, MeterSpec | None] = {}
+
+    # -------------------------------------------------------------- lookups (memoised)
+    def _meter(self, key: Any) -> tuple[MeterSpec | None, str | None]:
+        try:
+            spec = self._meters[key]
+        except KeyError:
+            if not isinstance(key, str):
+                return None, "is required (the meter key)" if key is None else "must be a string (the meter key)"
+            spec = self._meter_of(key) if _METER_KEY.match(key) else None
+            self._meters[key] = spec
+        except TypeError:  # unhashable: a list or an object
+            return None, "must be a string (the meter key)"
+        if spec is None:
+            return None, f"meter {key!r} not found" if len(key) <= 64 else "meter not found"
+        return spec, None
+
+    def _tenant(self, subject: Any) -> tuple[str | None, str | None]:
+        own = self.own_tenant
+        if subject is None:
+            if own is None:
+                return None, "is required (the tenant id) for this key's scope"
+            subject = own
+        elif not isinstance(subject, str):
+            return None, "must be a string (the tenant id)"
+        elif own is not None and subject != own:
+            return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"
+        try:
+            tz = self._tenants[subject]
+        except KeyError:
+            ok = 0 < len(subject) <= MAX_TENANT_ID_LENGTH
+            tz = self._timezone_of(subject) if ok else None
+            self._tenants[subject] = tz
+        if tz is None:
+            return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"
+        return subject, None
+
+    # -------------------------------------------------------------- one request
+    def validate(self, raw_events: list[Any]) -> Batch:
+        out = Batch()
+        seen: set[tuple[str, str]] = set()
+        for index, raw in enumerate(raw_events):
+            result = self.validate_one(index, raw)
+            if isinstance(result, Rejected):
+                out.rejected.append(result)
+                continue
+            key = (result.tenant, result.id)
+            if key in seen:
+                out.duplicates += 1
+                continue
+            seen.add(key)
+            out.accepted.append(result)
+            out.timezones[result.tenant] = self._tenants[result.tenant]  # type: ignore[assignment]
+            out.meters[result.meter] = self._meters[result.meter]  # type: ignore[assignment]
+        return out
+
+    def validate_one(self, index: int, raw: Any) -> Accepted | Rejected:
+        at = f"[{index}]"
+        if type(raw) is not dict:
+            return Rejected(index, None, [FieldError(at, "must be an event object")])
+        errors: list[FieldError] | None = None
+
+        event_id = raw.get("id")
+        if type(event_id) is not str or not 0 < len(event_id) <= MAX_ID_LENGTH:
+            errors = [FieldError(f"{at}.id", _id_problem(event_id))]
+            event_id = None
+
+        spec, problem = self._meter(raw.get("type"))
+        if problem:
+            errors = _add(errors, f"{at}.type", problem)
+
+        tenant, problem = self._tenant(raw.get("subject"))
+        if problem:
+            errors = _add(errors, f"{at}.subject", problem)
+
+        text = raw.get("time")
+        if text is None:
+            time = self.default_time
+        else:
+            time, problem = parse_time(text, self.lo, self.hi)
+            if problem:
+                errors = _add(errors, f"{at}.time", problem)
+
+        data = raw.get("data")
+        if data is None:
+            data = {}
+        elif type(data) is not dict:
+            errors = _add(errors, f"{at}.data", "must be an object holding the value and the dimensions")
+            data = None
+
+        source = raw.get("source")
+        if source is not None and (type(source) is not str or not 0 < len(source) <= MAX_SOURCE_LENGTH):
+            errors = _add(errors, f"{at}.source", f"must be a string of 1 to {MAX_SOURCE_LENGTH} characters")
+
+        if "specversion" in raw and raw["specversion"] != "1.0":
+            errors = _add(errors, f"{at}.specversion", 'must be "1.0" (CloudEvents 1.0)')
+
+        if not _USED.issuperset(raw):
+            for name in raw:
+                problem = _attribute_problem(name, raw[name])
+                if problem:
+                    errors = _add(errors, f"{at}.{name}" if len(name) <= 64 else at, problem)
+
+        if spec is not None and data is not None:
+            try:
+                value, dims = extract(spec, data)
+            except ValueError_ as exc:
+                errors = _add(errors, f"{at}.{exc.field}", exc.message)
+
+        if errors is not None:
+            return Rejected(index, event_id, errors)
+
+        message: dict[str, Any] = {"id": event_id, "type": spec.key, "time": time, "value": str(value)}  # type: ignore[union-attr]
+        if dims:
+            message["dims"] = dims
+        if data:
+            message["data"] = data
+        if source is not None:
+            message["source"] = source
+        try:
+            encoded = _encode(message)
+        except ValueError:  # a non-finite float somewhere in data
+            return Rejected(index, event_id, [FieldError(f"{at}.data", "numbers must be finite")])
+        except RecursionError:
+            return Rejected(index, event_id, [FieldError(f"{at}.data", "is nested too deeply")])
+        except TypeError:  # cannot happen with json.loads output; kept for callers passing objects
+            return Rejected(index, event_id, [FieldError(f"{at}.data", "must hold JSON values only")])
+        if len(encoded) > MAX_EVENT_BYTES:
+            return Rejected(
+                index, event_id, [FieldError(f"{at}.data", f"the event is {len(encoded)} bytes; the limit is {MAX_EVENT_BYTES}")]
+            )
+        return Accepted(index, tenant, event_id, spec.key, encoded)  # type: ignore[arg-type, union-attr]
+
+
+def _add(errors: list[FieldError] | None, field_name: str, message: str) -> list[FieldError]:
+    if errors is None:
+        return [FieldError(field_name, message)]
+    errors.append(FieldError(field_name, message))
+    return errors
+
+
+def _id_problem(event_id: Any) -> str:
+    if event_id is None:
+        return "is required (unique per tenant; retries reuse it)"
+    if type(event_id) is not str:
+        return "must be a string"
+    return f"must be 1 to {MAX_ID_LENGTH} characters"
+
+
+def _attribute_problem(name: str, value: Any) -> str | None:
+    if name in _USED:
+        return None
+    if name == "datacontenttype":
+        if not isinstance(value, str) or not _JSON_MEDIA.match(value):
+            return "data must be JSON (application/json)"
+        return None
+    if name in _IGNORED:
+        return None
+    if name == "data_base64":
+        return "binary data is not supported; send data as a JSON object"
+    if _EXTENSION.match(name):
+        return None  # a CloudEvents extension attribute: accepted, not stored
+    return "unknown attribute (CloudEvents extension names are lowercase letters and digits)"

@@ -1,0 +1,283 @@
+"""Count a batch of SQS usage messages exactly once (the consumer's use case).
+
+Protocol (docs/storage.md has the full argument):
+
+1. decode every record; a body that does not decode is poison and fails alone;
+2. claim each distinct (tenant, event id) of the batch with one conditional PutItem that
+   records the claiming SQS message; a claim tells who owns the event;
+3. write each message's raw-event log chunks (idempotent puts keyed by the message);
+4. commit: per transaction, each message's marker (``attribute_not_exists``) together with
+   the coalesced ADD of every additive counter key; messages whose marker already exists
+   were committed by an earlier delivery and are skipped;
+5. apply max / latest / unique_count, idempotent conditional updates, for owned events.
+
+A message is reported as failed (and SQS redelivers it) when any of its steps fails. Nothing
+is marked counted before its counts are durable: the marker and the deltas are one
+transaction, and an event claim only says *which message* counts the event, so a redelivery
+of that message counts it again if the commit never happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tollgate.adapters.ledger import CommitCancelled, Ledger, backoff, is_retryable
+from tollgate.domain import counting
+from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, Delivery, EventRef
+from tollgate.domain.meters import Aggregation
+from tollgate.domain.periods import zone
+from tollgate.domain.usage import UsageMessage
+
+from . import clock
+
+log = logging.getLogger(__name__)
+
+WAVE_EVENTS = 2_000
+"""Events per wave: a batch is counted in waves so that a batch too big for the time left
+stops between waves, leaving the rest to a redelivery, instead of timing out mid-way."""
+
+SAFETY_SECONDS = 3.0
+COMMIT_ATTEMPTS = 5
+
+
+class RecordNotCounted(Exception):
+    """Raised by the record handler for a record whose message was not (fully) counted."""
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch did. ``record_handler`` reports it to ``process_partial_response``."""
+
+    failed: dict[str, str] = field(default_factory=dict)  # message id -> reason
+    counted: int = 0  # events counted by messages this invocation committed
+    recounted: int = 0  # events of messages an earlier delivery had already committed
+    duplicates: int = 0
+    poison: int = 0
+    saturated: int = 0
+
+    def fail(self, message_id: str, reason: str) -> None:
+        self.failed.setdefault(message_id, reason)
+
+    def record_handler(self, record: Any) -> None:
+        message_id = record.message_id if hasattr(record, "message_id") else record["messageId"]
+        if message_id in self.failed:
+            raise RecordNotCounted(self.failed[message_id])
+
+
+def decode(body: str) -> UsageMessage:
+    """``UsageMessage.decode`` plus what counting needs: a known zone and finite numbers."""
+    message = UsageMessage.decode(body)
+    zone(message.timezone)
+    for e in message.events:
+        if message.meters[e.meter].aggregation is not Aggregation.UNIQUE_COUNT and not Decimal(e.value).is_finite():
+            raise ValueError(f"event {e.id!r} has a value that is not a finite number")
+    return message
+
+
+def count_batch(
+    event: dict[str, Any], *, context: Any = None, metrics: Any = None, ledger: Ledger | None = None
+) -> BatchOutcome:
+    """Count an SQS event's records. Never raises for a record's failure: the outcome lists
+    the failed messages, and its ``record_handler`` raises for them."""
+    outcome = BatchOutcome()
+    deliveries: list[Delivery] = []
+    seen: set[str] = set()
+    for record in event.get("Records") or []:
+        message_id = record["messageId"]
+        if message_id in seen:  # the same message twice in one batch: count it once
+            continue
+        seen.add(message_id)
+        try:
+            deliveries.append(Delivery(message_id, decode(record["body"])))
+        except Exception as exc:  # noqa: BLE001 - any undecodable body is poison
+            outcome.poison += 1
+            outcome.fail(message_id, f"poison message: {type(exc).__name__}: {exc}")
+            log.error("poison message", extra={"message_id": message_id, "error": str(exc)})
+    deadline = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
+    _BatchRun(deliveries, ledger or Ledger(), outcome, clock.now()).run(deadline)
+    _emit(metrics, outcome)
+    return outcome
+
+
+def _emit(metrics: Any, outcome: BatchOutcome) -> None:
+    if metrics is None:
+        return
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    for name, value in (
+        ("EventsCounted", outcome.counted),
+        ("EventsRecounted", outcome.recounted),
+        ("DuplicateEvents", outcome.duplicates),
+        ("PoisonMessages", outcome.poison),
+        ("FailedMessages", len(outcome.failed) - outcome.poison),
+        ("UniqueSetsSaturated", outcome.saturated),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+class _BatchRun:
+    def __init__(self, deliveries: list[Delivery], ledger: Ledger, outcome: BatchOutcome, now: datetime):
+        self.deliveries = deliveries
+        self.ledger = ledger
+        self.outcome = outcome
+        self.now = now
+        self.holders = counting.batch_candidates(deliveries)
+        self.owners: dict[EventRef, str | None] = {}
+
+    def failed(self, d: Delivery) -> bool:
+        return d.message_id in self.outcome.failed
+
+    def run(self, deadline: float | None) -> None:
+        waves: list[list[Delivery]] = []
+        size = 0
+        for d in self.deliveries:
+            if not waves or size >= WAVE_EVENTS:
+                waves.append([])
+                size = 0
+            waves[-1].append(d)
+            size += len(d.message.events)
+        per_event = 0.0
+        for i, wave in enumerate(waves):
+            n = sum(len(d.message.events) for d in wave)
+            if i and deadline is not None and time.monotonic() + 1.5 * per_event * n > deadline:
+                for d in (d for w in waves[i:] for d in w):
+                    self.outcome.fail(d.message_id, "deferred: not enough time left in this invocation")
+                log.warning("batch deferred", extra={"messages": sum(len(w) for w in waves[i:])})
+                return
+            began = time.monotonic()
+            self.wave(wave)
+            per_event = max(per_event, (time.monotonic() - began) / max(1, n))
+
+    # -------------------------------------------------------------- one wave
+    def wave(self, wave: list[Delivery]) -> None:
+        members = {d.message_id for d in wave}
+        self.claim(members)
+        live = [d for d in wave if not self.failed(d)]
+        claimed = {d.message_id: counting.claimed_events(d, self.owners) for d in live}
+        for d in live:
+            self.outcome.duplicates += len(d.message.events) - len(claimed[d.message_id])
+        self.write_log(live, claimed)
+        updates = {
+            d.message_id: counting.updates_for(d.message, claimed[d.message_id]) for d in live if not self.failed(d)
+        }
+        recounted = self.commit([d for d in live if not self.failed(d)], claimed, updates)
+        self.apply_idempotent([d for d in live if not self.failed(d)], updates)
+        for d in live:
+            if not self.failed(d):
+                n = len(claimed[d.message_id])
+                if d.message_id in recounted:
+                    self.outcome.recounted += n
+                else:
+                    self.outcome.counted += n
+
+    def claim(self, members: set[str]) -> None:
+        todo = [
+            (ref, holders[0], tuple(holders))
+            for ref, holders in self.holders.items()
+            if holders[0] in members and ref not in self.owners
+        ]
+        for (ref, _, holders), result in zip(todo, self.ledger.claim(todo, self.now), strict=True):
+            if isinstance(result, Exception):
+                # Unknown owner: no message holding this event may commit in this invocation.
+                for message_id in holders:
+                    self.outcome.fail(message_id, f"claim failed: {result}")
+                log.warning("claim failed", extra={"error": str(result)})
+            else:
+                self.owners[ref] = result
+
+    def write_log(self, live: list[Delivery], claimed: dict[str, list]) -> None:
+        chunks, owners = [], []
+        for d in live:
+            for chunk in counting.log_chunks(d.message.tenant, d.message_id, claimed[d.message_id]):
+                chunks.append(chunk)
+                owners.append(d.message_id)
+        if not chunks:
+            return
+        for message_id, error in zip(owners, self.ledger.write_log(chunks, self.now), strict=True):
+            if error is not None:
+                self.outcome.fail(message_id, f"raw-event log write failed: {error}")
+
+    def commit(
+        self, live: list[Delivery], claimed: dict[str, list], updates: dict[str, CounterUpdates]
+    ) -> set[str]:
+        """Commit every unit not yet committed; returns the messages found already committed."""
+        pending: list[CommitUnit] = []
+        for d in live:
+            pending += counting.commit_units(d.message_id, len(claimed[d.message_id]), updates[d.message_id])
+        if not pending:
+            return set()
+        try:
+            done = self.ledger.committed_markers([u.marker_pk for u in pending])
+        except Exception as exc:  # noqa: BLE001
+            for u in pending:
+                self.outcome.fail(u.message_id, f"marker check failed: {exc}")
+            return set()
+        recounted = {u.message_id for u in pending if u.marker_pk in done}
+        pending = [u for u in pending if u.marker_pk not in done]
+        alone: set[str] = set()  # markers to retry in a transaction of their own
+        for attempt in range(COMMIT_ATTEMPTS):
+            if not pending:
+                break
+            if attempt:
+                backoff(attempt)
+            txs = counting.pack_units([u for u in pending if u.marker_pk not in alone]) + [
+                [u] for u in pending if u.marker_pk in alone
+            ]
+            retry: list[CommitUnit] = []
+            for tx in txs:
+                try:
+                    self.ledger.commit(tx, self.now)
+                except CommitCancelled as exc:
+                    rest = [u for u in tx if u.marker_pk not in exc.committed]
+                    recounted |= {u.message_id for u in tx if u.marker_pk in exc.committed}
+                    if exc.retryable:
+                        retry += rest
+                    elif len(rest) > 1:
+                        alone |= {u.marker_pk for u in rest}  # find the unit at fault
+                        retry += rest
+                    else:
+                        for u in rest:
+                            self.outcome.fail(u.message_id, f"commit rejected: {exc.codes}")
+                except Exception as exc:  # noqa: BLE001
+                    if is_retryable(exc):
+                        retry += tx
+                    else:  # the outcome is unknown (e.g. a lost response): let SQS redeliver
+                        for u in tx:
+                            self.outcome.fail(u.message_id, f"commit failed: {exc}")
+            pending = [u for u in retry if u.message_id not in self.outcome.failed]
+        for u in pending:
+            self.outcome.fail(u.message_id, "commit not done after retries")
+        return recounted
+
+    def apply_idempotent(self, live: list[Delivery], updates: dict[str, CounterUpdates]) -> None:
+        merged = CounterUpdates()
+        contributors: dict[CounterKey, set[str]] = {}
+        for d in live:
+            u = updates[d.message_id]
+            if not u.idempotent():
+                continue
+            merged.merge(CounterUpdates(max=u.max, latest=u.latest, unique=u.unique, expires=u.expires))
+            for key in (*u.max, *u.latest, *u.unique):
+                contributors.setdefault(key, set()).add(d.message_id)
+        if not contributors:
+            return
+        failed, saturated = self.ledger.apply_idempotent(merged)
+        for key, error in failed.items():
+            for message_id in contributors[key]:
+                self.outcome.fail(message_id, f"counter update failed: {error}")
+        if saturated:
+            self.outcome.saturated += len(saturated)
+            log.error("unique_count set full (400 KB item); values not recorded", extra={"items": len(saturated)})
+
+
+def count_messages(messages: Sequence[tuple[str, str]], **kwargs: Any) -> BatchOutcome:
+    """Count ``(message id, body)`` pairs as one batch (benchmarks and tools)."""
+    return count_batch({"Records": [{"messageId": m, "body": b} for m, b in messages]}, **kwargs)

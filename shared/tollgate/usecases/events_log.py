@@ -1,0 +1,27 @@
+"""Listing the raw usage events a tenant sent, newest first (the audit view of ingest)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tollgate.adapters import ledger
+from tollgate.domain.errors import FieldError, ValidationFailed
+
+from . import tenants
+
+MAX_SPAN = timedelta(days=400)
+
+
+def list_events(
+    tenant_id: str, start: datetime, end: datetime, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    if end <= start:
+        raise ValidationFailed("the range is not valid", [FieldError("to", "must be after from")])
+    if end - start > MAX_SPAN:
+        raise ValidationFailed("the range is too long", [FieldError("from", "the range spans at most 400 days")])
+    tenants.get_tenant(tenant_id)  # 404 for an unknown tenant
+    try:
+        return ledger.list_events(tenant_id, start, end, limit, cursor)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), [FieldError("cursor", str(exc))]) from None
