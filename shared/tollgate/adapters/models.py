@@ -122,4 +122,63 @@ class CounterModel(Model):
     uniques = UnicodeSetAttribute(null=True, attr_name="u")
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TenantModel, MeterModel, ApiKeyModel, EventLedgerModel, CounterModel)
+class PlanModel(Model):
+    """Plans table: one item per plan; ``limits`` and ``api_rate_limit`` as JSON."""
+
+    Meta = _Meta.for_table("PLANS_TABLE", "tollgate-plans")
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    limits = JSONAttribute()
+    api_rate_limit = JSONAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class LimitOverridesModel(Model):
+    """Tenant limit overrides: one item per tenant that has any."""
+
+    Meta = _Meta.for_table("LIMIT_OVERRIDES_TABLE", "tollgate-limit-overrides")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    limits = JSONAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class AuditModel(Model):
+    """Audit trail: ``subject`` is ``tenant#<id>`` or ``plan#<id>``; ``sk`` sorts by time."""
+
+    Meta = _Meta.for_table("AUDIT_TABLE", "tollgate-audit")
+
+    subject = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    before = JSONAttribute(null=True)
+    after = JSONAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+
+
+class RateLimitBucketModel(Model):
+    """API rate-limit buckets (GCRA): ``tat`` in microseconds since the epoch. The hot path
+    writes it with the low-level client (tollgate.adapters.ratelimit_store)."""
+
+    Meta = _Meta.for_table("RATE_LIMITS_TABLE", "tollgate-rate-limits")
+
+    pk = UnicodeAttribute(hash_key=True)
+    tat = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TenantModel,
+    MeterModel,
+    ApiKeyModel,
+    EventLedgerModel,
+    CounterModel,
+    PlanModel,
+    LimitOverridesModel,
+    AuditModel,
+    RateLimitBucketModel,
+)

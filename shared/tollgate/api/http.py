@@ -2,8 +2,9 @@
 
 ``create_app`` builds a Powertools resolver with validation (OpenAPI 3.1 from the pydantic
 schemas) and maps every error to problem+json. ``Edge`` runs the checks that must come
-before a route - authentication, body size, content type, JSON syntax - in that order, so an
-unauthenticated caller learns nothing about the body, and a rejected request writes nothing.
+before a route - authentication, the API rate limit, body size, content type, JSON syntax - in
+that order, so an unauthenticated caller learns nothing about the body, a rate-limited caller
+costs nothing more, and a rejected request writes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -23,6 +24,9 @@ from tollgate.domain.errors import FieldError, Forbidden, NotFound, TollgateErro
 from tollgate.domain.keys import Principal, Scope
 
 from . import problems
+
+if TYPE_CHECKING:
+    from tollgate.usecases.ratelimit import RateDecision
 
 logger = Logger(child=True)
 
@@ -100,6 +104,7 @@ def create_app(*routers: Router, title: str = "Tollgate API", description: str =
     )
     for router in routers:
         app.include_router(router)
+    _complete_responses(app)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:
@@ -123,6 +128,46 @@ def create_app(*routers: Router, title: str = "Tollgate API", description: str =
         return problems.problem(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
 
     return app
+
+
+def _complete_responses(app: APIGatewayHttpResolver) -> None:
+    """Finish each route's documented responses:
+
+    - Powertools documents the success response only for a route without ``responses``; add
+      it (from the return annotation) where a route lists only its errors;
+    - every authenticated route may answer 429 (the Edge's rate limit)."""
+    limited = problems.error_responses(429)[429]
+    limited = {**limited, "description": "Over the API rate limit; `Retry-After` says when to retry",
+               "headers": {h: {"schema": {"type": "string"}} for h in ("Retry-After", "RateLimit-Policy", "RateLimit")}}
+    for route in (*app._static_routes, *app._dynamic_routes):  # noqa: SLF001 - no public accessor
+        if not route.responses:
+            continue
+        route.responses = {**route.responses}
+        route.responses.setdefault(route.status_code, {"description": "Successful response"})
+        if (str(route.method).upper(), route.path) not in PUBLIC_ROUTES:
+            route.responses.setdefault(429, limited)
+
+
+# ------------------------------------------------------------------ rate limiting
+RateCheck = Callable[[Principal], "RateDecision | None"]
+
+
+def default_rate_check(p: Principal) -> RateDecision | None:
+    """The per-tenant / per-key API rate limit (tollgate.usecases.ratelimit), imported on first
+    use so this module stays free of AWS code."""
+    from tollgate.usecases.ratelimit import check  # noqa: PLC0415
+
+    return check(p)
+
+
+def rate_limited_problem(decision: RateDecision) -> Response:
+    limit = decision.limit
+    detail = (
+        f"over the API rate limit of {limit.per_second} requests/s (burst {limit.burst}) for "
+        f"{'this tenant' if decision.bucket_key.startswith('t#') else 'this key'}; "
+        f"retry in {decision.headers()['Retry-After']} s"
+    )
+    return problems.problem(429, "rate-limited", "Too many requests", detail, headers=decision.headers())
 
 
 # ------------------------------------------------------------------ edge checks
@@ -157,11 +202,20 @@ class Edge:
         key_is_active: Callable[[str], bool],
         media_types: tuple[str, ...] = ("application/json",),
         check_json: bool = True,
+        json_constants: bool = False,
+        rate_limit: RateCheck | None = default_rate_check,
+        on_rate_limited: Callable[[RateDecision], Response] = rate_limited_problem,
     ):
+        """``json_constants`` lets ``NaN``/``Infinity`` through the syntax check, for a route
+        whose validation names the field instead (422). ``rate_limit`` None turns the rate
+        limit off; ``on_rate_limited`` shapes its 429 (problem+json unless a route says otherwise)."""
         self.app = app
         self.key_is_active = key_is_active
         self.media_types = media_types
         self.check_json = check_json
+        self.json_constants = json_constants
+        self.rate_limit = rate_limit
+        self.on_rate_limited = on_rate_limited
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self.app.clear_context()
@@ -175,7 +229,7 @@ class Edge:
         method = http.get("method", "GET").upper()
         path = event.get("rawPath") or http.get("path") or "/"
         if (method, path) not in PUBLIC_ROUTES:
-            denied = self._authenticate(event)
+            denied = self._authenticate(event) or self._rate_limited()
             if denied is not None:
                 return denied
         if method not in BODY_METHODS:
@@ -189,8 +243,8 @@ class Edge:
             return problems.unsupported_media_type(mt, list(self.media_types))
         if body and self.check_json:
             try:
-                loads_strict(body)
-            except (ValueError, UnicodeDecodeError) as exc:
+                json.loads(body) if self.json_constants else loads_strict(body)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 return problems.bad_request(f"malformed JSON: {exc}")
         return None
 
@@ -212,3 +266,11 @@ class Edge:
             )
         self.app.append_context(principal=p)
         return None
+
+    def _rate_limited(self) -> Response | None:
+        if self.rate_limit is None:
+            return None
+        decision = self.rate_limit(self.app.context["principal"])
+        if decision is None or decision.allowed:
+            return None
+        return self.on_rate_limited(decision)

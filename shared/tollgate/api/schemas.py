@@ -4,9 +4,18 @@ document, so the two cannot disagree."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from tollgate.domain.currency import is_currency
 from tollgate.domain.keys import Scope
@@ -67,9 +76,13 @@ class TenantCreate(Strict):
     _metadata = field_validator("metadata")(_check_metadata)
 
 
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
 class TenantPatch(Strict):
     name: Name | None = None
-    plan: PlanId | None = None
+    plan: PlanId | None = Field(default=None, description="Change of plan (null: no plan); needs `reason`.")
+    reason: Reason | None = Field(default=None, description="Why the plan changes; kept in the audit trail.")
     billing_email: Email | None = None
     currency: Currency | None = None
     timezone: str | None = Field(default=None, max_length=64)
@@ -81,7 +94,7 @@ class TenantPatch(Strict):
 
     @model_validator(mode="after")
     def _not_empty(self) -> TenantPatch:
-        if not self.model_fields_set:
+        if not self.model_fields_set - {"reason"}:
             raise ValueError("give at least one field to change")
         return self
 
@@ -182,3 +195,49 @@ class Page(BaseModel, Generic[T]):
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+def _number(d: Decimal) -> int | float:
+    """Usage values as JSON numbers: integers stay exact; fractions as the nearest double."""
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+Number = Annotated[Decimal, PlainSerializer(_number, return_type=int | float)]
+
+
+class SeriesPointOut(BaseModel):
+    start: datetime = Field(description="Window start, in the tenant's zone, with its offset.")
+    end: datetime
+    value: Number
+    group: dict[str, str] | None = None
+
+
+class UsageOut(BaseModel):
+    tenant: str
+    meter: str
+    aggregation: Aggregation
+    window: Literal["hour", "day", "month"]
+    timezone: str
+    from_: datetime = Field(alias="from", serialization_alias="from")
+    to: datetime
+    total: Number | None = Field(description="Aggregate over the whole range (null for max/latest with no usage).")
+    series: list[SeriesPointOut] = Field(description="One point per non-empty window, oldest first.")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class StoredEvent(BaseModel):
+    """A raw usage event as counted (CloudEvents 1.0 attributes)."""
+
+    specversion: str
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: str
+    data: dict[str, Any]
+
+
+class EventsPage(BaseModel):
+    items: list[StoredEvent] = Field(description="Newest first.")
+    next_cursor: str | None

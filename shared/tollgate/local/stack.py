@@ -98,6 +98,9 @@ class LocalStack:
         for runtime in self.runtimes.values():
             runtime.warm()
         self.admin_key = self._bootstrap_admin_key()
+        from tollgate.usecases.plans import seed_default_catalog
+
+        seed_default_catalog()  # free, basic, premium, enterprise; never overwrites
 
         sqs = session.client("sqs")
         for mapping in sqs_mappings(template):

@@ -82,6 +82,10 @@ class AuthResult:
 _records = TtlCache[ApiKeyRecord](lambda key_id: keys_repo.get(key_id), ttl=settings().auth_cache_ttl_seconds)
 
 
+def reset_cache() -> None:
+    _records.invalidate()
+
+
 def authenticate(presented: str | None) -> AuthResult:
     """Map a presented key to a principal. Records are cached per instance for
     AUTH_CACHE_TTL_SECONDS; the hash is compared in constant time on every call."""

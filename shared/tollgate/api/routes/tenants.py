@@ -1,4 +1,6 @@
-"""/v1/tenants - admin manages; a tenant key reads its own tenant."""
+"""/v1/tenants - admin manages; a tenant key reads its own tenant and limits.
+
+A plan change (``PATCH`` with ``plan``) needs a ``reason``; plan and limit changes are audited."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from tollgate.api.http import require, tenant_for
+from tollgate.api.limit_schemas import ApiRateLimitOut, EffectiveLimitOut, LimitOut, TenantLimitsIn, TenantLimitsOut
 from tollgate.api.problems import error_responses
 from tollgate.api.schemas import TENANT_ID_PATTERN, Page, TenantCreate, TenantOut, TenantPatch
 from tollgate.domain.keys import Scope
-from tollgate.usecases import tenants
+from tollgate.usecases import ratelimit, tenants
 
 from .common import Cursor, Limit, paged
 
@@ -22,8 +25,8 @@ TenantPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN)]
 @router.post("/v1/tenants", status_code=201, tags=["Tenants"], summary="Create a tenant",
              responses=error_responses(400, 401, 403, 409, 413, 415, 422))
 def create_tenant(body: TenantCreate) -> TenantOut:
-    require(router, Scope.ADMIN)
-    return TenantOut.of(tenants.create_tenant(body.model_dump()))
+    p = require(router, Scope.ADMIN)
+    return TenantOut.of(tenants.create_tenant(body.model_dump(), actor=p.key_id))
 
 
 @router.get("/v1/tenants", tags=["Tenants"], summary="List tenants", responses=error_responses(401, 403, 422))
@@ -40,8 +43,37 @@ def get_tenant(tenant_id: TenantPath) -> TenantOut:
     return TenantOut.of(tenants.get_tenant(tenant_for(p, tenant_id)))
 
 
-@router.patch("/v1/tenants/<tenant_id>", tags=["Tenants"], summary="Update a tenant",
-              responses=error_responses(400, 401, 403, 404, 413, 415, 422))
+@router.patch("/v1/tenants/<tenant_id>", tags=["Tenants"],
+              summary="Update a tenant (a plan change needs a reason and is audited)",
+              responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422))
 def update_tenant(tenant_id: TenantPath, body: TenantPatch) -> TenantOut:
-    require(router, Scope.ADMIN)
-    return TenantOut.of(tenants.update_tenant(tenant_id, body.model_dump(exclude_unset=True)))
+    p = require(router, Scope.ADMIN)
+    changes = body.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", None)
+    return TenantOut.of(tenants.update_tenant(tenant_id, changes, actor=p.key_id, reason=reason))
+
+
+def _limits_out(tenant_id: str) -> TenantLimitsOut:
+    tenant, overrides, effective, rate = tenants.limits_view(tenant_id)
+    return TenantLimitsOut(
+        tenant=tenant.id, plan=tenant.plan, overrides=[LimitOut.of(lim) for lim in overrides],
+        effective=[EffectiveLimitOut.of_effective(e) for e in effective],
+        api_rate_limit=ApiRateLimitOut.of(rate or ratelimit.default_limit()),
+    )
+
+
+@router.get("/v1/tenants/<tenant_id>/limits", tags=["Tenants"],
+            summary="A tenant's limit overrides and effective limits (plan + overrides)",
+            responses=error_responses(401, 403, 404, 422))
+def get_tenant_limits(tenant_id: TenantPath) -> TenantLimitsOut:
+    p = require(router, Scope.ADMIN, Scope.TENANT)
+    return _limits_out(tenant_for(p, tenant_id))
+
+
+@router.put("/v1/tenants/<tenant_id>/limits", tags=["Tenants"],
+            summary="Replace a tenant's limit overrides (audited)",
+            responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422))
+def put_tenant_limits(tenant_id: TenantPath, body: TenantLimitsIn) -> TenantLimitsOut:
+    p = require(router, Scope.ADMIN)
+    tenants.set_overrides(tenant_id, [lim.domain() for lim in body.limits], actor=p.key_id, reason=body.reason)
+    return _limits_out(tenant_id)

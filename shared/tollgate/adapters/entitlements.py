@@ -1,0 +1,161 @@
+"""Plans, tenant limit overrides and the audit trail (pynamodb).
+
+Every change and its audit entry are written in one transaction, so there is no change
+without its entry, and each write is conditional on the state the entry's ``before`` was read
+from: two concurrent changes cannot both claim the same ``before`` (the loser gets 409).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from tollgate.domain.audit import AuditEntry
+from tollgate.domain.errors import Conflict
+from tollgate.domain.limits import ApiRateLimit, Limit, Plan
+from tollgate.domain.records import Tenant
+
+from .models import AuditModel, LimitOverridesModel, PlanModel, TenantModel
+from .repos import _tenant_model, decode_cursor, encode_cursor
+
+
+def _connection() -> Connection:
+    """The plans model's connection (one botocore session per model class, not per write;
+    tests rebind models to fresh tables by resetting it)."""
+    return PlanModel._get_connection().connection  # noqa: SLF001 - pynamodb has no public accessor
+
+
+def _conflict(what: str) -> Conflict:
+    return Conflict(f"{what} changed while this request was applied; read it again and retry")
+
+
+def _is_conditional(exc: Exception) -> bool:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    if any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons):
+        return True
+    return getattr(exc, "cause_response_code", None) in ("ConditionalCheckFailedException",)
+
+
+def _audit_model(e: AuditEntry) -> AuditModel:
+    return AuditModel(
+        subject=e.subject, sk=e.sk, at=e.at, actor=e.actor, action=e.action, before=e.before, after=e.after,
+        reason=e.reason,
+    )
+
+
+def _audit(m: AuditModel) -> AuditEntry:
+    return AuditEntry(
+        subject=m.subject, at=m.at, actor=m.actor, action=m.action, before=m.before, after=m.after, reason=m.reason,
+        id=m.sk.rsplit("#", 1)[1],
+    )
+
+
+# ------------------------------------------------------------------ plans
+def _plan(m: PlanModel) -> Plan:
+    return Plan(
+        id=m.id,
+        name=m.name,
+        limits=tuple(Limit.from_dict(d) for d in m.limits or []),
+        api_rate_limit=ApiRateLimit.from_dict(m.api_rate_limit),
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+    )
+
+
+def _plan_model(p: Plan) -> PlanModel:
+    return PlanModel(
+        id=p.id,
+        name=p.name,
+        limits=[lim.as_dict() for lim in p.limits],
+        api_rate_limit=p.api_rate_limit.as_dict() if p.api_rate_limit else None,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+    )
+
+
+class PlanRepo:
+    def get(self, plan_id: str, consistent: bool = False) -> Plan | None:
+        try:
+            return _plan(PlanModel.get(plan_id, consistent_read=consistent))
+        except PlanModel.DoesNotExist:
+            return None
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[Plan], str | None]:
+        result = PlanModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        return [_plan(m) for m in result], encode_cursor(result.last_evaluated_key)
+
+    def put(self, plan: Plan, previous: Plan | None, entry: AuditEntry) -> None:
+        """Create or replace, with its audit entry; conditional on ``previous`` still holding."""
+        condition = (
+            PlanModel.id.does_not_exist() if previous is None else PlanModel.updated_at == previous.updated_at
+        )
+        self._write(_plan_model(plan), condition, entry, f"plan {plan.id!r}")
+
+    def create_if_absent(self, plan: Plan, entry: AuditEntry) -> bool:
+        """For seeding: False (and nothing written) when the plan exists already."""
+        try:
+            self._write(_plan_model(plan), PlanModel.id.does_not_exist(), entry, f"plan {plan.id!r}")
+        except Conflict:
+            return False
+        return True
+
+    @staticmethod
+    def _write(model: Any, condition: Any, entry: AuditEntry, what: str) -> None:
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.save(model, condition=condition)
+                tx.save(_audit_model(entry), condition=AuditModel.subject.does_not_exist())
+        except (TransactWriteError, PutError) as exc:
+            if _is_conditional(exc):
+                raise _conflict(what) from None
+            raise
+
+
+# ------------------------------------------------------------------ overrides
+class OverridesRepo:
+    def get(self, tenant_id: str, consistent: bool = False) -> tuple[tuple[Limit, ...], datetime | None]:
+        """The tenant's overrides and when they last changed (``((), None)`` when none)."""
+        try:
+            m = LimitOverridesModel.get(tenant_id, consistent_read=consistent)
+        except LimitOverridesModel.DoesNotExist:
+            return (), None
+        return tuple(Limit.from_dict(d) for d in m.limits or []), m.updated_at
+
+    def put(
+        self, tenant_id: str, limits: tuple[Limit, ...], at: datetime, previous_at: datetime | None, entry: AuditEntry
+    ) -> None:
+        model = LimitOverridesModel(tenant_id=tenant_id, limits=[lim.as_dict() for lim in limits], updated_at=at)
+        condition = (
+            LimitOverridesModel.tenant_id.does_not_exist()
+            if previous_at is None
+            else LimitOverridesModel.updated_at == previous_at
+        )
+        PlanRepo._write(model, condition, entry, f"the limits of tenant {tenant_id!r}")
+
+
+# ------------------------------------------------------------------ tenants (plan changes)
+class TenantChanges:
+    def create(self, tenant: Tenant, entry: AuditEntry) -> None:
+        try:
+            PlanRepo._write(_tenant_model(tenant), TenantModel.id.does_not_exist(), entry, f"tenant {tenant.id!r}")
+        except Conflict:
+            raise Conflict(f"tenant {tenant.id!r} already exists") from None
+
+    def replace(self, tenant: Tenant, previous: Tenant, entry: AuditEntry) -> None:
+        condition = TenantModel.updated_at == previous.updated_at
+        PlanRepo._write(_tenant_model(tenant), condition, entry, f"tenant {tenant.id!r}")
+
+
+# ------------------------------------------------------------------ audit
+class AuditRepo:
+    def list(self, subject: str, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
+        """Newest first."""
+        result = AuditModel.query(
+            subject, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
+        )
+        items = [_audit(m) for m in result]
+        return items, encode_cursor(result.last_evaluated_key)

@@ -1,0 +1,254 @@
+"""DynamoDB side of ``POST /v1/consume``: one read, one transaction (low-level client).
+
+Items (keys from ``tollgate.domain.storage_keys``, shared with the consumer):
+
+- the dedupe marker of the event id, on the events table: ``pk = E#<tenant>#<id>``,
+  ``sk = E``, ``msg = "consume"`` (never an SQS message id, so the consumer's claim, whose
+  condition is ``attribute_not_exists(pk) OR msg = :me``, fails and the event is not counted
+  twice), ``d`` = the decision as JSON (a retry answers it again), ``expires_at``;
+- the counters: one ``ADD v :n`` per window the consumer maintains (totals only).
+
+``commit`` is one TransactWriteItems: the marker Put (``attribute_not_exists(pk)``) first,
+then the counter Updates in the caller's order: each hard limit's with
+``attribute_not_exists(v) OR v <= :ceiling``, or - when the caller knows the counter's value -
+``v = :expected`` (the write then also proves the value, so the answer's ``used`` is exact
+without a read). The low-level client keeps our item order, so ``CancellationReasons[i]`` is
+item ``i``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tollgate.config import settings
+from tollgate.domain import storage_keys as keys
+from tollgate.domain.counting import CounterKey
+
+from .ledger import dynamodb_client, num, s
+
+CONSUME_MSG = "consume"
+"""The ``msg`` of a marker written by /v1/consume. SQS message ids are UUIDs, never this."""
+
+RETRYABLE_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded",
+     "InternalServerError"}
+)
+
+
+def marker_key(tenant: str, event_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": s(keys.event_marker_pk(tenant, event_id)), "sk": s(keys.EVENT_SK)}
+
+
+@dataclass(frozen=True)
+class Marker:
+    """An existing dedupe marker: who claimed the id, and (for consume) the decision."""
+
+    claimed_by: str | None
+    decision: dict[str, Any] | None
+
+    @property
+    def by_consume(self) -> bool:
+        return self.claimed_by == CONSUME_MSG
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> Marker:
+        raw = item.get("d", {}).get("S")
+        return cls(item.get("msg", {}).get("S"), json.loads(raw) if raw else None)
+
+
+@dataclass(frozen=True)
+class CounterValue:
+    value: Decimal | None
+    uniques: int
+
+    @classmethod
+    def of(cls, item: dict[str, Any] | None) -> CounterValue:
+        if not item:
+            return cls(None, 0)
+        v = item.get("v", {}).get("N")
+        return cls(Decimal(v) if v is not None else None, len(item.get("u", {}).get("SS", [])))
+
+
+@dataclass(frozen=True)
+class CounterWrite:
+    key: CounterKey
+    amount: Decimal
+    expires_at: int | None
+    ceiling: Decimal | None  # hard limit: the stored value must be <= this
+    expected: Decimal | None = None  # the stored value must be exactly this (0: or no value)
+
+
+@dataclass(frozen=True)
+class Committed:
+    pass
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    marker: Marker | None  # None when the endpoint did not return the item
+
+
+@dataclass(frozen=True)
+class CounterConflict:
+    """Counters whose condition failed, as found: over a ceiling, or not the expected value."""
+
+    values: dict[CounterKey, CounterValue]
+
+
+@dataclass(frozen=True)
+class Contended:
+    codes: list[str]
+
+
+CommitResult = Committed | Duplicate | CounterConflict | Contended
+
+
+class QuotaStore:
+    def __init__(self, client: Any = None, *, events_table: str | None = None, counters_table: str | None = None):
+        self._client = client
+        self._events_table = events_table
+        self._counters_table = counters_table
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else dynamodb_client()
+
+    @property
+    def events_table(self) -> str:
+        return self._events_table or settings().events_table
+
+    @property
+    def counters_table(self) -> str:
+        return self._counters_table or settings().counters_table
+
+    # -------------------------------------------------------------- read
+    def read(
+        self, marker: tuple[str, str] | None, counters: Sequence[CounterKey]
+    ) -> tuple[Marker | None, dict[CounterKey, CounterValue]]:
+        """One BatchGetItem (eventually consistent; the transaction's conditions are the
+        arbiter): the marker of ``(tenant, event id)`` and the counters."""
+        request: dict[str, Any] = {}
+        if marker is not None:
+            request[self.events_table] = {"Keys": [marker_key(*marker)], "ProjectionExpression": "msg, d"}
+        unique = list(dict.fromkeys(counters))
+        if unique:
+            request[self.counters_table] = {
+                "Keys": [{"pk": s(k.pk), "sk": s(k.sk)} for k in unique],
+                "ProjectionExpression": "pk, sk, v, u",
+            }
+        found_marker: Marker | None = None
+        values: dict[CounterKey, CounterValue] = {k: CounterValue(None, 0) for k in unique}
+        if not request:
+            return None, values
+        for _ in range(10):
+            resp = self.client.batch_get_item(RequestItems=request)
+            responses = resp.get("Responses", {})
+            for item in responses.get(self.events_table, []):
+                found_marker = Marker.of(item)
+            for item in responses.get(self.counters_table, []):
+                values[CounterKey(item["pk"]["S"], item["sk"]["S"])] = CounterValue.of(item)
+            request = resp.get("UnprocessedKeys") or {}
+            if not request:
+                return found_marker, values
+        raise RuntimeError("counters left unprocessed after 10 attempts")
+
+    def get_marker(self, tenant: str, event_id: str) -> Marker | None:
+        item = self.client.get_item(
+            TableName=self.events_table, Key=marker_key(tenant, event_id), ConsistentRead=True
+        ).get("Item")
+        return Marker.of(item) if item else None
+
+    # -------------------------------------------------------------- write
+    def _marker_item(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> dict[str, Any]:
+        return {
+            **marker_key(tenant, event_id),
+            "msg": s(CONSUME_MSG),
+            "d": s(json.dumps(decision, separators=(",", ":"))),
+            "expires_at": num(expires_at),
+        }
+
+    def commit(
+        self,
+        tenant: str,
+        event_id: str,
+        decision: dict[str, Any],
+        expires_at: int,
+        writes: Sequence[CounterWrite],
+    ) -> CommitResult:
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.events_table,
+                    "Item": self._marker_item(tenant, event_id, decision, expires_at),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        for w in writes:
+            update: dict[str, Any] = {
+                "TableName": self.counters_table,
+                "Key": {"pk": s(w.key.pk), "sk": s(w.key.sk)},
+                "UpdateExpression": "ADD v :n",
+                "ExpressionAttributeValues": {":n": num(w.amount)},
+            }
+            if w.expires_at is not None:
+                update["UpdateExpression"] += " SET expires_at = :e"
+                update["ExpressionAttributeValues"][":e"] = num(w.expires_at)
+            if w.expected is not None:
+                update["ConditionExpression"] = "attribute_not_exists(v) OR v = :x" if w.expected == 0 else "v = :x"
+                update["ExpressionAttributeValues"][":x"] = num(w.expected)
+                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            elif w.ceiling is not None:
+                update["ConditionExpression"] = "attribute_not_exists(v) OR v <= :c"
+                update["ExpressionAttributeValues"][":c"] = num(w.ceiling)
+                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            items.append({"Update": update})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                if exc.response.get("Error", {}).get("Code") in ("TransactionConflictException", "ThrottlingException",
+                                                                 "ProvisionedThroughputExceededException",
+                                                                 "InternalServerError"):
+                    return Contended([exc.response["Error"]["Code"]])
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = [r.get("Code", "None") or "None" for r in reasons]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                item = reasons[0].get("Item")
+                return Duplicate(Marker.of(item) if item else None)
+            failed = {
+                writes[i - 1].key: CounterValue.of(reasons[i].get("Item"))
+                for i, code in enumerate(codes)
+                if i > 0 and code == "ConditionalCheckFailed"
+            }
+            if failed:
+                return CounterConflict(failed)
+            if codes and {c for c in codes if c != "None"} <= RETRYABLE_REASONS:
+                return Contended(codes)
+            raise
+        return Committed()
+
+    def put_marker(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> Marker | None:
+        """Record a decision taken without a transaction (a denial). Returns the marker that
+        was there first, if any (its decision stands), else None."""
+        try:
+            self.client.put_item(
+                TableName=self.events_table,
+                Item=self._marker_item(tenant, event_id, decision, expires_at),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            item = exc.response.get("Item")
+            return Marker.of(item) if item else (self.get_marker(tenant, event_id) or Marker(None, None))
+        return None

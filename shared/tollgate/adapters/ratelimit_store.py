@@ -1,0 +1,95 @@
+"""API rate-limit buckets on DynamoDB: one item per bucket, ``tat`` in microseconds.
+
+Each lease is one conditional UpdateItem (see tollgate.domain.ratelimit for the two
+branches). A failed condition returns the item as found (``ReturnValuesOnConditionCheckFailure``),
+so the next try knows the bucket's state without a read. ``MemoryBucketStore`` has the same
+semantics in memory, for unit tests and the benchmark, and counts writes per key.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from tollgate.domain.ratelimit import US, Branch, LeaseWrite, apply_write
+
+from .ledger import dynamodb_client, num, s
+
+ITEM_TTL_S = 3600
+"""A bucket item expires an hour after its TAT: by then it is full again, like a new one."""
+
+
+class BucketStore(Protocol):
+    def write(self, key: str, write: LeaseWrite) -> tuple[bool, int | None]:
+        """Apply ``write`` if its condition holds. Returns ``(True, new TAT)`` or
+        ``(False, TAT found)`` (None when there is no item)."""
+
+
+def table_name() -> str | None:
+    return os.environ.get("RATE_LIMITS_TABLE") or None
+
+
+class DynamoBucketStore:
+    def __init__(self, client: Any = None, table: str | None = None) -> None:
+        self._client = client
+        self._table = table
+
+    @property
+    def table(self) -> str:
+        name = self._table or table_name()
+        if not name:
+            raise RuntimeError("RATE_LIMITS_TABLE is not set")
+        return name
+
+    def write(self, key: str, write: LeaseWrite) -> tuple[bool, int | None]:
+        client = self._client if self._client is not None else dynamodb_client()
+        expires = (write.now_us + write.inc_us) // US + ITEM_TTL_S
+        values: dict[str, Any] = {":inc": num(write.inc_us), ":floor": num(write.floor_us), ":exp": num(expires)}
+        if write.branch is Branch.RESET:
+            expression = "SET tat = :now + :inc, expires_at = :exp"
+            condition = "attribute_not_exists(tat) OR tat < :floor"
+            values[":now"] = num(write.now_us)
+        else:
+            expression = "SET tat = tat + :inc, expires_at = :exp"
+            condition = "tat BETWEEN :floor AND :max"
+            values[":max"] = num(write.max_tat_us)
+        try:
+            resp = client.update_item(
+                TableName=self.table,
+                Key={"pk": s(key)},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            found = exc.response.get("Item", {}).get("tat", {}).get("N")
+            return False, int(found) if found is not None else None
+        return True, int(resp["Attributes"]["tat"]["N"])
+
+
+class MemoryBucketStore:
+    """The same conditional semantics in memory; ``writes`` counts write attempts per
+    ``(key, whole second of the write's now)`` (failed conditional writes cost too)."""
+
+    def __init__(self) -> None:
+        self.tat: dict[str, int] = {}
+        self.writes: Counter[tuple[str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    def write(self, key: str, write: LeaseWrite) -> tuple[bool, int | None]:
+        with self._lock:
+            self.writes[(key, write.now_us // US)] += 1
+            current = self.tat.get(key)
+            new = apply_write(write, current)
+            if new is None:
+                return False, current
+            self.tat[key] = new
+            return True, new

@@ -1,0 +1,284 @@
+"""Schemas of plans, limits, overrides, quotas, consume and the audit trail."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints, field_validator
+
+from tollgate.domain.audit import AuditEntry
+from tollgate.domain.events import MAX_ID_LENGTH
+from tollgate.domain.limits import (
+    DEFAULT_THRESHOLDS,
+    MAX_LIMIT_VALUE,
+    MAX_LIMITS,
+    MAX_THRESHOLDS,
+    ApiRateLimit,
+    EffectiveLimit,
+    Enforcement,
+    Limit,
+    LimitState,
+    Plan,
+    Status,
+    duplicate_keys,
+)
+from tollgate.domain.meters import METER_KEY_PATTERN
+from tollgate.domain.periods import Window
+
+from .schemas import TENANT_ID_PATTERN, Name, Number, Reason, Strict
+
+WindowName = Literal["minute", "hour", "day", "month", "lifetime"]
+MeterKey = Annotated[str, StringConstraints(pattern=METER_KEY_PATTERN)]
+
+
+def _number_only(v: Any) -> Any:
+    """A JSON number (not a string, not a boolean), as an exact Decimal."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+        raise ValueError("must be a number")
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return Decimal(repr(v))
+    return Decimal(v)
+
+
+JsonNumber = Annotated[Decimal, BeforeValidator(_number_only)]
+
+
+# ------------------------------------------------------------------ limits and plans
+class LimitIn(Strict):
+    meter: MeterKey = Field(description="The meter key (it need not exist yet).")
+    window: WindowName = Field(description="minute, hour, day, month (in the tenant's zone) or lifetime.")
+    limit: JsonNumber = Field(ge=0, le=MAX_LIMIT_VALUE, description="In the meter's unit; 0 allows nothing.")
+    enforcement: Enforcement = Field(default=Enforcement.HARD, description="hard denies; soft admits and flags.")
+    thresholds: list[JsonNumber] = Field(
+        default_factory=lambda: list(DEFAULT_THRESHOLDS),
+        max_length=MAX_THRESHOLDS,
+        description="Fractions of the limit that raise alerts (above 1 for overage); default [0.8, 1.0].",
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[Decimal]) -> list[Decimal]:
+        for t in v:
+            if not Decimal(0) < t <= Decimal(10):
+                raise ValueError("each threshold is a fraction above 0 and at most 10")
+        if len(set(v)) != len(v):
+            raise ValueError("thresholds must be unique")
+        return sorted(v)
+
+    def domain(self) -> Limit:
+        return Limit(self.meter, Window(self.window), self.limit, self.enforcement, tuple(self.thresholds))
+
+
+def _unique_limits(v: list[LimitIn]) -> list[LimitIn]:
+    dupes = duplicate_keys([lim.domain() for lim in v])
+    if dupes:
+        first = v[dupes[0]]
+        raise ValueError(f"limits[{dupes[0]}] repeats meter {first.meter!r} and window {first.window!r}")
+    return v
+
+
+class ApiRateLimitIn(Strict):
+    per_second: JsonNumber = Field(gt=0, le=1_000_000, description="Requests per second, sustained.")
+    burst: int = Field(ge=1, le=10_000_000, strict=True, description="Requests at once (the bucket's size).")
+
+    def domain(self) -> ApiRateLimit:
+        return ApiRateLimit(self.per_second, self.burst)
+
+
+class PlanIn(Strict):
+    name: Name
+    limits: list[LimitIn] = Field(default_factory=list, max_length=MAX_LIMITS)
+    api_rate_limit: ApiRateLimitIn | None = Field(
+        default=None, description="Per-tenant API rate limit; default: the deployment's default."
+    )
+    reason: Reason | None = Field(default=None, description="Kept in the audit trail only.")
+
+    _unique = field_validator("limits")(_unique_limits)
+
+
+class LimitOut(BaseModel):
+    meter: str
+    window: WindowName
+    limit: Number
+    enforcement: Enforcement
+    thresholds: list[Number]
+
+    @classmethod
+    def of(cls, lim: Limit) -> LimitOut:
+        return cls(meter=lim.meter, window=lim.window.value, limit=lim.limit, enforcement=lim.enforcement,
+                   thresholds=list(lim.thresholds))
+
+
+class ApiRateLimitOut(BaseModel):
+    per_second: Number
+    burst: int
+
+    @classmethod
+    def of(cls, r: ApiRateLimit | None) -> ApiRateLimitOut | None:
+        return None if r is None else cls(per_second=r.per_second, burst=r.burst)
+
+
+class PlanOut(BaseModel):
+    id: str
+    name: str
+    limits: list[LimitOut]
+    api_rate_limit: ApiRateLimitOut | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: Plan) -> PlanOut:
+        return cls(id=p.id, name=p.name, limits=[LimitOut.of(lim) for lim in p.limits],
+                   api_rate_limit=ApiRateLimitOut.of(p.api_rate_limit), created_at=p.created_at,
+                   updated_at=p.updated_at)
+
+
+class TenantLimitsIn(Strict):
+    limits: list[LimitIn] = Field(
+        max_length=MAX_LIMITS,
+        description="The tenant's overrides, replacing any it had. Each replaces the plan's limit for its meter "
+                    "and window (or adds one). `[]` removes every override.",
+    )
+    reason: Reason | None = Field(default=None, description="Kept in the audit trail.")
+
+    _unique = field_validator("limits")(_unique_limits)
+
+
+class EffectiveLimitOut(LimitOut):
+    source: Literal["plan", "override"]
+
+    @classmethod
+    def of_effective(cls, e: EffectiveLimit) -> EffectiveLimitOut:
+        return cls(**LimitOut.of(e.limit).model_dump(), source=e.source)
+
+
+class TenantLimitsOut(BaseModel):
+    tenant: str
+    plan: str | None
+    overrides: list[LimitOut]
+    effective: list[EffectiveLimitOut] = Field(description="The plan's limits with the overrides applied.")
+    api_rate_limit: ApiRateLimitOut = Field(description="The tenant's API rate limit (its plan's, or the default).")
+
+
+# ------------------------------------------------------------------ quotas
+class QuotaOut(BaseModel):
+    meter: str
+    window: WindowName
+    limit: Number
+    used: Number = Field(description="Usage in the current window: events and consumes alike.")
+    remaining: Number
+    percent: float = Field(description="used / limit x 100, two decimals.")
+    enforcement: Enforcement
+    status: Status = Field(description="healthy < 75 % <= caution < 90 % <= warning < 100 % <= critical.")
+    resets_at: datetime | None = Field(description="End of the current window in the tenant's zone; null for lifetime.")
+    thresholds: list[Number]
+
+    @classmethod
+    def of(cls, s: LimitState, tz: Any) -> QuotaOut:
+        return cls(
+            meter=s.limit.meter, window=s.limit.window.value, limit=s.limit.limit, used=s.used, remaining=s.remaining,
+            percent=float(s.percent), enforcement=s.limit.enforcement, status=s.status,
+            resets_at=None if s.window.end is None else s.window.end.astimezone(tz),
+            thresholds=list(s.limit.thresholds),
+        )
+
+
+class QuotasOut(BaseModel):
+    tenant: str
+    timezone: str
+    quotas: list[QuotaOut]
+
+
+# ------------------------------------------------------------------ consume
+class ConsumeIn(Strict):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)] | None = Field(
+        default=None,
+        description="The event id: required when amount > 0. Dedupe is shared with /v1/events: an id seen "
+                    "before (here or there) is not counted again and gets the original decision.",
+    )
+    tenant: Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN)] | None = Field(
+        default=None, description="Implied by a tenant key; required with an admin or ingest key."
+    )
+    meter: MeterKey
+    amount: JsonNumber = Field(
+        default=Decimal(1),
+        description="Default 1. 0 only checks (allowed while used < limit on every hard limit). Whole for count "
+                    "meters; at most 1e30.",
+    )
+    time: AwareDatetime | None = Field(
+        default=None, description="When the usage happened (picks the windows); at most 35 days old. Default: now."
+    )
+
+
+class ConsumeLimitOut(BaseModel):
+    meter: str
+    window: WindowName
+    limit: float | int
+    used: float | int = Field(description="After this amount when allowed; as found when denied.")
+    remaining: float | int
+    resets_at: datetime | None = Field(description="Window end in the tenant's zone; null for lifetime.")
+    enforcement: Enforcement
+    exceeded: bool = Field(description="Denied: this hard limit is the reason. Allowed: this soft limit is overshot.")
+
+
+class ConsumeOut(BaseModel):
+    """The decision. Also the body of a 429 (not a problem document)."""
+
+    allowed: bool
+    reason: Literal["quota_exceeded", "rate_limited"] | None = None
+    replayed: bool = Field(default=False, description="The id was seen before; this is its original decision.")
+    limits: list[ConsumeLimitOut]
+
+
+# ------------------------------------------------------------------ audit
+class AuditOut(BaseModel):
+    id: str
+    tenant: str | None = None
+    plan: str | None = None
+    at: datetime
+    actor: str = Field(description="The API key id that made the change (`system` for the default catalog).")
+    action: Literal["plan.put", "tenant.create", "tenant.plan", "tenant.limits"]
+    before: Any
+    after: Any
+    reason: str | None
+
+    @classmethod
+    def of(cls, e: AuditEntry) -> AuditOut:
+        return cls(
+            id=e.id, tenant=e.subject_id if e.kind == "tenant" else None, plan=e.subject_id if e.kind == "plan" else None,
+            at=e.at, actor=e.actor, action=e.action, before=e.before, after=e.after, reason=e.reason,
+        )
+
+
+RATELIMIT_HEADERS_DOC = {
+    "RateLimit-Policy": {
+        "description": 'One member per limit: `"<meter>.<window>";q=<limit>;w=<window seconds>` (no `w` for lifetime).',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'One member per limit: `"<meter>.<window>";r=<remaining>;t=<seconds to reset>`.',
+        "schema": {"type": "string"},
+    },
+}
+RETRY_AFTER_DOC = {"Retry-After": {"description": "Seconds until a retry can succeed.", "schema": {"type": "integer"}}}
+
+
+def consume_responses() -> dict[int, dict]:
+    return {
+        200: {
+            "description": "Allowed (and recorded, when amount > 0).",
+            "headers": RATELIMIT_HEADERS_DOC,
+            "content": {"application/json": {"model": ConsumeOut}},
+        },
+        429: {
+            "description": "Denied: `reason` is `quota_exceeded` (a hard limit) or `rate_limited` (the API rate "
+                           "limit). A decision, not a problem document.",
+            "headers": {**RATELIMIT_HEADERS_DOC, **RETRY_AFTER_DOC},
+            "content": {"application/json": {"model": ConsumeOut}},
+        },
+    }

@@ -1,0 +1,42 @@
+"""POST /v1/consume - check and record usage against the tenant's limits, in one step.
+
+Admin and ingest keys name the tenant; a tenant key consumes for its own tenant. Both 200 and
+429 carry the decision (a 429 here is not a problem document) and the RateLimit headers.
+
+``build_router()`` gives each resolver its own router (see routes/ingest.py): the limits
+function serves it, and the API's resolver includes another copy for /openapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from tollgate.api.http import require, tenant_for
+from tollgate.api.limit_schemas import ConsumeIn, consume_responses
+from tollgate.api.problems import error_responses
+from tollgate.domain.keys import Scope
+from tollgate.usecases import consume as usecase
+
+
+def build_router() -> Router:
+    router = Router()
+
+    @router.post(
+        "/v1/consume", tags=["Quotas"],
+        summary="May the tenant use this amount now? If so, record it (atomic across every limit)",
+        responses={**error_responses(400, 401, 403, 404, 413, 415, 422, 503), **consume_responses()},
+    )
+    def consume(body: ConsumeIn):  # noqa: ANN202 - a Response (200 or 429); documented by `responses`
+        p = require(router, Scope.ADMIN, Scope.INGEST, Scope.TENANT)
+        result = usecase.consume(tenant_for(p, body.tenant), body.meter, body.amount, body.id, body.time)
+        return Response(
+            status_code=result.status,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps(result.body, separators=(",", ":")),
+            headers=result.headers,
+        )
+
+    return router

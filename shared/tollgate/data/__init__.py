@@ -1,0 +1,1 @@
+"""Data files shipped in the layer (the default plan catalog)."""

@@ -1,0 +1,330 @@
+"""``POST /v1/consume``: may tenant T use ``amount`` of meter M now? If so, record it.
+
+Protocol (docs/quotas.md has the argument). Configuration (tenant, meter, effective limits)
+comes from per-instance caches. Then:
+
+- **one request, when the instance knows the limited counters' values** (``KnownCounters``:
+  it wrote them last, or a failed condition told it):
+  - a hard limit too full for ``amount`` on the known values (lower bounds: counters only
+    grow within a window): deny - one conditional PutItem records the denial on the id's
+    dedupe marker (or finds the id's earlier decision, which stands);
+  - otherwise one TransactWriteItems: the marker (``attribute_not_exists``) and an ``ADD`` on
+    every counter window the consumer keeps (minute, hour, day, month, lifetime totals), each
+    limited counter with ``v = :known`` - so the answer's ``used`` is exact. Cancelled on the
+    marker: a duplicate (answer the stored decision); on a counter: the bet is lost (another
+    instance wrote), the counter cools down, and the decision reads first:
+- **read, then write**: one BatchGetItem (the id's marker and the limited counters). A
+  marker: answer its decision again (an id that came through /v1/events was admitted there).
+  ``amount == 0`` stops here (a check). An amount over the whole limit: 429, nothing written.
+  Too full: deny as above. Otherwise the transaction as above with ``v <= limit - amount``
+  on every hard limit (conditions cannot add); cancelled on a counter: over the limit, deny.
+
+Group-by counters are not written: a consume carries no ``data``, so it has no dimensions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tollgate.adapters.quota_store import (
+    Committed,
+    Contended,
+    CounterConflict,
+    CounterValue,
+    CounterWrite,
+    Duplicate,
+    Marker,
+)
+from tollgate.config import settings
+from tollgate.domain import periods
+from tollgate.domain.counting import CounterKey, counter_targets
+from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
+from tollgate.domain.events import MAX_AGE, MAX_AHEAD
+from tollgate.domain.limits import (
+    MAX_LIMIT_VALUE,
+    LimitState,
+    bounds,
+    decision_doc,
+    doc_headers,
+    judge,
+    limit_entry,
+    too_big,
+    write_ceiling,
+)
+from tollgate.domain.meters import Aggregation
+from tollgate.domain.usage import UsageEvent, format_time
+
+from . import clock, quotas
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+
+
+class Busy(TollgateError):
+    status, slug, title = 503, "busy", "Too much contention; retry"
+
+
+@dataclass(frozen=True)
+class ConsumeResult:
+    status: int  # 200 or 429
+    doc: dict[str, Any]  # allowed, reason, limits (+ w)
+    replayed: bool
+    headers: dict[str, str]
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return {"allowed": self.doc["allowed"], "reason": self.doc["reason"], "replayed": self.replayed,
+                "limits": self.doc["limits"]}
+
+
+def _result(doc: dict[str, Any], replayed: bool, now: datetime) -> ConsumeResult:
+    return ConsumeResult(200 if doc["allowed"] else 429, doc, replayed, doc_headers(doc, now))
+
+
+def validate_amount(amount: Decimal, aggregation: Aggregation) -> None:
+    problems = []
+    if not amount.is_finite():
+        problems.append("must be a finite number")
+    elif amount < 0:
+        problems.append("must not be negative")
+    elif amount > MAX_LIMIT_VALUE:
+        problems.append(f"must be at most {MAX_LIMIT_VALUE}")
+    elif aggregation is Aggregation.COUNT and amount != amount.to_integral_value():
+        problems.append("must be a whole number for a count meter")
+    elif amount > 0 and not aggregation.additive:
+        problems.append(
+            f"consume counts sum and count meters; a {aggregation.value} meter takes readings through "
+            "/v1/events (amount 0 checks its limits)"
+        )
+    if problems:
+        raise ValidationFailed(f"amount: {problems[0]}", [FieldError("amount", problems[0])])
+
+
+def _validate_time(at: datetime, now: datetime) -> None:
+    if at < now - MAX_AGE:
+        message = f"is more than {MAX_AGE.days} days in the past"
+    elif at > now + MAX_AHEAD:
+        message = "is more than 5 minutes in the future"
+    else:
+        return
+    raise ValidationFailed(f"time: {message}", [FieldError("time", message)])
+
+
+class KnownCounters:
+    """Per instance: the last value seen of each limited counter (keys name the window, so a
+    new window starts unknown). Counters of additive meters only grow within a window, so a
+    value seen is a lower bound: enough to deny without asking DynamoDB. And a value this
+    instance wrote or was told by a failed condition is exact until someone else writes:
+    the optimistic path bets on it (``v = :expected``). A lost bet puts the counter on
+    ``COOLDOWN_S``, during which decisions read first - the bet costs a failed transaction,
+    a read costs half a read unit."""
+
+    COOLDOWN_S = 5.0
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, monotonic: Any = time.monotonic) -> None:
+        self._values: dict[CounterKey, Decimal] = {}
+        self._cool_until: dict[CounterKey, float] = {}
+        self._lock = threading.Lock()
+        self._monotonic = monotonic
+
+    def values(self, keys: list[CounterKey]) -> dict[CounterKey, Decimal] | None:
+        with self._lock:
+            if all(k in self._values for k in keys):
+                return {k: self._values[k] for k in keys}
+        return None
+
+    def trusted(self, keys: list[CounterKey]) -> bool:
+        now = self._monotonic()
+        with self._lock:
+            return all(self._cool_until.get(k, 0.0) <= now for k in keys)
+
+    def learn(self, key: CounterKey, value: Decimal, lost_bet: bool = False) -> None:
+        with self._lock:
+            if len(self._values) >= self.MAX_ENTRIES:
+                self._values.clear()
+                self._cool_until.clear()
+            if value >= self._values.get(key, value):
+                self._values[key] = value
+            if lost_bet:
+                self._cool_until[key] = self._monotonic() + self.COOLDOWN_S
+
+    def reset(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._cool_until.clear()
+
+
+known = KnownCounters()
+
+
+def consume(
+    tenant_id: str, meter_key: str, amount: Decimal, event_id: str | None, at: datetime | None = None
+) -> ConsumeResult:
+    now = clock.now()
+    at = now if at is None else at
+    tenant = quotas.cached_tenant(tenant_id)
+    meter = quotas.cached_meter(meter_key)
+    validate_amount(amount, meter.aggregation)
+    if amount > 0 and not event_id:
+        raise ValidationFailed("id: is required when amount > 0", [FieldError("id", "is required when amount > 0")])
+    _validate_time(at, now)
+    tz = periods.zone(tenant.timezone)
+    limits = [e.limit for e in quotas.effective_for(tenant) if e.limit.meter == meter.key]
+    counter_keys = [quotas.counter_key(tenant.id, lim, bounds(at, lim.window, tz).start) for lim in limits]
+    d = _Decision(tenant.id, meter, amount, event_id, at, now, tz, limits, counter_keys)
+    if amount > 0 and not too_big(amount, limits):
+        fast = d.without_reading()
+        if fast is not None:
+            return fast
+    return d.read_then_write()
+
+
+class _Decision:
+    def __init__(self, tenant_id, meter, amount, event_id, at, now, tz, limits, counter_keys):  # noqa: ANN001
+        self.tenant_id, self.meter, self.amount, self.event_id = tenant_id, meter, amount, event_id
+        self.at, self.now, self.tz, self.limits, self.keys = at, now, tz, limits, counter_keys
+        self.expires_at = int((now + timedelta(days=settings().raw_event_retention_days)).timestamp())
+
+    def states(self, values: dict[CounterKey, CounterValue]) -> list[LimitState]:
+        return quotas.states_for(self.tenant_id, self.limits, self.at, self.tz, values,
+                                 {self.meter.key: self.meter.aggregation})
+
+    def writes(self, states: list[LimitState], expected: dict[CounterKey, Decimal] | None) -> list[CounterWrite]:
+        event = UsageEvent(id=self.event_id or "", meter=self.meter.key, time=format_time(self.at), value=str(self.amount))
+        ceilings = {k: write_ceiling(s.limit, self.amount) for k, s in zip(self.keys, states, strict=True) if s.limit.hard}
+        out = [
+            CounterWrite(t.key, self.amount, t.expires_at, ceilings.get(t.key),
+                         expected.get(t.key) if expected is not None else None)
+            for t in counter_targets(self.tenant_id, self.tz, self.meter.spec(), event)
+        ]
+        assert set(self.keys) <= {w.key for w in out}, "a limit's counter is not one the consumer keeps"
+        return out
+
+    def allowed_doc(self, states: list[LimitState]) -> dict[str, Any]:
+        after = [s.after(self.amount) for s in states]
+        return decision_doc(True, after, {s.limit.key for s in after if s.exceeded}, self.tz)
+
+    def seen(self, states: list[LimitState], values: dict[CounterKey, CounterValue]) -> list[LimitState]:
+        return [
+            LimitState(s.limit, quotas.used_of(values[k], self.meter.aggregation), s.window) if k in values else s
+            for k, s in zip(self.keys, states, strict=True)
+        ]
+
+    # -------------------------------------------------------------- one request, when it can
+    def without_reading(self) -> ConsumeResult | None:
+        """With every limited counter's value known: deny on it (one PutItem, the marker), or
+        bet on it (one transaction that also proves the values). None: read first."""
+        values = known.values(self.keys)
+        if values is None:
+            return None
+        states = self.states({k: CounterValue(v, int(v)) for k, v in values.items()})
+        verdict = judge(self.amount, states)
+        assert self.event_id is not None
+        if not verdict.allowed:  # the known values are lower bounds: this denial is certain
+            return _deny(self.tenant_id, self.event_id, states, {s.limit.key for s in verdict.blocking}, self.tz,
+                         self.expires_at, self.now)
+        if not known.trusted(self.keys):
+            return None
+        doc = self.allowed_doc(states)
+        result = quotas.store.commit(self.tenant_id, self.event_id, doc, self.expires_at, self.writes(states, values))
+        if isinstance(result, Committed):
+            for k in self.keys:
+                known.learn(k, values[k] + self.amount)
+            return _result(doc, False, self.now)
+        if isinstance(result, Duplicate):
+            return self._duplicate(result, states)
+        if isinstance(result, CounterConflict):
+            for k, v in result.values.items():
+                known.learn(k, quotas.used_of(v, self.meter.aggregation), lost_bet=True)
+            seen = self.seen(states, result.values)
+            verdict = judge(self.amount, seen)
+            if not verdict.allowed:
+                return _deny(self.tenant_id, self.event_id, seen, {s.limit.key for s in verdict.blocking}, self.tz,
+                             self.expires_at, self.now)
+        return None  # lost the bet (or contended): read, then write
+
+    # -------------------------------------------------------------- read, then write
+    def read_then_write(self) -> ConsumeResult:
+        amount, now, tz = self.amount, self.now, self.tz
+        store = quotas.store
+        marker, values = store.read((self.tenant_id, self.event_id) if amount > 0 else None, self.keys)
+        states = self.states(values)
+        if marker is not None:
+            return _replay(marker, states, tz, now)
+        if amount > 0 and (huge := too_big(amount, self.limits)):
+            # More than the whole limit: no window will ever admit it. Denied, nothing written.
+            return _result(decision_doc(False, states, {lim.key for lim in huge}, tz), False, now)
+        verdict = judge(amount, states)
+        if amount == 0:
+            doc = decision_doc(verdict.allowed, states, {s.limit.key for s in verdict.blocking}, tz)
+            return _result(doc, False, now)
+        assert self.event_id is not None
+        if not verdict.allowed:
+            return _deny(self.tenant_id, self.event_id, states, {s.limit.key for s in verdict.blocking}, tz,
+                         self.expires_at, now)
+        writes = self.writes(states, None)
+        doc = self.allowed_doc(states)
+        for attempt in range(MAX_ATTEMPTS):
+            result = store.commit(self.tenant_id, self.event_id, doc, self.expires_at, writes)
+            if isinstance(result, Committed):
+                for k, s in zip(self.keys, states, strict=True):
+                    known.learn(k, s.used + amount)
+                return _result(doc, False, now)
+            if isinstance(result, Duplicate):
+                return self._duplicate(result, states)
+            if isinstance(result, CounterConflict):
+                for k, v in result.values.items():
+                    known.learn(k, quotas.used_of(v, self.meter.aggregation))
+                seen = self.seen(states, result.values)
+                blocking = {s.limit.key for k, s in zip(self.keys, seen, strict=True) if k in result.values}
+                return _deny(self.tenant_id, self.event_id, seen, blocking, tz, self.expires_at, now)
+            assert isinstance(result, Contended)
+            log.info("consume transaction contended; retrying", extra={"codes": result.codes, "attempt": attempt})
+            time.sleep(min(0.2, 0.01 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+        raise Busy("the counters are too contended right now; retry in a moment")
+
+    def _duplicate(self, result: Duplicate, states: list[LimitState]) -> ConsumeResult:
+        assert self.event_id is not None
+        found = result.marker or quotas.store.get_marker(self.tenant_id, self.event_id) or Marker(None, None)
+        return _replay(found, states, self.tz, self.now)
+
+
+def _deny(
+    tenant_id: str,
+    event_id: str,
+    states: list[LimitState],
+    blocking: set,
+    tz: Any,
+    expires_at: int,
+    now: datetime,
+) -> ConsumeResult:
+    """Record the denial on the marker, so a retry of the id is denied too - unless another
+    request recorded a decision for the id first, which then stands."""
+    doc = decision_doc(False, states, blocking, tz)
+    first = quotas.store.put_marker(tenant_id, event_id, doc, expires_at)
+    if first is not None:
+        return _replay(first, states, tz, now)
+    return _result(doc, False, now)
+
+
+def _replay(marker: Marker, states: list[LimitState], tz: Any, now: datetime) -> ConsumeResult:
+    """The id was seen before: its decision again. An id counted through /v1/events was
+    admitted there; the answer is "allowed" with the limits as they are now."""
+    if marker.by_consume and marker.decision is not None:
+        return _result(marker.decision, True, now)
+    doc = {
+        "allowed": True,
+        "reason": None,
+        "limits": [limit_entry(s, tz, s.exceeded) for s in states],
+        "w": [s.window.seconds() for s in states],
+    }
+    return _result(doc, True, now)

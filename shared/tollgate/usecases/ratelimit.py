@@ -1,0 +1,207 @@
+"""Per-tenant (or per-key) API rate limiting for every authenticated route.
+
+``check(principal)`` runs in ``Edge`` right after authentication. Buckets:
+
+- a tenant key: one bucket per tenant (``t#<tenant>``), sized by the tenant's plan's
+  ``api_rate_limit`` (or the default when the tenant has no plan, or the plan sets none);
+- an admin or ingest key: one bucket per key (``k#<key id>``), with the default
+  (``DEFAULT_API_RATE_PER_SECOND`` / ``DEFAULT_API_BURST``, template parameters).
+
+Each instance leases tokens from the bucket item in slices (tollgate.domain.ratelimit) and
+spends them locally, so most requests cost no DynamoDB call at all; a denied instance also
+remembers when the next token comes and denies locally until then.
+
+Failure policy: the limiter fails *open*. If the bucket table cannot be reached, the
+instance admits a local slice for one second and logs it; rate limiting protects capacity,
+and must not itself take the API down. ``RATE_LIMITS_TABLE`` unset (outside the template's
+functions, e.g. a benchmark with AWS stubbed) turns the limiter off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tollgate.adapters.ratelimit_store import BucketStore, DynamoBucketStore, table_name
+from tollgate.adapters.repos import TtlCache
+from tollgate.domain.keys import Principal, Scope
+from tollgate.domain.limits import ApiRateLimit, HeaderPolicy, ceil_seconds, ratelimit_headers
+from tollgate.domain.ratelimit import (
+    LEASE_TTL_S,
+    MAX_ATTEMPTS,
+    US,
+    Bucket,
+    deny_wait_us,
+    lease_size,
+    plan_write,
+)
+
+from . import clock
+
+log = logging.getLogger(__name__)
+
+FAIL_OPEN_S = 1.0
+CONFIG_TTL_S = 30.0
+POLICY_NAME = "api"
+
+
+def default_limit() -> ApiRateLimit:
+    return ApiRateLimit(
+        per_second=Decimal(os.environ.get("DEFAULT_API_RATE_PER_SECOND") or "500"),
+        burst=int(os.environ.get("DEFAULT_API_BURST") or "1000"),
+    )
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    bucket_key: str
+    limit: ApiRateLimit
+    retry_after_s: float = 0.0
+
+    def headers(self) -> dict[str, str]:
+        """RateLimit headers of a denial: the policy is ``burst`` requests per the time the
+        bucket takes to refill (``q/w`` is the sustained rate)."""
+        window = ceil_seconds(self.limit.burst / float(self.limit.per_second))
+        retry = ceil_seconds(self.retry_after_s)
+        policy = HeaderPolicy(POLICY_NAME, self.limit.burst, window, 0, retry)
+        return ratelimit_headers([policy], retry)
+
+
+@dataclass
+class _Local:
+    """What one instance knows about one bucket."""
+
+    tokens: int = 0
+    lease_expires: float = 0.0
+    deny_until: float = 0.0
+    open_until: float = 0.0  # the store failed: admit without it until then
+    known_tat_us: int | None = None
+    busy_until: float = 0.0  # the bucket was ahead of the clock when last seen: assume it still is
+    last_at: float | None = None
+    mean_gap: float = 1.0
+
+    def observe(self, now: float) -> float:
+        """This instance's request rate on the bucket: 1 / the moving average of the gaps
+        between its requests (the first gap at first; a second at most)."""
+        if self.last_at is not None:
+            gap = min(1.0, max(1e-6, now - self.last_at))
+            self.mean_gap = gap if self.mean_gap >= 1.0 else 0.8 * self.mean_gap + 0.2 * gap
+        self.last_at = now
+        return 1.0 / max(self.mean_gap, 1e-6)
+
+
+class RateLimiter:
+    def __init__(self, store: BucketStore, now: Callable[[], float] | None = None) -> None:
+        self.store = store
+        self._now = now or (lambda: clock.now().timestamp())
+        self._local: dict[str, _Local] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.store_writes = 0
+
+    def reset(self) -> None:
+        with self._guard:
+            self._local.clear()
+            self._locks.clear()
+
+    def _state(self, key: str) -> tuple[_Local, threading.Lock]:
+        with self._guard:
+            if key not in self._local:
+                self._local[key] = _Local()
+                self._locks[key] = threading.Lock()
+            return self._local[key], self._locks[key]
+
+    def acquire(self, key: str, limit: ApiRateLimit) -> RateDecision:
+        bucket = Bucket(float(limit.per_second), int(limit.burst))
+        local, lock = self._state(key)
+        with lock:
+            now = self._now()
+            rate = local.observe(now)
+            if now < local.deny_until:
+                return RateDecision(False, key, limit, local.deny_until - now)
+            if now < local.open_until:
+                return RateDecision(True, key, limit)
+            if local.tokens > 0 and now < local.lease_expires:
+                local.tokens -= 1
+                return RateDecision(True, key, limit)
+            return self._lease(key, bucket, limit, local, now, rate)
+
+    def _lease(self, key: str, bucket: Bucket, limit: ApiRateLimit, local: _Local, now: float, rate: float) -> RateDecision:
+        now_us = int(now * US)
+        want = lease_size(bucket, rate)
+        local.tokens = 0
+        for _ in range(MAX_ATTEMPTS):
+            write = plan_write(bucket, local.known_tat_us, now_us, want, busy=now < local.busy_until)
+            if write is None:
+                break
+            try:
+                self.store_writes += 1
+                ok, tat = self.store.write(key, write)
+            except Exception:  # noqa: BLE001 - fail open, see the module docstring
+                log.warning("rate-limit store unavailable; admitting for %s s", FAIL_OPEN_S, exc_info=True)
+                local.open_until = now + FAIL_OPEN_S
+                return RateDecision(True, key, limit)
+            local.known_tat_us = tat
+            # Seen busy (TAT at or past the clock, less the slack): other instances keep it so for
+            # a while; guess "extend" for the next second rather than "reset".
+            local.busy_until = now + 1.0 if tat is not None and not bucket.idle(tat, now_us) else 0.0
+            if ok:
+                local.tokens, local.lease_expires = write.tokens - 1, now + LEASE_TTL_S
+                return RateDecision(True, key, limit)
+        tat = local.known_tat_us if local.known_tat_us is not None else now_us
+        wait = deny_wait_us(bucket, tat, now_us, want, jitter=random.uniform(1.0, 1.5)) / US  # noqa: S311
+        local.deny_until = now + wait
+        return RateDecision(False, key, limit, wait)
+
+
+# ------------------------------------------------------------------ the process-wide limiter
+limiter = RateLimiter(DynamoBucketStore())
+
+
+def _tenant_limit(tenant_id: str) -> _Holder | None:
+    from .plans import plan_cache  # noqa: PLC0415 - plans imports the API-side repos
+    from .quotas import tenant_cache  # noqa: PLC0415
+
+    tenant = tenant_cache.get(tenant_id)
+    plan = plan_cache.get(tenant.plan) if tenant is not None and tenant.plan else None
+    return _Holder(plan.api_rate_limit if plan is not None and plan.api_rate_limit else None)
+
+
+@dataclass(frozen=True)
+class _Holder:
+    limit: ApiRateLimit | None  # None: the default
+
+
+_tenant_limits = TtlCache[_Holder](_tenant_limit, ttl=CONFIG_TTL_S)
+
+
+def bucket_for(p: Principal) -> tuple[str, ApiRateLimit]:
+    if p.scope is Scope.TENANT and p.tenant_id:
+        held = _tenant_limits.get(p.tenant_id)
+        return f"t#{p.tenant_id}", (held.limit if held and held.limit else default_limit())
+    return f"k#{p.key_id}", default_limit()
+
+
+def check(p: Principal) -> RateDecision | None:
+    """The Edge's rate-limit step. None when rate limiting is off (no table configured)."""
+    if table_name() is None:
+        return None
+    key, limit = bucket_for(p)
+    return limiter.acquire(key, limit)
+
+
+def invalidate(tenant_id: str | None = None) -> None:
+    """Forget cached rate limits (a plan or a tenant's plan changed in this process)."""
+    _tenant_limits.invalidate(tenant_id)
+
+
+def reset() -> None:
+    """Forget all local state (tests: each gets fresh tables)."""
+    limiter.reset()
+    _tenant_limits.invalidate()
