@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECTIONS: list[tuple[str, str]] = [
     ("ingest_cpu", "bench.ingest"),
     ("cold_start", "bench.coldstart"),
+    ("consumer", "bench.consumer"),
     ("consume", "bench.consume"),
     ("ratelimit", "bench.ratelimit"),
 ]
