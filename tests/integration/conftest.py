@@ -26,13 +26,27 @@ class Reply:
 
 
 class InProcessApi:
-    def __init__(self) -> None:
+    """Routes by template.yaml's HttpApi events, runs the template's authorizer first, then the
+    route's function. ``instance`` gives a separate import of each handler (a separate
+    execution environment), for tests that call from several threads."""
+
+    def __init__(self, instance: int = 0) -> None:
+        from tollgate.local.gateway import routes_from_template
         from tollgate.local.template import Template, import_handler
 
-        functions = Template.load(ROOT / "template.yaml").functions()
-        self._authorizer = import_handler(functions["AuthorizerFunction"])
-        self._api = import_handler(functions["ApiFunction"])
-        self._ingest = import_handler(functions["IngestFunction"]) if (ROOT / "functions/ingest/app.py").exists() else None
+        template = Template.load(ROOT / "template.yaml")
+        self._functions = template.functions()
+        self._routes, _ = routes_from_template(template)
+        self._authorizer = import_handler(self._functions["AuthorizerFunction"], instance)
+        self._instance = instance
+        self._handlers: dict[str, Any] = {}
+
+    def handler_for(self, function_id: str) -> Any:
+        from tollgate.local.template import import_handler
+
+        if function_id not in self._handlers:
+            self._handlers[function_id] = import_handler(self._functions[function_id], self._instance)
+        return self._handlers[function_id]
 
     def authorize(self, headers: dict[str, str]) -> dict[str, str]:
         event = copy.deepcopy(load_event("apigw_authorizer_request.json"))
@@ -58,10 +72,15 @@ class InProcessApi:
                 headers["Authorization"] = f"Bearer {key}"
             else:
                 headers["X-Api-Key"] = key
+        matched = self._routes.match(method, path)
+        assert matched is not None, f"no route for {method} {path}"
+        route, params = matched
         event = http_event(method, path, body=body, headers=headers, query=query, authorizer=self.authorize(headers))
-        handler = self._ingest if (method, path) == ("POST", "/v1/events") else self._api
-        assert handler is not None, "no ingest function yet"
-        raw = handler(event, FakeContext())
+        event["routeKey"] = route.route_key
+        event["requestContext"]["routeKey"] = route.route_key
+        if params:
+            event["pathParameters"] = params
+        raw = self.handler_for(route.function_id)(event, FakeContext())
         text = raw.get("body") or ""
         try:
             parsed = json.loads(text) if text else None
