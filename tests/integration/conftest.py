@@ -21,7 +21,7 @@ class Reply:
 
     @property
     def problem(self) -> dict[str, Any]:
-        assert self.headers.get("Content-Type") == "application/problem+json", self.headers
+        assert self.headers.get("Content-Type") == "application/problem+json", (self.status, self.headers, self.body)
         return self.body
 
 

@@ -19,6 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
+from tests.conftest import FakeContext
 from tollgate import config
 from tollgate.adapters import ledger
 from tollgate.adapters.cost import DynamoCost
@@ -33,14 +34,7 @@ TABLES = {"EventsTable": "EVENTS_TABLE", "CountersTable": "COUNTERS_TABLE"}
 
 
 # ------------------------------------------------------------------ helpers (also used by the fault tests)
-class Context:
-    function_name = "tollgate-consumer"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tollgate-consumer"
-    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def create_tables(client: Any) -> dict[str, str]:
@@ -212,7 +206,7 @@ def e(id_: str, meter: str, value: str, seconds: float = 0, **dims: str) -> Usag
 # ------------------------------------------------------------------ tests
 def test_counts_the_sample_sqs_event(tables, handler):
     event = json.loads((EVENTS_DIR / "sqs_usage_batch.json").read_text())
-    assert handler(event, Context()) == {"batchItemFailures": []}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
     # 1.5 (eu) + 2 (us) at 05:00Z, 0.5 (no region) at 05:01:30Z; Paris is UTC+1 in November.
     assert value(tables, "T#acme#api_calls#lifetime", "lifetime") == Decimal("4")
     assert value(tables, "T#acme#api_calls#month", "2026-10-31T23:00:00Z") == Decimal("4")
@@ -247,7 +241,7 @@ def test_exact_totals_for_every_aggregation_with_group_by(tables, handler):
         e("u3", "users", "alice", 11, region="us"),  # alice again, other region
     ]
     ids = ["m-1", "m-2"]
-    out = handler(sqs_event([(ids[0], body("acme", m1, METERS)), (ids[1], body("acme", m2, METERS))]), Context())
+    out = handler(sqs_event([(ids[0], body("acme", m1, METERS)), (ids[1], body("acme", m2, METERS))]), FakeContext())
     assert out == {"batchItemFailures": []}
     life = "lifetime"
     assert value(tables, "T#acme#calls#lifetime", life) == 3
@@ -271,10 +265,10 @@ def test_exact_totals_for_every_aggregation_with_group_by(tables, handler):
 def test_a_redelivered_message_counts_once(tables, handler):
     events = [e(f"r{i}", "bytes", "2", i, region="eu") for i in range(5)] + [e("rm", "peak", "5"), e("ru", "users", "x")]
     event = sqs_event([("m-redelivered", body("acme", events, METERS))])
-    assert handler(event, Context()) == {"batchItemFailures": []}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
     before = counter_state(tables)
-    assert handler(event, Context()) == {"batchItemFailures": []}
-    assert handler(event, Context()) == {"batchItemFailures": []}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
     assert counter_state(tables) == before
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") == 10
     assert logged_events(tables) == sorted(("acme", x.id) for x in events)
@@ -284,8 +278,8 @@ def test_the_same_event_in_two_messages_counts_once(tables, handler):
     shared = e("dup", "bytes", "5", region="eu")
     first = sqs_event([("m-a", body("acme", [shared, e("only-a", "bytes", "1")], METERS))])
     second = sqs_event([("m-b", body("acme", [e("only-b", "bytes", "2"), shared], METERS))])
-    assert handler(first, Context()) == {"batchItemFailures": []}
-    assert handler(second, Context()) == {"batchItemFailures": []}
+    assert handler(first, FakeContext()) == {"batchItemFailures": []}
+    assert handler(second, FakeContext()) == {"batchItemFailures": []}
     # And both in one batch, plus a message repeating the event within itself.
     both = sqs_event(
         [
@@ -293,11 +287,11 @@ def test_the_same_event_in_two_messages_counts_once(tables, handler):
             ("m-d", body("acme", [shared], METERS)),
         ]
     )
-    assert handler(both, Context()) == {"batchItemFailures": []}
+    assert handler(both, FakeContext()) == {"batchItemFailures": []}
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") == 5 + 1 + 2 + 3
     assert value(tables, "G#acme#bytes#lifetime#region", "lifetime#eu") == 5
     # The same event id under another tenant is another event.
-    assert handler(sqs_event([("m-e", body("beta", [shared], METERS))]), Context()) == {"batchItemFailures": []}
+    assert handler(sqs_event([("m-e", body("beta", [shared], METERS))]), FakeContext()) == {"batchItemFailures": []}
     assert value(tables, "T#beta#bytes#lifetime", "lifetime") == 5
     assert [x for x in logged_events(tables) if x[1] == "dup"] == [("acme", "dup"), ("beta", "dup")]
 
@@ -315,10 +309,10 @@ def test_an_event_claimed_by_a_later_message_of_the_batch_is_still_counted(table
 
     monkeypatch.setattr(ledger.Ledger, "commit", broken_commit)
     with pytest.raises(BatchProcessingError):  # every record failed: the invocation fails
-        handler(sqs_event([("m-b", body_b)]), Context())
+        handler(sqs_event([("m-b", body_b)]), FakeContext())
     monkeypatch.setattr(ledger.Ledger, "commit", real_commit)
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") is None
-    out = handler(sqs_event([("m-a", body("acme", [shared], METERS)), ("m-b", body_b)]), Context())
+    out = handler(sqs_event([("m-a", body("acme", [shared], METERS)), ("m-b", body_b)]), FakeContext())
     assert out == {"batchItemFailures": []}
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") == 4
 
@@ -339,22 +333,22 @@ def test_a_poison_message_fails_alone(tables, handler):
             ("m-nan", bad_number),
         ]
     )
-    out = handler(event, Context())
+    out = handler(event, FakeContext())
     assert failures(out) == {"m-json", "m-version", "m-zone", "m-meter", "m-nan"}
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") == 3
 
 
 def test_a_message_repeated_within_one_batch_counts_once(tables, handler):
     b = body("acme", [e("s1", "bytes", "2"), e("s2", "calls", "1")], METERS)
-    assert handler(sqs_event([("m-same", b), ("m-same", b)]), Context()) == {"batchItemFailures": []}
+    assert handler(sqs_event([("m-same", b), ("m-same", b)]), FakeContext()) == {"batchItemFailures": []}
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") == 2
 
 
 def test_a_message_needing_more_than_one_transaction_commits_in_parts(tables, handler):
     events = [e(f"g{i}", "bytes", "1", i, region=f"r{i:02d}") for i in range(30)]  # 30 regions x 5 windows + 5 totals
     event = sqs_event([("m-big", body("acme", events, METERS))])
-    assert handler(event, Context()) == {"batchItemFailures": []}
-    assert handler(event, Context()) == {"batchItemFailures": []}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") == 30
     assert all(value(tables, "G#acme#bytes#day#region", f"2026-11-19T23:00:00Z#r{i:02d}") == 1 for i in range(30))
     markers = sorted(it["pk"]["S"] for it in scan(tables, os.environ["EVENTS_TABLE"]) if it["pk"]["S"].startswith("M#"))
@@ -370,7 +364,7 @@ def test_raw_events_list_newest_first_exactly_with_a_cursor(tables, handler):
             for i in range(8)
         ]
         made += evs
-        assert handler(sqs_event([(f"m-log-{m}", body("acme", evs, METERS))]), Context()) == {"batchItemFailures": []}
+        assert handler(sqs_event([(f"m-log-{m}", body("acme", evs, METERS))]), FakeContext()) == {"batchItemFailures": []}
     start, end = base + timedelta(hours=3), base + timedelta(hours=40)
     want = sorted((x for x in made if format_time(start) <= x.time < format_time(end)), key=lambda x: (x.time, x.id), reverse=True)
     got, cursor, pages = [], None, 0
@@ -400,7 +394,7 @@ def test_raw_events_list_newest_first_exactly_with_a_cursor(tables, handler):
 
 def test_metrics_count_events_and_duplicates_without_tenant_dimensions(tables, handler, capsys):
     b = body("acme", [e("k1", "bytes", "1"), e("k1", "bytes", "1"), e("k2", "bytes", "1")], METERS)
-    handler(sqs_event([("m-metrics", b)]), Context())
+    handler(sqs_event([("m-metrics", b)]), FakeContext())
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf, "no EMF metrics were written"
     last = emf[-1]

@@ -32,8 +32,9 @@ from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
 from tollgate.usecases import count_usage
 
+from tests.conftest import FakeContext
+
 from .test_consumer import (
-    Context,
     body,
     counter_state,
     create_tables,
@@ -129,7 +130,7 @@ def deliver_until_acknowledged(handler: Callable, messages: list[tuple[str, str]
         if not pending:
             return n
         try:
-            failed = failures(handler(sqs_event(pending), Context()))
+            failed = failures(handler(sqs_event(pending), FakeContext()))
         except (Crash, BatchProcessingError):
             failed = {m for m, _ in pending}
         pending = [(m, b) for m, b in pending if m in failed]

@@ -8,12 +8,12 @@ import copy
 import json
 import logging
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 from cloudevents.v1.conversion import to_binary as v1_to_binary
@@ -21,6 +21,7 @@ from cloudevents.v1.conversion import to_structured as v1_to_structured
 from cloudevents.v1.http import CloudEvent as V1CloudEvent
 
 from tests.conftest import ROOT, http_event, load_event
+from tests.integration.conftest import Reply
 from tollgate.adapters import queue as queue_adapter
 from tollgate.adapters.queue import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, UsageQueue
 from tollgate.domain.keys import Scope
@@ -31,18 +32,6 @@ from tollgate.usecases import clock, ingest
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 T0 = "2026-11-20T09:00:00Z"
 API_CALLS = MeterSpec("api_calls", Aggregation.SUM, "value", ("region",))
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def problem(self) -> dict[str, Any]:
-        assert self.headers.get("Content-Type") == "application/problem+json", (self.status, self.headers, self.body)
-        return self.body
 
 
 class Recorder:
