@@ -153,4 +153,4 @@ def ingest(principal: Principal, media_type: str, headers: dict[str, str], body:
 def _summary(batch: Batch) -> str:
     n = len(batch.rejected)
     first = "; ".join(f"{e.field}: {e.message}" for e in batch.errors()[:3])
-    return f"{'the event is' if n == 1 else f'none of the {n} events is'} valid: {first}"
+    return f"{'the event is not' if n == 1 else f'none of the {n} events is'} valid: {first}"
