@@ -77,8 +77,10 @@ class RejectedOut(BaseModel):
 
 class IngestOut(BaseModel):
     accepted: int = Field(description="Events now durably queued for counting.")
-    duplicates: int = Field(description="Repeats of an id earlier in this request (queued once). "
-                                        "Repeats across requests are dropped later, when counted.")
+    duplicates: int = Field(description="Repeats of an id earlier in this same request (queued once). It counts "
+                                        "repeats inside this request only: an id sent in an earlier request is "
+                                        "accepted (and counted in `accepted`) and dropped later, when counted: "
+                                        "dedupe across requests happens in the consumer.")
     rejected: list[RejectedOut] = Field(description="Events not recorded, with what to fix. "
                                                     "Send them again once fixed; the others are recorded.")
 
