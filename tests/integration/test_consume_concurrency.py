@@ -6,16 +6,16 @@ moto's DynamoDB backend applies a TransactWriteItems item by item and rolls a ca
 back by restoring a copy of the whole table taken when it began (moto/dynamodb/models/
 __init__.py, ``transact_write_items``), so under concurrent requests a cancellation can undo
 another request's committed write. DynamoDB isolates transactions (serializably, per item).
-``AtomicMotoServer`` gives moto that property the simplest way - one request at a time -
-while the requests themselves still interleave arbitrarily (each decision is a read, then a
-conditional transaction, from 16 threads).
+``AtomicMotoServer`` (tollgate/local/moto_server.py, which the local stack runs too) gives
+moto that property the simplest way - one request at a time - while the requests themselves
+still interleave arbitrarily (each decision is a read, then a conditional transaction, from
+16 threads).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -30,42 +30,14 @@ from tests.integration.routing import RoutedApi
 pytestmark = pytest.mark.server
 
 
-class _Serialized:
-    """WSGI middleware: one request at a time."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict, start_response: Any) -> Any:
-        with self.lock:
-            return list(self.app(environ, start_response))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from moto.server import ThreadedMotoServer
-    from werkzeug.serving import make_server
+    from tollgate.local.moto_server import AtomicMotoServer
 
-    class AtomicMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = _Serialized(DomainDispatcherApplication(create_backend_app))
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    moto = AtomicMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    moto = AtomicMotoServer()
     moto.start()
-    host, port = moto.get_host_and_port()
     try:
-        yield f"http://{host}:{port}"
+        yield moto.endpoint_url
     finally:
         moto.stop()
 

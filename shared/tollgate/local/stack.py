@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from .esm import SqsPoller, sqs_mappings
 from .gateway import Gateway, GatewayServer, routes_from_template
+from .moto_server import AtomicMotoServer
 from .resources import CreatedResources, create_all
 from .runtime import FunctionRuntime
 from .schedules import Scheduler, ScheduleSpec, find_schedule, schedules_from_template
@@ -67,7 +67,7 @@ class LocalStack:
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.schedules: list[ScheduleSpec] = []
         self._stop = threading.Event()
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: AtomicMotoServer | None = None
         self._server: GatewayServer | None = None
         self._threads: list[threading.Thread] = []
 
@@ -78,10 +78,9 @@ class LocalStack:
     def start(self) -> None:
         """Bring everything up; returns once the gateway accepts requests."""
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto = AtomicMotoServer()  # one request at a time, 38-digit numbers: see moto_server.py
         self._moto.start()
-        moto_host, moto_port = self._moto.get_host_and_port()
-        endpoint = f"http://{moto_host}:{moto_port}"
+        endpoint = self._moto.endpoint_url
         for name in [*_STRIPPED, *(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_"))]:
             os.environ.pop(name, None)
         os.environ.update(aws_environment(endpoint))

@@ -1,0 +1,136 @@
+"""The local stack's moto server (tollgate/local/moto_server.py): isolated transactions,
+38-digit numbers and long polls that do not stall everyone else.
+
+Each test would fail against moto's plain ``ThreadedMotoServer``: concurrent cancelled
+transactions undo committed ones (or crash with "dictionary changed size during iteration"),
+and a sum with a fraction in it is rounded to 28 significant digits."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    from tollgate.local.moto_server import AtomicMotoServer
+
+    server = AtomicMotoServer()
+    server.start()
+    try:
+        yield server.endpoint_url
+    finally:
+        server.stop()
+
+
+def _client(endpoint: str, service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+        aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}, max_pool_connections=32),
+    )
+
+
+@pytest.fixture
+def table(endpoint: str) -> tuple[Any, str]:
+    dynamodb = _client(endpoint, "dynamodb")
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb, name
+
+
+def _add(dynamodb: Any, table: str, key: str, value: str, *, transact: bool = False) -> None:
+    update = {"TableName": table, "Key": {"k": {"S": key}}, "UpdateExpression": "ADD v :d",
+              "ExpressionAttributeValues": {":d": {"N": value}}}
+    if transact:
+        dynamodb.transact_write_items(TransactItems=[{"Update": update}])
+    else:
+        dynamodb.update_item(**update)
+
+
+def _value(dynamodb: Any, table: str, key: str) -> Decimal:
+    return Decimal(dynamodb.get_item(TableName=table, Key={"k": {"S": key}}, ConsistentRead=True)["Item"]["v"]["N"])
+
+
+@pytest.mark.parametrize("transact", [False, True], ids=["UpdateItem", "TransactWriteItems"])
+def test_sums_keep_38_significant_digits(table: tuple[Any, str], transact: bool) -> None:
+    dynamodb, name = table
+    for value in ("10000000000000000000000000000", "1"):  # 1e28, then 1: two ints, exact in moto anyway
+        _add(dynamodb, name, "ints", value, transact=transact)
+    assert _value(dynamodb, name, "ints") == Decimal("10000000000000000000000000001")
+    # A fraction anywhere sends moto down its Decimal path: 28 digits would give 1.000...0E+28.
+    for value in ("0.5", "10000000000000000000000000000", "0.5"):
+        _add(dynamodb, name, "fractions", value, transact=transact)
+    assert _value(dynamodb, name, "fractions") == Decimal("10000000000000000000000000001")
+    for value in ("0.1", "9" * 36):  # 38 digits exactly
+        _add(dynamodb, name, "38", value, transact=transact)
+    assert _value(dynamodb, name, "38") == Decimal("9" * 36 + ".1")
+
+
+def test_the_precision_does_not_leak_into_the_callers_thread(endpoint: str) -> None:
+    import decimal
+
+    assert decimal.getcontext().prec == 28
+
+
+def test_concurrent_conditional_transactions_are_isolated(table: tuple[Any, str]) -> None:
+    """Like consume: a counter capped at 100 by a condition, 8 threads x 20 attempts. Each
+    admitted transaction also writes a marker item; the counter must equal the markers."""
+    from botocore.exceptions import ClientError
+
+    dynamodb, name = table
+    cap = 100
+
+    def attempt(i: int) -> str:
+        try:
+            dynamodb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": name, "Item": {"k": {"S": f"m-{i}"}}, "ConditionExpression": "attribute_not_exists(k)"}},
+                {"Update": {"TableName": name, "Key": {"k": {"S": "counter"}}, "UpdateExpression": "ADD v :one",
+                            "ConditionExpression": "attribute_not_exists(v) OR v < :cap",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(cap)}}}},
+            ])
+            return "admitted"
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(160)))
+    assert set(outcomes) <= {"admitted", "TransactionCanceledException"}, set(outcomes)
+    markers = sum(1 for page in dynamodb.get_paginator("scan").paginate(TableName=name)
+                  for item in page["Items"] if item["k"]["S"].startswith("m-"))
+    assert outcomes.count("admitted") == cap == markers == _value(dynamodb, name, "counter")
+
+
+def test_a_long_poll_waits_without_holding_up_other_requests(endpoint: str, table: tuple[Any, str]) -> None:
+    sqs = _client(endpoint, "sqs")
+    dynamodb, name = table
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    received: list[Any] = []
+    started = time.monotonic()
+    poll = threading.Thread(target=lambda: received.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=3)))
+    poll.start()
+    time.sleep(0.2)
+    _add(dynamodb, name, "during", "1")  # served while the long poll waits
+    assert time.monotonic() - started < 1.5
+    _client(endpoint, "sqs").send_message(QueueUrl=url, MessageBody="hello")
+    poll.join(5)
+    assert [m["Body"] for m in received[0]["Messages"]] == ["hello"]
+    assert time.monotonic() - started < 2.5  # woke up on the message, not at the end of the wait
+
+    started = time.monotonic()
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, VisibilityTimeout=30)
+    assert 0.9 < time.monotonic() - started < 2
