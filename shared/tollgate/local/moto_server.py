@@ -19,12 +19,21 @@ for its whole wait, so it is emulated: short polls under the lock, 50 ms apart, 
 arrives or the wait is over. A ReceiveMessage that omits ``WaitTimeSeconds`` on a queue whose
 ``ReceiveMessageWaitTimeSeconds`` is set still waits inside moto, holding the lock.
 
+Two costs of moto grow with the data, which matters once the local stack keeps its state across
+restarts: each ``TransactWriteItems`` deep-copies every table it touches for its rollback (seconds
+per transaction with 50,000 items), and every ``Item`` moto ever creates, copies included, stays
+referenced from ``Item.instances_tracked`` (a list only moto's dashboard reads). ``tune_moto()``
+makes the rollback copy only the items the transaction names (their hash-key partitions; the
+rest of the table is shared, which is safe because requests are serialized) and the server
+empties the tracking lists of DynamoDB's models after each request.
+
 ``AtomicMotoServer`` is ``moto.server.ThreadedMotoServer`` with this application; the local stack
 and the tests that need moto in server mode use it.
 """
 
 from __future__ import annotations
 
+import copy
 import decimal
 import io
 import json
@@ -53,7 +62,10 @@ class SerializedMotoApp:
 
     def _call(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         with self.lock, decimal.localcontext(prec=DYNAMODB_PRECISION):
-            return list(self.app(environ, start_response))
+            try:
+                return list(self.app(environ, start_response))
+            finally:
+                _forget_tracked_instances()
 
     def _receive(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -86,6 +98,82 @@ def _with_body(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
     return {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
 
 
+# ------------------------------------------------------------------ moto tuning
+_transaction = threading.local()  # .touched: {table name: {hash key}} while a transaction runs
+_tuned = False
+
+
+def tune_moto() -> None:
+    """Install the cheap transaction rollback (idempotent). Only for a serialized server."""
+    global _tuned
+    if _tuned:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        _transaction.touched = _touched_partitions(self, transact_items)
+        try:
+            return original(self, transact_items)
+        finally:
+            _transaction.touched = None
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    Table.__deepcopy__ = _table_deepcopy
+    _tuned = True
+
+
+def _touched_partitions(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, set[Any]] | None:
+    """The hash keys each table's items in the transaction have; None when unsure (full copy)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    touched: dict[str, set[Any]] = {}
+    try:
+        for entry in transact_items:
+            for kind, operation in entry.items():
+                table = backend.tables.get(operation.get("TableName"))
+                if table is None:
+                    continue
+                key = operation.get("Item") if kind == "Put" else operation.get("Key")
+                touched.setdefault(table.name, set()).add(DynamoType(key[table.hash_key_attr]))
+    except Exception:  # noqa: BLE001 - anything unexpected: moto's own full copy
+        return None
+    return touched
+
+
+def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+    """A rollback copy of a table for the running transaction: the touched partitions copied,
+    the others shared. Any other deepcopy of a table copies everything, as before."""
+    touched = getattr(_transaction, "touched", None)
+    items = getattr(self, "items", None)
+    clone = self.__class__.__new__(self.__class__)
+    memo[id(self)] = clone
+    if touched is None or self.name not in touched or not isinstance(items, dict):
+        for name, value in vars(self).items():
+            setattr(clone, name, copy.deepcopy(value, memo))
+        return clone
+    vars(clone).update(vars(self))
+    shared = copy.copy(items)  # same class (defaultdict), same partitions
+    for hash_key in touched[self.name]:
+        if hash_key in items:
+            shared[hash_key] = copy.deepcopy(items[hash_key])
+    clone.items = shared
+    return clone
+
+
+def _forget_tracked_instances() -> None:
+    """moto keeps every model instance it ever created for its dashboard; drop DynamoDB's."""
+    import sys
+
+    for module_name, class_name in (("moto.dynamodb.models.dynamo_type", "Item"), ("moto.dynamodb.models.table", "Table")):
+        model = getattr(sys.modules.get(module_name), class_name, None)
+        tracked = getattr(model, "instances_tracked", None)
+        if tracked:
+            tracked.clear()
+
+
 class AtomicMotoServer:
     """A moto server on a thread, serving ``SerializedMotoApp`` (the ``ThreadedMotoServer`` API)."""
 
@@ -99,6 +187,7 @@ class AtomicMotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
+        tune_moto()
         self.app = SerializedMotoApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(*self._address, self.app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(
