@@ -1,4 +1,5 @@
-"""Scheduled job: report usage-queue backlog and dead letters as metrics and log lines."""
+"""Scheduled job: report usage-queue backlog, dead letters and quarantined events as metrics
+and log lines."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,6 +17,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     health = check_queues()
     metrics.add_metric(name="UsageQueueBacklog", unit=MetricUnit.Count, value=health.backlog)
     metrics.add_metric(name="UsageDeadLetters", unit=MetricUnit.Count, value=health.dead_letters)
-    if not health.healthy:
+    metrics.add_metric(name="EventsQuarantinedToday", unit=MetricUnit.Count, value=health.quarantined_today)
+    if health.dead_letters:
         logger.warning("usage events are dead-lettered and not counted", extra={"dead_letters": health.dead_letters})
-    return {"backlog": health.backlog, "dead_letters": health.dead_letters, "healthy": health.healthy}
+    if health.quarantined_today:
+        logger.warning("events were quarantined today: GET /v1/events/rejected lists them",
+                       extra={"quarantined_today": health.quarantined_today})
+    return {"backlog": health.backlog, "dead_letters": health.dead_letters,
+            "quarantined_today": health.quarantined_today, "healthy": health.healthy}

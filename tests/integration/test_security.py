@@ -25,6 +25,7 @@ ROUTES = [
     ("GET", "/v1/meters/api_calls", None, None, {ADMIN, INGEST, TENANT}),
     ("GET", "/v1/usage", {"tenant": "acme", "meter": "api_calls", **RANGE}, None, {ADMIN, TENANT}),
     ("GET", "/v1/events", {"tenant": "acme", **RANGE}, None, {ADMIN, TENANT}),
+    ("GET", "/v1/events/rejected", {"tenant": "acme"}, None, {ADMIN}),
     ("POST", "/v1/events", None, {"id": "e1", "type": "api_calls", "subject": "acme", "data": {"value": 1}},
      {ADMIN, INGEST, TENANT}),
     ("PUT", "/v1/plans/gold", None, {"name": "Gold", "limits": []}, {ADMIN}),

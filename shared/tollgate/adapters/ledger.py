@@ -94,10 +94,9 @@ def backoff(attempt: int) -> None:
 
 # ------------------------------------------------------------------ attribute values
 def num(value: Decimal | int) -> dict[str, str]:
-    text = str(value)
-    if "E" in text and abs(Decimal(value)) >= 1:
-        text = format(Decimal(value), "f")
-    return {"N": text}
+    """A number attribute in plain decimal text (``1E-8`` -> ``0.00000001``): DynamoDB takes
+    both, but emulators do not, and plain text is what the API shows."""
+    return {"N": format(Decimal(value), "f")}
 
 
 def s(value: str) -> dict[str, str]:
@@ -191,18 +190,22 @@ class Ledger:
         """Put the chunks (BatchWriteItem, 25 per request). Keys and bodies are a function of
         the claimed events, so a rewrite after a retry replaces a chunk with itself."""
         expires = num(_epoch(now, settings().raw_event_retention_days))
-        items = [
-            {
-                "pk": s(c.pk),
-                "sk": s(c.sk),
-                "z": {"B": c.body()},
-                "n": num(len(c.events)),
-                "lo": s(c.oldest),
-                "expires_at": expires,
-            }
-            for c in chunks
-        ]
-        batches = [list(range(i, min(i + 25, len(items)))) for i in range(0, len(items), 25)]
+        errors: list[Exception | None] = [None] * len(chunks)
+        items: dict[int, dict[str, Any]] = {}
+        for i, c in enumerate(chunks):
+            try:  # a chunk that cannot be encoded fails alone, not its request's other chunks
+                items[i] = {
+                    "pk": s(c.pk),
+                    "sk": s(c.sk),
+                    "z": {"B": c.body()},
+                    "n": num(len(c.events)),
+                    "lo": s(c.oldest),
+                    "expires_at": expires,
+                }
+            except Exception as exc:  # noqa: BLE001
+                errors[i] = exc
+        good = sorted(items)
+        batches = [good[i : i + 25] for i in range(0, len(good), 25)]
         client = self.client
 
         def one(batch: list[int]) -> Exception | None:
@@ -218,7 +221,6 @@ class Ledger:
                 backoff(attempt)
             return RuntimeError(f"{len(pending)} log chunks left unprocessed")
 
-        errors: list[Exception | None] = [None] * len(items)
         for batch, error in zip(batches, self._map(one, batches), strict=True):
             for i in batch:
                 errors[i] = error

@@ -79,6 +79,8 @@ class MeterModel(Model):
     aggregation = UnicodeAttribute()
     value_property = UnicodeAttribute(default="value")
     group_by = ListAttribute(of=UnicodeAttribute, null=True)
+    scale = NumberAttribute(null=True)  # absent on meters created before scales: DEFAULT_SCALE
+    rounding = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
 

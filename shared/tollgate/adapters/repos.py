@@ -14,7 +14,7 @@ from pynamodb.exceptions import PutError
 
 from tollgate.domain.errors import Conflict
 from tollgate.domain.keys import Scope
-from tollgate.domain.meters import Aggregation
+from tollgate.domain.meters import DEFAULT_SCALE, Aggregation, Rounding
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
 from .models import ApiKeyModel, MeterModel, TenantModel
@@ -107,6 +107,8 @@ def _meter(m: MeterModel) -> Meter:
         aggregation=Aggregation(m.aggregation),
         value_property=m.value_property,
         group_by=list(m.group_by or []),
+        scale=DEFAULT_SCALE if m.scale is None else int(m.scale),
+        rounding=Rounding(m.rounding or Rounding.REJECT.value),
         created_at=m.created_at,
     )
 
@@ -120,6 +122,8 @@ class MeterRepo:
             aggregation=meter.aggregation.value,
             value_property=meter.value_property,
             group_by=meter.group_by or None,
+            scale=meter.scale,
+            rounding=meter.rounding.value,
             created_at=meter.created_at,
         )
         try:

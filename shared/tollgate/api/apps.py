@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from tollgate.usecases.keys import key_is_active
 
 from .http import Edge, create_app
-from .routes import audit, consume, ingest, keys, meters, plans, quotas, system, tenants, usage
+from .routes import audit, consume, ingest, keys, meters, plans, quarantine, quotas, system, tenants, usage
 
 DESCRIPTION = (
     "Usage metering, quotas and rate limits. Authenticate with `Authorization: Bearer <key>` "
@@ -23,7 +23,7 @@ def build_api_app():
     """The admin and read API; its /openapi.json documents every route of every function."""
     app = create_app(
         system.router, keys.router, tenants.router, meters.router, usage.router, plans.router, quotas.router,
-        audit.router, consume.build_router(), ingest.router, description=DESCRIPTION,
+        audit.router, quarantine.router, consume.build_router(), ingest.router, description=DESCRIPTION,
     )
     app.enable_swagger(path="/docs", title="Tollgate API")
 

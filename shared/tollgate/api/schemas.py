@@ -19,7 +19,15 @@ from pydantic import (
 
 from tollgate.domain.currency import is_currency
 from tollgate.domain.keys import Scope
-from tollgate.domain.meters import DIMENSION_PATTERN, MAX_GROUP_BY, METER_KEY_PATTERN, Aggregation
+from tollgate.domain.meters import (
+    DEFAULT_SCALE,
+    DIMENSION_PATTERN,
+    MAX_GROUP_BY,
+    MAX_SCALE,
+    METER_KEY_PATTERN,
+    Aggregation,
+    Rounding,
+)
 from tollgate.domain.periods import is_valid_timezone
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
@@ -128,6 +136,17 @@ class MeterCreate(Strict):
     group_by: list[Annotated[str, StringConstraints(pattern=DIMENSION_PATTERN)]] = Field(
         default_factory=list, max_length=MAX_GROUP_BY, description="Up to 5 dimension names read from `data`."
     )
+    scale: int = Field(
+        default=DEFAULT_SCALE, ge=0, le=MAX_SCALE,
+        description="Decimal places a value may have (sum, max, latest). It also bounds a value: below "
+                    "10^(22 - scale) on a sum meter (so 10^16 events fit one counter's 38 digits), "
+                    "10^(38 - scale) on max and latest. See docs/storage.md, Numbers.",
+    )
+    rounding: Rounding = Field(
+        default=Rounding.REJECT,
+        description="A value with more decimals than `scale`: `reject` it (422), or round it "
+                    "(`half_even`, `half_up`, `down` toward zero, `up` away from zero).",
+    )
 
     @field_validator("group_by")
     @classmethod
@@ -144,6 +163,8 @@ class MeterOut(BaseModel):
     aggregation: Aggregation
     value_property: str
     group_by: list[str]
+    scale: int
+    rounding: Rounding
     created_at: datetime
 
     @classmethod

@@ -10,7 +10,9 @@ What lives here:
   deterministically, when one message needs more items than a transaction takes), packed
   greedily into transactions of at most 100 items;
 - the raw-event log: chunks per message and UTC day, compressed, and the newest-first merge
-  that reads them back, with its opaque cursor.
+  that reads them back, with its opaque cursor;
+- screening: which events of a message no write could store (ingest rejects them; this is
+  the safety net that quarantines one event instead of failing a batch).
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ chunk stays under DynamoDB's 400 KB item limit whatever the events hold. The spl
 the raw text only (not on the compressor), so every redelivery cuts the same chunks."""
 
 UNIQUE_HASH_BYTES = 8
+
+# DynamoDB's number range: 38 significant digits, magnitude from 1e-130 to under 1e126.
+_DYNAMO_MAX_DIGITS = 38
+_DYNAMO_MIN_EXP = -130
+_DYNAMO_MAX_ADJUSTED = 125
 
 
 class EventRef(NamedTuple):
@@ -378,3 +385,56 @@ def merge_newest_first(
             heapq.heappush(heap, _Newest(e))
     while heap:
         yield heapq.heappop(heap).event
+
+
+# ------------------------------------------------------------------ screening
+def storable_number(text: str) -> str | None:
+    """Why a value text is not a number DynamoDB stores, or None."""
+    value = Decimal(text)
+    if not value.is_finite():
+        return f"the value {text!r} is not a finite number"
+    if not value:
+        return None
+    digits = len("".join(map(str, value.as_tuple().digits)).rstrip("0"))  # normalize() would round
+    if digits > _DYNAMO_MAX_DIGITS:
+        return f"the value has {digits} significant digits; DynamoDB keeps {_DYNAMO_MAX_DIGITS}"
+    if value.adjusted() > _DYNAMO_MAX_ADJUSTED or value.adjusted() < _DYNAMO_MIN_EXP:
+        return "the value is outside DynamoDB's number range (1e-130 to under 1e126)"
+    return None
+
+
+def uncountable(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) -> str | None:
+    """Why no write could count or log ``event``, or None: every per-event step of the
+    consumer, tried on its own (log encoding, value, counter items, unique hash)."""
+    try:
+        json.dumps(event.as_message(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "the event holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode text"
+    if meter.aggregation is Aggregation.UNIQUE_COUNT:
+        unique_hash(event.value)
+    elif meter.aggregation is not Aggregation.COUNT:
+        problem = storable_number(event.value)
+        if problem:
+            return problem
+    counter_targets(tenant, tz, meter, event)
+    return None
+
+
+def screen(message: UsageMessage, tz: ZoneInfo | None = None) -> tuple[list[UsageEvent], list[tuple[UsageEvent, str]]]:
+    """A message's events split into the countable ones and ``(event, reason)`` for the rest.
+
+    Any exception while checking one event (a bug, a limit we missed) quarantines that event
+    only, so the rest of its message, and every other message, are still counted."""
+    tz = tz or zone(message.timezone)
+    kept: list[UsageEvent] = []
+    bad: list[tuple[UsageEvent, str]] = []
+    for e in message.events:
+        try:
+            problem = uncountable(message.tenant, tz, message.meters[e.meter], e)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it is this event's
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            kept.append(e)
+        else:
+            bad.append((e, problem.encode("ascii", "backslashreplace").decode("ascii")))
+    return kept, bad

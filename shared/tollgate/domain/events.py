@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .errors import FieldError, TollgateError, ValidationFailed
-from .meters import METER_KEY_PATTERN, MeterSpec, ValueError_, extract
+from .meters import METER_KEY_PATTERN, MeterSpec, ValueError_, extract, plain
 from .usage import TIME_FORMAT
 
 MAX_EVENTS = 1000
@@ -43,6 +43,7 @@ MAX_SOURCE_LENGTH = 1024
 MAX_EVENT_BYTES = 32 * 1024  # one event in the SQS message form (compact JSON)
 MAX_AGE = timedelta(days=35)  # the consumer's dedupe window
 MAX_AHEAD = timedelta(minutes=5)  # clock skew allowance
+MAX_DATA_DEPTH = 32  # objects and arrays nested inside ``data`` (``data`` itself is depth 1)
 
 JSON = "application/json"
 CE_JSON = "application/cloudevents+json"
@@ -54,6 +55,7 @@ _USED = frozenset({"id", "type", "subject", "time", "data", "source", "specversi
 _IGNORED = frozenset({"dataschema", "datacontenttype"})
 _EXTENSION = re.compile(r"[a-z0-9]{1,64}\Z")
 _METER_KEY = re.compile(METER_KEY_PATTERN)
+_TENANT_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?\Z")
 _JSON_MEDIA = re.compile(r"^(application/json|application/[^;\s]+\+json|text/json)\s*(;.*)?$", re.IGNORECASE)
 # Compact, ASCII-only (so len() is the byte size), and no NaN/Infinity: a non-finite number
@@ -250,8 +252,7 @@ class EventValidator:
         try:
             tz = self._tenants[subject]
         except KeyError:
-            ok = 0 < len(subject) <= MAX_TENANT_ID_LENGTH
-            tz = self._timezone_of(subject) if ok else None
+            tz = self._timezone_of(subject) if _TENANT_ID.match(subject) else None
             self._tenants[subject] = tz
         if tz is None:
             return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"
@@ -309,6 +310,9 @@ class EventValidator:
         elif type(data) is not dict:
             errors = _add(errors, f"{at}.data", "must be an object holding the value and the dimensions")
             data = None
+        elif _too_deep(data, MAX_DATA_DEPTH):
+            errors = _add(errors, f"{at}.data", f"is nested more than {MAX_DATA_DEPTH} levels deep")
+            data = None
 
         source = raw.get("source")
         if source is not None and (type(source) is not str or not 0 < len(source) <= MAX_SOURCE_LENGTH):
@@ -332,7 +336,8 @@ class EventValidator:
         if errors is not None:
             return Rejected(index, event_id, errors)
 
-        message: dict[str, Any] = {"id": event_id, "type": spec.key, "time": time, "value": str(value)}  # type: ignore[union-attr]
+        text_value = value if type(value) is str else plain(value)  # type: ignore[arg-type]
+        message: dict[str, Any] = {"id": event_id, "type": spec.key, "time": time, "value": text_value}  # type: ignore[union-attr]
         if dims:
             message["dims"] = dims
         if data:
@@ -347,11 +352,62 @@ class EventValidator:
             return Rejected(index, event_id, [FieldError(f"{at}.data", "is nested too deeply")])
         except TypeError:  # cannot happen with json.loads output; kept for callers passing objects
             return Rejected(index, event_id, [FieldError(f"{at}.data", "must hold JSON values only")])
+        if "\\ud" in encoded:  # non-BMP text is escaped as a surrogate pair; a lone half is an error
+            where = _lone_surrogate(message)
+            if where is not None:
+                field_name = f"{at}.{where}"
+                return Rejected(index, event_id if where != "id" else None, [FieldError(field_name, _SURROGATE)])
         if len(encoded) > MAX_EVENT_BYTES:
             return Rejected(
                 index, event_id, [FieldError(f"{at}.data", f"the event is {len(encoded)} bytes; the limit is {MAX_EVENT_BYTES}")]
             )
         return Accepted(index, tenant, event_id, spec.key, encoded)  # type: ignore[arg-type, union-attr]
+
+
+_SURROGATE = "holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair), which is not valid Unicode text"
+
+
+def _too_deep(value: Any, depth: int) -> bool:
+    """Whether objects and arrays nest more than ``depth`` levels (``value`` is level 1)."""
+    if depth <= 0:
+        return True
+    children = value.values() if type(value) is dict else value
+    return any(type(c) in (dict, list) and _too_deep(c, depth - 1) for c in children)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _lone_surrogate(message: dict[str, Any]) -> str | None:
+    """Where the encoded event holds a lone surrogate (``id``, ``data.note``, ``data``), or None."""
+
+    def walk(value: Any, path: str) -> str | None:
+        if type(value) is str:
+            return path if _has_lone_surrogate(value) else None
+        if type(value) is dict:
+            for k, v in value.items():
+                if _has_lone_surrogate(k):
+                    return path  # the name itself is bad: point at its parent
+                found = walk(v, f"{path}.{k}")
+                if found:
+                    return found
+        elif type(value) is list:
+            for i, v in enumerate(value):
+                found = walk(v, f"{path}[{i}]")
+                if found:
+                    return found
+        return None
+
+    for name in ("id", "source", "data"):
+        found = walk(message.get(name), name)
+        if found:
+            return found
+    return None
 
 
 def _add(errors: list[FieldError] | None, field_name: str, message: str) -> list[FieldError]:

@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Context, Decimal, InvalidOperation
 from enum import Enum
 
 METER_KEY_PATTERN = r"^[a-zA-Z0-9_.:-]{1,64}$"
 DIMENSION_PATTERN = r"^[a-zA-Z0-9_.-]{1,64}$"
 MAX_GROUP_BY = 5
 MAX_DIMENSION_VALUE_LENGTH = 256
-# DynamoDB numbers hold 38 significant digits; keep headroom for sums.
-MAX_ABS_VALUE = Decimal("1e30")
+
+# ---- numbers: every accepted value must be countable, for ever (docs/storage.md, "Numbers")
+COUNTER_DIGITS = 38
+"""DynamoDB numbers hold 38 significant digits (and magnitudes from 1e-130 to under 1e126)."""
+EVENT_COUNT_DIGITS = 16
+"""Headroom for the number of events summed into one counter: 10^16 events (a million a
+second for 300 years) at the largest value each still fit a lifetime counter."""
+DEFAULT_SCALE = 9
+MAX_SCALE = 18
+_WIDE = Context(prec=80)  # for bounds checks before a value is known to fit 38 digits
+_NUMBER_TEXT = re.compile(r"-?\d{1,80}(?:\.\d{1,80})?(?:[eE][+-]?\d{1,4})?\Z")
+
+
+class Rounding(str, Enum):
+    """What to do with a value that has more decimals than its meter's ``scale``."""
+
+    REJECT = "reject"
+    HALF_EVEN = "half_even"
+    HALF_UP = "half_up"
+    DOWN = "down"
+    UP = "up"
+
+
+_ROUNDING = {
+    Rounding.HALF_EVEN: ROUND_HALF_EVEN,
+    Rounding.HALF_UP: ROUND_HALF_UP,
+    Rounding.DOWN: ROUND_DOWN,
+    Rounding.UP: ROUND_UP,
+}
 
 
 class Aggregation(str, Enum):
@@ -34,13 +62,57 @@ class MeterSpec:
     aggregation: Aggregation
     value_property: str = "value"
     group_by: tuple[str, ...] = field(default_factory=tuple)
+    scale: int = DEFAULT_SCALE
+    rounding: Rounding = Rounding.REJECT
 
     def as_message(self) -> dict:
-        return {"aggregation": self.aggregation.value, "value_property": self.value_property, "group_by": list(self.group_by)}
+        return {
+            "aggregation": self.aggregation.value,
+            "value_property": self.value_property,
+            "group_by": list(self.group_by),
+            "scale": self.scale,
+        }
 
     @classmethod
     def from_message(cls, key: str, d: dict) -> MeterSpec:
-        return cls(key, Aggregation(d["aggregation"]), d.get("value_property", "value"), tuple(d.get("group_by") or ()))
+        return cls(
+            key,
+            Aggregation(d["aggregation"]),
+            d.get("value_property", "value"),
+            tuple(d.get("group_by") or ()),
+            int(d.get("scale", DEFAULT_SCALE)),
+        )
+
+    @property
+    def max_value(self) -> Decimal:
+        """Values must be below this in magnitude. Sums: 10^(38 - 16 - scale), so 10^16 such
+        events still fit one counter's 38 digits; max and latest are stored, not summed:
+        10^(38 - scale)."""
+        digits = COUNTER_DIGITS - self.scale
+        if self.aggregation.additive:
+            digits -= EVENT_COUNT_DIGITS
+        return Decimal(10) ** digits
+
+    def countable(self, value: Decimal, where: str) -> Decimal:
+        """``value`` as counted: at most ``scale`` decimals (rounded when the meter asks for
+        it), below ``max_value`` in magnitude. Raises ``ValueError_`` naming ``where``."""
+        if value.copy_abs() >= self.max_value:  # abs() would round to the context's 28 digits
+            raise ValueError_(where, f"must be less than {self.max_value:,f} in magnitude on this meter "
+                                     f"(scale {self.scale}; see docs/storage.md, Numbers)")
+        step = Decimal(1).scaleb(-self.scale)
+        if self.rounding is Rounding.REJECT:
+            exact = value.quantize(step, context=_WIDE)
+            if exact != value:
+                raise ValueError_(where, f"has more than {self.scale} decimal places, this meter's scale; "
+                                         "round it, or create the meter with a rounding mode")
+        else:
+            exact = value.quantize(step, rounding=_ROUNDING[self.rounding], context=_WIDE)
+        return exact.normalize(_WIDE) if exact else Decimal(0)
+
+
+def plain(value: Decimal) -> str:
+    """Decimal text without an exponent (``1E+2`` -> ``100``): the message and log form."""
+    return format(value, "f")
 
 
 class ValueError_(ValueError):
@@ -53,24 +125,26 @@ class ValueError_(ValueError):
 
 
 def to_decimal(raw: object, field_name: str) -> Decimal:
-    """A finite number from JSON (number or numeric string). Booleans are not numbers."""
+    """A finite number from JSON: a JSON number, or a string holding a plain decimal number
+    (``"12.5"``, ``"-3"``, ``"1e6"``; no spaces, ``_``, ``+``, ``NaN`` or ``Infinity``).
+    Booleans are not numbers."""
     if isinstance(raw, bool) or raw is None:
         raise ValueError_(field_name, "must be a number")
     if isinstance(raw, float) and not math.isfinite(raw):
         raise ValueError_(field_name, "must be a finite number")
     if isinstance(raw, (int, float, Decimal)):
-        value = Decimal(str(raw)) if isinstance(raw, float) else Decimal(raw)
+        value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
     elif isinstance(raw, str):
+        if not _NUMBER_TEXT.match(raw):
+            raise ValueError_(field_name, 'must be a number, or a string holding a plain decimal number such as "12.5"')
         try:
-            value = Decimal(raw.strip())
-        except InvalidOperation:
+            value = Decimal(raw)
+        except InvalidOperation:  # pragma: no cover - the pattern admits decimal text only
             raise ValueError_(field_name, "must be a number") from None
     else:
         raise ValueError_(field_name, "must be a number")
     if not value.is_finite():
         raise ValueError_(field_name, "must be a finite number")
-    if abs(value) > MAX_ABS_VALUE:
-        raise ValueError_(field_name, f"must be at most {MAX_ABS_VALUE} in magnitude")
     return value
 
 
@@ -80,6 +154,7 @@ def extract(meter: MeterSpec, data: dict) -> tuple[Decimal | str, dict[str, str]
     - count: 1 per event;
     - sum: a finite, non-negative number;
     - max, latest: a finite number;
+    - sum, max, latest: at most ``scale`` decimals, below ``max_value`` (``MeterSpec.countable``);
     - unique_count: a string or number, counted by its text.
     Dimensions named in ``group_by`` and missing from ``data`` are left out of that group.
     """
@@ -100,6 +175,7 @@ def extract(meter: MeterSpec, data: dict) -> tuple[Decimal | str, dict[str, str]
         value = to_decimal(data[prop], where)
         if meter.aggregation is Aggregation.SUM and value < 0:
             raise ValueError_(where, "must not be negative on a sum meter")
+        value = meter.countable(value, where)
     dims: dict[str, str] = {}
     for dim in meter.group_by:
         raw = data.get(dim)

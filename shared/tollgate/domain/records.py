@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from .keys import Principal, Scope
-from .meters import Aggregation, MeterSpec
+from .meters import DEFAULT_SCALE, Aggregation, MeterSpec, Rounding
 
 
 @dataclass
@@ -32,9 +32,11 @@ class Meter:
     unit: str | None = None
     value_property: str = "value"
     group_by: list[str] = field(default_factory=list)
+    scale: int = DEFAULT_SCALE
+    rounding: Rounding = Rounding.REJECT
 
     def spec(self) -> MeterSpec:
-        return MeterSpec(self.key, self.aggregation, self.value_property, tuple(self.group_by))
+        return MeterSpec(self.key, self.aggregation, self.value_property, tuple(self.group_by), self.scale, self.rounding)
 
 
 @dataclass

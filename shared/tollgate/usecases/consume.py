@@ -58,7 +58,7 @@ from tollgate.domain.limits import (
     too_big,
     write_ceiling,
 )
-from tollgate.domain.meters import Aggregation
+from tollgate.domain.meters import Aggregation, MeterSpec, ValueError_
 from tollgate.domain.usage import UsageEvent, format_time
 
 from . import clock, quotas
@@ -89,7 +89,9 @@ def _result(doc: dict[str, Any], replayed: bool, now: datetime) -> ConsumeResult
     return ConsumeResult(200 if doc["allowed"] else 429, doc, replayed, doc_headers(doc, now))
 
 
-def validate_amount(amount: Decimal, aggregation: Aggregation) -> None:
+def validate_amount(amount: Decimal, meter: MeterSpec) -> Decimal:
+    """The amount as counted: the meter's scale and ceiling apply, as to its events."""
+    aggregation = meter.aggregation
     problems = []
     if not amount.is_finite():
         problems.append("must be a finite number")
@@ -104,8 +106,14 @@ def validate_amount(amount: Decimal, aggregation: Aggregation) -> None:
             f"consume counts sum and count meters; a {aggregation.value} meter takes readings through "
             "/v1/events (amount 0 checks its limits)"
         )
+    elif aggregation is Aggregation.SUM:
+        try:
+            amount = meter.countable(amount, "amount")
+        except ValueError_ as exc:
+            problems.append(exc.message)
     if problems:
         raise ValidationFailed(f"amount: {problems[0]}", [FieldError("amount", problems[0])])
+    return amount
 
 
 def _validate_time(at: datetime, now: datetime) -> None:
@@ -173,7 +181,7 @@ def consume(
     at = now if at is None else at
     tenant = quotas.cached_tenant(tenant_id)
     meter = quotas.cached_meter(meter_key)
-    validate_amount(amount, meter.aggregation)
+    amount = validate_amount(amount, meter.spec())
     if amount > 0 and not event_id:
         raise ValidationFailed("id: is required when amount > 0", [FieldError("id", "is required when amount > 0")])
     _validate_time(at, now)

@@ -2,7 +2,10 @@
 
 Protocol (docs/storage.md has the full argument):
 
-1. decode every record; a body that does not decode is poison and fails alone;
+1. decode every record; a body that does not decode is poison and fails alone (SQS
+   dead-letters it after maxReceiveCount). Screen each event: one that no write could store
+   (ingest should have rejected it: a bug, or a limit we missed) is quarantined with the
+   reason, and the rest of its message is counted;
 2. claim each distinct (tenant, event id) of the batch with one conditional PutItem that
    records the claiming SQS message; a claim tells who owns the event;
 3. write each message's raw-event log chunks (idempotent puts keyed by the message);
@@ -11,7 +14,9 @@ Protocol (docs/storage.md has the full argument):
    were committed by an earlier delivery and are skipped;
 5. apply max / latest / unique_count, idempotent conditional updates, for owned events.
 
-A message is reported as failed (and SQS redelivers it) when any of its steps fails. Nothing
+A message is reported as failed (and SQS redelivers it) when any of its steps fails, and
+each step attributes a failure to the messages that caused it: one bad message never fails
+another (docs/storage.md, "Isolation"). Nothing
 is marked counted before its counts are durable: the marker and the deltas are one
 transaction, and an event claim only says *which message* counts the event, so a redelivery
 of that message counts it again if the commit never happened.
@@ -20,14 +25,18 @@ of that message counts it again if the commit never happened.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tollgate.adapters.ledger import CommitCancelled, Ledger, backoff, is_retryable
+from tollgate.adapters.quarantine import Quarantine, QuarantineStore
 from tollgate.domain import counting
 from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, Delivery, EventRef
 from tollgate.domain.meters import Aggregation
@@ -44,6 +53,7 @@ stops between waves, leaving the rest to a redelivery, instead of timing out mid
 
 SAFETY_SECONDS = 3.0
 COMMIT_ATTEMPTS = 5
+_TENANT_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")
 
 
 class RecordNotCounted(Exception):
@@ -60,6 +70,7 @@ class BatchOutcome:
     duplicates: int = 0
     poison: int = 0
     saturated: int = 0
+    quarantined: int = 0
 
     def fail(self, message_id: str, reason: str) -> None:
         self.failed.setdefault(message_id, reason)
@@ -71,8 +82,11 @@ class BatchOutcome:
 
 
 def decode(body: str) -> UsageMessage:
-    """``UsageMessage.decode`` plus what counting needs: a known zone and finite numbers."""
+    """``UsageMessage.decode`` plus what counting needs: a valid tenant id, a known zone and
+    finite numbers. Anything wrong here concerns the whole message: it is poison."""
     message = UsageMessage.decode(body)
+    if not isinstance(message.tenant, str) or not _TENANT_ID.match(message.tenant):
+        raise ValueError("the message's tenant is not a valid tenant id")
     zone(message.timezone)
     for e in message.events:
         if message.meters[e.meter].aggregation is not Aggregation.UNIQUE_COUNT and not Decimal(e.value).is_finite():
@@ -81,7 +95,12 @@ def decode(body: str) -> UsageMessage:
 
 
 def count_batch(
-    event: dict[str, Any], *, context: Any = None, metrics: Any = None, ledger: Ledger | None = None
+    event: dict[str, Any],
+    *,
+    context: Any = None,
+    metrics: Any = None,
+    ledger: Ledger | None = None,
+    quarantine: QuarantineStore | None = None,
 ) -> BatchOutcome:
     """Count an SQS event's records. Never raises for a record's failure: the outcome lists
     the failed messages, and its ``record_handler`` raises for them."""
@@ -99,12 +118,37 @@ def count_batch(
             outcome.poison += 1
             outcome.fail(message_id, f"poison message: {type(exc).__name__}: {exc}")
             log.error("poison message", extra={"message_id": message_id, "error": str(exc)})
+    now = clock.now()
+    deliveries = _screen(deliveries, quarantine or QuarantineStore(), outcome, now)
     deadline = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    _BatchRun(deliveries, ledger or Ledger(), outcome, clock.now()).run(deadline)
+    _BatchRun(deliveries, ledger or Ledger(), outcome, now).run(deadline)
     _emit(metrics, outcome)
     return outcome
+
+
+def _screen(deliveries: list[Delivery], store: QuarantineStore, outcome: BatchOutcome, now: datetime) -> list[Delivery]:
+    """Each message without its uncountable events, which are quarantined first: a message
+    whose quarantine could not be stored fails (alone) and is retried."""
+    out: list[Delivery] = []
+    for d in deliveries:
+        kept, bad = counting.screen(d.message)
+        if bad:
+            entries = [Quarantine(d.message.tenant, d.message_id, e, reason) for e, reason in bad]
+            errors = [e for e in store.put(entries, now) if e is not None]
+            if errors:
+                outcome.fail(d.message_id, f"quarantine write failed: {errors[0]}")
+                continue
+            outcome.quarantined += len(bad)
+            log.error(
+                "events quarantined: not countable",
+                extra={"message_id": d.message_id, "tenant": d.message.tenant, "events": len(bad),
+                       "reason": bad[0][1]},
+            )
+            d = Delivery(d.message_id, replace(d.message, events=kept))
+        out.append(d)
+    return out
 
 
 def _emit(metrics: Any, outcome: BatchOutcome) -> None:
@@ -119,6 +163,7 @@ def _emit(metrics: Any, outcome: BatchOutcome) -> None:
         ("PoisonMessages", outcome.poison),
         ("FailedMessages", len(outcome.failed) - outcome.poison),
         ("UniqueSetsSaturated", outcome.saturated),
+        ("EventsQuarantined", outcome.quarantined),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
@@ -160,15 +205,27 @@ class _BatchRun:
     def wave(self, wave: list[Delivery]) -> None:
         members = {d.message_id for d in wave}
         self.claim(members)
+        claimed: dict[str, list] = {}
+        chunks: dict[str, list] = {}
+        updates: dict[str, CounterUpdates] = {}
+        units: dict[str, list[CommitUnit]] = {}
+        for d in wave:
+            if self.failed(d):
+                continue
+            try:  # pure planning; a failure here is a bug, and it is this message's alone
+                mine = counting.claimed_events(d, self.owners)
+                chunks[d.message_id] = counting.log_chunks(d.message.tenant, d.message_id, mine)
+                updates[d.message_id] = counting.updates_for(d.message, mine)
+                units[d.message_id] = counting.commit_units(d.message_id, len(mine), updates[d.message_id])
+                claimed[d.message_id] = mine
+            except Exception as exc:  # noqa: BLE001
+                self.outcome.fail(d.message_id, f"planning failed: {type(exc).__name__}: {exc}")
+                log.exception("planning a message's writes failed", extra={"message_id": d.message_id})
         live = [d for d in wave if not self.failed(d)]
-        claimed = {d.message_id: counting.claimed_events(d, self.owners) for d in live}
         for d in live:
             self.outcome.duplicates += len(d.message.events) - len(claimed[d.message_id])
-        self.write_log(live, claimed)
-        updates = {
-            d.message_id: counting.updates_for(d.message, claimed[d.message_id]) for d in live if not self.failed(d)
-        }
-        recounted = self.commit([d for d in live if not self.failed(d)], claimed, updates)
+        self.write_log(live, chunks)
+        recounted = self.commit([d for d in live if not self.failed(d)], units)
         self.apply_idempotent([d for d in live if not self.failed(d)], updates)
         for d in live:
             if not self.failed(d):
@@ -193,25 +250,33 @@ class _BatchRun:
             else:
                 self.owners[ref] = result
 
-    def write_log(self, live: list[Delivery], claimed: dict[str, list]) -> None:
+    def write_log(self, live: list[Delivery], chunks_of: dict[str, list]) -> None:
+        """One BatchWriteItem per 25 chunks of any messages. A request that fails fails every
+        message in it, so the messages that failed are written again one by one: only a
+        message whose own chunks fail is reported."""
         chunks, owners = [], []
         for d in live:
-            for chunk in counting.log_chunks(d.message.tenant, d.message_id, claimed[d.message_id]):
-                chunks.append(chunk)
-                owners.append(d.message_id)
+            chunks += chunks_of[d.message_id]
+            owners += [d.message_id] * len(chunks_of[d.message_id])
         if not chunks:
             return
+        failed: dict[str, Exception] = {}
         for message_id, error in zip(owners, self.ledger.write_log(chunks, self.now), strict=True):
             if error is not None:
-                self.outcome.fail(message_id, f"raw-event log write failed: {error}")
+                failed.setdefault(message_id, error)
+        if len(failed) > 1:
+            for message_id in list(failed):
+                errors = [e for e in self.ledger.write_log(chunks_of[message_id], self.now) if e is not None]
+                if errors:
+                    failed[message_id] = errors[0]
+                else:
+                    del failed[message_id]
+        for message_id, error in failed.items():
+            self.outcome.fail(message_id, f"raw-event log write failed: {error}")
 
-    def commit(
-        self, live: list[Delivery], claimed: dict[str, list], updates: dict[str, CounterUpdates]
-    ) -> set[str]:
+    def commit(self, live: list[Delivery], units: dict[str, list[CommitUnit]]) -> set[str]:
         """Commit every unit not yet committed; returns the messages found already committed."""
-        pending: list[CommitUnit] = []
-        for d in live:
-            pending += counting.commit_units(d.message_id, len(claimed[d.message_id]), updates[d.message_id])
+        pending: list[CommitUnit] = [u for d in live for u in units[d.message_id]]
         if not pending:
             return set()
         try:
@@ -249,6 +314,9 @@ class _BatchRun:
                 except Exception as exc:  # noqa: BLE001
                     if is_retryable(exc):
                         retry += tx
+                    elif _refused(exc) and len(tx) > 1:  # nothing was written: find the unit at fault
+                        alone |= {u.marker_pk for u in tx}
+                        retry += tx
                     else:  # the outcome is unknown (e.g. a lost response): let SQS redeliver
                         for u in tx:
                             self.outcome.fail(u.message_id, f"commit failed: {exc}")
@@ -276,6 +344,11 @@ class _BatchRun:
         if saturated:
             self.outcome.saturated += len(saturated)
             log.error("unique_count set full (400 KB item); values not recorded", extra={"items": len(saturated)})
+
+
+def _refused(exc: BaseException) -> bool:
+    """The request was refused as a whole before anything was written (it is not retryable)."""
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ValidationException"
 
 
 def count_messages(messages: Sequence[tuple[str, str]], **kwargs: Any) -> BatchOutcome:
