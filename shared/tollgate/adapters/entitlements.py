@@ -85,7 +85,7 @@ class PlanRepo:
             return None
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Plan], str | None]:
-        result = PlanModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        result = PlanModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, PlanModel))
         return [_plan(m) for m in result], encode_cursor(result.last_evaluated_key)
 
     def put(self, plan: Plan, previous: Plan | None, entry: AuditEntry) -> None:
@@ -153,9 +153,10 @@ class TenantChanges:
 # ------------------------------------------------------------------ audit
 class AuditRepo:
     def list(self, subject: str, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
-        """Newest first."""
-        result = AuditModel.query(
-            subject, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
-        )
+        """Newest first. Raises ValueError for a cursor this API did not issue for ``subject``."""
+        start = decode_cursor(cursor, AuditModel)
+        if start is not None and start["subject"]["S"] != subject:
+            raise ValueError("the cursor belongs to another query")
+        result = AuditModel.query(subject, scan_index_forward=False, limit=limit, last_evaluated_key=start)
         items = [_audit(m) for m in result]
         return items, encode_cursor(result.last_evaluated_key)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from pynamodb.exceptions import PutError
+from pynamodb.models import Model
 
 from tollgate.domain.errors import Conflict
 from tollgate.domain.keys import Scope
@@ -28,16 +29,43 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    """Raises ValueError for a cursor this API did not issue."""
+NOT_A_CURSOR = "not a cursor issued by this API for this list; start again without one"
+MAX_CURSOR_KEY_LENGTH = 256  # every key this API pages over is far shorter
+
+
+def key_names(model: type[Model]) -> tuple[str, ...]:
+    """The key attributes of a model's table (hash, then range), as a cursor must hold them."""
+    names = [model._hash_keyname]  # noqa: SLF001 - pynamodb has no public accessor
+    if model._range_keyname:  # noqa: SLF001
+        names.append(model._range_keyname)  # noqa: SLF001
+    return tuple(names)
+
+
+def decode_cursor(cursor: str | None, model: type[Model]) -> dict[str, Any] | None:
+    """The ``ExclusiveStartKey`` a cursor of ``model``'s list stands for. Raises ValueError for
+    anything but what ``encode_cursor`` gives for that table: base64url of UTF-8 JSON holding
+    exactly the table's key attributes, each ``{"S": <1 to 256 characters>}`` (every key
+    attribute of a listed table is a string) - so no crafted cursor reaches DynamoDB."""
     if not cursor:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad cursor
-        raise ValueError("not a cursor issued by this API") from exc
-    if not isinstance(data, dict):
-        raise ValueError("not a cursor issued by this API")
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw.decode("utf-8"))
+    except Exception:  # noqa: BLE001 - bad base64, not UTF-8, not JSON, nested too deep
+        raise ValueError(NOT_A_CURSOR) from None
+    names = key_names(model)
+    if not isinstance(data, dict) or sorted(data) != sorted(names):
+        raise ValueError(NOT_A_CURSOR)
+    for value in data.values():
+        if not isinstance(value, dict) or list(value) != ["S"]:
+            raise ValueError(NOT_A_CURSOR)
+        text = value["S"]
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_CURSOR_KEY_LENGTH:
+            raise ValueError(NOT_A_CURSOR)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: DynamoDB takes UTF-8 only
+            raise ValueError(NOT_A_CURSOR) from None
     return data
 
 
@@ -93,7 +121,7 @@ class TenantRepo:
             return None
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
-        result = TenantModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        result = TenantModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, TenantModel))
         items = [_tenant(m) for m in result]
         return items, encode_cursor(result.last_evaluated_key)
 
@@ -140,7 +168,7 @@ class MeterRepo:
             return None
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Meter], str | None]:
-        result = MeterModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        result = MeterModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, MeterModel))
         return [_meter(m) for m in result], encode_cursor(result.last_evaluated_key)
 
 
@@ -175,7 +203,7 @@ class ApiKeyRepo:
             return None
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[ApiKeyRecord], str | None]:
-        result = ApiKeyModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
+        result = ApiKeyModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, ApiKeyModel))
         return [_key(m) for m in result], encode_cursor(result.last_evaluated_key)
 
     def revoke(self, record: ApiKeyRecord) -> None:

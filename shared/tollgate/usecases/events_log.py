@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tollgate.adapters import ledger
+from tollgate.domain import counting
 from tollgate.domain.errors import FieldError, ValidationFailed
 
 from . import tenants
@@ -21,7 +22,17 @@ def list_events(
     if end - start > MAX_SPAN:
         raise ValidationFailed("the range is too long", [FieldError("from", "the range spans at most 400 days")])
     tenants.get_tenant(tenant_id)  # 404 for an unknown tenant
+    if cursor:
+        _check_cursor(cursor, tenant_id)
+    return ledger.list_events(tenant_id, start, end, limit, cursor)
+
+
+def _check_cursor(cursor: str, tenant_id: str) -> None:
+    """422 naming ``cursor`` for anything ``counting.decode_cursor`` refuses - a crafted cursor
+    nested deep enough to exhaust the JSON decoder's recursion included."""
     try:
-        return ledger.list_events(tenant_id, start, end, limit, cursor)
+        counting.decode_cursor(cursor, tenant_id)
     except ValueError as exc:
         raise ValidationFailed(str(exc), [FieldError("cursor", str(exc))]) from None
+    except RecursionError:
+        raise ValidationFailed("the cursor is not valid", [FieldError("cursor", "the cursor is not valid")]) from None
