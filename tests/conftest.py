@@ -4,6 +4,7 @@ Integration tests feed the real handlers real event shapes (tests/events/*.json)
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -47,7 +48,8 @@ def http_event(
     query: dict[str, str] | None = None,
     authorizer: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event from tests/events/apigw_http_request.json."""
+    """An API Gateway HTTP API (payload 2.0) event from tests/events/apigw_http_request.json.
+    ``body``: a JSON value (dumped), text (sent as is) or bytes (sent base64-encoded)."""
     event = copy.deepcopy(load_event("apigw_http_request.json"))
     event["routeKey"] = "$default"
     event["rawPath"] = path
@@ -61,12 +63,15 @@ def http_event(
     else:
         event.pop("queryStringParameters", None)
         event["rawQueryString"] = ""
+    event["isBase64Encoded"] = False
     if body is None:
         event.pop("body", None)
     else:
-        event["body"] = body if isinstance(body, str) else json.dumps(body)
+        if isinstance(body, bytes):  # raw bytes travel base64-encoded, as API Gateway sends them
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+        else:
+            event["body"] = body if isinstance(body, str) else json.dumps(body)
         event["headers"].setdefault("content-type", "application/json")
-    event["isBase64Encoded"] = False
     event["requestContext"]["authorizer"] = {"lambda": authorizer or {"error": "missing"}}
     return event
 

@@ -2,14 +2,15 @@
 
 ``create_app`` builds a Powertools resolver with validation (OpenAPI 3.1 from the pydantic
 schemas) and maps every error to problem+json. ``Edge`` runs the checks that must come
-before a route - authentication, the API rate limit, body size, content type, JSON syntax - in
-that order, so an unauthenticated caller learns nothing about the body, a rate-limited caller
+before a route - authentication, the API rate limit, body size, content type, UTF-8 and JSON
+syntax - in that order, so an unauthenticated caller learns nothing about the body, a rate-limited caller
 costs nothing more, and a rejected request writes nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -183,6 +184,27 @@ def raw_body(event: dict[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
+_OTHER_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def utf8_text(body: bytes) -> tuple[str, None] | tuple[None, str]:
+    """``(text, None)`` for a body in UTF-8, else ``(None, why)``. JSON between systems is UTF-8
+    (RFC 8259, section 8.1), so UTF-16 and UTF-32 - which ``json.loads`` on bytes would quietly
+    accept, and the resolver would then fail to read - are refused, and so is a byte order mark:
+    the RFC forbids sending one and lets a parser refuse it; refusing keeps every route alike
+    (the resolver's own parser refuses it too) and the body exactly what was sent."""
+    if body.startswith(codecs.BOM_UTF8):
+        return None, "the body starts with a byte order mark; send UTF-8 JSON without one (RFC 8259, 8.1)"
+    if body.startswith(_OTHER_BOMS):
+        return None, "the body starts with a UTF-16 or UTF-32 byte order mark; send UTF-8 JSON (RFC 8259, 8.1)"
+    if b"\x00" in body:  # never in JSON text; the mark of UTF-16 or UTF-32 without a byte order mark
+        return None, "the body holds NUL bytes (UTF-16 or UTF-32?); send UTF-8 JSON"
+    try:
+        return body.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"the body is not UTF-8 (byte {exc.start} is not valid there); send UTF-8 JSON"
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -206,7 +228,8 @@ class Edge:
         rate_limit: RateCheck | None = default_rate_check,
         on_rate_limited: Callable[[RateDecision], Response] = rate_limited_problem,
     ):
-        """``json_constants`` lets ``NaN``/``Infinity`` through the syntax check, for a route
+        """``check_json`` False leaves the JSON syntax to the route (the body must still be
+        UTF-8). ``json_constants`` lets ``NaN``/``Infinity`` through the syntax check, for a route
         whose validation names the field instead (422). ``rate_limit`` None turns the rate
         limit off; ``on_rate_limited`` shapes its 429 (problem+json unless a route says otherwise)."""
         self.app = app
@@ -241,10 +264,15 @@ class Edge:
         mt = media_type(headers)
         if body and mt not in self.media_types:
             return problems.unsupported_media_type(mt, list(self.media_types))
-        if body and self.check_json:
+        if not body:
+            return None
+        text, not_utf8 = utf8_text(body)
+        if not_utf8 is not None:
+            return problems.bad_request(not_utf8)
+        if self.check_json:
             try:
-                json.loads(body) if self.json_constants else loads_strict(body)
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                json.loads(text) if self.json_constants else loads_strict(text)
+            except (ValueError, RecursionError) as exc:
                 return problems.bad_request(f"malformed JSON: {exc}")
         return None
 
