@@ -1,6 +1,8 @@
 """The ``tollgate`` command.
 
-    tollgate local [--port N]              run the whole system locally (moto + gateway)
+    tollgate local [--port N] [--state-dir DIR] [--fresh]
+                                           run the whole system locally (moto + gateway); the
+                                           state is kept in .tollgate/ across restarts
     tollgate local fire <schedule>         run a schedule now on the running local stack
     tollgate local fire --list             list the local stack's schedules
     tollgate keys create --scope S ...     create an API key in the AWS the environment points to
@@ -18,8 +20,39 @@ import sys
 from pathlib import Path
 
 
-def _default_port() -> int:
-    return int(os.environ.get("TOLLGATE_PORT", "3000"))
+KEY_COMMAND = """python3 -c 'import secrets; print(f"tg_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}")'"""
+
+
+class UsageError(Exception):
+    """A setting the user gave cannot work; the message says which and what to do."""
+
+
+def _port(value: str, source: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise UsageError(f"{source} must be a port number from 1 to 65535 (0: any free port), not {value!r}")
+    return port
+
+
+def _resolve_port(args: argparse.Namespace) -> int:
+    if args.port is not None:
+        return _port(args.port, "--port")
+    return _port(os.environ.get("TOLLGATE_PORT", "3000"), "TOLLGATE_PORT")
+
+
+def _check_admin_key(key: str) -> None:
+    """The same rule as create_key's for a preset key, before seconds of start-up."""
+    from tollgate.domain.keys import split_key
+
+    parts = split_key(key)
+    if parts is None or len(parts[1]) < 22:
+        raise UsageError(
+            "TOLLGATE_ADMIN_KEY is not a Tollgate key: it must look like tg_<16 hex digits>_<at least 22 "
+            f"characters>. Unset it to get a new one, or generate one with: {KEY_COMMAND}"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,15 +60,26 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys}")
 
     local = commands.add_parser("local", help="run the local stack (embedded moto server and HTTP gateway)")
-    local.add_argument(
-        "--port", type=int, default=_default_port(), help="gateway port (default $TOLLGATE_PORT or 3000)"
-    )
+    local.add_argument("--port", help="gateway port (default $TOLLGATE_PORT or 3000)")
     local.add_argument("--template", type=Path, help="template.yaml (default ./template.yaml)")
+    local.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the state is kept across restarts (default $TOLLGATE_STATE_DIR, or .tollgate/ next to template.yaml)",
+    )
+    local.add_argument(
+        "--fresh", action="store_true", help="start empty: delete the saved state first (also $TOLLGATE_FRESH=1)"
+    )
     local_commands = local.add_subparsers(dest="local_command", metavar="{fire}")
     fire = local_commands.add_parser("fire", help="run a schedule now on the running local stack")
     fire.add_argument("schedule", nargs="?", help="event name (Health), Function.Event, or the schedule's Name")
     fire.add_argument("--list", action="store_true", help="list the schedules instead")
-    fire.add_argument("--port", type=int, default=argparse.SUPPRESS, help="the local stack's port")
+    fire.add_argument("--port", default=argparse.SUPPRESS, help="the local stack's port")
+    fire.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help="the local stack's state directory")
+    fire.add_argument(
+        "--key",
+        help="an admin key (default $TOLLGATE_ADMIN_KEY, else the one the stack saved in its state directory)",
+    )
 
     keys = commands.add_parser("keys", help="manage API keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="{create}")
@@ -59,12 +103,28 @@ def _run_local(args: argparse.Namespace) -> int:
     local_logger.addHandler(handler)
     local_logger.setLevel(logging.INFO)
     local_logger.propagate = False
-    from tollgate.local.stack import serve
+    try:
+        port = _resolve_port(args)
+        admin_key = os.environ.get("TOLLGATE_ADMIN_KEY") or None
+        if admin_key is not None:
+            _check_admin_key(admin_key)
+    except UsageError as error:
+        print(f"tollgate local: {error}", file=sys.stderr)
+        return 2
+    from tollgate.local.stack import StackError, check_port_free, resolve_state_dir, serve
     from tollgate.local.template import TemplateError
 
+    fresh = args.fresh or os.environ.get("TOLLGATE_FRESH", "").lower() in ("1", "true", "yes")
     try:
-        return serve(port=args.port, template_path=args.template, admin_key=os.environ.get("TOLLGATE_ADMIN_KEY"))
-    except TemplateError as error:
+        check_port_free("127.0.0.1", port)
+        return serve(
+            port=port,
+            template_path=args.template,
+            admin_key=admin_key,
+            state_dir=resolve_state_dir(args.state_dir, args.template),
+            fresh=fresh,
+        )
+    except (TemplateError, StackError) as error:
         print(f"tollgate local: {error}", file=sys.stderr)
         return 1
 
@@ -74,23 +134,49 @@ def _fire(args: argparse.Namespace) -> int:
     import urllib.request
     from urllib.parse import quote
 
+    from tollgate.local.stack import resolve_state_dir
+    from tollgate.local.state import read_admin_key
+
     if not args.list and not args.schedule:
         print("tollgate local fire: name a schedule, or pass --list", file=sys.stderr)
         return 2
-    base = f"http://127.0.0.1:{args.port}/_local/schedules"
+    try:
+        port = _resolve_port(args)
+    except UsageError as error:
+        print(f"tollgate local fire: {error}", file=sys.stderr)
+        return 2
+    state_dir = resolve_state_dir(args.state_dir, args.template)
+    key = args.key or os.environ.get("TOLLGATE_ADMIN_KEY") or read_admin_key(state_dir)
+    if not key:
+        print(
+            f"tollgate local fire: no admin key: pass --key, set TOLLGATE_ADMIN_KEY, or point --state-dir at the "
+            f"stack's state directory (looked in {state_dir})",
+            file=sys.stderr,
+        )
+        return 2
+    base = f"http://127.0.0.1:{port}/_local/schedules"
+    headers = {"Authorization": f"Bearer {key}"}
     if args.list:
-        request = urllib.request.Request(base)
+        request = urllib.request.Request(base, headers=headers)
     else:
-        request = urllib.request.Request(f"{base}/{quote(args.schedule, safe='')}/fire", data=b"", method="POST")
+        url = f"{base}/{quote(args.schedule, safe='')}/fire"
+        request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=900) as response:
             status, body = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, body = error.code, error.read()
     except urllib.error.URLError as error:
-        print(f"no local stack on port {args.port}: {error.reason}", file=sys.stderr)
+        print(f"no local stack on port {port}: {error.reason}", file=sys.stderr)
         return 1
-    document = json.loads(body or b"null")
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        document = body.decode(errors="replace")
+    if status == 401:
+        print(f"tollgate local fire: the stack refused the admin key ({key[:19]}...); pass the one it printed with --key",
+              file=sys.stderr)
+        return 1
     if args.list and status == 200:
         for spec in document["schedules"]:
             state = "enabled" if spec["enabled"] else "disabled"

@@ -1,8 +1,12 @@
-"""The local stack, started once per session as a real `tollgate local` subprocess."""
+"""The local stack, started once per session as a real `tollgate local` subprocess.
+
+Every stack a test starts keeps its state in a temporary directory of its own (``--state-dir``),
+never in the developer's ``.tollgate/``."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +41,7 @@ class LocalStackProcess:
     admin_key: str
     process: subprocess.Popen[bytes]
     log: IO[bytes]
+    state_dir: Path
 
     def output(self) -> str:
         self.log.flush()
@@ -57,27 +62,42 @@ class LocalStackProcess:
         return time.monotonic() - started
 
 
-def start_local_stack() -> LocalStackProcess:
-    """Start `python -m tollgate.cli local` on a free port and wait until /health answers."""
-    port, admin_key = free_port(), generate_key().key
+def start_local_stack(
+    state_dir: Path | None = None, *, admin_key: str | None = None, extra_args: tuple[str, ...] = ()
+) -> LocalStackProcess:
+    """Start `python -m tollgate.cli local` on a free port and wait until /health answers.
+    ``state_dir``: the stack's state directory (default: a new temporary one). ``admin_key``:
+    TOLLGATE_ADMIN_KEY (default: a new key; pass "" to let the stack choose)."""
+    port = free_port()
+    admin_key = generate_key().key if admin_key is None else admin_key
+    state_dir = Path(tempfile.mkdtemp(prefix="tollgate-state-")) if state_dir is None else state_dir
     log = tempfile.NamedTemporaryFile(prefix="tollgate-local-", suffix=".log")  # noqa: SIM115 - closed by the caller
-    env = {**os.environ, "TOLLGATE_ADMIN_KEY": admin_key, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TOLLGATE_STATE_DIR", None)
+    env.pop("TOLLGATE_FRESH", None)
+    env.pop("TOLLGATE_ADMIN_KEY", None)
+    if admin_key:
+        env["TOLLGATE_ADMIN_KEY"] = admin_key
     process = subprocess.Popen(
-        [sys.executable, "-m", "tollgate.cli", "local", "--port", str(port)],
+        [sys.executable, "-m", "tollgate.cli", "local", "--port", str(port), "--state-dir", str(state_dir), *extra_args],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    stack = LocalStackProcess(f"http://127.0.0.1:{port}", port, admin_key, process, log)
+    stack = LocalStackProcess(f"http://127.0.0.1:{port}", port, admin_key, process, log, state_dir)
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
             pytest.fail(f"the local stack exited with {process.returncode}:\n{stack.output()}")
         try:
             if requests.get(f"{stack.base_url}/health", timeout=1).status_code == 200:
+                if not admin_key:
+                    stack.admin_key = next(
+                        line.split()[-1] for line in stack.output().splitlines() if line.startswith("Admin key:")
+                    )
                 return stack
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         if time.monotonic() > deadline:
             process.kill()
@@ -97,6 +117,7 @@ def local_stack() -> Iterator[LocalStackProcess]:
         if stack.process.poll() is None:
             stack.process.kill()
         stack.log.close()
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
 
 
 class Http:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,14 +42,16 @@ def test_the_bootstrap_admin_key_is_the_preset_one(local_stack: LocalStackProces
 
 
 def test_fire_runs_a_schedule_now(local_stack: LocalStackProcess) -> None:
-    fired = _cli("local", "fire", "Health", "--port", str(local_stack.port))
+    """`tollgate local fire` finds the admin key in the stack's state directory."""
+    where = ("--port", str(local_stack.port), "--state-dir", str(local_stack.state_dir))
+    fired = _cli("local", "fire", "Health", *where)
     assert fired.returncode == 0, fired.stdout + fired.stderr
     assert json.loads(fired.stdout)["schedule"] == "AggregatorFunction.Health"
 
-    listed = _cli("local", "fire", "--list", "--port", str(local_stack.port))
+    listed = _cli("local", "fire", "--list", *where)
     assert listed.returncode == 0 and "AggregatorFunction.Health" in listed.stdout
 
-    missing = _cli("local", "fire", "NoSuchSchedule", "--port", str(local_stack.port))
+    missing = _cli("local", "fire", "NoSuchSchedule", *where)
     assert missing.returncode == 1 and "no schedule" in missing.stdout
 
 
@@ -61,3 +64,4 @@ def test_sigterm_stops_the_stack_within_five_seconds() -> None:
         assert "Tollgate local stack stopped" in stack.output()
     finally:
         stack.log.close()
+        shutil.rmtree(stack.state_dir, ignore_errors=True)

@@ -9,6 +9,9 @@ Deviation from AWS: a failed message is made visible again after ``retry_delay_s
 than after the queue's visibility timeout, so local retries are quick. Dead-lettering is left to
 the queue's RedrivePolicy: moto's ReceiveMessage moves a message whose receive count has reached
 ``maxReceiveCount`` to the dead-letter queue, as SQS does, so the poller never sees it again.
+
+At shutdown the stack sets ``draining``: the poller stops waiting for batching windows, so the
+queue empties as fast as the function can take it, before the stack saves its state.
 """
 
 from __future__ import annotations
@@ -136,13 +139,15 @@ class SqsPoller(threading.Thread):
         self.stop_event = stop
         self.region = region
         self.retry_delay_s = retry_delay_s
+        self.draining = threading.Event()
         queue_name = mapping.queue_arn.rsplit(":", 1)[-1]
         self.queue_url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
 
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
-                self.poll_once()
+                if not self.poll_once() and self.draining.is_set():
+                    self.stop_event.wait(_WINDOW_POLL_S)
             except Exception:
                 logger.exception("poller %s failed; retrying", self.mapping.name)
                 self.stop_event.wait(1)
@@ -159,7 +164,7 @@ class SqsPoller(threading.Thread):
         batch: list[dict[str, Any]] = []
         deadline: float | None = None
         while len(batch) < mapping.batch_size and not self.stop_event.is_set():
-            wait = _LONG_POLL_S if deadline is None else 0
+            wait = _LONG_POLL_S if deadline is None and not self.draining.is_set() else 0
             received = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(_MAX_RECEIVE, mapping.batch_size - len(batch)),
@@ -171,11 +176,11 @@ class SqsPoller(threading.Thread):
             if deadline is None:
                 if not batch:
                     return batch  # long poll ended empty: let run() check the stop event
-                if mapping.window_s <= 0:
+                if mapping.window_s <= 0 or self.draining.is_set():
                     return batch
                 deadline = time.monotonic() + mapping.window_s
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self.draining.is_set():
                 break
             if not received:
                 self.stop_event.wait(min(_WINDOW_POLL_S, remaining))

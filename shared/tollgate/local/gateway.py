@@ -5,7 +5,16 @@ priority (exact paths, then ``{param}`` paths, then ``{proxy+}``, then ``$defaul
 method beats ``ANY``), authorized by the API's Lambda authorizer (simple responses, payload 2.0)
 unless the route says ``Authorizer: NONE``, and handed to the function as a v2 event. The
 function's v2 response becomes the HTTP response. ``/_local/...`` is reserved for the local
-stack's own control endpoints and answers loopback clients only.
+stack's own control endpoints: they answer loopback clients only, and only with the credential
+``control_auth`` accepts (the local stack: an admin key), so a web page open in the developer's
+browser cannot fire a schedule.
+
+The HTTP layer answers what never reaches a route itself, as RFC 9457 problem documents (the
+API's error shape, ``application/problem+json``): a malformed request (400), a body too slow
+to arrive (408, after ``REQUEST_TIMEOUT_S``), a body over API Gateway's 10 MiB (413, judged by
+``Content-Length`` before reading anything), a request line over 64 KiB (414), header fields
+too large or too many (431), HTTP/2 or later (505), and any request on a kept-alive connection
+once the stack is stopping (503).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import base64
 import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -31,9 +41,25 @@ logger = logging.getLogger("tollgate.local.gateway")
 
 CONTROL_PREFIX = "/_local/"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload quota
+REQUEST_TIMEOUT_S = 30.0  # a socket read or write that waits longer ends the connection
+PROBLEM_JSON = "application/problem+json"
 _IMPLICIT_API = "ServerlessHttpApi"  # SAM's API for HttpApi events without ApiId
 
 ControlHandler = Callable[[str, str], tuple[int, Any]]  # (method, path after /_local) -> (status, json)
+ControlAuth = Callable[["HttpRequest"], bool]  # does the request carry the control credential?
+
+# status -> (type slug, title) of the problems the gateway itself answers
+_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "The HTTP request is malformed"),
+    401: ("unauthenticated", "Missing, unknown or revoked API key"),
+    408: ("request-timeout", "The request did not arrive in time"),
+    413: ("payload-too-large", "Payload too large"),
+    414: ("uri-too-long", "The request line is too long"),
+    431: ("header-fields-too-large", "The request header fields are too large"),
+    501: ("not-implemented", "Not implemented"),
+    503: ("stopping", "The local stack is stopping"),
+    505: ("http-version-not-supported", "The HTTP version is not supported"),
+}
 
 
 # ------------------------------------------------------------------ routes
@@ -190,6 +216,21 @@ def _json_response(status: int, document: Any) -> HttpResponse:
     return HttpResponse(status, [("content-type", "application/json")], json.dumps(document).encode())
 
 
+def problem_document(status: int, detail: str, field_name: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem in the API's shape (tollgate/api/problems.py), for the gateway's own errors."""
+    slug, title = _PROBLEMS.get(status, ("error", "Error"))
+    errors = [{"field": field_name, "message": detail}] if field_name else []
+    return {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail, "errors": errors}
+
+
+def problem_response(status: int, detail: str, field_name: str | None = None) -> HttpResponse:
+    body = json.dumps(problem_document(status, detail, field_name)).encode()
+    headers = [("content-type", PROBLEM_JSON)]
+    if status == 401:
+        headers.append(("www-authenticate", "Bearer"))
+    return HttpResponse(status, headers, body)
+
+
 def _joined(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     joined: dict[str, str] = {}
     for name, value in pairs:
@@ -308,6 +349,7 @@ class Gateway:
         region: str,
         account_id: str,
         control: ControlHandler | None = None,
+        control_auth: ControlAuth | None = None,
     ) -> None:
         self.routes = routes
         self.runtimes = runtimes
@@ -315,6 +357,7 @@ class Gateway:
         self.region = region
         self.account_id = account_id
         self.control = control
+        self.control_auth = control_auth
         self._auth_cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any] | None]] = {}
         self._auth_lock = threading.Lock()
 
@@ -323,10 +366,14 @@ class Gateway:
         if request.path.startswith(CONTROL_PREFIX) and self.control is not None:
             if not ipaddress.ip_address(request.source_ip).is_loopback:
                 return _json_response(403, {"message": "Forbidden"})
+            if self.control_auth is not None and not self.control_auth(request):
+                return problem_response(
+                    401, "the local control endpoints need the admin key: Authorization: Bearer <key> or X-Api-Key"
+                )
             status, document = self.control(request.method, request.path[len(CONTROL_PREFIX) - 1 :])
             return _json_response(status, document)
         if len(request.body) > MAX_PAYLOAD_BYTES:
-            return _json_response(413, {"message": "Request Entity Too Large"})
+            return problem_response(413, _too_large(len(request.body)), "body")
         matched = self.routes.match(request.method, request.path)
         if matched is None:
             return _json_response(404, {"message": "Not Found"})
@@ -383,17 +430,40 @@ class Gateway:
         return context
 
 
+def _too_large(size: int) -> str:
+    return f"the body is {size} bytes; the gateway's limit is {MAX_PAYLOAD_BYTES} bytes (API Gateway's 10 MiB)"
+
+
+class _BadBody(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tollgate-local"
+    timeout = REQUEST_TIMEOUT_S  # every socket read and write; a silent client cannot hold a thread
     server: GatewayServer
 
     def _handle(self) -> None:
+        if not self.server.begin_request():
+            self._send_problem(503, "the local stack is stopping; it answers no new requests")
+            return
+        try:
+            self._handle_request()
+        finally:
+            self.server.end_request()
+
+    def _handle_request(self) -> None:
         path, _, query = self.path.partition("?")
         try:
             body = self._read_body()
-        except ValueError:
-            self.send_error(400, "Bad request body")
+        except _BadBody as error:
+            self._send_problem(error.status, error.detail, "body")
+            return
+        except TimeoutError:
+            self._send_problem(408, f"the body did not arrive within {self.timeout:g} s of the previous bytes", "body")
             return
         request = HttpRequest(
             method=self.command,
@@ -405,25 +475,86 @@ class _RequestHandler(BaseHTTPRequestHandler):
             protocol=self.request_version,
         )
         response = self.server.gateway.handle(request)
+        self._send(response)
+
+    def _send(self, response: HttpResponse, *, close: bool = False) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 self.send_header(name, value)
+        if close:
+            self.close_connection = True
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
+    def _send_problem(self, status: int, detail: str, field_name: str | None = None) -> None:
+        """Answer a problem and close the connection (what is left of the request is unread)."""
+        self._send(problem_response(status, detail, field_name), close=True)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (400, 414, 431, 505, ...) as problem documents, not HTML."""
+        self.log_error("code %d, message %s", code, message)
+        if self.request_version in ("", "HTTP/0.9"):
+            self.request_version = self.protocol_version  # answer with a status line and headers
+        detail = message or self.responses.get(code, ("error",))[0]
+        if explain and explain != detail:
+            detail = f"{detail}: {explain}"
+        self._send(problem_response(code, detail), close=True)
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue`` with a body that is too large: 413 now, before it is sent."""
+        try:
+            self._content_length()
+        except _BadBody as error:
+            self._send_problem(error.status, error.detail, "body")
+            return False
+        return super().handle_expect_100()
+
+    def _content_length(self) -> int:
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return 0
+        if len(set(values)) > 1 or not values[0].strip().isdigit():
+            raise _BadBody(400, f"Content-Length {', '.join(values)!r} is not one whole number of bytes")
+        length = int(values[0])
+        if length > MAX_PAYLOAD_BYTES:
+            raise _BadBody(413, _too_large(length))
+        return length
+
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline().strip():  # trailers
-                pass
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            return self._read_chunked()
+        length = self._content_length()
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise _BadBody(400, f"the body ended after {len(body)} of the {length} bytes its Content-Length announced")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise _BadBody(400, f"malformed chunk size {line[:40]!r}") from None
+            if size == 0:
+                break
+            total += size
+            if total > MAX_PAYLOAD_BYTES:
+                raise _BadBody(413, _too_large(total))
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise _BadBody(400, "the body ended inside a chunk")
+            chunks.append(chunk)
+            self.rfile.readline()
+        while self.rfile.readline(8192).strip():  # trailers
+            pass
+        return b"".join(chunks)
 
     def __getattr__(self, name: str) -> Any:
         """Every method (``do_TRACE``, ``do_QUERY``, ...) reaches the routes, as an ANY route in
@@ -437,14 +568,56 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class GatewayServer(ThreadingHTTPServer):
-    """A threaded HTTP server in front of a ``Gateway``."""
+    """A threaded HTTP server in front of a ``Gateway``.
+
+    ``stop_accepting()`` closes the listening socket and makes any further request on a
+    kept-alive connection answer 503; ``wait_idle()`` then waits for the requests already being
+    handled."""
 
     daemon_threads = True
 
     def __init__(self, gateway: Gateway, host: str, port: int) -> None:
         self.gateway = gateway
+        self.closing = False
+        self._active = 0
+        self._idle = threading.Condition()
         super().__init__((host, port), _RequestHandler)
 
     @property
     def port(self) -> int:
         return self.server_address[1]
+
+    def begin_request(self) -> bool:
+        """Count a request in; False once the server is stopping."""
+        with self._idle:
+            if self.closing:
+                return False
+            self._active += 1
+            return True
+
+    def end_request(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
+
+    def stop_accepting(self) -> None:
+        with self._idle:
+            self.closing = True
+        self.shutdown()
+        self.server_close()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no request is being handled; False if ``timeout`` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout=timeout)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-response is one log line, not a traceback."""
+        import sys
+
+        error = sys.exc_info()[1]
+        where = ":".join(str(part) for part in client_address) if isinstance(client_address, tuple) else client_address
+        if isinstance(error, (ConnectionError, TimeoutError, socket.timeout)):
+            logger.info("client %s went away mid-request (%s)", where, type(error).__name__)
+        else:
+            logger.exception("error while serving %s", where)

@@ -2,36 +2,58 @@
 
 ``LocalStack.start()`` points this process at an embedded moto server (``AWS_ENDPOINT_URL``,
 fake credentials, ``AWS_MAX_ATTEMPTS=1`` so a moto 500 is not retried for a minute), creates
-the template's resources, applies the union of every function's environment to ``os.environ``
-and only then imports the handlers. Because the environment is process-wide, run the stack in
-its own process (``tollgate local``) and before anything imports ``tollgate.adapters``.
+the template's resources, puts the saved state back into them (``state.py``), applies the
+union of every function's environment to ``os.environ`` and only then imports the handlers.
+Because the environment is process-wide, run the stack in its own process (``tollgate
+local``) and before anything imports ``tollgate.adapters``.
+
+``stop()`` shuts down in the order that loses nothing: the gateway stops accepting requests
+and finishes the ones in flight, the SQS pollers drain their queues (bounded), the pollers and
+the scheduler stop, and the state is saved; then moto stops. Whatever a poller had not
+finished is still in its queue, and is saved with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import gc
 import json
 import logging
 import os
 import signal
+import socket
+import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote
 
 import boto3
 
+from . import state as local_state
 from .esm import SqsPoller, sqs_mappings
-from .gateway import Gateway, GatewayServer, routes_from_template
+from .gateway import Gateway, GatewayServer, HttpRequest, routes_from_template
 from .moto_server import AtomicMotoServer
 from .resources import CreatedResources, create_all
 from .runtime import FunctionRuntime
 from .schedules import Scheduler, ScheduleSpec, find_schedule, schedules_from_template
-from .template import REGION, Template, merged_environment
+from .template import REGION, Template, default_template_path, merged_environment
 
 logger = logging.getLogger("tollgate.local.stack")
 
 _STRIPPED = ("AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+# Shutdown budget (Ctrl-C must end the process within 5 s with a usual amount of data).
+IN_FLIGHT_S = 1.5  # requests being handled when the gateway stops accepting
+DRAIN_S = 1.5  # the pollers emptying their queues
+JOIN_S = 1.2  # a poller's long poll is 1 s
+
+
+class StackError(Exception):
+    """Why the stack cannot start, in one line that says what to do."""
 
 
 def aws_environment(endpoint_url: str, region: str = REGION) -> dict[str, str]:
@@ -47,8 +69,70 @@ def aws_environment(endpoint_url: str, region: str = REGION) -> dict[str, str]:
     }
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail fast, before seconds of start-up, when the gateway's port is taken."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise StackError(_port_message(host, port, error)) from error
+
+
+def _port_message(host: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} is busy (another `tollgate local`?); stop what uses it, "
+            f"or choose another port: TOLLGATE_PORT={port + 1} make run"
+        )
+    if error.errno == errno.EACCES:
+        return f"port {port} needs privileges on this system; choose one above 1023: TOLLGATE_PORT=3000 make run"
+    return f"cannot listen on {host}:{port}: {error.strerror or error}"
+
+
+class _StateLock:
+    """One stack per state directory: two would overwrite each other's snapshot."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "lock"
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise StackError(
+                f"the local state in {self.path.parent} is in use by another `tollgate local` (pid {holder}); "
+                "stop that one, or give this one its own: --state-dir DIR or TOLLGATE_STATE_DIR=DIR"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class LocalStack:
-    """Everything ``tollgate local`` runs, in this process."""
+    """Everything ``tollgate local`` runs, in this process.
+
+    ``state_dir``: where the state is saved at ``stop()`` and restored at ``start()``; None
+    keeps nothing. ``fresh``: forget the saved state first."""
 
     def __init__(
         self,
@@ -57,26 +141,55 @@ class LocalStack:
         host: str = "127.0.0.1",
         template_path: Path | None = None,
         admin_key: str | None = None,
+        state_dir: Path | None = None,
+        fresh: bool = False,
     ) -> None:
         self.port = port
         self.host = host
         self.template_path = template_path
         self.admin_key = admin_key
+        self.state_dir = state_dir
+        self.fresh = fresh
         self.template: Template | None = None
         self.created: CreatedResources | None = None
+        self.restored: local_state.Restored | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.schedules: list[ScheduleSpec] = []
+        self.timings: dict[str, float] = {}
         self._stop = threading.Event()
         self._moto: AtomicMotoServer | None = None
         self._server: GatewayServer | None = None
+        self._pollers: list[SqsPoller] = []
         self._threads: list[threading.Thread] = []
+        self._session: boto3.Session | None = None
+        self._lock = _StateLock(state_dir) if state_dir is not None else None
+        self._started = False
+        self._stopped = False
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        """Bring everything up; returns once the gateway accepts requests."""
+        """Bring everything up; returns once the gateway accepts requests. Raises StackError
+        with a one-line reason when it cannot (busy port, unreadable state, bad admin key)."""
+        started = time.monotonic()
+        check_port_free(self.host, self.port)
+        snapshot = None
+        if self.state_dir is not None:
+            assert self._lock is not None
+            self._lock.acquire()
+            if self.fresh:
+                local_state.clear(self.state_dir)
+            try:
+                snapshot = local_state.load(self.state_dir)
+            except local_state.StateError as error:
+                raise StackError(
+                    f"cannot restore the local state: {error}. Start fresh with `tollgate local --fresh` "
+                    f"(or TOLLGATE_FRESH=1 make run), which deletes it, or move {self.state_dir} aside"
+                ) from error
+        self.timings["state_read_s"] = time.monotonic() - started
+
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self._moto = AtomicMotoServer()  # one request at a time, 38-digit numbers: see moto_server.py
         self._moto.start()
@@ -87,9 +200,22 @@ class LocalStack:
 
         template = Template.load(self.template_path, endpoint_url=endpoint)
         self.template = template
-        session = boto3.Session()
+        session = self._session = boto3.Session()
         self.created = create_all(template, session)
         logger.info("moto at %s: created %s", endpoint, self.created.summary())
+        if snapshot is not None:
+            mark = time.monotonic()
+            try:
+                self.restored = local_state.restore(
+                    snapshot, self.created, session, account_id=template.account_id, region=template.region
+                )
+            except local_state.StateError as error:
+                raise StackError(f"cannot restore the local state: {error}; start fresh with --fresh") from error
+            self.timings["restore_s"] = time.monotonic() - mark
+            for skipped in self.restored.skipped:
+                logger.warning("saved state not restored: %s", skipped)
+            logger.info("restored %s from %s", self.restored.summary(), local_state.snapshot_path(self.state_dir))
+            del snapshot
 
         functions = template.functions()
         os.environ.update(merged_environment(functions))
@@ -105,7 +231,8 @@ class LocalStack:
         for mapping in sqs_mappings(template):
             if mapping.enabled:
                 invoke = self.runtimes[mapping.function_id].invoke
-                self._threads.append(SqsPoller(mapping, invoke, sqs, self._stop, region=template.region))
+                self._pollers.append(SqsPoller(mapping, invoke, sqs, self._stop, region=template.region))
+        self._threads.extend(self._pollers)
         self.schedules = schedules_from_template(template)
         self._threads.append(Scheduler(self.schedules, self._fire, self._stop))
         for thread in self._threads:
@@ -119,35 +246,142 @@ class LocalStack:
             region=template.region,
             account_id=template.account_id,
             control=self._control,
+            control_auth=self._control_auth,
         )
-        self._server = GatewayServer(gateway, self.host, self.port)
+        try:
+            self._server = GatewayServer(gateway, self.host, self.port)
+        except OSError as error:
+            raise StackError(_port_message(self.host, self.port, error)) from error
         self.port = self._server.port
         server_thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
         )
         server_thread.start()
         self._threads.append(server_thread)
+        gc.freeze()  # what start-up built (restored items included) lives on; the collector can skip it
+        self._started = True
+        self.timings["start_s"] = time.monotonic() - started
 
-    def stop(self) -> None:
-        """Stop the gateway, pollers, scheduler and moto server (idempotent)."""
-        self._stop.set()
+    def stop(self, *, save: bool = True) -> None:
+        """Stop accepting requests, drain the queues, stop the threads, save the state, stop
+        moto (idempotent). The state is saved only if the stack had started completely."""
+        if self._stopped:
+            return
+        self._stopped = True
+        began = time.monotonic()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+            self._server.stop_accepting()
+            if not self._server.wait_idle(IN_FLIGHT_S):
+                logger.warning("stopping with requests still in flight")
+        if self._started and self._pollers:
+            self._drain(DRAIN_S)
+        self._stop.set()
+        deadline = time.monotonic() + JOIN_S
         for thread in self._threads:
-            thread.join(timeout=3)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        if save and self._started and self.state_dir is not None:
+            self._save()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self._server = None
+        if self._lock is not None:
+            self._lock.release()
+        self.timings["stop_s"] = time.monotonic() - began
+
+    def _drain(self, budget_s: float) -> None:
+        """Let the pollers take what their queues hold (no batching windows), for at most budget_s."""
+        for poller in self._pollers:
+            poller.draining.set()
+        deadline = time.monotonic() + budget_s
+        sqs = self._pollers[0].sqs
+        names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
+        while True:
+            try:
+                left = sum(
+                    int(value)
+                    for poller in self._pollers
+                    for value in sqs.get_queue_attributes(QueueUrl=poller.queue_url, AttributeNames=list(names))[
+                        "Attributes"
+                    ].values()
+                )
+            except Exception:  # noqa: BLE001 - the snapshot keeps whatever is left
+                logger.exception("cannot read the queues while draining")
+                return
+            if left == 0:
+                return
+            if time.monotonic() >= deadline:
+                logger.info("%d messages not yet processed; they are saved and processed after the restart", left)
+                return
+            time.sleep(0.05)
+
+    def _save(self) -> None:
+        assert self.template is not None and self.created is not None and self.state_dir is not None
+        try:
+            mark = time.monotonic()
+            snapshot = local_state.capture(
+                self.created, self._session, account_id=self.template.account_id, region=self.template.region
+            )
+            path = local_state.save(self.state_dir, snapshot)
+            counts = snapshot.counts()
+            self.timings["save_s"] = time.monotonic() - mark
+            logger.info(
+                "saved %d items, %d messages, %d objects to %s in %.1f s",
+                counts["items"], counts["messages"], counts["objects"], path, self.timings["save_s"],
+            )
+        except Exception:
+            logger.exception("the local state could not be saved; the previous snapshot is unchanged")
 
     def _bootstrap_admin_key(self) -> str:
+        """``TOLLGATE_ADMIN_KEY`` if set; else the key saved with the state, if it is still an
+        active admin key there; else a new one. The key in use is saved with the state, so the
+        one printed stays valid across restarts and ``tollgate local fire`` can find it."""
+        from tollgate.domain.errors import TollgateError
         from tollgate.domain.keys import Scope
         from tollgate.usecases.keys import create_key
 
-        _, key = create_key(scope=Scope.ADMIN, name="bootstrap", key=self.admin_key)
+        preset = self.admin_key
+        saved = local_state.read_admin_key(self.state_dir) if self.state_dir and self.restored else None
+        key = None
+        for candidate in (preset, saved):
+            if not candidate:
+                continue
+            try:
+                record, key = create_key(scope=Scope.ADMIN, name="bootstrap", key=candidate)
+            except TollgateError as error:
+                if candidate is preset:
+                    raise StackError(f"TOLLGATE_ADMIN_KEY cannot be used: {error.detail}") from error
+                continue
+            if record.active and record.scope is Scope.ADMIN:
+                break
+            if candidate is preset:
+                raise StackError(
+                    "TOLLGATE_ADMIN_KEY names a key that is revoked or not an admin key in the saved local state; "
+                    "unset it to get a new admin key"
+                )
+            key = None
+        if key is None:
+            _, key = create_key(scope=Scope.ADMIN, name="bootstrap")
+        if self.state_dir is not None:
+            local_state.write_admin_key(self.state_dir, key)
         return key
+
+    def _control_auth(self, request: HttpRequest) -> bool:
+        """The control endpoints take what the API takes from an admin: an active admin key."""
+        from tollgate.usecases.keys import authenticate
+
+        headers = {name.lower(): value for name, value in request.headers}
+        presented = headers.get("x-api-key")
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credential.strip():
+            presented = credential.strip()
+        try:
+            principal = authenticate(presented).principal
+        except Exception:  # noqa: BLE001 - a broken lookup denies
+            logger.exception("control endpoint: key check failed")
+            return False
+        return principal is not None and principal.is_admin
 
     def _fire(self, spec: ScheduleSpec, at: datetime) -> Any:
         assert self.template is not None
@@ -173,21 +407,52 @@ class LocalStack:
         return 404, {"message": "Not Found"}
 
 
-def serve(*, port: int, template_path: Path | None = None, admin_key: str | None = None) -> int:
-    """Run the stack until SIGINT or SIGTERM; prints the URLs and the admin key once."""
+def resolve_state_dir(state_dir: Path | None, template_path: Path | None) -> Path:
+    """``--state-dir``, else ``$TOLLGATE_STATE_DIR``, else ``.tollgate/`` next to template.yaml."""
+    if state_dir is not None:
+        return state_dir
+    if env := os.environ.get("TOLLGATE_STATE_DIR"):
+        return Path(env)
+    return local_state.default_state_dir(template_path or default_template_path())
+
+
+def serve(
+    *,
+    port: int,
+    template_path: Path | None = None,
+    admin_key: str | None = None,
+    state_dir: Path | None = None,
+    fresh: bool = False,
+) -> int:
+    """Run the stack until SIGINT or SIGTERM; prints the URLs and the admin key once. A second
+    signal while stopping quits at once without saving (the previous snapshot stays)."""
     stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        if stop.is_set():
+            print("Tollgate local stack quit without saving its state (the previous snapshot is kept)", flush=True)
+            os._exit(130)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stack = LocalStack(port=port, template_path=template_path, admin_key=admin_key)
+        signal.signal(signum, on_signal)
+    stack = LocalStack(port=port, template_path=template_path, admin_key=admin_key, state_dir=state_dir, fresh=fresh)
     try:
         stack.start()
         print(f"API:       {stack.base_url}", flush=True)
         print(f"Docs:      {stack.base_url}/docs", flush=True)
         print(f"Admin key: {stack.admin_key}", flush=True)
+        if stack.state_dir is not None:
+            restored = f" (restored {stack.restored.summary()})" if stack.restored else ""
+            print(f"State:     {stack.state_dir}{restored}; --fresh starts empty", flush=True)
         print("Tollgate local stack ready (Ctrl-C stops it)", flush=True)
         while not stop.wait(0.5):
             pass
+        print("Stopping: draining the queues and saving the state (Ctrl-C again quits without saving)", flush=True)
     finally:
         stack.stop()
+        gc.freeze()  # nothing left to collect that matters: skip the collector's pass at exit
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
     print("Tollgate local stack stopped", flush=True)
     return 0
