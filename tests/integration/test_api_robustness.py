@@ -38,3 +38,4 @@ def test_duplicates_counts_repeats_inside_one_request_only(api, admin_key, acme)
     doc = api.call("GET", "/openapi.json").body
     described = doc["components"]["schemas"]["IngestOut"]["properties"]["duplicates"]["description"]
     assert "inside this request only" in described and "earlier request" in described
+

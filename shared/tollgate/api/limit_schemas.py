@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field_validator
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.events import MAX_ID_LENGTH
@@ -28,7 +28,7 @@ from tollgate.domain.limits import (
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.domain.periods import Window
 
-from .schemas import TENANT_ID_PATTERN, Name, Number, Reason, Strict
+from .schemas import TENANT_ID_PATTERN, Instant, Name, Number, Reason, Strict
 
 WindowName = Literal["minute", "hour", "day", "month", "lifetime"]
 MeterKey = Annotated[str, StringConstraints(pattern=METER_KEY_PATTERN)]
@@ -210,7 +210,7 @@ class ConsumeIn(Strict):
         description="Default 1. 0 only checks (allowed while used < limit on every hard limit). Whole for count "
                     "meters; at most 1e30.",
     )
-    time: AwareDatetime | None = Field(
+    time: Instant | None = Field(
         default=None, description="When the usage happened (picks the windows); at most 35 days old. Default: now."
     )
 

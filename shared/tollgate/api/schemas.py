@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,7 +30,7 @@ from tollgate.domain.meters import (
     Aggregation,
     Rounding,
 )
-from tollgate.domain.periods import is_valid_timezone
+from tollgate.domain.periods import instant_problem, is_valid_timezone
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
 TENANT_ID_PATTERN = r"^[a-zA-Z0-9_.-]{1,64}$"
@@ -58,6 +60,17 @@ def _check_timezone(v: str | None) -> str | None:
     if v is not None and not is_valid_timezone(v):
         raise ValueError(f"{v!r} is not an IANA time zone name (e.g. Europe/Paris)")
     return v
+
+
+def _check_instant(v: datetime) -> datetime:
+    problem = instant_problem(v)
+    if problem:
+        raise ValueError(problem)
+    return v
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_check_instant)]
+"""An RFC 3339 date-time with an offset, from 1970 to 9998 (tollgate.domain.periods.EARLIEST, LATEST)."""
 
 
 def _check_metadata(v: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -31,6 +31,18 @@ class Window(str, Enum):
 COUNTED_WINDOWS: tuple[Window, ...] = (Window.MINUTE, Window.HOUR, Window.DAY, Window.MONTH, Window.LIFETIME)
 """Every counter window the consumer maintains for each event."""
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+"""Instants the API takes are ``EARLIEST <= t < LATEST``: a year of margin below ``datetime.max``,
+so no offset, time zone, window end or default range derived from one overflows."""
+
+
+def instant_problem(at: datetime) -> str | None:
+    """Why an aware instant is outside the range the API takes, or None."""
+    if EARLIEST <= at < LATEST:  # aware comparison: no conversion, so nothing overflows here
+        return None
+    return "must be between 1970-01-01T00:00:00Z and 9998-12-31T23:59:59Z"
+
 
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:

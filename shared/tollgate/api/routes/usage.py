@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AwareDatetime
 
 from tollgate.api.http import require, tenant_for
 from tollgate.api.problems import error_responses
-from tollgate.api.schemas import DIMENSION_PATTERN, EventsPage, SeriesPointOut, StoredEvent, UsageOut
+from tollgate.api.schemas import DIMENSION_PATTERN, EventsPage, Instant, SeriesPointOut, StoredEvent, UsageOut
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.domain.periods import Window
@@ -22,8 +21,8 @@ from .common import Cursor
 router = Router()
 
 TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
-From = Annotated[AwareDatetime, Query(alias="from", description="RFC 3339 with offset; inclusive.")]
-To = Annotated[AwareDatetime, Query(description="RFC 3339 with offset; exclusive.")]
+From = Annotated[Instant, Query(alias="from", description="RFC 3339 with offset, years 1970 to 9998; inclusive.")]
+To = Annotated[Instant, Query(description="RFC 3339 with offset, years 1970 to 9998; exclusive.")]
 
 
 @router.get("/v1/usage", tags=["Usage"], summary="A meter's usage series and total for a tenant",
@@ -49,8 +48,8 @@ def get_usage(
             responses=error_responses(401, 403, 404, 422))
 def list_events(
     tenant: TenantQ = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from", description="Default: `to` minus 7 days.")] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Default: now.")] = None,
+    from_: Annotated[Instant | None, Query(alias="from", description="Default: `to` minus 7 days.")] = None,
+    to: Annotated[Instant | None, Query(description="Default: now.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
 ) -> EventsPage:
