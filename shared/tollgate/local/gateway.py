@@ -446,6 +446,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     timeout = REQUEST_TIMEOUT_S  # every socket read and write; a silent client cannot hold a thread
     server: GatewayServer
 
+    def setup(self) -> None:
+        self.timeout = self.server.request_timeout_s
+        super().setup()
+
     def _handle(self) -> None:
         if not self.server.begin_request():
             self._send_problem(503, "the local stack is stopping; it answers no new requests")
@@ -576,8 +580,9 @@ class GatewayServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
+    def __init__(self, gateway: Gateway, host: str, port: int, *, request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.gateway = gateway
+        self.request_timeout_s = request_timeout_s
         self.closing = False
         self._active = 0
         self._idle = threading.Condition()
