@@ -1,10 +1,15 @@
-"""Invoke functions in-process, the way Lambda would: one event per execution environment.
+"""Invoke functions in-process, one event per "execution environment" at a time.
 
 Like Lambda, an environment handles one invocation at a time, and concurrent invocations get
-further environments. Locally an environment is an independent import of the handler module
-(``import_handler(spec, instance=n)``), so module-level state such as a Powertools resolver's
-``current_event`` is never shared between concurrent requests. Idle environments are reused.
-The function's Timeout is reported through the context but not enforced.
+further environments; idle ones are reused. Locally an environment is only a separate import
+of the function's own ``app.py`` (``import_handler(spec, instance=n)``): everything that file
+imports from the layer is imported once per process and shared. The API's resolver and
+routers (``tollgate.api``) are module-level singletons, and so are Powertools' loggers' and
+metrics' shared state, so concurrent invocations are NOT isolated from each other as they are
+on Lambda: they can see each other's request state (a resolver's ``current_event``, appended
+log keys). The gateway serializes the HTTP handlers for that reason (``_HANDLER_LOCK``), but
+authorizers, SQS pollers and schedules invoke outside that lock. The function's Timeout is
+reported through the context but not enforced.
 """
 
 from __future__ import annotations
