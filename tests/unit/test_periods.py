@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tollgate.domain.periods import Window, is_valid_timezone, utc_key, window_end, window_start, windows_between, zone
+from tollgate.domain.periods import Window, is_known_zone, is_valid_timezone, utc_key, window_end, window_start, windows_between, zone
 
 
 def utc(*a):
@@ -93,3 +93,17 @@ def test_windows_between_covers_the_range():
     # ``to`` is exclusive: midnight in Paris (23:00 UTC in winter) does not open the 28th.
     starts = list(windows_between(utc(2026, 10, 24, 22), utc(2026, 10, 27, 23), Window.DAY, tz))
     assert starts[-1].date().isoformat() == "2026-10-27"
+
+
+def test_new_zones_are_area_location_names_or_utc():
+    for name in ("UTC", "Etc/UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Asia/Calcutta", "Arctic/Longyearbyen"):
+        assert is_valid_timezone(name), name
+    for name in ("localtime", "Factory", "EST5EDT", "CET", "GMT", "Zulu", "US/Eastern", "Etc/GMT+5", "Etc/GMT",
+                 "posixrules", "Europe", "Europe/", "/Paris", "Mars/Base", "Europe/Nowhere"):
+        assert not is_valid_timezone(name), name
+
+
+def test_stored_old_style_zones_still_load():
+    for name in ("EST5EDT", "CET", "US/Eastern", "Etc/GMT+5"):
+        assert not is_valid_timezone(name) and is_known_zone(name)
+        assert zone(name).key == name

@@ -33,12 +33,16 @@ from tollgate.domain.meters import (
 from tollgate.domain.periods import instant_problem, is_valid_timezone
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
-TENANT_ID_PATTERN = r"^[a-zA-Z0-9_.-]{1,64}$"
-TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN)]
+ID_MAX_LENGTH = 64
+TENANT_ID_PATTERN = r"^[a-zA-Z0-9_.-]*[a-zA-Z0-9_-][a-zA-Z0-9_.-]*$"
+"""Tenant and plan ids: letters, digits, ``_``, ``.`` and ``-``, up to ``ID_MAX_LENGTH``, and not
+only dots - ``.`` and ``..`` are path segments that URLs normalize away (and ``...`` is as bad
+in practice), so such an id could never be addressed as ``/v1/tenants/<id>``."""
+TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=320)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-PlanId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")]
+PlanId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 MetadataValue = str | int | float | bool | None
 
 T = TypeVar("T")
@@ -58,7 +62,7 @@ def _check_currency(v: str | None) -> str | None:
 
 def _check_timezone(v: str | None) -> str | None:
     if v is not None and not is_valid_timezone(v):
-        raise ValueError(f"{v!r} is not an IANA time zone name (e.g. Europe/Paris)")
+        raise ValueError(f"{v!r} is not an IANA Area/Location time zone name (e.g. Europe/Paris) or UTC")
     return v
 
 
@@ -84,12 +88,14 @@ def _check_metadata(v: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class TenantCreate(Strict):
-    id: TenantId = Field(description="Your id for the tenant: letters, digits, `_`, `.`, `-`; 1 to 64 characters.")
+    id: TenantId = Field(description="Your id for the tenant: letters, digits, `_`, `.`, `-`, not only dots; "
+                                     "1 to 64 characters.")
     name: Name
     plan: PlanId | None = None
     billing_email: Email | None = None
     currency: Currency = Field(default="USD", description="ISO 4217 code.")
-    timezone: str = Field(default="UTC", max_length=64, description="IANA zone; billing windows follow it.")
+    timezone: str = Field(default="UTC", max_length=64,
+                          description="IANA Area/Location zone (e.g. Europe/Paris), or UTC; billing windows follow it.")
     metadata: dict[str, MetadataValue] | None = None
 
     _currency = field_validator("currency")(_check_currency)

@@ -49,13 +49,34 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+AREAS = frozenset({"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian",
+                   "Pacific"})
+"""The geographic areas of tzdata's Area/Location names."""
+
+
 def is_valid_timezone(name: str) -> bool:
+    """A zone a tenant may be given: an IANA ``Area/Location`` name (``Europe/Paris``,
+    ``America/Argentina/Buenos_Aires``) of a geographic area, or ``UTC`` / ``Etc/UTC``.
+
+    Refused, though tzdata has them: POSIX-style and legacy names (``EST5EDT``, ``CET``, ``EST``,
+    ``GMT``, ``Zulu``), country aliases (``US/Eastern``, ``Canada/Pacific``), ``Etc/GMT+5`` and
+    kin (their sign is inverted), and what a system adds (``localtime``, ``Factory``,
+    ``posixrules``). Old location aliases such as ``Asia/Calcutta`` are kept: browsers (ICU)
+    still report them. Only new input is checked this way; ``zone`` loads any stored name."""
+    if name in ("UTC", "Etc/UTC"):
+        return True
+    area, sep, _ = name.partition("/")
+    return bool(sep) and area in AREAS and name in _zone_names()
+
+
+def is_known_zone(name: str) -> bool:
+    """Any zone tzdata can load - what a tenant stored before ``is_valid_timezone`` was strict may hold."""
     return name == "UTC" or name in _zone_names()
 
 
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
-    if not is_valid_timezone(name):
+    if not is_known_zone(name):
         raise ZoneInfoNotFoundError(name)
     return ZoneInfo(name)
 

@@ -10,14 +10,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from tollgate.api.http import require
 from tollgate.api.limit_schemas import PlanIn, PlanOut
 from tollgate.api.problems import error_responses
-from tollgate.api.schemas import Page
+from tollgate.api.schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Page
 from tollgate.domain.keys import Scope
 from tollgate.usecases import plans
 
 from .common import Cursor, Limit, paged
 
 router = Router()
-PlanPath = Annotated[str, Path(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")]
+PlanPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
 @router.put("/v1/plans/<plan_id>", tags=["Plans"], summary="Create or replace a plan (audited)",
