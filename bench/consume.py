@@ -22,6 +22,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -229,8 +230,9 @@ def on_local_stack() -> dict[str, Any]:
     log = tempfile.NamedTemporaryFile(prefix="bench-local-", suffix=".log")  # noqa: SIM115
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(TOLLGATE_ADMIN_KEY=admin_key, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT / "shared"))
-    process = subprocess.Popen([sys.executable, "-m", "tollgate.cli", "local", "--port", str(port)], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    state_dir = tempfile.mkdtemp(prefix="bench-state-")  # never the project's .tollgate/
+    process = subprocess.Popen([sys.executable, "-m", "tollgate.cli", "local", "--port", str(port),
+                                "--state-dir", state_dir], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -291,6 +293,7 @@ def on_local_stack() -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def run() -> dict[str, Any]:
