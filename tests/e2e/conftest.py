@@ -42,6 +42,7 @@ class LocalStackProcess:
     process: subprocess.Popen[bytes]
     log: IO[bytes]
     state_dir: Path
+    owns_state_dir: bool = False  # a temporary directory start_local_stack made: removed at stop()
 
     def output(self) -> str:
         self.log.flush()
@@ -59,6 +60,9 @@ class LocalStackProcess:
             pytest.fail(
                 f"the local stack ignored {signal.Signals(signum).name} for {STOP_TIMEOUT_S} s:\n{self.output()}"
             )
+        finally:
+            if self.owns_state_dir and self.process.poll() is not None:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
         return time.monotonic() - started
 
 
@@ -70,6 +74,7 @@ def start_local_stack(
     TOLLGATE_ADMIN_KEY (default: a new key; pass "" to let the stack choose)."""
     port = free_port()
     admin_key = generate_key().key if admin_key is None else admin_key
+    owns_state_dir = state_dir is None
     state_dir = Path(tempfile.mkdtemp(prefix="tollgate-state-")) if state_dir is None else state_dir
     log = tempfile.NamedTemporaryFile(prefix="tollgate-local-", suffix=".log")  # noqa: SIM115 - closed by the caller
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -85,7 +90,7 @@ def start_local_stack(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    stack = LocalStackProcess(f"http://127.0.0.1:{port}", port, admin_key, process, log, state_dir)
+    stack = LocalStackProcess(f"http://127.0.0.1:{port}", port, admin_key, process, log, state_dir, owns_state_dir)
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
