@@ -10,7 +10,9 @@ local``) and before anything imports ``tollgate.adapters``.
 ``stop()`` shuts down in the order that loses nothing: the gateway stops accepting requests
 and finishes the ones in flight, the SQS pollers drain their queues (bounded), the pollers and
 the scheduler stop, and the state is saved; then moto stops. Whatever a poller had not
-finished is still in its queue, and is saved with it.
+finished is still in its queue, and is saved with it. From the snapshot on, the moto server's
+lock stays taken, so a request still in flight cannot write anything and answer success
+after the state was read: its client gets no answer instead.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ _STRIPPED = ("AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 IN_FLIGHT_S = 1.5  # requests being handled when the gateway stops accepting
 DRAIN_S = 1.5  # the pollers emptying their queues
 JOIN_S = 1.2  # a poller's long poll is 1 s
+LATE_S = 0.3  # requests still in flight after that; later ones block on moto until the process ends
 
 
 class StackError(Exception):
@@ -214,7 +217,10 @@ class LocalStack:
             self.timings["restore_s"] = time.monotonic() - mark
             for skipped in self.restored.skipped:
                 logger.warning("saved state not restored: %s", skipped)
-            logger.info("restored %s from %s", self.restored.summary(), local_state.snapshot_path(self.state_dir))
+            logger.info(
+                "restored %s from %s in %.2f s",
+                self.restored.summary(), local_state.snapshot_path(self.state_dir), self.timings["restore_s"],
+            )
             del snapshot
 
         functions = template.functions()
@@ -280,6 +286,8 @@ class LocalStack:
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        if self._server is not None:
+            self._server.wait_idle(LATE_S)  # a request slower than IN_FLIGHT_S gets a last chance
         if save and self._started and self.state_dir is not None:
             self._save()
         if self._moto is not None:
@@ -320,8 +328,10 @@ class LocalStack:
         assert self.template is not None and self.created is not None and self.state_dir is not None
         try:
             mark = time.monotonic()
+            hold = self._moto.app.lock.acquire if self._moto is not None and self._moto.app is not None else None
             snapshot = local_state.capture(
-                self.created, self._session, account_id=self.template.account_id, region=self.template.region
+                self.created, self._session, account_id=self.template.account_id, region=self.template.region,
+                hold=hold,  # never released: moto stops next, and nothing may write after the snapshot
             )
             path = local_state.save(self.state_dir, snapshot)
             counts = snapshot.counts()

@@ -173,9 +173,17 @@ def _dynamodb_backend(account_id: str, region: str) -> Any:
     return dynamodb_backends[account_id][region]
 
 
-def capture(created: CreatedResources, session: Any, *, account_id: str, region: str) -> Snapshot:
-    """Everything the template's tables, queues and buckets hold. Call with moto idle."""
+def capture(
+    created: CreatedResources, session: Any, *, account_id: str, region: str, hold: Any = None
+) -> Snapshot:
+    """Everything the template's tables, queues and buckets hold. Buckets are read through the
+    API first; then ``hold()`` (the stack: take the moto server's lock for good, so a request
+    still in flight cannot write after the snapshot and answer success), then tables and
+    queues straight from moto's storage."""
     snapshot = Snapshot(saved_at=time.time())
+    snapshot.buckets = _capture_buckets(created, session)
+    if hold is not None:
+        hold()
     backend = _dynamodb_backend(account_id, region)
     for name in created.tables.values():
         table = backend.tables.get(name)
@@ -186,7 +194,12 @@ def capture(created: CreatedResources, session: Any, *, account_id: str, region:
             "items": [{k: _plain(v) for k, v in item.attrs.items()} for item in table.all_items()],
         }
     snapshot.queues = _capture_queues(created, account_id=account_id, region=region)
+    return snapshot
+
+
+def _capture_buckets(created: CreatedResources, session: Any) -> dict[str, list[dict[str, Any]]]:
     s3 = session.client("s3")
+    buckets: dict[str, list[dict[str, Any]]] = {}
     for name in created.buckets.values():
         objects = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
@@ -198,8 +211,8 @@ def capture(created: CreatedResources, session: Any, *, account_id: str, region:
                     "content_type": got.get("ContentType"),
                     "metadata": got.get("Metadata") or {},
                 })
-        snapshot.buckets[name] = objects
-    return snapshot
+        buckets[name] = objects
+    return buckets
 
 
 def _plain(value: Any) -> dict[str, Any]:
