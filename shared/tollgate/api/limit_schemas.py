@@ -211,7 +211,9 @@ class ConsumeIn(Strict):
                     "meters; at most 1e30.",
     )
     time: Instant | None = Field(
-        default=None, description="When the usage happened (picks the windows); at most 35 days old. Default: now."
+        default=None,
+        description="Now, within 5 minutes either way (clock skew); default: now. Consume decides usage happening "
+                    "now, against the current windows; record back-dated usage through `POST /v1/events`."
     )
 
 

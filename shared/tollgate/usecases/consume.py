@@ -46,7 +46,7 @@ from tollgate.config import settings
 from tollgate.domain import periods
 from tollgate.domain.counting import CounterKey, counter_targets
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
-from tollgate.domain.events import MAX_AGE, MAX_AHEAD
+from tollgate.domain.events import MAX_AHEAD
 from tollgate.domain.limits import (
     MAX_LIMIT_VALUE,
     LimitState,
@@ -116,11 +116,20 @@ def validate_amount(amount: Decimal, meter: MeterSpec) -> Decimal:
     return amount
 
 
+TIME_TOLERANCE = MAX_AHEAD
+"""How far ``time`` may be from now, either way: the clock skew ingest allows ahead."""
+
+
 def _validate_time(at: datetime, now: datetime) -> None:
-    if at < now - MAX_AGE:
-        message = f"is more than {MAX_AGE.days} days in the past"
-    elif at > now + MAX_AHEAD:
-        message = "is more than 5 minutes in the future"
+    """Consume is admission control - may the tenant use this now? - so it judges the current
+    windows only. A time in the past would be judged against past windows: a back-dated
+    consume on the last day of last month would pass a full monthly hard limit."""
+    minutes = int(TIME_TOLERANCE.total_seconds() // 60)
+    if at < now - TIME_TOLERANCE:
+        message = (f"is more than {minutes} minutes in the past; consume decides usage happening now - "
+                   "record back-dated usage through POST /v1/events")
+    elif at > now + TIME_TOLERANCE:
+        message = f"is more than {minutes} minutes in the future"
     else:
         return
     raise ValidationFailed(f"time: {message}", [FieldError("time", message)])
