@@ -14,10 +14,11 @@ from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import Window
 from tollgate.domain.usage_query import CounterCell, cell_value, is_empty, total
 
-from . import meters, tenants
+from . import clock, meters, tenants
 
-# The longest range each window may span, to bound a query's cost (items read).
-MAX_SPAN = {Window.HOUR: timedelta(days=31), Window.DAY: timedelta(days=400), Window.MONTH: timedelta(days=3700)}
+# The longest range each window may span, to bound a query's cost (items read). An hour series
+# covers any month, the default range: 31 days and the hour a DST change adds.
+MAX_SPAN = {Window.HOUR: timedelta(days=32), Window.DAY: timedelta(days=400), Window.MONTH: timedelta(days=3700)}
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,23 @@ def _cell(item: CounterModel, window_key: str, group: str | None) -> CounterCell
     )
 
 
+def current_month(tz, now: datetime) -> tuple[datetime, datetime]:  # noqa: ANN001 - a ZoneInfo
+    """The start of the month holding ``now`` in ``tz``, and the start of the next."""
+    start = periods.window_start(now, Window.MONTH, tz)
+    return start, periods.window_end(start, Window.MONTH, tz)
+
+
 def query_usage(
-    tenant_id: str, meter_key: str, start: datetime, end: datetime, window: Window, group_by: str | None
+    tenant_id: str, meter_key: str, start: datetime | None, end: datetime | None, window: Window,
+    group_by: str | None,
 ) -> Usage:
+    """``start`` and ``end`` default to the current month in the tenant's zone (``clock.now``)."""
+    tenant = None
+    if start is None or end is None:
+        tenant = tenants.get_tenant(tenant_id)  # 404 first: the defaults need its zone
+        month_start, month_end = current_month(periods.zone(tenant.timezone), clock.now())
+        start = month_start if start is None else start
+        end = month_end if end is None else end
     errors = []
     if end <= start:
         errors.append(FieldError("to", "must be after from"))
@@ -68,7 +83,7 @@ def query_usage(
         errors.append(FieldError("from", f"a {window.value} series spans at most {MAX_SPAN[window].days} days"))
     if errors:
         raise ValidationFailed("the range is not valid", errors)
-    tenant = tenants.get_tenant(tenant_id)
+    tenant = tenant or tenants.get_tenant(tenant_id)
     meter = meters.get_meter(meter_key)
     if group_by is not None and group_by not in meter.group_by:
         raise ValidationFailed(

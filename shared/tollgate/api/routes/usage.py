@@ -21,16 +21,21 @@ from .common import Cursor
 router = Router()
 
 TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
-From = Annotated[Instant, Query(alias="from", description="RFC 3339 with offset, years 1970 to 9998; inclusive.")]
-To = Annotated[Instant, Query(description="RFC 3339 with offset, years 1970 to 9998; exclusive.")]
+From = Annotated[Instant | None, Query(
+    alias="from",
+    description="RFC 3339 with offset, years 1970 to 9998; inclusive. Default: the start of the current month "
+                "in the tenant's time zone.")]
+To = Annotated[Instant | None, Query(
+    description="RFC 3339 with offset, years 1970 to 9998; exclusive. Default: the start of next month in the "
+                "tenant's time zone (so with neither, the current month).")]
 
 
 @router.get("/v1/usage", tags=["Usage"], summary="A meter's usage series and total for a tenant",
             responses=error_responses(401, 403, 404, 422))
 def get_usage(
     meter: Annotated[str, Query(pattern=METER_KEY_PATTERN)],
-    from_: From,
-    to: To,
+    from_: From = None,
+    to: To = None,
     window: Annotated[Literal["hour", "day", "month"], Query()] = "day",
     tenant: TenantQ = None,
     group_by: Annotated[str | None, Query(pattern=DIMENSION_PATTERN)] = None,
