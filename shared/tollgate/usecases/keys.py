@@ -49,6 +49,7 @@ def create_key(
         id=new.id, key_hash=new.key_hash, scope=scope, tenant_id=tenant_id, name=name, created_at=clock.now()
     )
     keys_repo.create(record)
+    _records.invalidate(record.id)  # a preset key presented before it existed is known now
     return record, new.key
 
 
@@ -79,7 +80,17 @@ class AuthResult:
     error: str | None  # missing | invalid | revoked
 
 
-_records = TtlCache[ApiKeyRecord](lambda key_id: keys_repo.get(key_id), ttl=settings().auth_cache_ttl_seconds)
+MAX_UNKNOWN_KEYS = 10_000
+# Found records and unknown key ids alike are remembered for AUTH_CACHE_TTL_SECONDS: a client
+# (or an attacker) repeating an unknown key costs one read per minute per instance, not one per
+# request. Key ids are random and new at creation, so no one presents one before it exists -
+# except a preset key (TOLLGATE_ADMIN_KEY), and create_key forgets the miss on this instance.
+_records = TtlCache[ApiKeyRecord](
+    lambda key_id: keys_repo.get(key_id),
+    ttl=settings().auth_cache_ttl_seconds,
+    miss_ttl=settings().auth_cache_ttl_seconds,
+    max_misses=MAX_UNKNOWN_KEYS,
+)
 
 
 def reset_cache() -> None:
