@@ -28,8 +28,9 @@ from botocore.exceptions import ClientError
 from tollgate.config import settings
 from tollgate.domain import counting
 from tollgate.domain import storage_keys as keys
+from tollgate.domain import stored_events
 from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, EventRef, LogChunk
-from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.domain.usage import format_time
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -380,8 +381,7 @@ class Ledger:
         for q in queries:
             for item in self._query(ProjectionExpression=projection, ExpressionAttributeNames=names, **q):
                 newest = item["sk"]["S"].split("#", 1)[0]
-                blob = item["z"]["B"]
-                yield newest, counting.decompress_events(blob)
+                yield newest, stored_events.decode_chunk(item.get("z", {}).get("B"))
 
     def list_events(
         self, tenant: str, start: datetime, end: datetime, limit: int, cursor: str | None
@@ -410,7 +410,7 @@ class Ledger:
                 break
             page.append(event)
         next_cursor = counting.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if more else None
-        return [UsageEvent.from_message(e).as_cloudevent(tenant) for e in page], next_cursor
+        return [stored_events.render(e, tenant) for e in page], next_cursor
 
 
 def list_events(

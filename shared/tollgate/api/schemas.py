@@ -266,8 +266,24 @@ class UsageOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
+DATA_OMITTED_DOC = {
+    "type": "string",
+    "description": "Only when `data` is null: why the stored data cannot be shown (nested more than 64 levels deep - "
+                   "ingest took deeper data before it limited nesting -, not an object, or holding a number JSON "
+                   "cannot carry). The event was counted as usual.",
+}
+
+
+def _document_data_omitted(schema: dict[str, Any]) -> None:
+    schema.setdefault("properties", {})["dataomitted"] = DATA_OMITTED_DOC
+
+
 class StoredEvent(BaseModel):
-    """A raw usage event as counted (CloudEvents 1.0 attributes)."""
+    """A raw usage event as counted (CloudEvents 1.0 attributes). ``dataomitted`` (a CloudEvents
+    extension attribute) is present only with ``"data": null``: an extra field, so other events
+    do not carry a null marker."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_document_data_omitted)
 
     specversion: str
     id: str
@@ -275,7 +291,8 @@ class StoredEvent(BaseModel):
     source: str
     subject: str
     time: str
-    data: dict[str, Any]
+    data: dict[str, Any] | None = Field(
+        description="The event's data; null when it cannot be shown, and then `dataomitted` says why.")
 
 
 class EventsPage(BaseModel):

@@ -1,0 +1,235 @@
+"""Reading the raw-event log back for ``GET /v1/events``, whatever it holds. Pure; no AWS.
+
+The log is written by the consumer (``counting.log_chunks``: zlib of a JSON array of
+``UsageEvent.as_message()`` dicts), but the listing must answer for everything it ever wrote
+and anything storage may hold: data that ingest once accepted and no longer does (nested 900
+levels deep, before ingest limited nesting), and chunks no code writes (corrupt, not JSON,
+nested past any parser's recursion). So:
+
+- ``decode_chunk`` never raises. It parses with ``json.loads`` and, when that fails (recursion,
+  a number Python will not hold), with ``loads_bounded``, which uses no recursion and stands a
+  marker in for what it cannot hold. A chunk that is not JSON at all, and an event without a
+  string ``id`` and a well-formed ``time`` (it could be neither ordered nor paged past), are
+  left out and logged: there is nothing to show of them.
+- ``render`` gives the CloudEvent of an event. Data that cannot be rendered - nested more than
+  ``MAX_DATA_DEPTH`` levels, not an object, holding a number JSON cannot carry - is replaced:
+  ``"data": null`` and ``"dataomitted": "<why>"``. The event itself (id, type, time) is shown:
+  it was counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import zlib
+from datetime import datetime
+from json.decoder import scanstring
+from json.scanner import NUMBER_RE
+from typing import Any
+
+from .usage import UsageEvent
+
+log = logging.getLogger(__name__)
+
+MAX_DATA_DEPTH = 64
+"""Data nested deeper is not rendered: twice what ingest takes today, well inside the response
+encoder's limits (pydantic stops near 255 levels, ``json`` at the interpreter's recursion limit)."""
+
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")  # usage.TIME_FORMAT, fixed width
+_WS = re.compile(r"[ \t\n\r]*")
+_SPECIAL = re.compile(r'["\[\]{}]')
+_CONSTANTS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf,
+              "-Infinity": -math.inf}
+
+
+class Unrenderable:
+    """Stands in for a value ``loads_bounded`` could not hold."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+TOO_DEEP = f"data is nested more than {MAX_DATA_DEPTH} levels deep"
+
+
+# ------------------------------------------------------------------ reading a chunk
+def decode_chunk(blob: Any) -> list[dict[str, Any]]:
+    """The events of one stored log chunk that can be listed; never raises."""
+    try:
+        text = zlib.decompress(blob).decode("utf-8")
+    except Exception as exc:  # noqa: BLE001 - not zlib, not UTF-8, not bytes: nothing to show
+        log.error("a raw-event log chunk could not be read (%s); its events are left out", type(exc).__name__)
+        return []
+    try:
+        doc = json.loads(text)
+    except (RecursionError, ValueError):
+        try:  # an event/chunk (chunk: array, event, data: + 2 levels) too deep, or a number too long
+            doc = loads_bounded(text, MAX_DATA_DEPTH + 2)
+        except ValueError as exc:
+            log.error("a raw-event log chunk could not be read (not JSON: %s); its events are left out", exc)
+            return []
+    if not isinstance(doc, list):
+        log.error("a raw-event log chunk could not be read (not a JSON array); its events are left out")
+        return []
+    events = [e for e in doc if _listable(e)]
+    if len(events) < len(doc):
+        log.error("%d events of a raw-event log chunk could not be read (no id or time); left out",
+                  len(doc) - len(events))
+    return events
+
+
+def _listable(e: Any) -> bool:
+    if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not isinstance(e.get("time"), str):
+        return False
+    if not _TIME.match(e["time"]):
+        return False
+    try:
+        datetime.fromisoformat(e["time"])
+    except ValueError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ rendering an event
+def render(e: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """The CloudEvent ``GET /v1/events`` answers for a stored event (see ``StoredEvent``)."""
+    try:
+        out = UsageEvent.from_message(e).as_cloudevent(tenant)
+    except (KeyError, TypeError, ValueError):  # a field missing: show what there is
+        out = {"specversion": "1.0", "id": e["id"], "type": "", "source": "tollgate", "subject": tenant,
+               "time": e["time"], "data": e.get("data") or {}}
+    if not isinstance(out.get("type"), str):
+        out["type"] = ""
+    if not isinstance(out.get("source"), str) or not out["source"]:
+        out["source"] = "tollgate"
+    problem = data_problem(out.get("data"))
+    if problem is not None:
+        out["data"] = None
+        out["dataomitted"] = f"{problem}; it cannot be shown"
+    return out
+
+
+def data_problem(data: Any) -> str | None:
+    """Why ``data`` cannot be rendered, or None. Iterative: any depth is safe to inspect."""
+    if not isinstance(data, dict):
+        return "data is not an object"
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DATA_DEPTH:
+            return TOO_DEEP
+        for item in value.values() if isinstance(value, dict) else value:
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
+            elif isinstance(item, Unrenderable):
+                return item.reason
+            elif isinstance(item, float) and not math.isfinite(item):
+                return "data holds a number JSON cannot carry (NaN or Infinity)"
+    return None
+
+
+# ------------------------------------------------------------------ a parser without recursion
+def loads_bounded(text: str, max_depth: int) -> Any:
+    """``json.loads`` with an explicit stack instead of recursion, for text it cannot take. A
+    container deeper than ``max_depth`` is skipped and an ``Unrenderable`` stands in for it, as
+    for a number Python will not hold. Raises ValueError for text that is not JSON."""
+    n = len(text)
+    stack: list[list[Any]] = []  # [container, key of the value being read (objects)]
+    idx = _WS.match(text, 0).end()
+    while True:
+        # ---- one value at idx
+        if idx >= n:
+            raise ValueError("unexpected end of text")
+        c = text[idx]
+        if c in "[{":
+            close = "]" if c == "[" else "}"
+            if len(stack) >= max_depth:
+                idx = _skip_container(text, idx)
+                value: Any = Unrenderable(TOO_DEEP)
+            else:
+                idx = _WS.match(text, idx + 1).end()
+                if text.startswith(close, idx):
+                    idx += 1
+                    value = [] if c == "[" else {}
+                else:
+                    container: Any = [] if c == "[" else {}
+                    stack.append([container, None])
+                    if c == "{":
+                        stack[-1][1], idx = _key(text, idx)
+                    continue
+        elif c == '"':
+            value, idx = scanstring(text, idx + 1)
+        else:
+            value, idx = _scalar(text, idx)
+        # ---- put it in its container; close the containers it completes
+        while True:
+            if not stack:
+                if _WS.match(text, idx).end() != n:
+                    raise ValueError(f"extra data at {idx}")
+                return value
+            container, key = stack[-1]
+            if isinstance(container, dict):
+                container[key] = value
+            else:
+                container.append(value)
+            idx = _WS.match(text, idx).end()
+            ch = text[idx : idx + 1]
+            if ch == ",":
+                idx = _WS.match(text, idx + 1).end()
+                if isinstance(container, dict):
+                    stack[-1][1], idx = _key(text, idx)
+                break
+            if ch == ("}" if isinstance(container, dict) else "]"):
+                idx += 1
+                stack.pop()
+                value = container
+                continue
+            raise ValueError(f"expected ',' or a closing bracket at {idx}")
+
+
+def _key(text: str, idx: int) -> tuple[str, int]:
+    """An object's key at ``idx`` and the position of its value."""
+    if not text.startswith('"', idx):
+        raise ValueError(f"expected a key at {idx}")
+    key, idx = scanstring(text, idx + 1)
+    idx = _WS.match(text, idx).end()
+    if not text.startswith(":", idx):
+        raise ValueError(f"expected ':' at {idx}")
+    return key, _WS.match(text, idx + 1).end()
+
+
+def _scalar(text: str, idx: int) -> tuple[Any, int]:
+    for word, constant in _CONSTANTS.items():
+        if text.startswith(word, idx):
+            return constant, idx + len(word)
+    m = NUMBER_RE.match(text, idx)
+    if m is None:
+        raise ValueError(f"unexpected character at {idx}")
+    integer, frac, exp = m.groups()
+    try:
+        number: Any = float(integer + (frac or "") + (exp or "")) if frac or exp else int(integer)
+    except ValueError:  # more digits than int() takes (sys.set_int_max_str_digits)
+        number = Unrenderable("data holds a number with too many digits")
+    return number, m.end()
+
+
+def _skip_container(text: str, idx: int) -> int:
+    """The position after the array or object starting at ``idx``, without building it."""
+    depth = 0
+    while True:
+        m = _SPECIAL.search(text, idx)
+        if m is None:
+            raise ValueError("unexpected end of text")
+        c, idx = m.group(), m.end()
+        if c == '"':
+            _, idx = scanstring(text, idx)
+        elif c in "[{":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return idx
