@@ -24,6 +24,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("consumer", "bench.consumer"),
     ("consume", "bench.consume"),
     ("ratelimit", "bench.ratelimit"),
+    ("local_restart", "bench.local_restart"),
 ]
 
 

@@ -192,6 +192,8 @@ class LocalStack:
                     f"(or TOLLGATE_FRESH=1 make run), which deletes it, or move {self.state_dir} aside"
                 ) from error
         self.timings["state_read_s"] = time.monotonic() - started
+        if snapshot is not None:
+            logger.info("read the saved state in %.2f s", self.timings["state_read_s"])
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self._moto = AtomicMotoServer()  # one request at a time, 38-digit numbers: see moto_server.py
@@ -267,6 +269,7 @@ class LocalStack:
         gc.freeze()  # what start-up built (restored items included) lives on; the collector can skip it
         self._started = True
         self.timings["start_s"] = time.monotonic() - started
+        logger.info("started in %.2f s", self.timings["start_s"])
 
     def stop(self, *, save: bool = True) -> None:
         """Stop accepting requests, drain the queues, stop the threads, save the state, stop
