@@ -147,3 +147,17 @@ def test_a_second_stack_on_the_same_state_is_refused(local_stack: LocalStackProc
     result = _start("--port", "0", "--state-dir", str(local_stack.state_dir))
     assert result.returncode == 1
     assert "in use by another" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_snapshot_moto_cannot_take_is_one_line_too(state_dir: Path) -> None:
+    """Readable, but its items do not fit moto (as after a moto change): no traceback either."""
+    from tollgate.local import state
+
+    bad = {"key_schema": [("id", "S")], "items": [{"id": {"S": "acme"}, "x": "not an attribute value"}]}
+    state.save(state_dir, state.Snapshot(tables={"tollgate-local-tenantstable": bad}))
+    result = _start("--port", "0", "--state-dir", str(state_dir))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " INFO " not in line]  # the start-up log is fine
+    assert len(errors) == 1 and errors[0].startswith("tollgate local: cannot restore the local state"), result.stderr
+    assert "--fresh" in errors[0]

@@ -214,8 +214,13 @@ class LocalStack:
                 self.restored = local_state.restore(
                     snapshot, self.created, session, account_id=template.account_id, region=template.region
                 )
-            except local_state.StateError as error:
-                raise StackError(f"cannot restore the local state: {error}; start fresh with --fresh") from error
+            except Exception as error:  # noqa: BLE001 - e.g. a moto whose storage changed shape: one line
+                logger.debug("restoring the local state failed", exc_info=True)
+                reason = str(error) if isinstance(error, local_state.StateError) else f"{type(error).__name__}: {error}"
+                raise StackError(
+                    f"cannot restore the local state from {local_state.snapshot_path(self.state_dir)} ({reason}). "
+                    "Start fresh with `tollgate local --fresh` (or TOLLGATE_FRESH=1 make run), which deletes it"
+                ) from error
             self.timings["restore_s"] = time.monotonic() - mark
             for skipped in self.restored.skipped:
                 logger.warning("saved state not restored: %s", skipped)
