@@ -135,6 +135,12 @@ def test_a_long_poll_waits_without_holding_up_other_requests(endpoint: str, tabl
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, VisibilityTimeout=30)
     assert 0.9 < time.monotonic() - started < 2
 
+    from moto.sqs.models import Message
+
+    for i in range(20):
+        sqs.send_message(QueueUrl=url, MessageBody="x" * 10_000)
+    assert len(Message.instances_tracked) < 5  # moto would keep every message (and every received copy)
+
 
 def test_a_cancelled_transaction_undoes_its_own_writes_only(table: tuple[Any, str]) -> None:
     from botocore.exceptions import ClientError

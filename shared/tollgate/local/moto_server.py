@@ -22,10 +22,10 @@ arrives or the wait is over. A ReceiveMessage that omits ``WaitTimeSeconds`` on 
 Two costs of moto grow with the data, which matters once the local stack keeps its state across
 restarts: each ``TransactWriteItems`` deep-copies every table it touches for its rollback (seconds
 per transaction with 50,000 items), and every ``Item`` moto ever creates, copies included, stays
-referenced from ``Item.instances_tracked`` (a list only moto's dashboard reads). ``tune_moto()``
-makes the rollback copy only the items the transaction names (their hash-key partitions; the
-rest of the table is shared, which is safe because requests are serialized) and the server
-empties the tracking lists of DynamoDB's models after each request.
+referenced from ``Item.instances_tracked`` (a list only moto's dashboard reads; SQS messages
+likewise). ``tune_moto()`` makes the rollback copy only the items the transaction names (their
+hash-key partitions; the rest of the table is shared, which is safe because requests are
+serialized) and the server empties those tracking lists after each request.
 
 ``AtomicMotoServer`` is ``moto.server.ThreadedMotoServer`` with this application; the local stack
 and the tests that need moto in server mode use it.
@@ -164,10 +164,15 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
 
 
 def _forget_tracked_instances() -> None:
-    """moto keeps every model instance it ever created for its dashboard; drop DynamoDB's."""
+    """moto keeps every model instance it ever created for its dashboard; drop DynamoDB's items
+    and tables and SQS's messages (each usage message is up to 256 KB, and every receive copies it)."""
     import sys
 
-    for module_name, class_name in (("moto.dynamodb.models.dynamo_type", "Item"), ("moto.dynamodb.models.table", "Table")):
+    for module_name, class_name in (
+        ("moto.dynamodb.models.dynamo_type", "Item"),
+        ("moto.dynamodb.models.table", "Table"),
+        ("moto.sqs.models", "Message"),
+    ):
         model = getattr(sys.modules.get(module_name), class_name, None)
         tracked = getattr(model, "instances_tracked", None)
         if tracked:
