@@ -40,6 +40,20 @@ def test_admins_page_through_a_tenants_quarantine_newest_first(api, admin_key, q
     assert other.status == 200 and other.body["items"] == []
 
 
+def test_an_event_too_deep_to_show_is_listed_without_its_data(api, admin_key, quarantined):
+    deep: dict = {}
+    for _ in range(600):
+        deep = {"x": deep}
+    event = UsageEvent(id="deep", meter="calls", time=format_time(T0 + timedelta(seconds=9)), value="1",
+                       data={"note": "\udfff", "deep": deep})
+    batch = sqs_event([("m2", body("acme", [event], METERS))])
+    assert load_handler("ConsumerFunction")(batch, FakeContext()) == {"batchItemFailures": []}
+    listed = api.call("GET", "/v1/events/rejected", key=admin_key, query={"tenant": "acme", "limit": "1"})
+    assert listed.status == 200, listed.body
+    [item] = listed.body["items"]
+    assert item["id"] == "deep" and item["event"]["data"] is None and "deep" in item["event"]["dataomitted"]
+
+
 def test_errors(api, admin_key, quarantined):
     from tollgate.usecases.keys import create_key
 

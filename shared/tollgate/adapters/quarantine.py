@@ -26,6 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tollgate.config import settings
+from tollgate.domain import stored_events
 from tollgate.domain.usage import UsageEvent, format_time
 
 from .ledger import dynamodb_client, num, s
@@ -123,11 +124,18 @@ class QuarantineStore:
 
 
 def _entry(item: dict[str, Any]) -> dict[str, Any]:
-    event = json.loads(item["event"]["S"])
+    """One listed entry, whatever the stored event holds: data that cannot be shown (too deep,
+    not JSON) is replaced by ``dataomitted``, as ``GET /v1/events`` does."""
+    event = stored_events.loads_bounded(item["event"]["S"], stored_events.MAX_DATA_DEPTH + 2)
+    if not isinstance(event, dict):
+        event = {}
+    problem = stored_events.data_problem(event.get("data", {}))
+    if problem is not None:
+        event = {**event, "data": None, "dataomitted": f"{problem}; it cannot be shown"}
     return {
         "id": _ascii(str(event.get("id", ""))),
-        "type": event.get("type"),
-        "time": event.get("time"),
+        "type": event.get("type") if isinstance(event.get("type"), str) else None,
+        "time": event.get("time") if isinstance(event.get("time"), str) else None,
         "reason": item["reason"]["S"],
         "quarantined_at": item["at"]["S"],
         "event": _sanitize(event),
@@ -142,6 +150,8 @@ def _sanitize(value: Any) -> Any:
         return {_sanitize(k): _sanitize(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_sanitize(v) for v in value]
+    if isinstance(value, stored_events.Unrenderable):
+        return None
     return value
 
 

@@ -27,7 +27,8 @@ class RejectedEventOut(BaseModel):
     reason: str = Field(description="Why it could not be counted.")
     quarantined_at: str = Field(description="When the consumer set it aside, UTC.")
     event: dict[str, Any] = Field(description="The event as queued (`value` as counted, `dims`, `data`); "
-                                              "a lone surrogate shows as U+FFFD.")
+                                              "a lone surrogate shows as U+FFFD, and `data` that cannot be "
+                                              "shown (nested too deep) is null, with `dataomitted` saying why.")
 
 
 class RejectedPage(BaseModel):
