@@ -245,6 +245,13 @@ class Edge:
         early = self._check(event)
         if early is not None:
             return problems.as_v2_response(early)
+        # Powertools' resolve() keeps the request in class attributes (BaseRouter.current_event,
+        # .lambda_context), shared by every resolver in the process; the route then reads its
+        # body from there. Bound to this resolver, a request is read from its own event even
+        # when another environment's resolver runs concurrently in this process (the local
+        # runtime, the in-process tests); on Lambda one request at a time sees no difference.
+        self.app.current_event = self.app._to_proxy_event(event)  # noqa: SLF001 - resolve()'s own conversion
+        self.app.lambda_context = context
         return self.app.resolve(event, context)
 
     def _check(self, event: dict[str, Any]) -> Response | None:
