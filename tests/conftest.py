@@ -35,6 +35,21 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 
+def _share_botocore_loaders() -> None:
+    """Every boto3 Session builds its own loader and parses the service models again (about
+    0.15 s a client). The tests build hundreds of sessions (each moto world, each adapter), so
+    they share one loader per data path: its caches are of read-only model files."""
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
+
+
+_share_botocore_loaders()
+
+
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 

@@ -114,3 +114,13 @@ def module_api(aws_module) -> InProcessApi:
 @pytest.fixture(scope="module")
 def module_admin_key(aws_module) -> str:
     return _admin_key()
+
+
+@pytest.fixture(scope="module")
+def acme_module(module_api, module_admin_key) -> tuple[InProcessApi, str]:
+    """One world for a module: tenant ``acme`` and the sum meter ``api_calls``; (api, admin key)."""
+    api, key = module_api, module_admin_key
+    assert api.call("POST", "/v1/tenants", key=key, body={"id": "acme", "name": "Acme"}).status == 201
+    body = {"key": "api_calls", "name": "API calls", "aggregation": "sum"}
+    assert api.call("POST", "/v1/meters", key=key, body=body).status == 201
+    return api, key

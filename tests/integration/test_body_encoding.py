@@ -26,12 +26,8 @@ ENCODINGS = {  # each body holds a non-ASCII character
 
 
 @pytest.fixture(scope="module")
-def world(module_api, module_admin_key):
-    api, key = module_api, module_admin_key
-    assert api.call("POST", "/v1/tenants", key=key, body={"id": "acme", "name": "Acme"}).status == 201
-    body = {"key": "api_calls", "name": "API calls", "aggregation": "sum"}
-    assert api.call("POST", "/v1/meters", key=key, body=body).status == 201
-    return api, key
+def world(acme_module):
+    return acme_module
 
 
 @pytest.mark.parametrize("encoding", list(ENCODINGS))

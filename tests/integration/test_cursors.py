@@ -59,12 +59,9 @@ def _other_tables_key(attrs: tuple[str, ...]) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(module_api, module_admin_key):
+def world(acme_module):
     """An item in every listed table, so the scan or query really starts from the cursor."""
-    api, key = module_api, module_admin_key
-    assert api.call("POST", "/v1/tenants", key=key, body={"id": "acme", "name": "Acme"}).status == 201
-    body = {"key": "api_calls", "name": "API calls", "aggregation": "sum"}
-    assert api.call("POST", "/v1/meters", key=key, body=body).status == 201
+    api, key = acme_module
     plan = {"name": "Free", "limits": [{"meter": "api_calls", "window": "month", "limit": 100}]}
     assert api.call("PUT", "/v1/plans/free", key=key, body=plan).status == 200
     return api, key
