@@ -55,7 +55,7 @@ _USED = frozenset({"id", "type", "subject", "time", "data", "source", "specversi
 _IGNORED = frozenset({"dataschema", "datacontenttype"})
 _EXTENSION = re.compile(r"[a-z0-9]{1,64}\Z")
 _METER_KEY = re.compile(METER_KEY_PATTERN)
-_TENANT_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")
+TENANT_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")  # what a tenant id can be; others are never looked up
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?\Z")
 _JSON_MEDIA = re.compile(r"^(application/json|application/[^;\s]+\+json|text/json)\s*(;.*)?$", re.IGNORECASE)
 # Compact, ASCII-only (so len() is the byte size), and no NaN/Infinity: a non-finite number
@@ -252,7 +252,7 @@ class EventValidator:
         try:
             tz = self._tenants[subject]
         except KeyError:
-            tz = self._timezone_of(subject) if _TENANT_ID.match(subject) else None
+            tz = self._timezone_of(subject) if TENANT_ID.match(subject) else None
             self._tenants[subject] = tz
         if tz is None:
             return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"

@@ -25,7 +25,6 @@ of that message counts it again if the commit never happened.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -39,6 +38,7 @@ from tollgate.adapters.ledger import CommitCancelled, Ledger, backoff, is_retrya
 from tollgate.adapters.quarantine import Quarantine, QuarantineStore
 from tollgate.domain import counting
 from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, Delivery, EventRef
+from tollgate.domain.events import TENANT_ID
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
 from tollgate.domain.usage import UsageMessage
@@ -53,7 +53,6 @@ stops between waves, leaving the rest to a redelivery, instead of timing out mid
 
 SAFETY_SECONDS = 3.0
 COMMIT_ATTEMPTS = 5
-_TENANT_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")
 
 
 class RecordNotCounted(Exception):
@@ -85,7 +84,7 @@ def decode(body: str) -> UsageMessage:
     """``UsageMessage.decode`` plus what counting needs: a valid tenant id, a known zone and
     finite numbers. Anything wrong here concerns the whole message: it is poison."""
     message = UsageMessage.decode(body)
-    if not isinstance(message.tenant, str) or not _TENANT_ID.match(message.tenant):
+    if not isinstance(message.tenant, str) or not TENANT_ID.match(message.tenant):
         raise ValueError("the message's tenant is not a valid tenant id")
     zone(message.timezone)
     for e in message.events:
