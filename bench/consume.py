@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from .local_stack import free_port, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "consume"
@@ -214,39 +215,20 @@ def in_process() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the local stack over HTTP
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def on_local_stack() -> dict[str, Any]:
     import requests
 
     sys.path.insert(0, str(ROOT / "shared"))
     from tollgate.domain.keys import generate_key
 
-    port, admin_key = _free_port(), generate_key().key
+    port, admin_key = free_port(), generate_key().key
     log = tempfile.NamedTemporaryFile(prefix="bench-local-", suffix=".log")  # noqa: SIM115
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(TOLLGATE_ADMIN_KEY=admin_key, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT / "shared"))
     state_dir = tempfile.mkdtemp(prefix="bench-state-")  # never the project's .tollgate/
-    process = subprocess.Popen([sys.executable, "-m", "tollgate.cli", "local", "--port", str(port),
-                                "--state-dir", state_dir], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process, _ = spawn(port, state_dir, env, log, 60, 0.1)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the local stack exited: {Path(log.name).read_text()[-2000:]}")
-            try:
-                if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the local stack did not start")
-            time.sleep(0.1)
         s = requests.Session()
         admin = {"Authorization": f"Bearer {admin_key}"}
         tag = uuid.uuid4().hex[:6]

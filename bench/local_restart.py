@@ -19,9 +19,7 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +27,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from .local_stack import free_port, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "local_restart"
@@ -38,24 +38,18 @@ RUNS = 3
 START_TIMEOUT_S = 120
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
     """Count ``events`` through the real functions in-process and save the local stack's snapshot."""
     sys.path.insert(0, str(ROOT))
     import boto3
-
-    from tests.conftest import moto_stack
-    from tests.integration.conftest import InProcessApi
     from tollgate.local import state
     from tollgate.local.esm import SqsPoller, sqs_mappings
     from tollgate.local.moto_server import tune_moto
     from tollgate.local.runtime import FunctionRuntime
     from tollgate.local.template import ACCOUNT_ID, REGION, Template
+
+    from tests.conftest import moto_stack
+    from tests.integration.conftest import InProcessApi
 
     tune_moto()  # as the local stack's moto server: rollback copies per partition
     started = time.perf_counter()
@@ -115,28 +109,16 @@ def _usage(base: str, key: str) -> int:
 
 def start_and_stop(state_dir: Path, tenant_key: str | None = None) -> dict[str, float]:
     """Spawn ``tollgate local``, time until /health is 200; check the usage; Ctrl-C, time the exit."""
-    import requests
 
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
     log = tempfile.NamedTemporaryFile(prefix="tollgate-bench-", suffix=".log")  # noqa: SIM115
-    spawned = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "tollgate.cli", "local", "--port", str(port), "--state-dir",
-                                str(state_dir)], cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log,
-                               stderr=subprocess.STDOUT)
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"tollgate local exited:\n{Path(log.name).read_text()[-3000:]}")
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.perf_counter() - spawned > START_TIMEOUT_S:
-                raise RuntimeError("tollgate local did not answer /health")
-            time.sleep(0.02)
-        ready = time.perf_counter() - spawned
+        process, ready = spawn(port, state_dir, {**env, "PYTHONUNBUFFERED": "1"}, log, START_TIMEOUT_S, 0.02)
+    except RuntimeError:
+        log.close()
+        raise
+    try:
         if tenant_key is not None:
             assert _usage(f"http://127.0.0.1:{port}", tenant_key) == EVENTS
         stopping = time.perf_counter()

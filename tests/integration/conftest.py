@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,20 @@ def module_api(aws_module) -> InProcessApi:
 @pytest.fixture(scope="module")
 def module_admin_key(aws_module) -> str:
     return _admin_key()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """A serialized moto server (the local stack's own, tollgate/local/moto_server.py) for a
+    module's server-mode tests; its endpoint URL."""
+    from tollgate.local.moto_server import AtomicMotoServer
+
+    server = AtomicMotoServer()
+    server.start()
+    try:
+        yield server.endpoint_url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -31,15 +31,8 @@ pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    from tollgate.local.moto_server import AtomicMotoServer
-
-    moto = AtomicMotoServer()
-    moto.start()
-    try:
-        yield moto.endpoint_url
-    finally:
-        moto.stop()
+def server(moto_server: str) -> str:
+    return moto_server
 
 
 def _forget_clients() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -21,15 +20,8 @@ pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    from tollgate.local.moto_server import AtomicMotoServer
-
-    server = AtomicMotoServer()
-    server.start()
-    try:
-        yield server.endpoint_url
-    finally:
-        server.stop()
+def endpoint(moto_server: str) -> str:
+    return moto_server
 
 
 def _client(endpoint: str, service: str) -> Any:
