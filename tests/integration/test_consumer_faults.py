@@ -211,14 +211,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def moto_server(monkeypatch) -> Iterator[Callable[[], Any]]:
-    from moto.server import ThreadedMotoServer
+def moto_clients(monkeypatch) -> Iterator[Callable[[], Any]]:
+    """Clients of a serialized moto server: plain moto rolls a cancelled transaction back by
+    restoring a copy of the table taken when it began, undoing other requests' writes, which
+    lost counts here now and then (tollgate/local/moto_server.py)."""
+    from tollgate.local.moto_server import AtomicMotoServer
 
-    # moto's server sometimes fails a transaction that races another request (a 500 its own
-    # request log reports); the consumer retries those, as it would a DynamoDB 500.
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = AtomicMotoServer(port=port)
     server.start()
 
     def make_client() -> Any:
@@ -240,7 +241,7 @@ def moto_server(monkeypatch) -> Iterator[Callable[[], Any]]:
 
 
 @pytest.mark.server
-def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_server):
+def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
     rng = random.Random(5118)
     tenants = ("acme", "beta")
     pool = []
@@ -266,7 +267,7 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_server):
 
     def consume(plan: list[str]) -> None:
         try:
-            mine = ledger.Ledger(moto_server(), max_workers=8)
+            mine = ledger.Ledger(moto_clients(), max_workers=8)
             barrier.wait()
             for i in range(0, len(plan), 5):
                 pending = plan[i : i + 5]
@@ -285,7 +286,7 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_server):
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
-    client = moto_server()
+    client = moto_clients()
     assert counter_state(client) == expected_state([m for _, m in messages])
     distinct = sorted({(m.tenant, e.id) for _, m in messages for e in m.events})
     assert len(distinct) <= sum(len(m.events) for _, m in messages) * 0.5  # at least 50% duplicates
