@@ -38,8 +38,12 @@ print((t1 - t0) * 1000, (c1 - c0) * 1000)
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench", POWERTOOLS_SERVICE_NAME="tollgate", POWERTOOLS_METRICS_NAMESPACE="Tollgate",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        POWERTOOLS_SERVICE_NAME="tollgate",
+        POWERTOOLS_METRICS_NAMESPACE="Tollgate",
         USAGE_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/bench",
         USAGE_DLQ_URL="https://sqs.us-east-1.amazonaws.com/123456789012/bench-dlq",
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "shared"), env.get("PYTHONPATH", "")])),
@@ -49,8 +53,9 @@ def _env() -> dict[str, str]:
 
 
 def _once(app: Path, env: dict[str, str]) -> tuple[float, float]:
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(app)], env=env, cwd=app.parent,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(app)], env=env, cwd=app.parent, capture_output=True, text=True, timeout=120
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{app}: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}")
     wall, cpu = done.stdout.strip().splitlines()[-1].split()
@@ -84,7 +89,12 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             out.append((f"cold start: import functions/{name}/app.py", f"error: {f['error']}"[:60], "-", "NO"))
             continue
         met = "-" if target is None else ("yes" if f["median_ms"] <= target else "NO")
-        out.append((f"cold start: import functions/{name}/app.py",
-                    f"{f['median_ms']} ms wall, {f['median_cpu_ms']} ms CPU (median of {result['runs']})",
-                    f"<= {target} ms" if target else "-", met))
+        out.append(
+            (
+                f"cold start: import functions/{name}/app.py",
+                f"{f['median_ms']} ms wall, {f['median_cpu_ms']} ms CPU (median of {result['runs']})",
+                f"<= {target} ms" if target else "-",
+                met,
+            )
+        )
     return out

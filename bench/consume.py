@@ -69,8 +69,13 @@ class StubDynamo:
             reasons = [{"Code": "None"}] * len(TransactItems)
             first = next(i for i, t in enumerate(TransactItems) if "ConditionExpression" in t.get("Update", {}))
             reasons[first] = {"Code": "ConditionalCheckFailed", "Item": {"v": {"N": "1000"}}}
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-                               "CancellationReasons": reasons}, "TransactWriteItems")
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
         return {}
 
     def put_item(self, **kwargs: Any) -> dict:
@@ -94,9 +99,13 @@ class _Context:
 
 def _environment() -> None:
     for name, value in {
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench", "POWERTOOLS_SERVICE_NAME": "tollgate",
-        "POWERTOOLS_METRICS_NAMESPACE": "Tollgate", "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_SERVICE_NAME": "tollgate",
+        "POWERTOOLS_METRICS_NAMESPACE": "Tollgate",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
     }.items():
         os.environ.setdefault(name, value)
     os.environ.pop("RATE_LIMITS_TABLE", None)  # the limiter's own cost is in the ratelimit section
@@ -123,8 +132,14 @@ def _stub_world(stub: StubDynamo, limits: int, limit_value: int = 10**9) -> None
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     windows = [Window.MONTH, Window.DAY, Window.MINUTE][:limits]
-    plan = Plan("bench", "Bench", tuple(Limit("api_calls", w, Decimal(limit_value), Enforcement.HARD) for w in windows),
-                None, at, at)
+    plan = Plan(
+        "bench",
+        "Bench",
+        tuple(Limit("api_calls", w, Decimal(limit_value), Enforcement.HARD) for w in windows),
+        None,
+        at,
+        at,
+    )
     tenant = Tenant(id="acme", name="Acme", created_at=at, updated_at=at, plan="bench", timezone="Europe/Paris")
     meter = Meter(key="api_calls", name="API calls", aggregation=Aggregation.COUNT, created_at=at)
     quotas.tenant_cache = TtlCache({"acme": tenant}.get, ttl=3600)
@@ -143,8 +158,9 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
     event["headers"] = {"content-type": "application/json"}
     event["body"] = json.dumps(body)
     event["isBase64Encoded"] = False
-    event["requestContext"]["authorizer"] = {"lambda": {"key_id": "key_0123456789abcdef", "scope": "tenant",
-                                                        "tenant_id": "acme"}}
+    event["requestContext"]["authorizer"] = {
+        "lambda": {"key_id": "key_0123456789abcdef", "scope": "tenant", "tenant_id": "acme"}
+    }
     return event
 
 
@@ -233,13 +249,24 @@ def on_local_stack() -> dict[str, Any]:
         admin = {"Authorization": f"Bearer {admin_key}"}
         tag = uuid.uuid4().hex[:6]
         meter, tenant = f"bench{tag}", f"bench-{tag}"
-        plan = {"name": "bench", "limits": [{"meter": meter, "window": "month", "limit": 10**9}],
-                "api_rate_limit": {"per_second": 100000, "burst": 100000}}
+        plan = {
+            "name": "bench",
+            "limits": [{"meter": meter, "window": "month", "limit": 10**9}],
+            "api_rate_limit": {"per_second": 100000, "burst": 100000},
+        }
         assert s.put(f"{base}/v1/plans/bench-{tag}", headers=admin, json=plan).status_code == 200
-        assert s.post(f"{base}/v1/meters", headers=admin,
-                      json={"key": meter, "name": meter, "aggregation": "count"}).status_code == 201
-        assert s.post(f"{base}/v1/tenants", headers=admin,
-                      json={"id": tenant, "name": tenant, "plan": f"bench-{tag}"}).status_code == 201
+        assert (
+            s.post(
+                f"{base}/v1/meters", headers=admin, json={"key": meter, "name": meter, "aggregation": "count"}
+            ).status_code
+            == 201
+        )
+        assert (
+            s.post(
+                f"{base}/v1/tenants", headers=admin, json={"id": tenant, "name": tenant, "plan": f"bench-{tag}"}
+            ).status_code
+            == 201
+        )
         key = s.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": tenant}).json()["key"]
         headers = {"Authorization": f"Bearer {key}"}
         out: dict[str, Any] = {}
@@ -251,9 +278,9 @@ def on_local_stack() -> dict[str, Any]:
             ("baseline_get_tenant", "GET", f"/v1/tenants/{tenant}", None),
         )
         for name, method, path, body_of in cases:
-            def call(i: int, method=method, path=path, body_of=body_of):  # noqa: ANN001, ANN202
-                return s.request(method, f"{base}{path}", headers=headers,
-                                 json=body_of(i) if body_of else None)
+
+            def call(i: int, method=method, path=path, body_of=body_of):
+                return s.request(method, f"{base}{path}", headers=headers, json=body_of(i) if body_of else None)
 
             for i in range(30):  # warm-up
                 call(-1 - i)
@@ -265,8 +292,11 @@ def on_local_stack() -> dict[str, Any]:
                 if r.status_code != 200:
                     raise RuntimeError(f"{name} failed: {r.status_code} {r.text}")
             latencies.sort()
-            out[name] = {"decisions": HTTP_DECISIONS, "p50_ms": round(statistics.median(latencies), 2),
-                         "p99_ms": round(latencies[int(0.99 * len(latencies)) - 1], 2)}
+            out[name] = {
+                "decisions": HTTP_DECISIONS,
+                "p50_ms": round(statistics.median(latencies), 2),
+                "p99_ms": round(latencies[int(0.99 * len(latencies)) - 1], 2),
+            }
         return out
     finally:
         process.send_signal(signal.SIGINT)
@@ -297,8 +327,14 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if name == "allowed_1_limit_warm":
             target = "1"
             met = "yes" if c["dynamodb_requests_per_decision"] <= 1 else "NO"
-        out.append((f"consume {name.replace('_', ' ')}: DynamoDB requests/decision",
-                    f"{c['dynamodb_requests_per_decision']:g} ({kinds})", target, met))
+        out.append(
+            (
+                f"consume {name.replace('_', ' ')}: DynamoDB requests/decision",
+                f"{c['dynamodb_requests_per_decision']:g} ({kinds})",
+                target,
+                met,
+            )
+        )
         out.append((f"consume {name.replace('_', ' ')}: CPU/decision", f"{c['cpu_us_per_decision']} us", "-", "-"))
     http = result.get("local_stack_http", {})
     if "error" in http:
@@ -306,6 +342,12 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for name, c in http.items():
         if isinstance(c, dict):
             what = name.replace("baseline_", "baseline: ") if name.startswith("baseline") else f"consume {name}"
-            out.append((f"{what} latency on the local stack (HTTP, moto)",
-                        f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms", f"< {TARGET_LATENCY_MS} ms (AWS)", "see note"))
+            out.append(
+                (
+                    f"{what} latency on the local stack (HTTP, moto)",
+                    f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms",
+                    f"< {TARGET_LATENCY_MS} ms (AWS)",
+                    "see note",
+                )
+            )
     return out

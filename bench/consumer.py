@@ -100,17 +100,35 @@ def run() -> dict[str, Any]:
 
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return [
-        ("(b) consumer CPU per event, 100 events/message (incl. moto in-process)",
-         f"{r['cpu_us_per_event_100_per_message']} µs", "report", "-"),
-        ("(c) DynamoDB write units per event, 10k events, 1000/message",
-         f"{r['write_units_per_event']}", "<= 1.2", "yes" if r["write_units_per_event"] <= 1.2 else "NO"),
+        (
+            "(b) consumer CPU per event, 100 events/message (incl. moto in-process)",
+            f"{r['cpu_us_per_event_100_per_message']} µs",
+            "report",
+            "-",
+        ),
+        (
+            "(c) DynamoDB write units per event, 10k events, 1000/message",
+            f"{r['write_units_per_event']}",
+            "<= 1.2",
+            "yes" if r["write_units_per_event"] <= 1.2 else "NO",
+        ),
         ("(c) DynamoDB requests per event", f"{r['dynamodb_requests_per_event']}", "report", "-"),
-        ("(c) naive design (a transaction per event), write units per event",
-         f"{r['naive_write_units_per_event']}", "comparison", "-"),
-        ("(d) hot tenant 10k events/s: max writes/s on one item (1000-event requests)",
-         f"{r['hot_item_writes_per_second']}", "<= 1000",
-         "yes" if r["hot_item_writes_per_second"] <= 1000 else "NO"),
-        ("(d) worst case, 1-event requests: computed 10k messages/s / 10 per batch",
-         f"{r['hot_item_writes_per_second_single_event_requests']}", "<= 1000",
-         "yes" if r["hot_item_writes_per_second_single_event_requests"] <= 1000 else "NO"),
+        (
+            "(c) naive design (a transaction per event), write units per event",
+            f"{r['naive_write_units_per_event']}",
+            "comparison",
+            "-",
+        ),
+        (
+            "(d) hot tenant 10k events/s: max writes/s on one item (1000-event requests)",
+            f"{r['hot_item_writes_per_second']}",
+            "<= 1000",
+            "yes" if r["hot_item_writes_per_second"] <= 1000 else "NO",
+        ),
+        (
+            "(d) worst case, 1-event requests: computed 10k messages/s / 10 per batch",
+            f"{r['hot_item_writes_per_second_single_event_requests']}",
+            "<= 1000",
+            "yes" if r["hot_item_writes_per_second_single_event_requests"] <= 1000 else "NO",
+        ),
     ]

@@ -86,10 +86,15 @@ def _stub_world(stub: StubSQS, tenants: int) -> None:
     from tollgate.usecases import ingest
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    known_tenants = {f"tenant-{i}": Tenant(id=f"tenant-{i}", name="t", created_at=at, updated_at=at,
-                                          timezone="Europe/Paris") for i in range(tenants)}
-    meters = {"api_calls": Meter(key="api_calls", name="API calls", aggregation=Aggregation.SUM, created_at=at,
-                                 group_by=["region"])}
+    known_tenants = {
+        f"tenant-{i}": Tenant(id=f"tenant-{i}", name="t", created_at=at, updated_at=at, timezone="Europe/Paris")
+        for i in range(tenants)
+    }
+    meters = {
+        "api_calls": Meter(
+            key="api_calls", name="API calls", aggregation=Aggregation.SUM, created_at=at, group_by=["region"]
+        )
+    }
     ingest.tenant_cache = TtlCache(known_tenants.get, ttl=3600)
     ingest.meter_cache = TtlCache(meters.get, ttl=3600)
     queue = UsageQueue(stub, os.environ["USAGE_QUEUE_URL"], sleep=lambda s: None)
@@ -116,8 +121,9 @@ def _request(n: int, tenants: int) -> dict[str, Any]:
     event["routeKey"] = "$default"
     event["headers"]["content-type"] = "application/cloudevents-batch+json"
     event["body"] = json.dumps(events)
-    event["requestContext"]["authorizer"] = {"lambda": {"key_id": "key_0123456789abcdef", "scope": "ingest",
-                                                        "tenant_id": ""}}
+    event["requestContext"]["authorizer"] = {
+        "lambda": {"key_id": "key_0123456789abcdef", "scope": "ingest", "tenant_id": ""}
+    }
     return event
 
 
@@ -203,11 +209,13 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((what, f"{c['events_per_s_one_core']:,} ev/s ({c['us_per_event']} us/event)", target, met))
     for c in result["cases"].values():
         if c["events"] == 1000:
-            out.append((
-                f"SQS requests/event, 1000 events, {c['tenants']} tenant(s)",
-                f"{c['sqs_requests_per_event']} ({c['sqs_messages']} msg, {c['sqs_requests']} call; "
-                f"billed 64KiB: {c['sqs_billed_requests_per_event']})",
-                f"<= {TARGET_SQS_REQUESTS_PER_EVENT}",
-                "yes" if c["sqs_requests_per_event"] <= TARGET_SQS_REQUESTS_PER_EVENT else "NO",
-            ))
+            out.append(
+                (
+                    f"SQS requests/event, 1000 events, {c['tenants']} tenant(s)",
+                    f"{c['sqs_requests_per_event']} ({c['sqs_messages']} msg, {c['sqs_requests']} call; "
+                    f"billed 64KiB: {c['sqs_billed_requests_per_event']})",
+                    f"<= {TARGET_SQS_REQUESTS_PER_EVENT}",
+                    "yes" if c["sqs_requests_per_event"] <= TARGET_SQS_REQUESTS_PER_EVENT else "NO",
+                )
+            )
     return out

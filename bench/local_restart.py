@@ -42,14 +42,14 @@ def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
     """Count ``events`` through the real functions in-process and save the local stack's snapshot."""
     sys.path.insert(0, str(ROOT))
     import boto3
+
+    from tests.conftest import moto_stack
+    from tests.integration.conftest import InProcessApi
     from tollgate.local import state
     from tollgate.local.esm import SqsPoller, sqs_mappings
     from tollgate.local.moto_server import tune_moto
     from tollgate.local.runtime import FunctionRuntime
     from tollgate.local.template import ACCOUNT_ID, REGION, Template
-
-    from tests.conftest import moto_stack
-    from tests.integration.conftest import InProcessApi
 
     tune_moto()  # as the local stack's moto server: rollback copies per partition
     started = time.perf_counter()
@@ -59,15 +59,26 @@ def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
 
         api = InProcessApi()
         admin = create_key(Scope.ADMIN, name="bench")[1]
-        assert api.call("POST", "/v1/tenants", key=admin, body={"id": "bench", "name": "Bench",
-                                                                "timezone": "Europe/Paris"}).status == 201
+        assert (
+            api.call(
+                "POST", "/v1/tenants", key=admin, body={"id": "bench", "name": "Bench", "timezone": "Europe/Paris"}
+            ).status
+            == 201
+        )
         meter = {"key": "api_calls", "name": "API calls", "aggregation": "sum", "group_by": ["region"]}
         assert api.call("POST", "/v1/meters", key=admin, body=meter).status == 201
         tenant_key = api.call("POST", "/v1/keys", key=admin, body={"scope": "tenant", "tenant_id": "bench"}).body["key"]
         at = datetime.now(UTC) - timedelta(minutes=30)
         for r in range(events // PER_REQUEST):
-            batch = [{"id": f"evt-{r}-{i}", "type": "api_calls", "time": (at + timedelta(milliseconds=i)).isoformat(),
-                      "data": {"value": 1, "region": ("eu", "us", "ap", "sa")[i % 4]}} for i in range(PER_REQUEST)]
+            batch = [
+                {
+                    "id": f"evt-{r}-{i}",
+                    "type": "api_calls",
+                    "time": (at + timedelta(milliseconds=i)).isoformat(),
+                    "data": {"value": 1, "region": ("eu", "us", "ap", "sa")[i % 4]},
+                }
+                for i in range(PER_REQUEST)
+            ]
             reply = api.call("POST", "/v1/events", key=tenant_key, body=batch, header_style="x-api-key")
             assert reply.status == 202, reply.body
         template = Template.load(ROOT / "template.yaml")
@@ -92,17 +103,29 @@ def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
         assert not any(snapshot.queues.values()), "events left uncounted"
         path = state.save(state_dir, snapshot)
         state.write_admin_key(state_dir, admin)
-    return {"tenant_key": tenant_key, "items": snapshot.counts()["items"], "build_s": round(counted_s, 1),
-            "snapshot_mb": round(path.stat().st_size / 1e6, 1)}
+    return {
+        "tenant_key": tenant_key,
+        "items": snapshot.counts()["items"],
+        "build_s": round(counted_s, 1),
+        "snapshot_mb": round(path.stat().st_size / 1e6, 1),
+    }
 
 
 def _usage(base: str, key: str) -> int:
     import requests
 
     now = datetime.now(UTC)
-    r = requests.get(f"{base}/v1/usage", headers={"Authorization": f"Bearer {key}"}, timeout=60, params={
-        "meter": "api_calls", "window": "month", "from": (now - timedelta(days=40)).isoformat(),
-        "to": (now + timedelta(days=40)).isoformat()})
+    r = requests.get(
+        f"{base}/v1/usage",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+        params={
+            "meter": "api_calls",
+            "window": "month",
+            "from": (now - timedelta(days=40)).isoformat(),
+            "to": (now + timedelta(days=40)).isoformat(),
+        },
+    )
     r.raise_for_status()
     return int(r.json()["total"])
 
@@ -126,12 +149,18 @@ def start_and_stop(state_dir: Path, tenant_key: str | None = None) -> dict[str, 
         process.wait(60)
         stopped = time.perf_counter() - stopping
         output = Path(log.name).read_text()
+
         def logged(what: str) -> float:
             found = re.search(rf"tollgate\.local\.stack: {what} .*?in ([0-9.]+) s", output)
             return float(found.group(1)) if found else 0.0
 
-        return {"start_s": ready, "stop_s": stopped, "read_s": logged("read the saved state"),
-                "restore_s": logged("restored"), "save_s": logged("saved")}
+        return {
+            "start_s": ready,
+            "stop_s": stopped,
+            "read_s": logged("read the saved state"),
+            "restore_s": logged("restored"),
+            "save_s": logged("saved"),
+        }
     finally:
         if process.poll() is None:
             process.kill()
@@ -170,11 +199,23 @@ def run() -> dict[str, Any]:
 
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return [
-        (f"local stack start until /health, {r['events']:,} events saved ({r['items']:,} items, {r['snapshot_mb']} MB)",
-         f"{r['start_s_100k']} s (read {r['read_s_100k']} s, restore {r['restore_s_100k']} s)", "report", "-"),
+        (
+            f"local stack start until /health, {r['events']:,} events saved ({r['items']:,} items, {r['snapshot_mb']} MB)",
+            f"{r['start_s_100k']} s (read {r['read_s_100k']} s, restore {r['restore_s_100k']} s)",
+            "report",
+            "-",
+        ),
         ("local stack start until /health, empty state", f"{r['start_s_empty']} s", "report", "-"),
-        (f"local stack Ctrl-C until exit, {r['events']:,} events saved", f"{r['stop_s_100k']} s (save {r['save_s_100k']} s)",
-         "report", "-"),
-        ("local stack Ctrl-C until exit, empty state", f"{r['stop_s_empty']} s", "<= 5 s",
-         "yes" if r["stop_s_empty"] <= 5 else "NO"),
+        (
+            f"local stack Ctrl-C until exit, {r['events']:,} events saved",
+            f"{r['stop_s_100k']} s (save {r['save_s_100k']} s)",
+            "report",
+            "-",
+        ),
+        (
+            "local stack Ctrl-C until exit, empty state",
+            f"{r['stop_s_empty']} s",
+            "<= 5 s",
+            "yes" if r["stop_s_empty"] <= 5 else "NO",
+        ),
     ]

@@ -18,8 +18,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def spawn(port: int, state_dir: Path | str, env: dict[str, str], log: IO[bytes], timeout_s: float,
-          poll_s: float) -> tuple[subprocess.Popen[bytes], float]:
+def spawn(
+    port: int, state_dir: Path | str, env: dict[str, str], log: IO[bytes], timeout_s: float, poll_s: float
+) -> tuple[subprocess.Popen[bytes], float]:
     """Start ``tollgate local`` on ``port`` and ``state_dir``; return it once /health answers
     200, with the seconds that took. Raises RuntimeError (with the log's tail) otherwise."""
     import requests
@@ -27,7 +28,10 @@ def spawn(port: int, state_dir: Path | str, env: dict[str, str], log: IO[bytes],
     spawned = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "tollgate.cli", "local", "--port", str(port), "--state-dir", str(state_dir)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     while True:
         if process.poll() is not None:

@@ -67,7 +67,7 @@ def _cpu_per_check() -> float:
     for _ in range(7):
         n = 50_000
         start = time.process_time()
-        for i in range(n):
+        for _ in range(n):
             now[0] += 1 / RATE
             limiter.acquire("t#cpu", limit)
         samples.append((time.process_time() - start) / n)
@@ -84,10 +84,14 @@ def run() -> dict[str, Any]:
 def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     for r in [*result["at_the_limit"], result["noisy_3x"]]:
-        what = (f"rate limiter, {r['offered_per_s']:,} req/s on one tenant (limit {RATE:,}/s), "
-                f"{r['instances']} instance(s): writes/s on the hottest item")
-        figure = (f"max {r['hottest_item_writes_per_s_max']} (mean {r['hottest_item_writes_per_s_mean']}); "
-                  f"admitted {r['admitted_per_s']:,}/s incl. the burst")
+        what = (
+            f"rate limiter, {r['offered_per_s']:,} req/s on one tenant (limit {RATE:,}/s), "
+            f"{r['instances']} instance(s): writes/s on the hottest item"
+        )
+        figure = (
+            f"max {r['hottest_item_writes_per_s_max']} (mean {r['hottest_item_writes_per_s_mean']}); "
+            f"admitted {r['admitted_per_s']:,}/s incl. the burst"
+        )
         met = "yes" if r["hottest_item_writes_per_s_max"] <= TARGET_WRITES_PER_ITEM else "NO"
         out.append((what, figure, f"<= {TARGET_WRITES_PER_ITEM}", met))
     out.append(("rate limiter CPU per check (leased tokens)", f"{result['cpu_us_per_check']} us", "-", "-"))

@@ -21,7 +21,13 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if health.dead_letters:
         logger.warning("usage events are dead-lettered and not counted", extra={"dead_letters": health.dead_letters})
     if health.quarantined_today:
-        logger.warning("events were quarantined today: GET /v1/events/rejected lists them",
-                       extra={"quarantined_today": health.quarantined_today})
-    return {"backlog": health.backlog, "dead_letters": health.dead_letters,
-            "quarantined_today": health.quarantined_today, "healthy": health.healthy}
+        logger.warning(
+            "events were quarantined today: GET /v1/events/rejected lists them",
+            extra={"quarantined_today": health.quarantined_today},
+        )
+    return {
+        "backlog": health.backlog,
+        "dead_letters": health.dead_letters,
+        "quarantined_today": health.quarantined_today,
+        "healthy": health.healthy,
+    }

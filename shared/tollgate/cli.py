@@ -19,7 +19,6 @@ import os
 import sys
 from pathlib import Path
 
-
 KEY_COMMAND = """python3 -c 'import secrets; print(f"tg_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}")'"""
 
 
@@ -174,8 +173,10 @@ def _fire(args: argparse.Namespace) -> int:
     except ValueError:
         document = body.decode(errors="replace")
     if status == 401:
-        print(f"tollgate local fire: the stack refused the admin key ({key[:19]}...); pass the one it printed with --key",
-              file=sys.stderr)
+        print(
+            f"tollgate local fire: the stack refused the admin key ({key[:19]}...); pass the one it printed with --key",
+            file=sys.stderr,
+        )
         return 1
     if args.list and status == 200:
         for spec in document["schedules"]:

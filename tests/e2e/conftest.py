@@ -84,7 +84,17 @@ def start_local_stack(
     if admin_key:
         env["TOLLGATE_ADMIN_KEY"] = admin_key
     process = subprocess.Popen(
-        [sys.executable, "-m", "tollgate.cli", "local", "--port", str(port), "--state-dir", str(state_dir), *extra_args],
+        [
+            sys.executable,
+            "-m",
+            "tollgate.cli",
+            "local",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state_dir),
+            *extra_args,
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -19,8 +19,14 @@ pytestmark = pytest.mark.e2e
 
 def _tollgate(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
-    return subprocess.run([sys.executable, "-m", "tollgate.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**environment, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "tollgate.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**environment, **(env or {})},
+    )
 
 
 def _one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -69,19 +75,27 @@ def test_the_control_endpoints_want_the_admin_key(local_stack: LocalStackProcess
     assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
     admin = {"Authorization": f"Bearer {local_stack.admin_key}"}
     tenant = f"ctl-{os.getpid()}"
-    assert requests.post(f"{local_stack.base_url}/v1/tenants", headers=admin, timeout=30,
-                         json={"id": tenant, "name": tenant}).status_code == 201
-    tenant_key = requests.post(f"{local_stack.base_url}/v1/keys", headers=admin, timeout=30,
-                               json={"scope": "tenant", "tenant_id": tenant}).json()["key"]
+    assert (
+        requests.post(
+            f"{local_stack.base_url}/v1/tenants", headers=admin, timeout=30, json={"id": tenant, "name": tenant}
+        ).status_code
+        == 201
+    )
+    tenant_key = requests.post(
+        f"{local_stack.base_url}/v1/keys", headers=admin, timeout=30, json={"scope": "tenant", "tenant_id": tenant}
+    ).json()["key"]
     assert requests.post(fire, headers={"X-Api-Key": tenant_key}, timeout=30).status_code == 401
     assert requests.get(f"{local_stack.base_url}/_local/schedules", timeout=30).status_code == 401
     assert requests.post(fire, headers={"X-Api-Key": local_stack.admin_key}, timeout=60).status_code == 200
 
     # the CLI without any way to find the key says how to give it one
-    line = _one_line(_tollgate("local", "fire", "Health", "--port", str(local_stack.port), "--state-dir", str(tmp_path)))
+    line = _one_line(
+        _tollgate("local", "fire", "Health", "--port", str(local_stack.port), "--state-dir", str(tmp_path))
+    )
     assert "--key" in line and "TOLLGATE_ADMIN_KEY" in line
     refused = _tollgate("local", "fire", "Health", "--port", str(local_stack.port), "--key", tenant_key)
     assert refused.returncode == 1 and "refused the admin key" in refused.stderr
-    fired = _tollgate("local", "fire", "Health", "--port", str(local_stack.port),
-                      env={"TOLLGATE_ADMIN_KEY": local_stack.admin_key})
+    fired = _tollgate(
+        "local", "fire", "Health", "--port", str(local_stack.port), env={"TOLLGATE_ADMIN_KEY": local_stack.admin_key}
+    )
     assert fired.returncode == 0, fired.stderr

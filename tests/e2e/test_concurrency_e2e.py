@@ -30,16 +30,25 @@ def _setup(stack) -> dict:
     base, admin = stack.base_url, {"Authorization": f"Bearer {stack.admin_key}"}
     tag = uuid.uuid4().hex[:8]
     meter, plan, x, y = f"{tag}.calls", f"conc-{tag}", f"x-{tag}", f"y-{tag}"
-    r = requests.put(f"{base}/v1/plans/{plan}", headers=admin, json={
-        "name": "Concurrency", "limits": [{"meter": meter, "window": "month", "limit": LIMIT}],
-        "api_rate_limit": {"per_second": 100000, "burst": 100000}})
+    r = requests.put(
+        f"{base}/v1/plans/{plan}",
+        headers=admin,
+        json={
+            "name": "Concurrency",
+            "limits": [{"meter": meter, "window": "month", "limit": LIMIT}],
+            "api_rate_limit": {"per_second": 100000, "burst": 100000},
+        },
+    )
     assert r.status_code == 200, r.text
     r = requests.post(f"{base}/v1/meters", headers=admin, json={"key": meter, "name": meter, "aggregation": "count"})
     assert r.status_code == 201, r.text
     keys = {}
     for tenant in (x, y):
-        r = requests.post(f"{base}/v1/tenants", headers=admin,
-                          json={"id": tenant, "name": tenant, "timezone": "Europe/Paris", "plan": plan})
+        r = requests.post(
+            f"{base}/v1/tenants",
+            headers=admin,
+            json={"id": tenant, "name": tenant, "timezone": "Europe/Paris", "plan": plan},
+        )
         assert r.status_code == 201, r.text
         r = requests.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": tenant})
         assert r.status_code == 201, r.text
@@ -55,9 +64,18 @@ def _quota_used(w: dict, tenant: str) -> int:
 
 def _usage_total(w: dict, tenant: str) -> int:
     now = datetime.now(UTC)
-    r = requests.get(f"{w['base']}/v1/usage", headers=w["admin"], timeout=30, params={
-        "tenant": tenant, "meter": w["meter"], "window": "day",
-        "from": (now - timedelta(days=2)).isoformat(), "to": (now + timedelta(days=2)).isoformat()})
+    r = requests.get(
+        f"{w['base']}/v1/usage",
+        headers=w["admin"],
+        timeout=30,
+        params={
+            "tenant": tenant,
+            "meter": w["meter"],
+            "window": "day",
+            "from": (now - timedelta(days=2)).isoformat(),
+            "to": (now + timedelta(days=2)).isoformat(),
+        },
+    )
     assert r.status_code == 200, r.text
     return r.json()["total"]
 
@@ -70,9 +88,15 @@ def test_consumes_and_an_event_stream_at_once_lose_nothing(local_stack) -> None:
 
     def consume(thread: int) -> list[int]:
         with requests.Session() as session:
-            return [session.post(f"{w['base']}/v1/consume", headers=w["keys"][w["x"]], timeout=60,
-                                 json={"id": f"x-{thread}-{i}", "meter": w["meter"]}).status_code
-                    for i in range(CONSUMES)]
+            return [
+                session.post(
+                    f"{w['base']}/v1/consume",
+                    headers=w["keys"][w["x"]],
+                    timeout=60,
+                    json={"id": f"x-{thread}-{i}", "meter": w["meter"]},
+                ).status_code
+                for i in range(CONSUMES)
+            ]
 
     def stream() -> None:
         nonlocal y_sent

@@ -37,16 +37,25 @@ def test_api_never_fails_and_matches_its_schema(fuzz_stack, tmp_path: Path):
     local_stack = fuzz_stack
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
     cmd = [
-        cli, "run", f"{local_stack.base_url}/openapi.json",
-        "--checks", CHECKS,
-        "--max-examples", EXAMPLES,
-        "--seed", "20261120",
+        cli,
+        "run",
+        f"{local_stack.base_url}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        EXAMPLES,
+        "--seed",
+        "20261120",
         "--generation-deterministic",
-        "--workers", "1",
+        "--workers",
+        "1",
         # Not the stateful phase: it follows links from GET /v1/keys to DELETE and revokes its own key.
-        "--phases", "examples,coverage,fuzzing",
-        "--request-timeout", "30",
-        "-H", f"Authorization: Bearer {local_stack.admin_key}",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--request-timeout",
+        "30",
+        "-H",
+        f"Authorization: Bearer {local_stack.admin_key}",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]

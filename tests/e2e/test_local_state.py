@@ -47,9 +47,17 @@ def _admin(stack: LocalStackProcess) -> dict[str, str]:
 
 def _usage(stack: LocalStackProcess, key: str, meter: str) -> int:
     now = datetime.now(UTC)
-    r = requests.get(f"{stack.base_url}/v1/usage", headers={"Authorization": f"Bearer {key}"}, timeout=30, params={
-        "meter": meter, "window": "day", "from": (now - timedelta(days=2)).isoformat(),
-        "to": (now + timedelta(days=2)).isoformat()})
+    r = requests.get(
+        f"{stack.base_url}/v1/usage",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+        params={
+            "meter": meter,
+            "window": "day",
+            "from": (now - timedelta(days=2)).isoformat(),
+            "to": (now + timedelta(days=2)).isoformat(),
+        },
+    )
     assert r.status_code == 200, r.text
     return r.json()["total"]
 
@@ -60,23 +68,46 @@ def test_tenants_keys_counters_and_events_survive_a_restart(state_dir: Path) -> 
     tenant, meter = f"keep-{tag}", f"{tag}.calls"
     try:
         admin = _admin(first)
-        assert requests.post(f"{first.base_url}/v1/tenants", headers=admin, timeout=30,
-                             json={"id": tenant, "name": "Kept", "timezone": "Europe/Paris"}).status_code == 201
-        assert requests.post(f"{first.base_url}/v1/meters", headers=admin, timeout=30,
-                             json={"key": meter, "name": meter, "aggregation": "count"}).status_code == 201
-        r = requests.post(f"{first.base_url}/v1/keys", headers=admin, timeout=30,
-                          json={"scope": "tenant", "tenant_id": tenant})
+        assert (
+            requests.post(
+                f"{first.base_url}/v1/tenants",
+                headers=admin,
+                timeout=30,
+                json={"id": tenant, "name": "Kept", "timezone": "Europe/Paris"},
+            ).status_code
+            == 201
+        )
+        assert (
+            requests.post(
+                f"{first.base_url}/v1/meters",
+                headers=admin,
+                timeout=30,
+                json={"key": meter, "name": meter, "aggregation": "count"},
+            ).status_code
+            == 201
+        )
+        r = requests.post(
+            f"{first.base_url}/v1/keys", headers=admin, timeout=30, json={"scope": "tenant", "tenant_id": tenant}
+        )
         key = r.json()["key"]
         events = [{"id": f"e-{i}", "type": meter, "data": {}} for i in range(30)]
-        assert requests.post(f"{first.base_url}/v1/events", headers={"X-Api-Key": key}, json=events[:20],
-                             timeout=30).status_code == 202
+        assert (
+            requests.post(
+                f"{first.base_url}/v1/events", headers={"X-Api-Key": key}, json=events[:20], timeout=30
+            ).status_code
+            == 202
+        )
         deadline = time.monotonic() + 30
         while _usage(first, key, meter) != 20:
             assert time.monotonic() < deadline, "the first 20 events were not counted"
             time.sleep(0.2)
         # Accepted right before Ctrl-C: the shutdown drains the queue (or saves what is left).
-        assert requests.post(f"{first.base_url}/v1/events", headers={"X-Api-Key": key}, json=events[20:],
-                             timeout=30).status_code == 202
+        assert (
+            requests.post(
+                f"{first.base_url}/v1/events", headers={"X-Api-Key": key}, json=events[20:], timeout=30
+            ).status_code
+            == 202
+        )
     finally:
         output = _stopped(first)
     assert "saved" in output and (state_dir / "state.pickle").is_file()
@@ -92,13 +123,21 @@ def test_tenants_keys_counters_and_events_survive_a_restart(state_dir: Path) -> 
         while (total := _usage(second, key, meter)) != 30:  # the tenant key still works
             assert time.monotonic() < deadline, f"counted {total} of 30 after the restart"
             time.sleep(0.2)
-        listed = requests.get(f"{second.base_url}/v1/events", headers={"Authorization": f"Bearer {key}"},
-                              params={"limit": 100}, timeout=30)
+        listed = requests.get(
+            f"{second.base_url}/v1/events",
+            headers={"Authorization": f"Bearer {key}"},
+            params={"limit": 100},
+            timeout=30,
+        )
         assert listed.status_code == 200, listed.text
         assert {e["id"] for e in listed.json()["items"]} == {f"e-{i}" for i in range(30)}
         # a duplicate of an event counted before the restart is still a duplicate
-        assert requests.post(f"{second.base_url}/v1/events", headers={"X-Api-Key": key}, json=events[:1],
-                             timeout=30).status_code == 202
+        assert (
+            requests.post(
+                f"{second.base_url}/v1/events", headers={"X-Api-Key": key}, json=events[:1], timeout=30
+            ).status_code
+            == 202
+        )
         time.sleep(2)
         assert _usage(second, key, meter) == 30
     finally:
@@ -107,7 +146,9 @@ def test_tenants_keys_counters_and_events_survive_a_restart(state_dir: Path) -> 
     fresh = start_local_stack(state_dir, admin_key="", extra_args=("--fresh",))
     try:
         assert fresh.admin_key != first.admin_key
-        assert requests.get(f"{fresh.base_url}/v1/tenants/{tenant}", headers=_admin(fresh), timeout=30).status_code == 404
+        assert (
+            requests.get(f"{fresh.base_url}/v1/tenants/{tenant}", headers=_admin(fresh), timeout=30).status_code == 404
+        )
         old = requests.get(f"{fresh.base_url}/v1/tenants", headers=_admin(first), timeout=30)
         assert old.status_code == 401
     finally:
@@ -118,8 +159,14 @@ def _start(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -
     import os
 
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
-    return subprocess.run([sys.executable, "-m", "tollgate.cli", "local", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**environment, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "tollgate.cli", "local", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**environment, **(env or {})},
+    )
 
 
 def test_an_unreadable_snapshot_is_one_line_that_says_how_to_start_fresh(state_dir: Path) -> None:

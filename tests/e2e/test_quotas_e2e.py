@@ -28,21 +28,36 @@ def world(local_stack):
     meter, plan, tid, other = f"{tag}.calls", f"plan-{tag}", f"q-{tag}", f"n-{tag}"
     body = {
         "name": "E2E",
-        "limits": [{"meter": meter, "window": "month", "limit": 10},
-                   {"meter": meter, "window": "minute", "limit": 8, "enforcement": "soft"}],
+        "limits": [
+            {"meter": meter, "window": "month", "limit": 10},
+            {"meter": meter, "window": "minute", "limit": 8, "enforcement": "soft"},
+        ],
         "api_rate_limit": {"per_second": 2, "burst": 30},
     }
     assert requests.put(f"{base}/v1/plans/{plan}", headers=admin, json=body).status_code == 200
     r = requests.post(f"{base}/v1/meters", headers=admin, json={"key": meter, "name": meter, "aggregation": "count"})
     assert r.status_code == 201, r.text
     for t, p in ((tid, plan), (other, None)):
-        r = requests.post(f"{base}/v1/tenants", headers=admin,
-                          json={"id": t, "name": t, "timezone": "Europe/Paris", **({"plan": p} if p else {})})
+        r = requests.post(
+            f"{base}/v1/tenants",
+            headers=admin,
+            json={"id": t, "name": t, "timezone": "Europe/Paris", **({"plan": p} if p else {})},
+        )
         assert r.status_code == 201, r.text
-    keys = {t: requests.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": t}).json()["key"]
-            for t in (tid, other)}
-    return {"base": base, "admin": admin, "meter": meter, "plan": plan, "tenant": tid, "other": other,
-            "key": {"Authorization": f"Bearer {keys[tid]}"}, "other_key": {"X-Api-Key": keys[other]}}
+    keys = {
+        t: requests.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": t}).json()["key"]
+        for t in (tid, other)
+    }
+    return {
+        "base": base,
+        "admin": admin,
+        "meter": meter,
+        "plan": plan,
+        "tenant": tid,
+        "other": other,
+        "key": {"Authorization": f"Bearer {keys[tid]}"},
+        "other_key": {"X-Api-Key": keys[other]},
+    }
 
 
 def _quota(w, window="month"):
@@ -55,12 +70,17 @@ def test_the_default_catalog_is_seeded(local_stack):
     r = requests.get(f"{local_stack.base_url}/v1/plans", headers=_admin(local_stack), params={"limit": 100})
     assert r.status_code == 200
     plans = {p["id"]: p for p in r.json()["items"]}
-    monthly = {pid: next(lim["limit"] for lim in plans[pid]["limits"]
-                         if (lim["meter"], lim["window"]) == ("api_calls", "month"))
-               for pid in ("free", "basic", "premium", "enterprise")}
+    monthly = {
+        pid: next(
+            lim["limit"] for lim in plans[pid]["limits"] if (lim["meter"], lim["window"]) == ("api_calls", "month")
+        )
+        for pid in ("free", "basic", "premium", "enterprise")
+    }
     assert monthly == {"free": 10_000, "basic": 50_000, "premium": 200_000, "enterprise": 1_000_000}
-    storage = {pid: next(lim["limit"] for lim in plans[pid]["limits"] if lim["meter"] == "storage_gb")
-               for pid in ("free", "basic", "premium", "enterprise")}
+    storage = {
+        pid: next(lim["limit"] for lim in plans[pid]["limits"] if lim["meter"] == "storage_gb")
+        for pid in ("free", "basic", "premium", "enterprise")
+    }
     assert storage == {"free": 1, "basic": 10, "premium": 50, "enterprise": 200}
 
 
@@ -78,8 +98,10 @@ def test_events_and_consumes_share_counters_and_dedupe(world):
     assert r.status_code == 200 and r.json()["replayed"] is True
     assert _quota(world)["used"] == 2
 
-    statuses = [requests.post(f"{base}/v1/consume", headers=world["key"], json={"id": f"c-{i}", "meter": meter})
-                for i in range(9)]
+    statuses = [
+        requests.post(f"{base}/v1/consume", headers=world["key"], json={"id": f"c-{i}", "meter": meter})
+        for i in range(9)
+    ]
     assert [s.status_code for s in statuses] == [200] * 8 + [429]
     allowed, denied = statuses[7], statuses[8]
     month = next(x for x in allowed.json()["limits"] if x["window"] == "month")
@@ -96,8 +118,12 @@ def test_events_and_consumes_share_counters_and_dedupe(world):
     minute = next(x for x in allowed.json()["limits"] if x["window"] == "minute")
     assert minute["exceeded"] is True and minute["enforcement"] == "soft"
     # a consumed id sent as an event later is not counted again
-    assert requests.post(f"{base}/v1/events", headers=world["key"],
-                         json={"id": "c-0", "type": meter, "data": {}}).status_code == 202
+    assert (
+        requests.post(
+            f"{base}/v1/events", headers=world["key"], json={"id": "c-0", "type": meter, "data": {}}
+        ).status_code
+        == 202
+    )
     time.sleep(1.5)
     q = _quota(world)
     assert (q["used"], q["status"], q["percent"]) == (10, "critical", 100.0)
@@ -109,15 +135,22 @@ def test_check_only_and_validation(world):
     base, meter = world["base"], world["meter"]
     r = requests.post(f"{base}/v1/consume", headers=world["other_key"], json={"meter": meter, "amount": 0})
     assert r.status_code == 200 and r.json()["limits"] == []
-    for body, field in (({"id": "x", "meter": meter, "amount": -1}, "amount"),
-                        ({"id": "x", "meter": meter, "amount": 0.5}, "amount"),
-                        ({"meter": meter}, "id")):
+    for body, field in (
+        ({"id": "x", "meter": meter, "amount": -1}, "amount"),
+        ({"id": "x", "meter": meter, "amount": 0.5}, "amount"),
+        ({"meter": meter}, "id"),
+    ):
         r = requests.post(f"{base}/v1/consume", headers=world["key"], json=body)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
-    r = requests.post(f"{base}/v1/consume", headers={**world["key"], "Content-Type": "application/json"},
-                      data='{"id": "n", "meter": "%s", "amount": NaN}' % meter)
+    r = requests.post(
+        f"{base}/v1/consume",
+        headers={**world["key"], "Content-Type": "application/json"},
+        data=f'{{"id": "n", "meter": "{meter}", "amount": NaN}}',
+    )
     assert r.status_code == 422
-    assert requests.post(f"{base}/v1/consume", headers=world["key"], json={"id": "x", "meter": "nope"}).status_code == 404
+    assert (
+        requests.post(f"{base}/v1/consume", headers=world["key"], json={"id": "x", "meter": "nope"}).status_code == 404
+    )
 
 
 def test_overrides_plan_changes_and_the_audit_trail(world):
@@ -131,17 +164,24 @@ def test_overrides_plan_changes_and_the_audit_trail(world):
     r = requests.put(f"{base}/v1/tenants/{tid}/limits", headers=admin, json=body)
     assert r.status_code == 200, r.text
     assert {(e["window"], e["limit"], e["source"]) for e in r.json()["effective"]} == {
-        ("minute", 8, "plan"), ("month", 12, "override")}
-    assert requests.post(f"{base}/v1/consume", headers=world["key"],
-                         json={"id": "after-override", "meter": meter, "amount": 2}).status_code == 200
+        ("minute", 8, "plan"),
+        ("month", 12, "override"),
+    }
+    assert (
+        requests.post(
+            f"{base}/v1/consume", headers=world["key"], json={"id": "after-override", "meter": meter, "amount": 2}
+        ).status_code
+        == 200
+    )
 
     trail = requests.get(f"{base}/v1/audit", headers=world["key"], params={"limit": 1})
     assert trail.status_code == 200
     newest = trail.json()["items"][0]
     assert (newest["action"], newest["reason"], newest["after"][0]["limit"]) == ("tenant.limits", "goodwill", 12)
     assert newest["actor"].startswith("key_") and trail.json()["next_cursor"]
-    page2 = requests.get(f"{base}/v1/audit", headers=world["key"],
-                         params={"limit": 1, "cursor": trail.json()["next_cursor"]}).json()["items"]
+    page2 = requests.get(
+        f"{base}/v1/audit", headers=world["key"], params={"limit": 1, "cursor": trail.json()["next_cursor"]}
+    ).json()["items"]
     assert page2[0]["action"] == "tenant.create"
 
 
@@ -156,9 +196,12 @@ def test_a_noisy_tenant_does_not_slow_its_neighbour(world):
     assert problem.headers["Content-Type"] == "application/problem+json"
     assert problem.json()["type"] == "/problems/rate-limited" and int(problem.headers["Retry-After"]) >= 1
     assert dict(parse_list(problem.headers["RateLimit-Policy"]))["api"] == {"q": 30, "w": 15}
-    consumes = [requests.post(f"{base}/v1/consume", headers=world["key"], json={"id": "rl", "meter": world["meter"]})
-                for _ in range(5)]
+    consumes = [
+        requests.post(f"{base}/v1/consume", headers=world["key"], json={"id": "rl", "meter": world["meter"]})
+        for _ in range(5)
+    ]
     assert "rate_limited" in [c.json()["reason"] for c in consumes if c.status_code == 429]
-    calm = [requests.get(f"{base}/v1/tenants/{world['other']}", headers=world["other_key"]).status_code
-            for _ in range(30)]
+    calm = [
+        requests.get(f"{base}/v1/tenants/{world['other']}", headers=world["other_key"]).status_code for _ in range(30)
+    ]
     assert calm == [200] * 30

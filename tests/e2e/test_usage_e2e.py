@@ -28,8 +28,12 @@ def tenant(local_stack):
     """A fresh tenant in a :45 zone, its meters, and a tenant-scoped key."""
     base, admin = local_stack.base_url, _admin(local_stack)
     tid = f"e2e-{uuid.uuid4().hex[:8]}"
-    assert requests.post(f"{base}/v1/tenants", headers=admin,
-                         json={"id": tid, "name": "E2E", "timezone": "Asia/Kathmandu"}).status_code == 201
+    assert (
+        requests.post(
+            f"{base}/v1/tenants", headers=admin, json={"id": tid, "name": "E2E", "timezone": "Asia/Kathmandu"}
+        ).status_code
+        == 201
+    )
     meters = {
         f"{tid}.calls": {"aggregation": "sum", "group_by": ["region"]},
         f"{tid}.requests": {"aggregation": "count"},
@@ -46,8 +50,14 @@ def tenant(local_stack):
 
 def _usage(stack, tid, meter, **extra):
     now = datetime.now(UTC)
-    params = {"tenant": tid, "meter": meter, "window": "day",
-              "from": (now - timedelta(days=3)).isoformat(), "to": (now + timedelta(days=1)).isoformat(), **extra}
+    params = {
+        "tenant": tid,
+        "meter": meter,
+        "window": "day",
+        "from": (now - timedelta(days=3)).isoformat(),
+        "to": (now + timedelta(days=1)).isoformat(),
+        **extra,
+    }
     r = requests.get(f"{stack.base_url}/v1/usage", headers=_admin(stack), params=params)
     assert r.status_code == 200, r.text
     return r.json()
@@ -113,8 +123,13 @@ def test_cloudevents_sdk_structured_batch_and_binary(local_stack, tenant):
 
     def event(i: int) -> CloudEvent:
         return CloudEvent(
-            attributes={"id": f"ce-{i}", "type": meter, "source": "/e2e", "subject": tid,
-                        "time": datetime.now(UTC) - timedelta(seconds=i)},
+            attributes={
+                "id": f"ce-{i}",
+                "type": meter,
+                "source": "/e2e",
+                "subject": tid,
+                "time": datetime.now(UTC) - timedelta(seconds=i),
+            },
             data={"value": 1},
         )
 
@@ -124,8 +139,9 @@ def test_cloudevents_sdk_structured_batch_and_binary(local_stack, tenant):
 
     fmt = JSONFormat()
     batch = b"[" + b",".join(fmt.write(event(i)) for i in (2, 3, 4)) + b"]"
-    r = requests.post(f"{base}/v1/events", data=batch,
-                      headers={**auth, "Content-Type": "application/cloudevents-batch+json"})
+    r = requests.post(
+        f"{base}/v1/events", data=batch, headers={**auth, "Content-Type": "application/cloudevents-batch+json"}
+    )
     assert r.status_code == 202 and r.json()["accepted"] == 3, r.text
 
     binary = ce_http.to_binary_event(event(5))
@@ -142,8 +158,11 @@ def test_cloudevents_sdk_structured_batch_and_binary(local_stack, tenant):
 def test_a_counted_event_is_visible_within_two_seconds(local_stack, tenant):
     tid, key = tenant
     meter = f"{tid}.peak"
-    r = requests.post(f"{local_stack.base_url}/v1/events", headers={"X-Api-Key": key},
-                      json={"id": "fast-1", "type": meter, "data": {"value": 1000}})
+    r = requests.post(
+        f"{local_stack.base_url}/v1/events",
+        headers={"X-Api-Key": key},
+        json={"id": "fast-1", "type": meter, "data": {"value": 1000}},
+    )
     accepted_at = time.monotonic()
     assert r.status_code == 202
     body = _wait_for(local_stack, tid, meter, 1000, timeout=2.0)

@@ -10,9 +10,19 @@ from tollgate.domain.keys import hash_key
 
 
 def test_tenant_lifecycle(api, admin_key):
-    r = api.call("POST", "/v1/tenants", key=admin_key,
-                 body={"id": "acme", "name": "Acme", "timezone": "Asia/Kathmandu", "currency": "JPY",
-                       "billing_email": "ops@acme.test", "metadata": {"tier": "gold"}})
+    r = api.call(
+        "POST",
+        "/v1/tenants",
+        key=admin_key,
+        body={
+            "id": "acme",
+            "name": "Acme",
+            "timezone": "Asia/Kathmandu",
+            "currency": "JPY",
+            "billing_email": "ops@acme.test",
+            "metadata": {"tier": "gold"},
+        },
+    )
     assert r.status == 201, r.body
     assert r.body["timezone"] == "Asia/Kathmandu" and r.body["currency"] == "JPY"
     assert api.call("POST", "/v1/tenants", key=admin_key, body={"id": "acme", "name": "Again"}).status == 409
@@ -75,8 +85,9 @@ def test_edge_errors_are_problems_and_write_nothing(api, admin_key):
     assert malformed.status == 400 and malformed.problem["errors"][0]["field"] == "body"
     nan = api.call("POST", "/v1/tenants", key=admin_key, body='{"id": "x", "name": NaN}')
     assert nan.status == 400
-    wrong_type = api.call("POST", "/v1/tenants", key=admin_key, body='{"id": "x", "name": "y"}',
-                          headers={"Content-Type": "text/plain"})
+    wrong_type = api.call(
+        "POST", "/v1/tenants", key=admin_key, body='{"id": "x", "name": "y"}', headers={"Content-Type": "text/plain"}
+    )
     assert wrong_type.status == 415 and wrong_type.problem["errors"][0]["field"] == "Content-Type"
     huge = api.call("POST", "/v1/tenants", key=admin_key, body='{"id": "x", "name": "' + "y" * (1024 * 1024) + '"}')
     assert huge.status == 413

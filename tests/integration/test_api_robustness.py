@@ -16,8 +16,12 @@ def acme(api, admin_key) -> str:
 
 # ------------------------------------------------------------------ the detail of a 422 on /v1/events
 def test_one_invalid_event_says_it_is_not_valid(api, admin_key, acme):
-    r = api.call("POST", "/v1/events", key=admin_key,
-                 body={"id": "e1", "type": "api_calls", "subject": acme, "time": "yesterday"})
+    r = api.call(
+        "POST",
+        "/v1/events",
+        key=admin_key,
+        body={"id": "e1", "type": "api_calls", "subject": acme, "time": "yesterday"},
+    )
     assert r.status == 422
     assert r.problem["detail"].startswith("the event is not valid: [0].time: "), r.problem["detail"]
 
@@ -38,4 +42,3 @@ def test_duplicates_counts_repeats_inside_one_request_only(api, admin_key, acme)
     doc = api.call("GET", "/openapi.json").body
     described = doc["components"]["schemas"]["IngestOut"]["properties"]["duplicates"]["description"]
     assert "inside this request only" in described and "earlier request" in described
-

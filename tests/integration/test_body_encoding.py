@@ -12,8 +12,12 @@ TENANT = {"id": "acme2", "name": "Café Acme"}
 CONSUME = {"id": "café-1", "tenant": "acme", "meter": "api_calls", "amount": 1}
 EVENT = {"id": "café-1", "type": "api_calls", "subject": "acme", "data": {"value": 1}}
 PLAN = {"name": "Café plan"}
-ROUTES = [("POST", "/v1/tenants", TENANT), ("POST", "/v1/consume", CONSUME), ("POST", "/v1/events", EVENT),
-          ("PUT", "/v1/plans/gold", PLAN)]
+ROUTES = [
+    ("POST", "/v1/tenants", TENANT),
+    ("POST", "/v1/consume", CONSUME),
+    ("POST", "/v1/events", EVENT),
+    ("PUT", "/v1/plans/gold", PLAN),
+]
 ENCODINGS = {  # each body holds a non-ASCII character
     "UTF-16 with BOM": lambda text: text.encode("utf-16"),
     "UTF-16LE": lambda text: text.encode("utf-16-le"),

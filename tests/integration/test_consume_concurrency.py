@@ -83,10 +83,16 @@ def world(server, stack) -> dict[str, Any]:
     _forget_clients()
     api = RoutedApi()
     admin = create_key(Scope.ADMIN, name="concurrency")[1]
-    plan = {"name": "Hard 500", "limits": [{"meter": "calls", "window": "month", "limit": 500}],
-            "api_rate_limit": {"per_second": 100000, "burst": 100000}}
+    plan = {
+        "name": "Hard 500",
+        "limits": [{"meter": "calls", "window": "month", "limit": 500}],
+        "api_rate_limit": {"per_second": 100000, "burst": 100000},
+    }
     assert api.call("PUT", "/v1/plans/hard500", key=admin, body=plan).status == 200
-    assert api.call("POST", "/v1/meters", key=admin, body={"key": "calls", "name": "c", "aggregation": "count"}).status == 201
+    assert (
+        api.call("POST", "/v1/meters", key=admin, body={"key": "calls", "name": "c", "aggregation": "count"}).status
+        == 201
+    )
     for tenant in ("t1", "t2", "t3", "other1", "other2"):
         body = {"id": tenant, "name": tenant, "timezone": "Europe/Paris"}
         if not tenant.startswith("other"):
@@ -104,8 +110,10 @@ def _hammer(world: dict, tenant: str, threads: int = 16, calls: int = 50) -> lis
     key = world["keys"][tenant]
 
     def worker(i: int) -> list[Any]:
-        return [apis[i].call("POST", "/v1/consume", key=key, body={"id": f"{tenant}-{i}-{j}", "meter": "calls"})
-                for j in range(calls)]
+        return [
+            apis[i].call("POST", "/v1/consume", key=key, body={"id": f"{tenant}-{i}-{j}", "meter": "calls"})
+            for j in range(calls)
+        ]
 
     with ThreadPoolExecutor(threads) as pool:
         return [r for rs in pool.map(worker, range(threads)) for r in rs]
@@ -134,7 +142,9 @@ def test_the_same_holds_with_event_traffic_for_other_tenants(world):
 
     def events(tenant: str, batch: int) -> int:
         message = UsageMessage(
-            tenant=tenant, timezone="Europe/Paris", meters={"calls": MeterSpec("calls", Aggregation.COUNT)},
+            tenant=tenant,
+            timezone="Europe/Paris",
+            meters={"calls": MeterSpec("calls", Aggregation.COUNT)},
             events=[UsageEvent(id=f"{tenant}-{batch}-{k}", meter="calls", time=at, value="1") for k in range(20)],
         )
         return count_messages([(f"msg-{tenant}-{batch}", message.encode())]).counted
@@ -155,9 +165,18 @@ def _used_events(world: dict, tenant: str) -> Any:
     from tollgate.usecases import clock
 
     now = clock.now()
-    r = RoutedApi().call("GET", "/v1/usage", key=world["admin"], query={
-        "tenant": tenant, "meter": "calls", "window": "day",
-        "from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=1)).isoformat()})
+    r = RoutedApi().call(
+        "GET",
+        "/v1/usage",
+        key=world["admin"],
+        query={
+            "tenant": tenant,
+            "meter": "calls",
+            "window": "day",
+            "from": (now - timedelta(days=1)).isoformat(),
+            "to": (now + timedelta(days=1)).isoformat(),
+        },
+    )
     assert r.status == 200, r.body
     return r.body["total"]
 

@@ -48,13 +48,16 @@ def test_back_dating_does_not_bypass_a_monthly_hard_quota(world):
     assert [(q["window"], q["used"]) for q in quotas] == [("month", 100)]
 
 
-@pytest.mark.parametrize("offset,status", [
-    (timedelta(minutes=-5), 200),
-    (timedelta(minutes=5), 200),
-    (timedelta(minutes=-5, seconds=-1), 422),
-    (timedelta(minutes=5, seconds=1), 422),
-    (timedelta(days=-1), 422),
-])
+@pytest.mark.parametrize(
+    "offset,status",
+    [
+        (timedelta(minutes=-5), 200),
+        (timedelta(minutes=5), 200),
+        (timedelta(minutes=-5, seconds=-1), 422),
+        (timedelta(minutes=5, seconds=1), 422),
+        (timedelta(days=-1), 422),
+    ],
+)
 def test_consume_time_is_now_within_five_minutes_either_way(world, offset, status):
     api, key = world
     r = consume(api, key, id="c1", amount=1, time=(NOW + offset).isoformat())

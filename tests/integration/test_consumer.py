@@ -36,7 +36,6 @@ TABLES = {"EventsTable": "EVENTS_TABLE", "CountersTable": "COUNTERS_TABLE"}
 # ------------------------------------------------------------------ helpers (also used by the fault tests)
 
 
-
 def create_tables(client: Any) -> dict[str, str]:
     """The events and counters tables exactly as template.yaml declares them."""
     names = {}
@@ -175,9 +174,7 @@ def expected_state(messages: list[UsageMessage]) -> dict[tuple[str, str], tuple]
                         cell[0], cell[1] = Decimal(e.value), tag
                 else:
                     cell[2].add(counting.unique_hash(e.value))
-    return {
-        k: (v, t, frozenset(u), None if exp is None else str(exp)) for k, (v, t, u, exp) in state.items()
-    }
+    return {k: (v, t, frozenset(u), None if exp is None else str(exp)) for k, (v, t, u, exp) in state.items()}
 
 
 T0 = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)  # 06:00 in Paris
@@ -263,7 +260,10 @@ def test_exact_totals_for_every_aggregation_with_group_by(tables, handler):
 
 
 def test_a_redelivered_message_counts_once(tables, handler):
-    events = [e(f"r{i}", "bytes", "2", i, region="eu") for i in range(5)] + [e("rm", "peak", "5"), e("ru", "users", "x")]
+    events = [e(f"r{i}", "bytes", "2", i, region="eu") for i in range(5)] + [
+        e("rm", "peak", "5"),
+        e("ru", "users", "x"),
+    ]
     event = sqs_event([("m-redelivered", body("acme", events, METERS))])
     assert handler(event, FakeContext()) == {"batchItemFailures": []}
     before = counter_state(tables)
@@ -360,13 +360,19 @@ def test_raw_events_list_newest_first_exactly_with_a_cursor(tables, handler):
     made = []
     for m in range(6):  # six messages with interleaved times over three UTC days
         evs = [
-            UsageEvent(f"ev{m}-{i}", "calls", format_time(base + timedelta(hours=7 * i + m, seconds=m)), "1", data={"n": i})
+            UsageEvent(
+                f"ev{m}-{i}", "calls", format_time(base + timedelta(hours=7 * i + m, seconds=m)), "1", data={"n": i}
+            )
             for i in range(8)
         ]
         made += evs
-        assert handler(sqs_event([(f"m-log-{m}", body("acme", evs, METERS))]), FakeContext()) == {"batchItemFailures": []}
+        assert handler(sqs_event([(f"m-log-{m}", body("acme", evs, METERS))]), FakeContext()) == {
+            "batchItemFailures": []
+        }
     start, end = base + timedelta(hours=3), base + timedelta(hours=40)
-    want = sorted((x for x in made if format_time(start) <= x.time < format_time(end)), key=lambda x: (x.time, x.id), reverse=True)
+    want = sorted(
+        (x for x in made if format_time(start) <= x.time < format_time(end)), key=lambda x: (x.time, x.id), reverse=True
+    )
     got, cursor, pages = [], None, 0
     while True:
         page, cursor = ledger.list_events("acme", start, end, 4, cursor)
@@ -424,8 +430,14 @@ def test_write_units_per_event_stay_within_budget(tables):
     messages = []
     for _m in range(2):
         evs = [
-            UsageEvent(str(uuid.uuid4()), "api_calls", format_time(T0 + timedelta(milliseconds=37 * i)), "1",
-                       data={"value": 1, "route": "/v1/things", "status": 200}, source="svc")
+            UsageEvent(
+                str(uuid.uuid4()),
+                "api_calls",
+                format_time(T0 + timedelta(milliseconds=37 * i)),
+                "1",
+                data={"value": 1, "route": "/v1/things", "status": 200},
+                source="svc",
+            )
             for i in range(1000)
         ]
         messages.append((str(uuid.uuid4()), body("hot", evs, meters)))

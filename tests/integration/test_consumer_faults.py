@@ -26,13 +26,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
+from tests.conftest import FakeContext
 from tollgate import config
 from tollgate.adapters import ledger
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
 from tollgate.usecases import count_usage
-
-from tests.conftest import FakeContext
 
 from .test_consumer import (
     body,
@@ -301,6 +300,8 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
                 if cursor is None:
                     break
             assert sorted(x["id"] for x in listed) == sorted(i for t, i in distinct if t == tenant)
-            assert [(x["time"], x["id"]) for x in listed] == sorted(((x["time"], x["id"]) for x in listed), reverse=True)
+            assert [(x["time"], x["id"]) for x in listed] == sorted(
+                ((x["time"], x["id"]) for x in listed), reverse=True
+            )
     finally:
         ledger.reset_client()

@@ -37,7 +37,10 @@ TENANTS = [f"t{i}" for i in range(9)]
 def nine_good_messages() -> list[tuple[str, str]]:
     """Nine messages of nine other tenants: 2 calls and 10.5 bytes each."""
     return [
-        (f"good-{t}", body(t, [e(f"{t}-c", "calls", "1"), e(f"{t}-c2", "calls", "1", 1), e(f"{t}-b", "bytes", "10.5")], METERS))
+        (
+            f"good-{t}",
+            body(t, [e(f"{t}-c", "calls", "1"), e(f"{t}-c2", "calls", "1", 1), e(f"{t}-b", "bytes", "10.5")], METERS),
+        )
         for t in TENANTS
     ]
 

@@ -84,12 +84,17 @@ def more_items(world):
     api, admin_key = world
     for i in range(3):  # more items in each list
         assert api.call("POST", "/v1/tenants", key=admin_key, body={"id": f"t{i}", "name": "T"}).status == 201
-        assert api.call("POST", "/v1/meters", key=admin_key,
-                        body={"key": f"m{i}", "name": "M", "aggregation": "count"}).status == 201
+        assert (
+            api.call(
+                "POST", "/v1/meters", key=admin_key, body={"key": f"m{i}", "name": "M", "aggregation": "count"}
+            ).status
+            == 201
+        )
         assert api.call("POST", "/v1/keys", key=admin_key, body={"scope": "ingest"}).status == 201
         assert api.call("PUT", f"/v1/plans/p{i}", key=admin_key, body={"name": "P"}).status == 200
-        assert api.call("PATCH", "/v1/tenants/acme", key=admin_key,
-                        body={"plan": f"p{i}", "reason": "test"}).status == 200
+        assert (
+            api.call("PATCH", "/v1/tenants/acme", key=admin_key, body={"plan": f"p{i}", "reason": "test"}).status == 200
+        )
 
 
 @pytest.mark.parametrize("route", list(LISTS))
@@ -98,7 +103,9 @@ def test_issued_cursors_still_page(world, more_items, route):
     query, _ = LISTS[route]
     seen, cursor = [], None
     while True:
-        page = api.call("GET", route, key=admin_key, query={**query, "limit": "1", **({"cursor": cursor} if cursor else {})})
+        page = api.call(
+            "GET", route, key=admin_key, query={**query, "limit": "1", **({"cursor": cursor} if cursor else {})}
+        )
         assert page.status == 200, page.body
         seen += page.body["items"]
         cursor = page.body["next_cursor"]

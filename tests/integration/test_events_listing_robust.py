@@ -110,8 +110,15 @@ def test_a_chunk_nested_past_the_json_parsers_recursion_still_lists(world):
     api, admin = world
     deep = '{"value": 1, "x": ' + '{"x": ' * 100_000 + "1" + "}" * 100_000 + "}"
     events = [event("ok", 2, {"value": 1}), event("deep", 1)]
-    raw = "[" + json.dumps(events[0]) + ', {"id": "deep", "type": "api_calls", "time": "' + at(1) + \
-          '", "value": "1", "data": ' + deep + "}]"
+    raw = (
+        "["
+        + json.dumps(events[0])
+        + ', {"id": "deep", "type": "api_calls", "time": "'
+        + at(1)
+        + '", "value": "1", "data": '
+        + deep
+        + "}]"
+    )
     write("m1", events, raw_json=raw)
     items = listing(api, admin)
     assert [e["id"] for e in items] == ["deep", "ok"]
@@ -127,11 +134,14 @@ def test_data_at_the_limit_is_shown_and_paging_goes_past_a_marked_event(world):
     assert items[2]["data"] == nested(64) and items[1]["data"] is None
 
 
-@pytest.mark.parametrize("data,says", [
-    ([1, 2], "not an object"),
-    ("text", "not an object"),
-    ({"value": float("nan")}, "NaN or Infinity"),
-])
+@pytest.mark.parametrize(
+    "data,says",
+    [
+        ([1, 2], "not an object"),
+        ("text", "not an object"),
+        ({"value": float("nan")}, "NaN or Infinity"),
+    ],
+)
 def test_data_that_is_not_a_finite_json_object_is_marked(world, data, says):
     api, admin = world
     write("m1", [event("odd", 2, data), event("ok", 1, {"value": 1})])
@@ -142,8 +152,15 @@ def test_data_that_is_not_a_finite_json_object_is_marked(world, data, says):
 
 def test_a_huge_number_in_data_is_marked(world):
     api, admin = world
-    raw = "[" + json.dumps(event("ok", 2, {"value": 1})) + ', {"id": "big", "type": "api_calls", "time": "' + \
-          at(1) + '", "value": "1", "data": {"value": ' + "9" * 5000 + "}}]"
+    raw = (
+        "["
+        + json.dumps(event("ok", 2, {"value": 1}))
+        + ', {"id": "big", "type": "api_calls", "time": "'
+        + at(1)
+        + '", "value": "1", "data": {"value": '
+        + "9" * 5000
+        + "}}]"
+    )
     write("m1", [event("ok", 2), event("big", 1)], raw_json=raw)
     items = listing(api, admin)
     assert [e["id"] for e in items] == ["big", "ok"] and items[0]["data"] is None
@@ -154,8 +171,11 @@ def test_unreadable_chunks_and_events_are_left_out(world, caplog):
     write("m1", [event("a", 5)], blob=b"not zlib at all")
     write("m2", [event("b", 4)], raw_json="[{oops")
     write("m3", [event("c", 3)], raw_json='{"not": "a list"}')
-    write("m4", [event("d", 2), event("e", 2)],
-          raw_json='[42, {"type": "api_calls"}, {"id": 5, "time": "' + at(2) + '"}, {"id": "t", "time": "yesterday"}]')
+    write(
+        "m4",
+        [event("d", 2), event("e", 2)],
+        raw_json='[42, {"type": "api_calls"}, {"id": 5, "time": "' + at(2) + '"}, {"id": "t", "time": "yesterday"}]',
+    )
     write("m5", [event("fine", 1, {"value": 1})])
     assert [e["id"] for e in listing(api, admin)] == ["fine"]
     assert "could not be read" in caplog.text

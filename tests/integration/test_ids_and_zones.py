@@ -63,11 +63,39 @@ def test_ids_keep_their_length_limit(world):
 
 
 # ------------------------------------------------------------------ time zones
-NOT_AREA_LOCATION = ["localtime", "Factory", "EST5EDT", "EST", "CET", "GMT", "Zulu", "UCT", "Universal",
-                     "US/Eastern", "Canada/Pacific", "Etc/GMT+5", "Etc/GMT", "posixrules", "Mars/Base",
-                     "Europe/Nowhere", "../etc/passwd", "Europe/../UTC", "europe/paris", ""]
-AREA_LOCATION = ["UTC", "Etc/UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Asia/Kathmandu",
-                 "Europe/Amsterdam", "Asia/Calcutta", "Antarctica/Troll", "Pacific/Kiritimati"]
+NOT_AREA_LOCATION = [
+    "localtime",
+    "Factory",
+    "EST5EDT",
+    "EST",
+    "CET",
+    "GMT",
+    "Zulu",
+    "UCT",
+    "Universal",
+    "US/Eastern",
+    "Canada/Pacific",
+    "Etc/GMT+5",
+    "Etc/GMT",
+    "posixrules",
+    "Mars/Base",
+    "Europe/Nowhere",
+    "../etc/passwd",
+    "Europe/../UTC",
+    "europe/paris",
+    "",
+]
+AREA_LOCATION = [
+    "UTC",
+    "Etc/UTC",
+    "Europe/Paris",
+    "America/Argentina/Buenos_Aires",
+    "Asia/Kathmandu",
+    "Europe/Amsterdam",
+    "Asia/Calcutta",
+    "Antarctica/Troll",
+    "Pacific/Kiritimati",
+]
 
 
 @pytest.mark.parametrize("zone", NOT_AREA_LOCATION)
@@ -101,7 +129,11 @@ def test_a_tenant_stored_with_an_old_style_zone_still_works(world, zone):
     TenantModel(id=tenant_id, name="Old", timezone=zone, currency="USD", created_at=now, updated_at=now).save()
     assert api.call("GET", f"/v1/tenants/{tenant_id}", key=key).body["timezone"] == zone
     assert api.call("PATCH", f"/v1/tenants/{tenant_id}", key=key, body={"name": "Old Ltd"}).status == 200
-    usage = api.call("GET", "/v1/usage", key=key, query={"tenant": tenant_id, "meter": "api_calls",
-                                                          "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"})
+    usage = api.call(
+        "GET",
+        "/v1/usage",
+        key=key,
+        query={"tenant": tenant_id, "meter": "api_calls", "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"},
+    )
     assert usage.status == 200 and usage.body["timezone"] == zone, usage.body
     assert api.call("GET", "/v1/quotas", key=key, query={"tenant": tenant_id}).status == 200

@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 from cloudevents.v1.conversion import to_binary as v1_to_binary
@@ -73,8 +72,14 @@ class World:
         self.sqs = boto3.client("sqs")
         self.sleeps: list[float] = []
 
-    def post(self, body: Any = None, *, key: str | None = "admin", headers: dict[str, str] | None = None,
-             content_type: str | None = None) -> Reply:
+    def post(
+        self,
+        body: Any = None,
+        *,
+        key: str | None = "admin",
+        headers: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Reply:
         headers = dict(headers or {})
         if content_type is not None:
             headers["content-type"] = content_type
@@ -128,8 +133,12 @@ def world(aws, monkeypatch, lambda_context) -> World:
         "tenant": create_key(Scope.TENANT, tenant_id="acme"),
     }
     handler = import_handler(Template.load(ROOT / "template.yaml").functions()["IngestFunction"])
-    yield World(handler, lambda_context, {k: r.principal().as_context() for k, (r, _) in records.items()},
-                {k: secret for k, (_, secret) in records.items()})
+    yield World(
+        handler,
+        lambda_context,
+        {k: r.principal().as_context() for k, (r, _) in records.items()},
+        {k: secret for k, (_, secret) in records.items()},
+    )
     ingest.reset_caches()
 
 
@@ -141,15 +150,18 @@ def ev(i: int | str = 1, **fields) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ accepted events reach SQS, exactly
 def test_json_array_is_queued_as_one_message_per_tenant(world):
-    r = world.post([ev(1), ev(2, time="2026-11-20T10:30:00+01:00", data={"value": "1.25"}), ev(3, type="requests",
-                                                                                              data=...)])
+    r = world.post(
+        [ev(1), ev(2, time="2026-11-20T10:30:00+01:00", data={"value": "1.25"}), ev(3, type="requests", data=...)]
+    )
     assert r.status == 202, r.body
     assert r.body == {"accepted": 3, "duplicates": 0, "rejected": []}
     [msg] = world.drain()
     assert msg.tenant == "acme" and msg.timezone == "Europe/Paris"
     assert msg.meters == {"api_calls": API_CALLS, "requests": MeterSpec("requests", Aggregation.COUNT)}
     assert msg.events == [
-        UsageEvent("e1", "api_calls", "2026-11-20T09:00:00.000000Z", "2", {"region": "eu"}, {"value": 2, "region": "eu"}),
+        UsageEvent(
+            "e1", "api_calls", "2026-11-20T09:00:00.000000Z", "2", {"region": "eu"}, {"value": 2, "region": "eu"}
+        ),
         UsageEvent("e2", "api_calls", "2026-11-20T09:30:00.000000Z", "1.25", {}, {"value": "1.25"}),
         UsageEvent("e3", "requests", "2026-11-20T09:00:00.000000Z", "1"),
     ]
@@ -167,7 +179,10 @@ def test_valid_events_are_accepted_when_others_are_not(world):
     assert r.status == 202
     assert r.body["accepted"] == 2 and r.body["duplicates"] == 0
     assert [(x["index"], x["id"], [e["field"] for e in x["errors"]]) for x in r.body["rejected"]] == [
-        (1, "e2", ["[1].time"]), (2, "e3", ["[2].type"]), (3, "e4", ["[3].subject"])]
+        (1, "e2", ["[1].time"]),
+        (2, "e3", ["[2].type"]),
+        (3, "e4", ["[3].subject"]),
+    ]
     assert world.queued_ids() == [("acme", "e1"), ("acme", "e5")]
 
 
@@ -191,8 +206,9 @@ def test_duplicate_ids_in_a_request_are_counted_and_sent_once(world):
 
 
 def test_tenant_key_sends_for_its_own_tenant_only(world):
-    r = world.post([ev(1, subject=...), ev(2, subject="acme"), ev(3, subject="other"), ev(4, subject="ghost")],
-                   key="tenant")
+    r = world.post(
+        [ev(1, subject=...), ev(2, subject="acme"), ev(3, subject="other"), ev(4, subject="ghost")], key="tenant"
+    )
     assert r.status == 202 and r.body["accepted"] == 2
     messages = {x["index"]: x["errors"][0]["message"] for x in r.body["rejected"]}
     assert messages == {2: "tenant 'other' not found", 3: "tenant 'ghost' not found"}  # nothing leaks
@@ -206,7 +222,9 @@ def test_ingest_key_must_name_the_tenant(world):
 
 
 def test_base64_encoded_body(world):
-    event = http_event("POST", "/v1/events", headers={"content-type": "application/json"}, authorizer=world.keys["admin"])
+    event = http_event(
+        "POST", "/v1/events", headers={"content-type": "application/json"}, authorizer=world.keys["admin"]
+    )
     event["body"] = base64.b64encode(json.dumps(ev(1)).encode()).decode()
     event["isBase64Encoded"] = True
     assert world.send(event).status == 202
@@ -215,8 +233,13 @@ def test_base64_encoded_body(world):
 
 # ------------------------------------------------------------------ the CloudEvents SDK as a client
 def _ce(i: int, **attributes) -> CloudEvent:
-    base = {"type": "api_calls", "source": "/checkout", "subject": "acme", "id": f"ce{i}",
-            "time": NOW - timedelta(minutes=i)}
+    base = {
+        "type": "api_calls",
+        "source": "/checkout",
+        "subject": "acme",
+        "id": f"ce{i}",
+        "time": NOW - timedelta(minutes=i),
+    }
     return CloudEvent(attributes={**base, **attributes}, data={"value": i, "region": "us"})
 
 
@@ -225,8 +248,17 @@ def test_cloudevents_structured_mode(world):
     r = world.post(msg.body.decode(), headers=msg.headers)
     assert r.status == 202 and r.body["accepted"] == 1, r.body
     [queued] = world.drain()
-    assert queued.events == [UsageEvent("ce1", "api_calls", "2026-11-20T09:59:00.000000Z", "1", {"region": "us"},
-                                        {"value": 1, "region": "us"}, source="/checkout")]
+    assert queued.events == [
+        UsageEvent(
+            "ce1",
+            "api_calls",
+            "2026-11-20T09:59:00.000000Z",
+            "1",
+            {"region": "us"},
+            {"value": 1, "region": "us"},
+            source="/checkout",
+        )
+    ]
 
 
 def test_cloudevents_batch_mode(world):
@@ -257,8 +289,17 @@ def test_cloudevents_binary_mode_without_datacontenttype(world):
 
 
 def test_cloudevents_v1_sdk_api(world):
-    event = V1CloudEvent({"type": "api_calls", "source": "/v1sdk", "subject": "acme", "id": "old1",
-                          "time": "2026-11-20T09:30:00+00:00", "datacontenttype": "application/json"}, {"value": 4})
+    event = V1CloudEvent(
+        {
+            "type": "api_calls",
+            "source": "/v1sdk",
+            "subject": "acme",
+            "id": "old1",
+            "time": "2026-11-20T09:30:00+00:00",
+            "datacontenttype": "application/json",
+        },
+        {"value": 4},
+    )
     headers, body = v1_to_structured(event)
     assert world.post(body.decode(), headers=headers).status == 202
     event["id"] = "old2"
@@ -273,9 +314,17 @@ def test_stored_binary_mode_event(world):
     r = world.send(event)
     assert r.status == 202 and r.body == {"accepted": 1, "duplicates": 0, "rejected": []}
     [msg] = world.drain()
-    assert msg.events == [UsageEvent("evt-7f3a9c2e", "api_calls", "2026-11-20T09:58:00.000000Z", "1.5",
-                                     {"region": "eu-west"}, {"value": 1.5, "region": "eu-west"},
-                                     source="/billing service")]
+    assert msg.events == [
+        UsageEvent(
+            "evt-7f3a9c2e",
+            "api_calls",
+            "2026-11-20T09:58:00.000000Z",
+            "1.5",
+            {"region": "eu-west"},
+            {"value": 1.5, "region": "eu-west"},
+            source="/billing service",
+        )
+    ]
 
 
 # ------------------------------------------------------------------ packing
@@ -291,8 +340,9 @@ def test_many_small_events_take_one_sqs_request(world):
 def test_large_requests_are_split_into_messages_and_batches_within_sqs_limits(world):
     recorder = world.recorder()
     pad = "x" * 900
-    events = [ev(i, subject="acme" if i % 4 else "other", data={"value": 1, "region": "eu", "note": pad})
-              for i in range(1000)]
+    events = [
+        ev(i, subject="acme" if i % 4 else "other", data={"value": 1, "region": "eu", "note": pad}) for i in range(1000)
+    ]
     body = json.dumps(events)
     assert 900_000 < len(body) < 1024 * 1024
     r = world.post(body)
@@ -303,7 +353,8 @@ def test_large_requests_are_split_into_messages_and_batches_within_sqs_limits(wo
     messages = world.drain()
     assert len(messages) == len(sizes)
     assert sorted((m.tenant, e.id) for m in messages for e in m.events) == sorted(
-        ("acme" if i % 4 else "other", f"e{i}") for i in range(1000))
+        ("acme" if i % 4 else "other", f"e{i}") for i in range(1000)
+    )
     assert all(m.events and len({e.id for e in m.events}) == len(m.events) for m in messages)
 
 
@@ -358,8 +409,13 @@ def test_one_lookup_per_distinct_tenant_and_meter_and_misses_are_not_cached(worl
     monkeypatch.setattr(ingest, "meter_cache", TtlCache(lambda k: calls.append(("meter", k)) or meters.get(k), 30))
     body = [ev(i, subject=["acme", "other", "ghost"][i % 3], type=["api_calls", "nope"][i % 2]) for i in range(300)]
     assert world.post(body).status == 202
-    assert sorted(calls) == [("meter", "api_calls"), ("meter", "nope"), ("tenant", "acme"), ("tenant", "ghost"),
-                             ("tenant", "other")]
+    assert sorted(calls) == [
+        ("meter", "api_calls"),
+        ("meter", "nope"),
+        ("tenant", "acme"),
+        ("tenant", "ghost"),
+        ("tenant", "other"),
+    ]
     calls.clear()
     assert world.post(body).status == 202
     assert sorted(calls) == [("meter", "nope"), ("tenant", "ghost")]  # only the misses again
@@ -379,9 +435,13 @@ def test_logs_and_metrics_hold_counts_not_keys_tenants_or_data(world, capfd, cap
 
     caplog.set_level(logging.INFO)
     capfd.readouterr()
-    event = http_event("POST", "/v1/events", body=[ev("secret-id", data={"value": 3, "region": "secret-region"}),
-                                                   ev(2, time="bad")],
-                       headers={"authorization": f"Bearer {world.secrets['admin']}"}, authorizer=world.keys["admin"])
+    event = http_event(
+        "POST",
+        "/v1/events",
+        body=[ev("secret-id", data={"value": 3, "region": "secret-region"}), ev(2, time="bad")],
+        headers={"authorization": f"Bearer {world.secrets['admin']}"},
+        authorizer=world.keys["admin"],
+    )
     assert world.send(event).status == 202
     # Log lines as the Powertools formatter writes them (JSON, with the correlation id).
     formatter = sys.modules[world.handler.__module__].logger.registered_formatter
@@ -417,7 +477,8 @@ def test_openapi_documents_the_route_from_pydantic_models():
     assert op["responses"]["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/IngestOut"}
     for status in ("400", "401", "403", "413", "415", "422", "503"):
         assert op["responses"][status]["content"] == {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}}}
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}}
+        }
 
 
 def test_docs_resolver_and_ingest_resolver_in_one_process_do_not_share_a_router(world):

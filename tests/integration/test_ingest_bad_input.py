@@ -5,16 +5,20 @@ the event in ``rejected``), and nothing from a rejected event reaches the queue.
 
 from __future__ import annotations
 
-import json
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.conftest import http_event
-from tests.integration.test_ingest import NOW, World, ev
-from tests.integration.test_ingest import world  # noqa: F401 - the fixture, used by name
+from tests.integration.test_ingest import (
+    NOW,
+    World,
+    ev,
+    world,  # noqa: F401 - the fixture, used by name
+)
 
 BAD = "bad-event"  # the id of every bad event: it must never be queued
 
@@ -52,17 +56,30 @@ CASES = [
     Case("unknown meter", [bad(type="nope")], field="[0].type", says="meter 'nope' not found"),
     Case("huge meter key", [bad(type="m" * 100_000)], field="[0].type"),
     Case("unknown tenant", [bad(subject="ghost")], field="[0].subject", says="tenant 'ghost' not found"),
-    Case("tenant key naming another tenant", [bad(subject="other")], key="tenant", field="[0].subject",
-         says="tenant 'other' not found"),
+    Case(
+        "tenant key naming another tenant",
+        [bad(subject="other")],
+        key="tenant",
+        field="[0].subject",
+        says="tenant 'other' not found",
+    ),
     Case("admin key without subject", [bad(subject=...)], field="[0].subject", says="required"),
     Case("subject is a number", [bad(subject=7)], field="[0].subject"),
     Case("value 'NaN' string", [bad(data={"value": "NaN"})], field="[0].data.value", says="plain decimal"),
     Case("value 'Infinity' string", [bad(data={"value": "Infinity"})], field="[0].data.value", says="plain decimal"),
     Case("value '-Infinity' string", [bad(data={"value": "-Infinity"})], field="[0].data.value", says="plain decimal"),
-    Case("value 1e999 overflows to infinity", '[{"id": "bad-event", "type": "api_calls", "subject": "acme", '
-         '"data": {"value": 1e999}}]', field="[0].data.value", says="finite"),
-    Case("1e999 in another data field", '[{"id": "bad-event", "type": "api_calls", "subject": "acme", '
-         '"data": {"value": 1, "extra": -1e999}}]', field="[0].data", says="finite"),
+    Case(
+        "value 1e999 overflows to infinity",
+        '[{"id": "bad-event", "type": "api_calls", "subject": "acme", "data": {"value": 1e999}}]',
+        field="[0].data.value",
+        says="finite",
+    ),
+    Case(
+        "1e999 in another data field",
+        '[{"id": "bad-event", "type": "api_calls", "subject": "acme", "data": {"value": 1, "extra": -1e999}}]',
+        field="[0].data",
+        says="finite",
+    ),
     Case("value is a boolean", [bad(data={"value": True})], field="[0].data.value", says="number"),
     Case("value is text", [bad(data={"value": "lots"})], field="[0].data.value", says="number"),
     Case("value missing on a sum meter", [bad(data={"region": "eu"})], field="[0].data.value", says="required"),
@@ -87,15 +104,36 @@ CASES = [
     Case("non-JSON datacontenttype", [bad(datacontenttype="text/plain")], field="[0].datacontenttype"),
     Case("source is a number", [bad(source=5)], field="[0].source"),
     Case("event is not an object", [[BAD]], field="[0]", says="object"),
-    Case("structured mode with a bad event", bad(time="2026-11-20T10:00:00"), field="[0].time",
-         content_type="application/cloudevents+json"),
-    Case("binary mode with a bad ce-time", {"value": 1}, field="[0].time",
-         headers={"ce-id": BAD, "ce-type": "api_calls", "ce-subject": "acme", "ce-specversion": "1.0",
-                  "ce-time": "2026-11-20T10:00:00"}),
-    Case("binary mode with non-object data", [1, 2], field="[0].data",
-         headers={"ce-id": BAD, "ce-type": "api_calls", "ce-subject": "acme", "ce-specversion": "1.0"}),
-    Case("binary mode with a bad ce-specversion", {"value": 1}, field="[0].specversion",
-         headers={"ce-id": BAD, "ce-type": "api_calls", "ce-subject": "acme", "ce-specversion": "0.3"}),
+    Case(
+        "structured mode with a bad event",
+        bad(time="2026-11-20T10:00:00"),
+        field="[0].time",
+        content_type="application/cloudevents+json",
+    ),
+    Case(
+        "binary mode with a bad ce-time",
+        {"value": 1},
+        field="[0].time",
+        headers={
+            "ce-id": BAD,
+            "ce-type": "api_calls",
+            "ce-subject": "acme",
+            "ce-specversion": "1.0",
+            "ce-time": "2026-11-20T10:00:00",
+        },
+    ),
+    Case(
+        "binary mode with non-object data",
+        [1, 2],
+        field="[0].data",
+        headers={"ce-id": BAD, "ce-type": "api_calls", "ce-subject": "acme", "ce-specversion": "1.0"},
+    ),
+    Case(
+        "binary mode with a bad ce-specversion",
+        {"value": 1},
+        field="[0].specversion",
+        headers={"ce-id": BAD, "ce-type": "api_calls", "ce-subject": "acme", "ce-specversion": "0.3"},
+    ),
     # ---------------------------------------------------------------- mixed: 202, the bad one rejected
     Case("one good, one bad", [ev(id="good"), bad(time="2026-11-20T10:00:00")], status=202, field="[1].time"),
     Case("one good, one unknown tenant", [bad(subject="ghost"), ev(id="good")], status=202, field="[0].subject"),
@@ -105,28 +143,54 @@ CASES = [
     Case("a bare number", "42", field="body"),
     Case("structured mode with an array", [bad()], field="body", content_type="application/cloudevents+json"),
     Case("batch mode with one object", bad(), field="body", content_type="application/cloudevents-batch+json"),
-    Case("body over 1 MiB", [bad(data={"value": 1, "pad": "p" * (1024 * 1024)})], status=413, field="body",
-         slug="payload-too-large"),
-    Case("wrong content type", [bad()], status=415, content_type="text/plain", field="Content-Type",
-         slug="unsupported-media-type"),
+    Case(
+        "body over 1 MiB",
+        [bad(data={"value": 1, "pad": "p" * (1024 * 1024)})],
+        status=413,
+        field="body",
+        slug="payload-too-large",
+    ),
+    Case(
+        "wrong content type",
+        [bad()],
+        status=415,
+        content_type="text/plain",
+        field="Content-Type",
+        slug="unsupported-media-type",
+    ),
     Case("no content type", [bad()], status=415, content_type="", field="Content-Type"),
     Case("malformed JSON", '[{"id": "bad-event",', status=400, field="body", slug="malformed-request"),
-    Case("NaN literal", '[{"id": "bad-event", "type": "api_calls", "subject": "acme", "data": {"value": NaN}}]',
-         status=400, field="body", says="NaN"),
-    Case("Infinity literal", '{"id": "bad-event", "type": "api_calls", "subject": "acme", '
-         '"data": {"value": Infinity}}', status=400, field="body", says="Infinity"),
+    Case(
+        "NaN literal",
+        '[{"id": "bad-event", "type": "api_calls", "subject": "acme", "data": {"value": NaN}}]',
+        status=400,
+        field="body",
+        says="NaN",
+    ),
+    Case(
+        "Infinity literal",
+        '{"id": "bad-event", "type": "api_calls", "subject": "acme", "data": {"value": Infinity}}',
+        status=400,
+        field="body",
+        says="Infinity",
+    ),
     Case("JSON nested 100,000 deep", "[" * 100_000 + "]" * 100_000, status=400, field="body", says="nested"),
     Case("invalid UTF-8", b'[{"id": "bad-event\xff"}]', status=400, field="body"),
     Case("empty body", "", status=400, field="body"),
-    Case("binary mode with malformed data", "{oops", status=400, field="body",
-         headers={"ce-id": BAD, "ce-type": "api_calls", "ce-subject": "acme", "ce-specversion": "1.0"}),
+    Case(
+        "binary mode with malformed data",
+        "{oops",
+        status=400,
+        field="body",
+        headers={"ce-id": BAD, "ce-type": "api_calls", "ce-subject": "acme", "ce-specversion": "1.0"},
+    ),
     Case("no key", [bad()], status=401, key=None, slug="unauthenticated"),
     Case("revoked key", [bad()], status=401, key="revoked", slug="unauthenticated"),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input(world: World, case: Case):  # noqa: F811 - the imported fixture
+def test_bad_input(world: World, case: Case):
     if case.key == "revoked":
         from tollgate.domain.keys import Scope
         from tollgate.usecases.keys import create_key, revoke_key

@@ -48,11 +48,31 @@ METERS = {
 }
 
 any_text = st.text(st.characters(exclude_categories=()), max_size=12)  # surrogates included
-edge_numbers = st.sampled_from([
-    "0", "-0", "1e30", "1e-131", "1e126", "0.000000001", "0.0000000001", "9999999999999.999999999",
-    "10000000000000", "1" * 38, "1" * 39, "1e-9", "1E+12", "1_000", " 5 ", "NaN", "-1", "0.005", "0.015",
-    "123456789012345678.123456789", "0.000000000000000001",
-])
+edge_numbers = st.sampled_from(
+    [
+        "0",
+        "-0",
+        "1e30",
+        "1e-131",
+        "1e126",
+        "0.000000001",
+        "0.0000000001",
+        "9999999999999.999999999",
+        "10000000000000",
+        "1" * 38,
+        "1" * 39,
+        "1e-9",
+        "1E+12",
+        "1_000",
+        " 5 ",
+        "NaN",
+        "-1",
+        "0.005",
+        "0.015",
+        "123456789012345678.123456789",
+        "0.000000000000000001",
+    ]
+)
 numbers = st.one_of(
     edge_numbers,
     st.integers(min_value=-(10**40), max_value=10**40),
@@ -60,8 +80,11 @@ numbers = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False, places=None).map(str),
 )
 json_leaf = st.one_of(st.none(), st.booleans(), numbers, any_text)
-json_value = st.recursive(json_leaf, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(any_text, inner, max_size=3)), max_leaves=12)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(any_text, inner, max_size=3)),
+    max_leaves=12,
+)
 
 
 @st.composite
@@ -73,8 +96,11 @@ def raw_event(draw: Any) -> dict[str, Any]:
     for dim in ("region", "plan"):
         if draw(st.booleans()):
             data[dim] = draw(st.one_of(st.sampled_from(["eu", "us"]), any_text, numbers, st.booleans()))
-    event: dict[str, Any] = {"id": draw(st.one_of(st.sampled_from(["a", "b", "c"]), any_text)), "type": meter,
-                             "data": data}
+    event: dict[str, Any] = {
+        "id": draw(st.one_of(st.sampled_from(["a", "b", "c"]), any_text)),
+        "type": meter,
+        "data": data,
+    }
     if draw(st.booleans()):
         offset = draw(st.integers(min_value=-36 * 24 * 3600, max_value=600))
         event["time"] = (NOW + timedelta(seconds=offset)).isoformat()
@@ -88,20 +114,26 @@ def raw_event(draw: Any) -> dict[str, Any]:
 # the reliability findings: each was accepted (202) and then failed its whole batch
 @example([{"id": "p1", "type": "calls", "data": {"note": "\udfff"}}])
 @example([{"id": "p\udfff", "type": "calls"}])
-@example([{"id": "a", "type": "bytes", "data": {"value": "1e30"}}, {"id": "b", "type": "bytes", "data": {"value": "0.00000001"}}])
+@example(
+    [
+        {"id": "a", "type": "bytes", "data": {"value": "1e30"}},
+        {"id": "b", "type": "bytes", "data": {"value": "0.00000001"}},
+    ]
+)
 @example([{"id": "a", "type": "peak", "data": {"value": "1e-131"}}])
 def test_every_accepted_event_is_counted(tables, handler, monkeypatch, raw_events):
     monkeypatch.setattr(clock, "now", lambda: NOW)
     delete_tables(tables, _names())  # a clean slate per example: scans stay small
     create_tables(tables)
     tenant = f"t{uuid.uuid4().hex[:12]}"
-    validator = EventValidator(now=NOW, own_tenant=tenant, timezone_of=lambda t: "Europe/Paris",
-                               meter_of=METERS.get)
+    validator = EventValidator(now=NOW, own_tenant=tenant, timezone_of=lambda t: "Europe/Paris", meter_of=METERS.get)
     batch = validator.validate(raw_events)
     accepted: list[Accepted] = batch.accepted
     if not accepted:
         return
-    bodies = [p.body for p in pack(tenant, "Europe/Paris", batch.meters, [(a.index, a.meter, a.encoded) for a in accepted])]
+    bodies = [
+        p.body for p in pack(tenant, "Europe/Paris", batch.meters, [(a.index, a.meter, a.encoded) for a in accepted])
+    ]
     messages = [(f"{tenant}-{i}", b) for i, b in enumerate(bodies)]
     assert failures(handler(sqs_event(messages), FakeContext())) == set()
     assert QuarantineStore().list(tenant, 100, None)[0] == []

@@ -36,8 +36,15 @@ def server() -> Iterator[GatewayServer]:
     routes = RouteTable([Route("ANY", "/big", "Big"), Route("ANY", "$default", "Echo")])
     control = lambda method, path: (200, {"path": path})  # noqa: E731
     allowed = lambda request: ("authorization", "Bearer admin") in [(k.lower(), v) for k, v in request.headers]  # noqa: E731
-    gateway = Gateway(routes, {"Echo": echo, "Big": big}, api_id="api", region="us-east-1", account_id="1",
-                      control=control, control_auth=allowed)
+    gateway = Gateway(
+        routes,
+        {"Echo": echo, "Big": big},
+        api_id="api",
+        region="us-east-1",
+        account_id="1",
+        control=control,
+        control_auth=allowed,
+    )
     server = GatewayServer(gateway, "127.0.0.1", 0, request_timeout_s=TIMEOUT_S)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -95,7 +102,9 @@ def _problem(status: int, headers: dict[str, str], body: bytes, expected: int, s
 
 def test_a_huge_content_length_is_413_before_reading_anything(server: GatewayServer) -> None:
     status, headers, body, seconds = _exchange(
-        server, b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n{")
+        server,
+        b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n{",
+    )
     document = _problem(status, headers, body, 413, "payload-too-large")
     assert "1000000000000" in document["detail"] and document["errors"][0]["field"] == "body"
     assert headers["connection"] == "close" and seconds < TIMEOUT_S
@@ -103,7 +112,9 @@ def test_a_huge_content_length_is_413_before_reading_anything(server: GatewaySer
 
 def test_expect_100_continue_with_a_huge_body_gets_413_not_continue(server: GatewayServer) -> None:
     status, headers, body, _ = _exchange(
-        server, f"PUT /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: {MAX_PAYLOAD_BYTES + 1}\r\n\r\n".encode())
+        server,
+        f"PUT /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: {MAX_PAYLOAD_BYTES + 1}\r\n\r\n".encode(),
+    )
     _problem(status, headers, body, 413, "payload-too-large")
 
 
@@ -115,30 +126,51 @@ def test_a_chunked_body_over_the_limit_is_413(server: GatewayServer) -> None:
 
 def test_a_body_shorter_than_its_content_length_times_out_with_408(server: GatewayServer) -> None:
     """The client announces 100 bytes, sends 10 and waits: the thread is freed after the timeout."""
-    status, headers, body, seconds = _exchange(server, b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789")
+    status, headers, body, seconds = _exchange(
+        server, b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789"
+    )
     _problem(status, headers, body, 408, "request-timeout")
     assert TIMEOUT_S <= seconds < TIMEOUT_S + 3
 
 
 def test_a_body_cut_short_by_the_client_is_400(server: GatewayServer) -> None:
-    status, headers, body, _ = _exchange(server, b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789",
-                                         keep_open=False)
+    status, headers, body, _ = _exchange(
+        server, b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789", keep_open=False
+    )
     _problem(status, headers, body, 400, "bad-request")
 
 
-@pytest.mark.parametrize("raw, status, slug", [
-    (b"GARBAGE\r\n\r\n", 400, "bad-request"),
-    (b"GET / HTTP/1.1 extra\r\n\r\n", 400, "bad-request"),
-    (b"GET / HTTP/x.y\r\nHost: t\r\n\r\n", 400, "bad-request"),
-    (b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400, "bad-request"),
-    (b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400, "bad-request"),
-    (b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad-request"),
-    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "uri-too-long"),
-    (b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431, "header-fields-too-large"),
-    (b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431, "header-fields-too-large"),
-    (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, "http-version-not-supported"),
-], ids=["one-word", "four-words", "bad-version", "content-length-text", "content-length-twice", "bad-chunk",
-        "uri-too-long", "header-too-long", "too-many-headers", "http2"])
+@pytest.mark.parametrize(
+    "raw, status, slug",
+    [
+        (b"GARBAGE\r\n\r\n", 400, "bad-request"),
+        (b"GET / HTTP/1.1 extra\r\n\r\n", 400, "bad-request"),
+        (b"GET / HTTP/x.y\r\nHost: t\r\n\r\n", 400, "bad-request"),
+        (b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400, "bad-request"),
+        (b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400, "bad-request"),
+        (b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad-request"),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "uri-too-long"),
+        (b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431, "header-fields-too-large"),
+        (
+            b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(120)) + b"\r\n",
+            431,
+            "header-fields-too-large",
+        ),
+        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, "http-version-not-supported"),
+    ],
+    ids=[
+        "one-word",
+        "four-words",
+        "bad-version",
+        "content-length-text",
+        "content-length-twice",
+        "bad-chunk",
+        "uri-too-long",
+        "header-too-long",
+        "too-many-headers",
+        "http2",
+    ],
+)
 def test_what_http_server_rejects_is_problem_json(server: GatewayServer, raw: bytes, status: int, slug: str) -> None:
     got, headers, body, _ = _exchange(server, raw)
     _problem(got, headers, body, status, slug)
@@ -146,17 +178,24 @@ def test_what_http_server_rejects_is_problem_json(server: GatewayServer, raw: by
 
 
 def test_a_valid_request_still_works_after_the_bad_ones(server: GatewayServer) -> None:
-    status, _, body, _ = _exchange(server, b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    status, _, body, _ = _exchange(
+        server, b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
     assert status == 200 and json.loads(body) == {"size": 2}
 
 
 def test_control_endpoints_need_the_credential(server: GatewayServer) -> None:
-    status, headers, body, _ = _exchange(server, b"POST /_local/schedules/Health/fire HTTP/1.1\r\nHost: t\r\n"
-                                                 b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    status, headers, body, _ = _exchange(
+        server,
+        b"POST /_local/schedules/Health/fire HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
     document = _problem(status, headers, body, 401, "unauthenticated")
     assert "admin key" in document["detail"] and headers["www-authenticate"] == "Bearer"
-    status, _, body, _ = _exchange(server, b"POST /_local/schedules/Health/fire HTTP/1.1\r\nHost: t\r\n"
-                                           b"Authorization: Bearer admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    status, _, body, _ = _exchange(
+        server,
+        b"POST /_local/schedules/Health/fire HTTP/1.1\r\nHost: t\r\n"
+        b"Authorization: Bearer admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
     assert status == 200 and json.loads(body) == {"path": "/schedules/Health/fire"}
 
 

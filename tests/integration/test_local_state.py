@@ -30,6 +30,7 @@ def fresh_world() -> Iterator[Any]:
 
     template = Template.load(ROOT / "template.yaml")
     with mock_aws():
+
         def reset() -> Any:
             for backends in (dynamodb_backends, sqs_backends, s3_backends):
                 backends.reset()
@@ -53,23 +54,38 @@ def test_items_messages_and_objects_round_trip(fresh_world, tmp_path: Path) -> N
     dynamodb, sqs, s3 = _client("dynamodb"), _client("sqs"), _client("s3")
     events, tenants = created.tables["EventsTable"], created.tables["TenantsTable"]
     rich = {
-        "pk": {"S": "E#acme#1"}, "sk": {"S": "E"}, "z": {"B": b"\x00\x01binary\xff"}, "n": {"N": "10000000000000000000000000000.5"},
+        "pk": {"S": "E#acme#1"},
+        "sk": {"S": "E"},
+        "z": {"B": b"\x00\x01binary\xff"},
+        "n": {"N": "10000000000000000000000000000.5"},
         "m": {"M": {"a": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
-        "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"\x01", b"\x02"]},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
     }
     dynamodb.put_item(TableName=events, Item=rich)
     for i in range(500):
         dynamodb.put_item(TableName=events, Item={"pk": {"S": f"E#acme#m{i}"}, "sk": {"S": "E"}, "msg": {"S": "m"}})
     dynamodb.put_item(TableName=tenants, Item={"id": {"S": "acme"}, "name": {"S": "Acme"}})
     queue = created.queues["UsageQueue"]
-    sqs.send_message(QueueUrl=queue, MessageBody="pending-1",
-                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "usage"},
-                                        "raw": {"DataType": "Binary", "BinaryValue": b"\x00"}})
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody="pending-1",
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "usage"},
+            "raw": {"DataType": "Binary", "BinaryValue": b"\x00"},
+        },
+    )
     sqs.send_message(QueueUrl=queue, MessageBody="in-flight")
     sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, VisibilityTimeout=300)  # received, not deleted
     bucket = created.buckets["InvoiceBucket"]
-    s3.put_object(Bucket=bucket, Key="invoices/acme/2026-11.json", Body=b'{"total": 1}',
-                  ContentType="application/json", Metadata={"tenant": "acme"})
+    s3.put_object(
+        Bucket=bucket,
+        Key="invoices/acme/2026-11.json",
+        Body=b'{"total": 1}',
+        ContentType="application/json",
+        Metadata={"tenant": "acme"},
+    )
 
     snapshot = state.capture(created, boto3.Session(), account_id=ACCOUNT, region=REGION)
     assert snapshot.counts() == {"items": 502, "messages": 2, "objects": 1}
@@ -90,21 +106,29 @@ def test_items_messages_and_objects_round_trip(fresh_world, tmp_path: Path) -> N
     assert sorted(item["bs"]["BS"]) == [b"\x01", b"\x02"]
     assert dynamodb.scan(TableName=events, Select="COUNT")["Count"] == 501
     # the restored items behave like written ones: queries, conditions and updates
-    page = dynamodb.query(TableName=events, KeyConditionExpression="pk = :p",
-                          ExpressionAttributeValues={":p": {"S": "E#acme#m7"}})
+    page = dynamodb.query(
+        TableName=events, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "E#acme#m7"}}
+    )
     assert page["Count"] == 1
-    dynamodb.update_item(TableName=events, Key={"pk": {"S": "E#acme#1"}, "sk": {"S": "E"}},
-                         UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": {"N": "1"}})
+    dynamodb.update_item(
+        TableName=events,
+        Key={"pk": {"S": "E#acme#1"}, "sk": {"S": "E"}},
+        UpdateExpression="ADD n :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
         dynamodb.put_item(TableName=tenants, Item={"id": {"S": "acme"}}, ConditionExpression="attribute_not_exists(id)")
 
     bodies = {}
     for _ in range(3):
-        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-                                           ).get("Messages", []):
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", []
+        ):
             bodies[message["Body"]] = message.get("MessageAttributes", {})
     assert set(bodies) == {"pending-1", "in-flight"}  # the in-flight one is delivered again
-    assert bodies["pending-1"]["kind"]["StringValue"] == "usage" and bodies["pending-1"]["raw"]["BinaryValue"] == b"\x00"
+    assert (
+        bodies["pending-1"]["kind"]["StringValue"] == "usage" and bodies["pending-1"]["raw"]["BinaryValue"] == b"\x00"
+    )
     obj = s3.get_object(Bucket=bucket, Key="invoices/acme/2026-11.json")
     assert obj["Body"].read() == b'{"total": 1}' and obj["ContentType"] == "application/json"
     assert obj["Metadata"] == {"tenant": "acme"}
@@ -117,23 +141,32 @@ def test_a_table_whose_key_schema_changed_is_skipped_by_name(fresh_world, tmp_pa
 
     created = fresh_world()
     name = created.tables["TenantsTable"]
-    snapshot = state.Snapshot(tables={
-        name: {"key_schema": [("tenant", "S")], "items": [{"tenant": {"S": "acme"}}]},
-        "tollgate-local-gone": {"key_schema": [("id", "S")], "items": [{"id": {"S": "x"}}]},
-    })
+    snapshot = state.Snapshot(
+        tables={
+            name: {"key_schema": [("tenant", "S")], "items": [{"tenant": {"S": "acme"}}]},
+            "tollgate-local-gone": {"key_schema": [("id", "S")], "items": [{"id": {"S": "x"}}]},
+        }
+    )
     restored = state.restore(snapshot, created, boto3.Session(), account_id=ACCOUNT, region=REGION)
     assert restored.items == 0
-    assert restored.skipped == [f"table {name} (its key schema changed)", "table tollgate-local-gone (no longer in the template)"]
+    assert restored.skipped == [
+        f"table {name} (its key schema changed)",
+        "table tollgate-local-gone (no longer in the template)",
+    ]
 
 
-@pytest.mark.parametrize("content", [
-    b"",
-    b"not a pickle at all",
-    pickle.dumps({"format": "something else"}),
-    pickle.dumps({"format": "tollgate-local-state", "version": 999, "tables": {}, "queues": {}, "buckets": {}}),
-    pickle.dumps({"format": "tollgate-local-state", "version": 1}),
-    pickle.dumps(Path("/")),  # names a class: never loaded
-], ids=["empty", "garbage", "foreign", "future-version", "incomplete", "class"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not a pickle at all",
+        pickle.dumps({"format": "something else"}),
+        pickle.dumps({"format": "tollgate-local-state", "version": 999, "tables": {}, "queues": {}, "buckets": {}}),
+        pickle.dumps({"format": "tollgate-local-state", "version": 1}),
+        pickle.dumps(Path("/")),  # names a class: never loaded
+    ],
+    ids=["empty", "garbage", "foreign", "future-version", "incomplete", "class"],
+)
 def test_an_unreadable_snapshot_raises_state_error(tmp_path: Path, content: bytes) -> None:
     from tollgate.local import state
 

@@ -15,8 +15,12 @@ def world(api, admin_key):
 
 
 def test_scale_and_rounding_are_stored_and_shown(api, world):
-    created = api.call("POST", "/v1/meters", key=world,
-                       body={"key": "cents", "name": "Cents", "aggregation": "sum", "scale": 2, "rounding": "half_up"})
+    created = api.call(
+        "POST",
+        "/v1/meters",
+        key=world,
+        body={"key": "cents", "name": "Cents", "aggregation": "sum", "scale": 2, "rounding": "half_up"},
+    )
     assert created.status == 201, created.body
     assert (created.body["scale"], created.body["rounding"]) == (2, "half_up")
     got = api.call("GET", "/v1/meters/cents", key=world).body
@@ -33,12 +37,17 @@ def test_bad_scale_or_rounding_is_named(api, world, field, value):
 
 def test_consume_amounts_follow_the_meters_scale_and_ceiling(api, world):
     api.call("POST", "/v1/meters", key=world, body={"key": "gb", "name": "GB", "aggregation": "sum", "scale": 2})
-    api.call("POST", "/v1/meters", key=world,
-             body={"key": "eur", "name": "EUR", "aggregation": "sum", "scale": 2, "rounding": "half_even"})
+    api.call(
+        "POST",
+        "/v1/meters",
+        key=world,
+        body={"key": "eur", "name": "EUR", "aggregation": "sum", "scale": 2, "rounding": "half_even"},
+    )
 
     def consume(meter, amount, id_):
-        return api.call("POST", "/v1/consume", key=world,
-                        body={"id": id_, "tenant": "acme", "meter": meter, "amount": amount})
+        return api.call(
+            "POST", "/v1/consume", key=world, body={"id": id_, "tenant": "acme", "meter": meter, "amount": amount}
+        )
 
     too_fine = consume("gb", 1.001, "c1")
     assert too_fine.status == 422 and "decimal places" in too_fine.body["errors"][0]["message"]
@@ -47,7 +56,11 @@ def test_consume_amounts_follow_the_meters_scale_and_ceiling(api, world):
     assert consume("gb", 1.25, "c3").status == 200
     assert consume("eur", 0.125, "c4").status == 200  # half_even: 0.12
     now = datetime.now(UTC)
-    span = {"tenant": "acme", "from": (now - timedelta(days=2)).isoformat(), "to": (now + timedelta(days=2)).isoformat()}
+    span = {
+        "tenant": "acme",
+        "from": (now - timedelta(days=2)).isoformat(),
+        "to": (now + timedelta(days=2)).isoformat(),
+    }
     for meter, total in (("gb", 1.25), ("eur", 0.12)):
         usage = api.call("GET", "/v1/usage", key=world, query={"meter": meter, **span})
         assert usage.status == 200 and Decimal(str(usage.body["total"])) == Decimal(str(total)), usage.body

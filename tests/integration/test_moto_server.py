@@ -29,8 +29,12 @@ def _client(endpoint: str, service: str) -> Any:
     from botocore.config import Config
 
     return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-        aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}, max_pool_connections=32),
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=32),
     )
 
 
@@ -39,15 +43,21 @@ def table(endpoint: str) -> tuple[Any, str]:
     dynamodb = _client(endpoint, "dynamodb")
     name = f"t-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(
-        TableName=name, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
     )
     return dynamodb, name
 
 
 def _add(dynamodb: Any, table: str, key: str, value: str, *, transact: bool = False) -> None:
-    update = {"TableName": table, "Key": {"k": {"S": key}}, "UpdateExpression": "ADD v :d",
-              "ExpressionAttributeValues": {":d": {"N": value}}}
+    update = {
+        "TableName": table,
+        "Key": {"k": {"S": key}},
+        "UpdateExpression": "ADD v :d",
+        "ExpressionAttributeValues": {":d": {"N": value}},
+    }
     if transact:
         dynamodb.transact_write_items(TransactItems=[{"Update": update}])
     else:
@@ -89,12 +99,26 @@ def test_concurrent_conditional_transactions_are_isolated(table: tuple[Any, str]
 
     def attempt(i: int) -> str:
         try:
-            dynamodb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": name, "Item": {"k": {"S": f"m-{i}"}}, "ConditionExpression": "attribute_not_exists(k)"}},
-                {"Update": {"TableName": name, "Key": {"k": {"S": "counter"}}, "UpdateExpression": "ADD v :one",
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": name,
+                            "Item": {"k": {"S": f"m-{i}"}},
+                            "ConditionExpression": "attribute_not_exists(k)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": name,
+                            "Key": {"k": {"S": "counter"}},
+                            "UpdateExpression": "ADD v :one",
                             "ConditionExpression": "attribute_not_exists(v) OR v < :cap",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(cap)}}}},
-            ])
+                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(cap)}},
+                        }
+                    },
+                ]
+            )
             return "admitted"
         except ClientError as error:
             return error.response["Error"]["Code"]
@@ -102,8 +126,12 @@ def test_concurrent_conditional_transactions_are_isolated(table: tuple[Any, str]
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(attempt, range(160)))
     assert set(outcomes) <= {"admitted", "TransactionCanceledException"}, set(outcomes)
-    markers = sum(1 for page in dynamodb.get_paginator("scan").paginate(TableName=name)
-                  for item in page["Items"] if item["k"]["S"].startswith("m-"))
+    markers = sum(
+        1
+        for page in dynamodb.get_paginator("scan").paginate(TableName=name)
+        for item in page["Items"]
+        if item["k"]["S"].startswith("m-")
+    )
     assert outcomes.count("admitted") == cap == markers == _value(dynamodb, name, "counter")
 
 
@@ -129,7 +157,7 @@ def test_a_long_poll_waits_without_holding_up_other_requests(endpoint: str, tabl
 
     from moto.sqs.models import Message
 
-    for i in range(20):
+    for _ in range(20):
         sqs.send_message(QueueUrl=url, MessageBody="x" * 10_000)
     assert len(Message.instances_tracked) < 5  # moto would keep every message (and every received copy)
 
@@ -141,13 +169,27 @@ def test_a_cancelled_transaction_undoes_its_own_writes_only(table: tuple[Any, st
     _add(dynamodb, name, "existing", "5")
     _add(dynamodb, name, "bystander", "7")
     with pytest.raises(ClientError) as cancelled:
-        dynamodb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": name, "Item": {"k": {"S": "new"}, "v": {"N": "1"}}}},
-            {"Update": {"TableName": name, "Key": {"k": {"S": "existing"}}, "UpdateExpression": "ADD v :d",
-                        "ExpressionAttributeValues": {":d": {"N": "100"}}}},
-            {"ConditionCheck": {"TableName": name, "Key": {"k": {"S": "bystander"}},
-                                "ConditionExpression": "v = :x", "ExpressionAttributeValues": {":x": {"N": "0"}}}},
-        ])
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": {"k": {"S": "new"}, "v": {"N": "1"}}}},
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": {"k": {"S": "existing"}},
+                        "UpdateExpression": "ADD v :d",
+                        "ExpressionAttributeValues": {":d": {"N": "100"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": name,
+                        "Key": {"k": {"S": "bystander"}},
+                        "ConditionExpression": "v = :x",
+                        "ExpressionAttributeValues": {":x": {"N": "0"}},
+                    }
+                },
+            ]
+        )
     assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
     assert "Item" not in dynamodb.get_item(TableName=name, Key={"k": {"S": "new"}})
     assert (_value(dynamodb, name, "existing"), _value(dynamodb, name, "bystander")) == (5, 7)

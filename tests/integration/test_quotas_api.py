@@ -72,8 +72,12 @@ def world(api, admin):
     for key, agg in (("api_calls", "count"), ("gb", "sum"), ("peak", "max")):
         r = api.call("POST", "/v1/meters", key=admin, body={"key": key, "name": key, "aggregation": agg})
         assert r.status == 201, r.body
-    r = api.call("POST", "/v1/tenants", key=admin,
-                 body={"id": "acme", "name": "Acme", "plan": "starter", "timezone": "Europe/Paris"})
+    r = api.call(
+        "POST",
+        "/v1/tenants",
+        key=admin,
+        body={"id": "acme", "name": "Acme", "plan": "starter", "timezone": "Europe/Paris"},
+    )
     assert r.status == 201, r.body
     assert api.call("POST", "/v1/tenants", key=admin, body={"id": "other", "name": "Other"}).status == 201
     return {"admin": admin, "acme": tenant_key("acme"), "other": tenant_key("other")}
@@ -95,8 +99,13 @@ def test_put_plan_round_trips_with_defaults_and_is_audited(api, world, clock):
     r = api.call("GET", "/v1/plans/starter", key=admin)
     assert r.status == 200
     limits = {(x["meter"], x["window"]): x for x in r.body["limits"]}
-    assert limits[("gb", "day")] == {"meter": "gb", "window": "day", "limit": 2.5, "enforcement": "hard",
-                                     "thresholds": [0.8, 1]}
+    assert limits[("gb", "day")] == {
+        "meter": "gb",
+        "window": "day",
+        "limit": 2.5,
+        "enforcement": "hard",
+        "thresholds": [0.8, 1],
+    }
     assert r.body["api_rate_limit"] == {"per_second": 5, "burst": 10}
     assert [p["id"] for p in api.call("GET", "/v1/plans", key=admin).body["items"]] == ["starter"]
 
@@ -116,10 +125,14 @@ def test_put_plan_round_trips_with_defaults_and_is_audited(api, world, clock):
     [
         ({"name": "x", "limits": [{"meter": "m", "window": "week", "limit": 1}]}, "limits[0].window"),
         ({"name": "x", "limits": [{"meter": "m", "window": "day", "limit": -1}]}, "limits[0].limit"),
-        ({"name": "x", "limits": [{"meter": "m", "window": "day", "limit": 1, "enforcement": "maybe"}]},
-         "limits[0].enforcement"),
-        ({"name": "x", "limits": [{"meter": "m", "window": "day", "limit": 1, "thresholds": [0]}]},
-         "limits[0].thresholds"),
+        (
+            {"name": "x", "limits": [{"meter": "m", "window": "day", "limit": 1, "enforcement": "maybe"}]},
+            "limits[0].enforcement",
+        ),
+        (
+            {"name": "x", "limits": [{"meter": "m", "window": "day", "limit": 1, "thresholds": [0]}]},
+            "limits[0].thresholds",
+        ),
         ({"name": "x", "limits": [{"meter": "m", "window": "day", "limit": 1}] * 2}, "limits"),
         ({"name": "x", "api_rate_limit": {"per_second": 0, "burst": 1}}, "api_rate_limit.per_second"),
         ({"name": "x", "limits": [], "extra": 1}, "extra"),
@@ -178,9 +191,13 @@ def test_audit_pages_newest_first(api, world, clock):
 def test_overrides_replace_the_plan_limit_for_that_meter_and_window(api, world, clock):
     admin = world["admin"]
     clock.advance(seconds=1)
-    body = {"limits": [{"meter": "api_calls", "window": "month", "limit": 2},
-                       {"meter": "api_calls", "window": "hour", "limit": 50, "enforcement": "soft"}],
-            "reason": "trial"}
+    body = {
+        "limits": [
+            {"meter": "api_calls", "window": "month", "limit": 2},
+            {"meter": "api_calls", "window": "hour", "limit": 50, "enforcement": "soft"},
+        ],
+        "reason": "trial",
+    }
     r = api.call("PUT", "/v1/tenants/acme/limits", key=admin, body=body)
     assert r.status == 200, r.body
     effective = {(e["meter"], e["window"]): (e["limit"], e["source"]) for e in r.body["effective"]}
@@ -257,7 +274,9 @@ def test_an_id_already_counted_as_an_event_is_not_counted_again(api, world):
 
     def message(event_id: str) -> str:
         return UsageMessage(
-            tenant="acme", timezone="Europe/Paris", meters={"api_calls": MeterSpec("api_calls", Aggregation.COUNT)},
+            tenant="acme",
+            timezone="Europe/Paris",
+            meters={"api_calls": MeterSpec("api_calls", Aggregation.COUNT)},
             events=[UsageEvent(id=event_id, meter="api_calls", time=format_time(NOW), value="1")],
         ).encode()
 
@@ -295,8 +314,11 @@ def test_amount_zero_checks_without_writing_or_needing_an_id(api, world):
     key = world["acme"]
     assert consume(api, key, meter="gb", amount=0).status == 200
     assert consume(api, key, id="fill", meter="gb", amount=2.5).status == 200
+
     def snapshot():
-        return sorted((i.pk, i.sk, i.value) for i in CounterModel.scan()), sorted((i.pk, i.sk) for i in EventLedgerModel.scan())
+        return sorted((i.pk, i.sk, i.value) for i in CounterModel.scan()), sorted(
+            (i.pk, i.sk) for i in EventLedgerModel.scan()
+        )
 
     before = snapshot()
     r = consume(api, key, meter="gb", amount=0)
@@ -334,7 +356,9 @@ def test_a_bad_amount_is_422_naming_the_field(api, world, body, field):
 
 def test_nan_and_infinity_are_422_not_400(api, world):
     for literal in ("NaN", "Infinity", "1e999"):
-        r = api.call("POST", "/v1/consume", key=world["acme"], body=f'{{"id": "n", "meter": "gb", "amount": {literal}}}')
+        r = api.call(
+            "POST", "/v1/consume", key=world["acme"], body=f'{{"id": "n", "meter": "gb", "amount": {literal}}}'
+        )
         assert r.status == 422 and r.problem["errors"][0]["field"] == "amount", (literal, r.body)
     assert api.call("POST", "/v1/consume", key=world["acme"], body='{"id": ').status == 400
 
@@ -350,8 +374,11 @@ def test_a_tenant_without_limits_is_always_allowed_and_counted(api, world):
     r = consume(api, world["other"], id="free", meter="api_calls", amount=7)
     assert r.status == 200 and r.body == {"allowed": True, "reason": None, "replayed": False, "limits": []}
     assert "RateLimit" not in r.headers
-    assert api.call("GET", "/v1/quotas", key=world["other"]).body == {"tenant": "other", "timezone": "UTC",
-                                                                      "quotas": []}
+    assert api.call("GET", "/v1/quotas", key=world["other"]).body == {
+        "tenant": "other",
+        "timezone": "UTC",
+        "quotas": [],
+    }
 
 
 def test_quotas_count_events_and_consumes_and_follow_the_zone(api, world, clock):
@@ -361,7 +388,9 @@ def test_quotas_count_events_and_consumes_and_follow_the_zone(api, world, clock)
 
     key = world["acme"]
     body = UsageMessage(
-        tenant="acme", timezone="Europe/Paris", meters={"gb": MeterSpec("gb", Aggregation.SUM)},
+        tenant="acme",
+        timezone="Europe/Paris",
+        meters={"gb": MeterSpec("gb", Aggregation.SUM)},
         events=[UsageEvent(id="e", meter="gb", time=format_time(NOW), value="1.5")],
     ).encode()
     count_messages([("m1", body)])
@@ -457,7 +486,7 @@ def dynamo_calls():
     calls: list[str] = []
     client = dynamodb_client()
 
-    def record(model, params, **kwargs):  # noqa: ANN001, ANN003
+    def record(model, params, **kwargs):
         if params.get("TableName") != os.environ["RATE_LIMITS_TABLE"]:
             calls.append(model.name)
 
@@ -481,8 +510,12 @@ def test_a_warm_instance_decides_in_one_request_with_exact_numbers(api, world, d
 
     # another writer (an event, through the consumer) changes the counter: the bet is lost,
     # the decision reads and still counts right
-    message = UsageMessage(tenant="acme", timezone="Europe/Paris", meters={"gb": MeterSpec("gb", Aggregation.SUM)},
-                           events=[UsageEvent(id="ev", meter="gb", time=format_time(NOW), value="0.25")]).encode()
+    message = UsageMessage(
+        tenant="acme",
+        timezone="Europe/Paris",
+        meters={"gb": MeterSpec("gb", Aggregation.SUM)},
+        events=[UsageEvent(id="ev", meter="gb", time=format_time(NOW), value="0.25")],
+    ).encode()
     count_messages([("m-ev", message)])
     dynamo_calls.clear()
     r = consume(api, key, id="w2", meter="gb", amount=0.5)

@@ -24,8 +24,14 @@ def test_dynamo_and_memory_stores_agree_on_every_write(fresh_aws):
         seen = known[key] if rnd.random() < 0.8 else rnd.choice([None, now_us - 1, now_us + 100_000])
         write = plan_write(bucket, seen, now_us, rnd.randint(1, 8), busy=rnd.random() < 0.2)
         if write is None or rnd.random() < 0.1:
-            write = LeaseWrite(rnd.choice(list(Branch)), 1, now_us, bucket.emission_us,
-                               now_us + bucket.room_us - bucket.emission_us, now_us - rnd.choice([0, 20_000]))
+            write = LeaseWrite(
+                rnd.choice(list(Branch)),
+                1,
+                now_us,
+                bucket.emission_us,
+                now_us + bucket.room_us - bucket.emission_us,
+                now_us - rnd.choice([0, 20_000]),
+            )
         got = dynamo.write(key, write)
         assert got == memory.write(key, write), (key, write)
         known[key] = got[1]

@@ -18,8 +18,9 @@ def quarantined(api, admin_key):
     for tenant in ("acme", "other"):
         assert api.call("POST", "/v1/tenants", key=admin_key, body={"id": tenant, "name": tenant}).status == 201
     events = [
-        UsageEvent(id=f"q{i}", meter="calls", time=format_time(T0 + timedelta(seconds=i)), value="1",
-                   data={"note": "\udfff"})
+        UsageEvent(
+            id=f"q{i}", meter="calls", time=format_time(T0 + timedelta(seconds=i)), value="1", data={"note": "\udfff"}
+        )
         for i in range(3)
     ]
     batch = sqs_event([("m1", body("acme", [*events, e("fine", "calls", "1")], METERS))])
@@ -33,8 +34,9 @@ def test_admins_page_through_a_tenants_quarantine_newest_first(api, admin_key, q
     assert [i["id"] for i in first.body["items"]] == ["q2", "q1"]
     assert "surrogate" in first.body["items"][0]["reason"]
     assert first.body["items"][0]["event"]["data"] == {"note": "\ufffd"}
-    rest = api.call("GET", "/v1/events/rejected", key=admin_key,
-                    query={"tenant": "acme", "cursor": first.body["next_cursor"]})
+    rest = api.call(
+        "GET", "/v1/events/rejected", key=admin_key, query={"tenant": "acme", "cursor": first.body["next_cursor"]}
+    )
     assert [i["id"] for i in rest.body["items"]] == ["q0"] and rest.body["next_cursor"] is None
     other = api.call("GET", "/v1/events/rejected", key=admin_key, query={"tenant": "other"})
     assert other.status == 200 and other.body["items"] == []
@@ -44,8 +46,13 @@ def test_an_event_too_deep_to_show_is_listed_without_its_data(api, admin_key, qu
     deep: dict = {}
     for _ in range(600):
         deep = {"x": deep}
-    event = UsageEvent(id="deep", meter="calls", time=format_time(T0 + timedelta(seconds=9)), value="1",
-                       data={"note": "\udfff", "deep": deep})
+    event = UsageEvent(
+        id="deep",
+        meter="calls",
+        time=format_time(T0 + timedelta(seconds=9)),
+        value="1",
+        data={"note": "\udfff", "deep": deep},
+    )
     batch = sqs_event([("m2", body("acme", [event], METERS))])
     assert load_handler("ConsumerFunction")(batch, FakeContext()) == {"batchItemFailures": []}
     listed = api.call("GET", "/v1/events/rejected", key=admin_key, query={"tenant": "acme", "limit": "1"})

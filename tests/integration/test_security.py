@@ -26,8 +26,13 @@ ROUTES = [
     ("GET", "/v1/usage", {"tenant": "acme", "meter": "api_calls", **RANGE}, None, {ADMIN, TENANT}),
     ("GET", "/v1/events", {"tenant": "acme", **RANGE}, None, {ADMIN, TENANT}),
     ("GET", "/v1/events/rejected", {"tenant": "acme"}, None, {ADMIN}),
-    ("POST", "/v1/events", None, {"id": "e1", "type": "api_calls", "subject": "acme", "data": {"value": 1}},
-     {ADMIN, INGEST, TENANT}),
+    (
+        "POST",
+        "/v1/events",
+        None,
+        {"id": "e1", "type": "api_calls", "subject": "acme", "data": {"value": 1}},
+        {ADMIN, INGEST, TENANT},
+    ),
     ("PUT", "/v1/plans/gold", None, {"name": "Gold", "limits": []}, {ADMIN}),
     ("GET", "/v1/plans", None, None, {ADMIN}),
     ("GET", "/v1/plans/gold", None, None, {ADMIN}),
@@ -64,8 +69,12 @@ def world(api, admin_key):
 
     for tenant in ("acme", "other"):
         assert api.call("POST", "/v1/tenants", key=admin_key, body={"id": tenant, "name": tenant}).status == 201
-    assert api.call("POST", "/v1/meters", key=admin_key,
-                    body={"key": "api_calls", "name": "API calls", "aggregation": "sum"}).status == 201
+    assert (
+        api.call(
+            "POST", "/v1/meters", key=admin_key, body={"key": "api_calls", "name": "API calls", "aggregation": "sum"}
+        ).status
+        == 201
+    )
     revoked_record, revoked = create_key(ADMIN, name="old")
     revoke_key(revoked_record.id)
     return {
@@ -151,6 +160,14 @@ def test_matrix_covers_every_documented_route(api):
         for method in ops
         if (method.upper(), path) not in PUBLIC
     }
-    covered = {(m, p.replace("key_0123456789abcdef", "{key_id}").replace("/acme", "/{tenant_id}")
-                .replace("/api_calls", "/{key}").replace("/gold", "/{plan_id}")) for m, p, *_ in ROUTES}
+    covered = {
+        (
+            m,
+            p.replace("key_0123456789abcdef", "{key_id}")
+            .replace("/acme", "/{tenant_id}")
+            .replace("/api_calls", "/{key}")
+            .replace("/gold", "/{plan_id}"),
+        )
+        for m, p, *_ in ROUTES
+    }
     assert documented <= covered, documented - covered

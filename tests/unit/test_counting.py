@@ -138,7 +138,11 @@ def test_latest_keeps_the_greatest_event_time_not_the_last_to_arrive():
     parts[0].add_event("acme", PARIS, meter, older)
     parts[1].add_event("acme", PARIS, meter, newer)
     parts[1].add_event("acme", PARIS, meter, tie_low)
-    assert CounterUpdates().merge(parts[0]).merge(parts[1]).latest == CounterUpdates().merge(parts[1]).merge(parts[0]).latest == u.latest
+    assert (
+        CounterUpdates().merge(parts[0]).merge(parts[1]).latest
+        == CounterUpdates().merge(parts[1]).merge(parts[0]).latest
+        == u.latest
+    )
 
 
 def test_max_keeps_the_greatest_value():
@@ -261,7 +265,9 @@ times = st.integers(min_value=0, max_value=40).map(lambda s: format_time(utc(202
 def test_merge_is_exact_and_newest_first_whatever_the_chunks(chunk_events, lower, span, cut):
     seen, chunks = set(), []
     for n, evs in enumerate(chunk_events):
-        uniq = [{"time": t, "id": f"{i}{n}"} for t, i in evs if (t, f"{i}{n}") not in seen and not seen.add((t, f"{i}{n}"))]
+        uniq = [
+            {"time": t, "id": f"{i}{n}"} for t, i in evs if (t, f"{i}{n}") not in seen and not seen.add((t, f"{i}{n}"))
+        ]
         if uniq:
             chunks.append((max(e["time"] for e in uniq), uniq))
     chunks.sort(key=lambda c: c[0], reverse=True)
@@ -273,7 +279,9 @@ def test_merge_is_exact_and_newest_first_whatever_the_chunks(chunk_events, lower
     assert got == everything
     if cut < len(everything):
         after = everything[cut]
-        rest = [(e["time"], e["id"]) for e in counting.merge_newest_first(chunks, lower=lower, upper=upper, after=after)]
+        rest = [
+            (e["time"], e["id"]) for e in counting.merge_newest_first(chunks, lower=lower, upper=upper, after=after)
+        ]
         assert rest == everything[cut + 1 :]
 
 
@@ -304,7 +312,9 @@ event_st = st.builds(
 
 @given(
     pool=st.lists(event_st, min_size=1, max_size=25, unique_by=lambda e: e.id),
-    picks=st.lists(st.tuples(st.integers(min_value=0, max_value=24), st.integers(min_value=0, max_value=5)), max_size=60),
+    picks=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=24), st.integers(min_value=0, max_value=5)), max_size=60
+    ),
     order=st.randoms(use_true_random=False),
 )
 @settings(max_examples=150, deadline=None)
@@ -316,7 +326,9 @@ def test_coalesced_updates_equal_the_naive_per_event_fold(pool, picks, order):
     by_message: dict[int, list[UsageEvent]] = {}
     for e, m in sent:
         by_message.setdefault(m, []).append(e)
-    deliveries = [Delivery(f"msg-{m}", UsageMessage("acme", "Europe/Paris", METERS, evs)) for m, evs in by_message.items()]
+    deliveries = [
+        Delivery(f"msg-{m}", UsageMessage("acme", "Europe/Paris", METERS, evs)) for m, evs in by_message.items()
+    ]
     order.shuffle(deliveries)
     owners = {ref: holders[0] for ref, holders in counting.batch_candidates(deliveries).items()}
     merged = CounterUpdates()

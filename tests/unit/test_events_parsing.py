@@ -58,8 +58,13 @@ def validator(own_tenant: str | None = None, catalog: Catalog | None = None, now
 
 
 def event(**fields):
-    base = {"id": "e1", "type": "api_calls", "subject": "acme", "time": "2026-11-20T09:00:00Z",
-            "data": {"value": 2, "region": "eu"}}
+    base = {
+        "id": "e1",
+        "type": "api_calls",
+        "subject": "acme",
+        "time": "2026-11-20T09:00:00Z",
+        "data": {"value": 2, "region": "eu"},
+    }
     base.update(fields)
     return {k: v for k, v in base.items() if v is not ...}
 
@@ -84,15 +89,29 @@ def test_json_object_and_array():
 
 
 def test_structured_mode_from_the_sdk():
-    ce = CloudEvent(attributes={"type": "api_calls", "source": "/svc", "subject": "acme", "id": "e1",
-                                "time": datetime(2026, 11, 20, 9, 0, tzinfo=UTC)}, data={"value": 3})
+    ce = CloudEvent(
+        attributes={
+            "type": "api_calls",
+            "source": "/svc",
+            "subject": "acme",
+            "id": "e1",
+            "time": datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+        },
+        data={"value": 3},
+    )
     msg = to_structured_event(ce)
     assert msg.headers["content-type"] == CE_JSON
     [raw] = read_body(CE_JSON, msg.headers, msg.body)
     accepted = one(raw)
     assert isinstance(accepted, Accepted)
-    assert message(accepted) == {"id": "e1", "type": "api_calls", "time": "2026-11-20T09:00:00.000000Z",
-                                 "value": "3", "data": {"value": 3}, "source": "/svc"}
+    assert message(accepted) == {
+        "id": "e1",
+        "type": "api_calls",
+        "time": "2026-11-20T09:00:00.000000Z",
+        "value": "3",
+        "data": {"value": 3},
+        "source": "/svc",
+    }
 
 
 def test_structured_mode_is_one_object():
@@ -102,8 +121,14 @@ def test_structured_mode_is_one_object():
 
 
 def test_batch_mode_is_an_array():
-    bodies = [json.loads(to_structured_event(CloudEvent(attributes={"type": "requests", "source": "/s", "id": f"b{i}",
-                                                                     "subject": "acme"})).body) for i in range(3)]
+    bodies = [
+        json.loads(
+            to_structured_event(
+                CloudEvent(attributes={"type": "requests", "source": "/s", "id": f"b{i}", "subject": "acme"})
+            ).body
+        )
+        for i in range(3)
+    ]
     raws = read_body(CE_BATCH, {}, json.dumps(bodies))
     assert [r["id"] for r in raws] == ["b0", "b1", "b2"]
     batch = validator(now=datetime.now(UTC)).validate(raws)  # the SDK stamps the current time
@@ -113,18 +138,32 @@ def test_batch_mode_is_an_array():
 
 
 def test_binary_mode_from_the_sdk_percent_decodes_headers():
-    ce = CloudEvent(attributes={"type": "api_calls", "source": "/my service", "subject": "acme", "id": "id with spaces",
-                                "time": datetime(2026, 11, 20, 10, 30, tzinfo=UTC) + timedelta(hours=-2),
-                                "datacontenttype": "application/json", "traceparent": "00-abc"},
-                    data={"value": 1.5, "region": "us"})
+    ce = CloudEvent(
+        attributes={
+            "type": "api_calls",
+            "source": "/my service",
+            "subject": "acme",
+            "id": "id with spaces",
+            "time": datetime(2026, 11, 20, 10, 30, tzinfo=UTC) + timedelta(hours=-2),
+            "datacontenttype": "application/json",
+            "traceparent": "00-abc",
+        },
+        data={"value": 1.5, "region": "us"},
+    )
     msg = to_binary_event(ce)
     assert msg.headers["ce-id"] == "id%20with%20spaces"  # the SDK percent-encodes, as the spec says
     [raw] = read_body(JSON, msg.headers, msg.body)
     assert raw["id"] == "id with spaces" and raw["source"] == "/my service"
     accepted = one(raw)
-    assert message(accepted) == {"id": "id with spaces", "type": "api_calls", "time": "2026-11-20T08:30:00.000000Z",
-                                 "value": "1.5", "dims": {"region": "us"}, "data": {"value": 1.5, "region": "us"},
-                                 "source": "/my service"}  # the extension (traceparent) is not stored
+    assert message(accepted) == {
+        "id": "id with spaces",
+        "type": "api_calls",
+        "time": "2026-11-20T08:30:00.000000Z",
+        "value": "1.5",
+        "dims": {"region": "us"},
+        "data": {"value": 1.5, "region": "us"},
+        "source": "/my service",
+    }  # the extension (traceparent) is not stored
 
 
 def test_binary_mode_without_body_has_no_data():
@@ -139,19 +178,22 @@ def test_binary_mode_offset_plus_sign_survives():
     assert message(one(raw))["time"] == "2026-11-20T09:00:00.000000Z"
 
 
-@pytest.mark.parametrize("media_type, body, exc_type, field", [
-    (JSON, b"", MalformedBody, None),
-    (JSON, b"{", MalformedBody, None),
-    (JSON, b'{"id": NaN}', MalformedBody, None),
-    (JSON, b'[Infinity]', MalformedBody, None),
-    (JSON, b"\xff\xfe", MalformedBody, None),
-    (JSON, b"[" * 100_000 + b"]" * 100_000, MalformedBody, None),
-    (JSON, b"42", ValidationFailed, "body"),
-    (JSON, b'"event"', ValidationFailed, "body"),
-    (JSON, b"[]", ValidationFailed, "body"),
-    (CE_BATCH, b"[]", ValidationFailed, "body"),
-    (JSON, json.dumps([event(id=str(i)) for i in range(MAX_EVENTS + 1)]).encode(), ValidationFailed, "body"),
-])
+@pytest.mark.parametrize(
+    "media_type, body, exc_type, field",
+    [
+        (JSON, b"", MalformedBody, None),
+        (JSON, b"{", MalformedBody, None),
+        (JSON, b'{"id": NaN}', MalformedBody, None),
+        (JSON, b"[Infinity]", MalformedBody, None),
+        (JSON, b"\xff\xfe", MalformedBody, None),
+        (JSON, b"[" * 100_000 + b"]" * 100_000, MalformedBody, None),
+        (JSON, b"42", ValidationFailed, "body"),
+        (JSON, b'"event"', ValidationFailed, "body"),
+        (JSON, b"[]", ValidationFailed, "body"),
+        (CE_BATCH, b"[]", ValidationFailed, "body"),
+        (JSON, json.dumps([event(id=str(i)) for i in range(MAX_EVENTS + 1)]).encode(), ValidationFailed, "body"),
+    ],
+)
 def test_request_level_errors(media_type, body, exc_type, field):
     with pytest.raises(exc_type) as exc:
         read_body(media_type, {}, body)
@@ -164,37 +206,43 @@ def test_thousand_events_is_the_limit():
 
 
 # ------------------------------------------------------------------ time
-@pytest.mark.parametrize("text, utc", [
-    ("2026-11-20T09:00:00Z", "2026-11-20T09:00:00.000000Z"),
-    ("2026-11-20t09:00:00z", "2026-11-20T09:00:00.000000Z"),
-    ("2026-11-20T09:00:00.123456789Z", "2026-11-20T09:00:00.123456Z"),
-    ("2026-11-20T10:00:00.5+01:00", "2026-11-20T09:00:00.500000Z"),
-    ("2026-11-20T04:15:00-04:45", "2026-11-20T09:00:00.000000Z"),
-    ("2026-11-20 09:00:00-00:00", "2026-11-20T09:00:00.000000Z"),
-    # Around the Paris DST changes the offset says which instant is meant; UTC is unambiguous.
-    ("2026-10-25T02:30:00+02:00", "2026-10-25T00:30:00.000000Z"),
-    ("2026-10-25T02:30:00+01:00", "2026-10-25T01:30:00.000000Z"),
-    ("2026-11-01T01:30:00-04:00", "2026-11-01T05:30:00.000000Z"),
-    ("2026-11-01T01:30:00-05:00", "2026-11-01T06:30:00.000000Z"),
-])
+@pytest.mark.parametrize(
+    "text, utc",
+    [
+        ("2026-11-20T09:00:00Z", "2026-11-20T09:00:00.000000Z"),
+        ("2026-11-20t09:00:00z", "2026-11-20T09:00:00.000000Z"),
+        ("2026-11-20T09:00:00.123456789Z", "2026-11-20T09:00:00.123456Z"),
+        ("2026-11-20T10:00:00.5+01:00", "2026-11-20T09:00:00.500000Z"),
+        ("2026-11-20T04:15:00-04:45", "2026-11-20T09:00:00.000000Z"),
+        ("2026-11-20 09:00:00-00:00", "2026-11-20T09:00:00.000000Z"),
+        # Around the Paris DST changes the offset says which instant is meant; UTC is unambiguous.
+        ("2026-10-25T02:30:00+02:00", "2026-10-25T00:30:00.000000Z"),
+        ("2026-10-25T02:30:00+01:00", "2026-10-25T01:30:00.000000Z"),
+        ("2026-11-01T01:30:00-04:00", "2026-11-01T05:30:00.000000Z"),
+        ("2026-11-01T01:30:00-05:00", "2026-11-01T06:30:00.000000Z"),
+    ],
+)
 def test_time_is_normalised_to_utc(text, utc):
     assert message(one(event(time=text)))["time"] == utc
 
 
-@pytest.mark.parametrize("text, says", [
-    ("2026-11-20T10:00:00", "no UTC offset"),
-    ("2026-11-20T10:00:00.123", "no UTC offset"),
-    ("2026-11-20T10:00:00+25:00", "between -23:59 and +23:59"),
-    ("2026-11-20T10:00:00+05:75", "between -23:59 and +23:59"),
-    ("2026-11-20T10:00:00+0100", "RFC 3339"),
-    ("2026-11-20", "RFC 3339"),
-    ("20261120T100000Z", "RFC 3339"),
-    ("yesterday", "RFC 3339"),
-    ("2026-02-30T10:00:00Z", "not a valid date-time"),
-    ("2026-11-20T24:00:00Z", "not a valid date-time"),
-    (1795168800, "string"),
-    ({"at": "now"}, "string"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("2026-11-20T10:00:00", "no UTC offset"),
+        ("2026-11-20T10:00:00.123", "no UTC offset"),
+        ("2026-11-20T10:00:00+25:00", "between -23:59 and +23:59"),
+        ("2026-11-20T10:00:00+05:75", "between -23:59 and +23:59"),
+        ("2026-11-20T10:00:00+0100", "RFC 3339"),
+        ("2026-11-20", "RFC 3339"),
+        ("20261120T100000Z", "RFC 3339"),
+        ("yesterday", "RFC 3339"),
+        ("2026-02-30T10:00:00Z", "not a valid date-time"),
+        ("2026-11-20T24:00:00Z", "not a valid date-time"),
+        (1795168800, "string"),
+        ({"at": "now"}, "string"),
+    ],
+)
 def test_bad_times(text, says):
     errors = errors_of(one(event(time=text)))
     assert says in errors["[0].time"]
@@ -216,28 +264,31 @@ def test_time_defaults_to_now():
 
 
 # ------------------------------------------------------------------ values
-@pytest.mark.parametrize("value, says", [
-    ("NaN", "plain decimal"),
-    ("nan", "plain decimal"),
-    ("Infinity", "plain decimal"),
-    ("-Infinity", "plain decimal"),
-    ("sNaN", "plain decimal"),
-    (float("inf"), "finite"),  # what JSON 1e999 parses to
-    ("1_000", "plain decimal"),  # Decimal() would read 1000
-    (" 5 ", "plain decimal"),  # Decimal() would strip the spaces
-    ("+5", "plain decimal"),
-    ("1e30", "magnitude"),  # below DynamoDB's limit, but 10^16 of them would not fit a counter
-    ("1e-131", "decimal places"),  # DynamoDB's smallest magnitude is 1e-130
-    (1e-131, "decimal places"),
-    ("0.0000000001", "decimal places"),  # 10 places; the default scale is 9
-    ("abc", "number"),
-    (True, "number"),
-    (None, "number"),
-    ([1], "number"),
-    (-1, "negative"),
-    ("-0.5", "negative"),
-    (10**31, "magnitude"),
-])
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("NaN", "plain decimal"),
+        ("nan", "plain decimal"),
+        ("Infinity", "plain decimal"),
+        ("-Infinity", "plain decimal"),
+        ("sNaN", "plain decimal"),
+        (float("inf"), "finite"),  # what JSON 1e999 parses to
+        ("1_000", "plain decimal"),  # Decimal() would read 1000
+        (" 5 ", "plain decimal"),  # Decimal() would strip the spaces
+        ("+5", "plain decimal"),
+        ("1e30", "magnitude"),  # below DynamoDB's limit, but 10^16 of them would not fit a counter
+        ("1e-131", "decimal places"),  # DynamoDB's smallest magnitude is 1e-130
+        (1e-131, "decimal places"),
+        ("0.0000000001", "decimal places"),  # 10 places; the default scale is 9
+        ("abc", "number"),
+        (True, "number"),
+        (None, "number"),
+        ([1], "number"),
+        (-1, "negative"),
+        ("-0.5", "negative"),
+        (10**31, "magnitude"),
+    ],
+)
 def test_bad_values_on_a_sum_meter(value, says):
     assert says in errors_of(one(event(data={"value": value})))["[0].data.value"]
 
@@ -247,10 +298,20 @@ def test_value_required_on_sum():
     assert errors_of(one(event(data=...))) == {"[0].data.value": "is required"}
 
 
-@pytest.mark.parametrize("raw, text", [
-    (2, "2"), (0.1, "0.1"), ("2.50", "2.5"), (100, "100"), (1e12, "1000000000000"), ("1e6", "1000000"),
-    ("0.000000001", "0.000000001"), (0, "0"), ("-0", "0"),
-])
+@pytest.mark.parametrize(
+    "raw, text",
+    [
+        (2, "2"),
+        (0.1, "0.1"),
+        ("2.50", "2.5"),
+        (100, "100"),
+        (1e12, "1000000000000"),
+        ("1e6", "1000000"),
+        ("0.000000001", "0.000000001"),
+        (0, "0"),
+        ("-0", "0"),
+    ],
+)
 def test_good_values_are_plain_decimal_text(raw, text):
     assert message(one(event(data={"value": raw})))["value"] == text
 
@@ -263,7 +324,9 @@ def test_other_aggregations():
 
 
 def test_non_finite_number_anywhere_in_data_is_rejected():
-    assert errors_of(one(event(data={"value": 1, "extra": {"x": float("inf")}}))) == {"[0].data": "numbers must be finite"}
+    assert errors_of(one(event(data={"value": 1, "extra": {"x": float("inf")}}))) == {
+        "[0].data": "numbers must be finite"
+    }
 
 
 def test_dimensions_and_data_are_kept():
@@ -289,30 +352,33 @@ def test_too_large_event_is_rejected():
 
 
 # ------------------------------------------------------------------ attributes
-@pytest.mark.parametrize("fields, field", [
-    ({"id": ...}, "[0].id"),
-    ({"id": ""}, "[0].id"),
-    ({"id": "x" * 257}, "[0].id"),
-    ({"id": 7}, "[0].id"),
-    ({"type": ...}, "[0].type"),
-    ({"type": ["api_calls"]}, "[0].type"),
-    ({"type": {"a": 1}}, "[0].type"),
-    ({"type": "no such meter"}, "[0].type"),
-    ({"type": "ghost"}, "[0].type"),
-    ({"subject": "ghost"}, "[0].subject"),
-    ({"subject": 5}, "[0].subject"),
-    ({"subject": ""}, "[0].subject"),
-    ({"subject": "x" * 1000}, "[0].subject"),
-    ({"subject": ...}, "[0].subject"),
-    ({"specversion": "0.3"}, "[0].specversion"),
-    ({"specversion": 1.0}, "[0].specversion"),
-    ({"source": ""}, "[0].source"),
-    ({"source": 5}, "[0].source"),
-    ({"data_base64": "AAEC"}, "[0].data_base64"),
-    ({"Subject": "acme"}, "[0].Subject"),
-    ({"tenant_id": "acme"}, "[0].tenant_id"),
-    ({"datacontenttype": "text/plain"}, "[0].datacontenttype"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"id": ...}, "[0].id"),
+        ({"id": ""}, "[0].id"),
+        ({"id": "x" * 257}, "[0].id"),
+        ({"id": 7}, "[0].id"),
+        ({"type": ...}, "[0].type"),
+        ({"type": ["api_calls"]}, "[0].type"),
+        ({"type": {"a": 1}}, "[0].type"),
+        ({"type": "no such meter"}, "[0].type"),
+        ({"type": "ghost"}, "[0].type"),
+        ({"subject": "ghost"}, "[0].subject"),
+        ({"subject": 5}, "[0].subject"),
+        ({"subject": ""}, "[0].subject"),
+        ({"subject": "x" * 1000}, "[0].subject"),
+        ({"subject": ...}, "[0].subject"),
+        ({"specversion": "0.3"}, "[0].specversion"),
+        ({"specversion": 1.0}, "[0].specversion"),
+        ({"source": ""}, "[0].source"),
+        ({"source": 5}, "[0].source"),
+        ({"data_base64": "AAEC"}, "[0].data_base64"),
+        ({"Subject": "acme"}, "[0].Subject"),
+        ({"tenant_id": "acme"}, "[0].tenant_id"),
+        ({"datacontenttype": "text/plain"}, "[0].datacontenttype"),
+    ],
+)
 def test_attribute_errors(fields, field):
     assert field in errors_of(one(event(**fields)))
 
@@ -322,14 +388,31 @@ def test_id_of_256_characters_is_fine():
 
 
 def test_extensions_and_known_optional_attributes_are_ignored_not_stored():
-    accepted = one(event(specversion="1.0", traceparent="00-ab", partitionkey="p1", dataschema="https://x/s",
-                         datacontenttype="application/json; charset=utf-8"))
+    accepted = one(
+        event(
+            specversion="1.0",
+            traceparent="00-ab",
+            partitionkey="p1",
+            dataschema="https://x/s",
+            datacontenttype="application/json; charset=utf-8",
+        )
+    )
     assert set(message(accepted)) == {"id", "type", "time", "value", "dims", "data"}
 
 
 def test_all_errors_of_an_event_are_reported():
-    errors = errors_of(one({"id": 5, "type": "ghost", "subject": "ghost", "time": "2026-11-20T10:00:00",
-                            "data": [], "specversion": "2.0"}))
+    errors = errors_of(
+        one(
+            {
+                "id": 5,
+                "type": "ghost",
+                "subject": "ghost",
+                "time": "2026-11-20T10:00:00",
+                "data": [],
+                "specversion": "2.0",
+            }
+        )
+    )
     assert set(errors) == {"[0].id", "[0].type", "[0].subject", "[0].time", "[0].data", "[0].specversion"}
 
 
@@ -363,8 +446,15 @@ def test_admin_and_ingest_keys_must_name_the_tenant():
 
 # ------------------------------------------------------------------ a request
 def test_duplicates_within_a_request_are_counted_and_sent_once():
-    batch = validator().validate([event(id="a"), event(id="a"), event(id="b"), event(id="a", subject="other"),
-                                  event(id="a", data={"value": 9, "region": "eu"})])
+    batch = validator().validate(
+        [
+            event(id="a"),
+            event(id="a"),
+            event(id="b"),
+            event(id="a", subject="other"),
+            event(id="a", data={"value": 9, "region": "eu"}),
+        ]
+    )
     assert [(a.tenant, a.id) for a in batch.accepted] == [("acme", "a"), ("acme", "b"), ("other", "a")]
     assert batch.duplicates == 2 and not batch.rejected
 
@@ -376,8 +466,10 @@ def test_a_rejected_event_does_not_claim_its_id():
 
 def test_each_tenant_and_meter_is_looked_up_once_per_request_misses_included():
     catalog = Catalog()
-    raws = [event(id=str(i), type="ghost" if i % 2 else "api_calls", subject="ghost" if i % 3 == 0 else "acme")
-            for i in range(1000)]
+    raws = [
+        event(id=str(i), type="ghost" if i % 2 else "api_calls", subject="ghost" if i % 3 == 0 else "acme")
+        for i in range(1000)
+    ]
     batch = validator(catalog=catalog).validate(raws)
     assert sorted(catalog.tenant_calls) == ["acme", "ghost"]
     assert sorted(catalog.meter_calls) == ["api_calls", "ghost"]
@@ -445,15 +537,18 @@ def scaled(scale: int, rounding: Rounding = Rounding.REJECT, aggregation: Aggreg
     return catalog
 
 
-@pytest.mark.parametrize("rounding, raw, text", [
-    (Rounding.HALF_UP, "1.005", "1.01"),
-    (Rounding.HALF_EVEN, "1.005", "1"),
-    (Rounding.HALF_EVEN, "1.015", "1.02"),
-    (Rounding.DOWN, "1.019", "1.01"),
-    (Rounding.UP, "1.001", "1.01"),
-    (Rounding.HALF_UP, "1e-131", "0"),
-    (Rounding.HALF_UP, 2.5, "2.5"),
-])
+@pytest.mark.parametrize(
+    "rounding, raw, text",
+    [
+        (Rounding.HALF_UP, "1.005", "1.01"),
+        (Rounding.HALF_EVEN, "1.005", "1"),
+        (Rounding.HALF_EVEN, "1.015", "1.02"),
+        (Rounding.DOWN, "1.019", "1.01"),
+        (Rounding.UP, "1.001", "1.01"),
+        (Rounding.HALF_UP, "1e-131", "0"),
+        (Rounding.HALF_UP, 2.5, "2.5"),
+    ],
+)
 def test_a_meter_that_asks_for_rounding_rounds_to_its_scale(rounding, raw, text):
     assert message(one(event(data={"value": raw}), catalog=scaled(2, rounding)))["value"] == text
 
@@ -469,13 +564,16 @@ def test_the_ceiling_follows_the_scale():
     assert "less than" in errors_of(one(event(data={"value": "1e29"}), catalog=peak))["[0].data.value"]
 
 
-@pytest.mark.parametrize("fields, where", [
-    ({"data": {"value": 1, "note": "\udfff"}}, "[0].data.note"),
-    ({"data": {"value": 1, "deep": [{"x": "a\ud800"}]}}, "[0].data.deep[0].x"),
-    ({"data": {"value": 1, "k\udc00": 1}}, "[0].data"),
-    ({"id": "p\udfff"}, "[0].id"),
-    ({"source": "\udbff"}, "[0].source"),
-])
+@pytest.mark.parametrize(
+    "fields, where",
+    [
+        ({"data": {"value": 1, "note": "\udfff"}}, "[0].data.note"),
+        ({"data": {"value": 1, "deep": [{"x": "a\ud800"}]}}, "[0].data.deep[0].x"),
+        ({"data": {"value": 1, "k\udc00": 1}}, "[0].data"),
+        ({"id": "p\udfff"}, "[0].id"),
+        ({"source": "\udbff"}, "[0].source"),
+    ],
+)
 def test_a_lone_surrogate_anywhere_is_named(fields, where):
     assert "surrogate" in errors_of(one(event(**fields)))[where]
 

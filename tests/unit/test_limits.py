@@ -46,8 +46,16 @@ def state(limit: Limit, used, at=datetime(2026, 11, 20, 10, tzinfo=UTC), tz=UTCZ
 # ------------------------------------------------------------------ status
 @pytest.mark.parametrize(
     "ratio,status",
-    [("0", "healthy"), ("0.7499", "healthy"), ("0.75", "caution"), ("0.8999", "caution"), ("0.9", "warning"),
-     ("0.9999", "warning"), ("1", "critical"), ("1.5", "critical")],
+    [
+        ("0", "healthy"),
+        ("0.7499", "healthy"),
+        ("0.75", "caution"),
+        ("0.8999", "caution"),
+        ("0.9", "warning"),
+        ("0.9999", "warning"),
+        ("1", "critical"),
+        ("1.5", "critical"),
+    ],
 )
 def test_status_thresholds(ratio, status):
     assert status_for(D(ratio)) is Status(status)

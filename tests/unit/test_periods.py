@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tollgate.domain.periods import Window, is_known_zone, is_valid_timezone, utc_key, window_end, window_start, windows_between, zone
+from tollgate.domain.periods import (
+    Window,
+    is_known_zone,
+    is_valid_timezone,
+    utc_key,
+    window_end,
+    window_start,
+    windows_between,
+    zone,
+)
 
 
 def utc(*a):
@@ -22,6 +31,7 @@ def test_days_across_dst_are_23_and_25_hours():
     tz = zone("America/New_York")
     spring = window_start(utc(2026, 3, 8, 12), Window.DAY, tz)
     fall = window_start(utc(2026, 11, 1, 12), Window.DAY, tz)
+
     # Subtract in UTC: Python subtracts same-zone datetimes as wall clock times.
     def length(start):
         return window_end(start, Window.DAY, tz).astimezone(UTC) - start.astimezone(UTC)
@@ -38,7 +48,9 @@ def test_the_repeated_hour_of_a_fall_back_is_two_windows():
     assert window_end(first, Window.HOUR, tz) == second
 
 
-@pytest.mark.parametrize("name,expected", [("Asia/Kathmandu", "2026-11-20T10:15:00Z"), ("Asia/Kolkata", "2026-11-20T10:30:00Z")])
+@pytest.mark.parametrize(
+    "name,expected", [("Asia/Kathmandu", "2026-11-20T10:15:00Z"), ("Asia/Kolkata", "2026-11-20T10:30:00Z")]
+)
 def test_hours_in_quarter_and_half_hour_zones(name, expected):
     tz = zone(name)
     assert utc_key(window_start(utc(2026, 11, 20, 10, 50), Window.HOUR, tz)) == expected
@@ -96,10 +108,32 @@ def test_windows_between_covers_the_range():
 
 
 def test_new_zones_are_area_location_names_or_utc():
-    for name in ("UTC", "Etc/UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Asia/Calcutta", "Arctic/Longyearbyen"):
+    for name in (
+        "UTC",
+        "Etc/UTC",
+        "Europe/Paris",
+        "America/Argentina/Buenos_Aires",
+        "Asia/Calcutta",
+        "Arctic/Longyearbyen",
+    ):
         assert is_valid_timezone(name), name
-    for name in ("localtime", "Factory", "EST5EDT", "CET", "GMT", "Zulu", "US/Eastern", "Etc/GMT+5", "Etc/GMT",
-                 "posixrules", "Europe", "Europe/", "/Paris", "Mars/Base", "Europe/Nowhere"):
+    for name in (
+        "localtime",
+        "Factory",
+        "EST5EDT",
+        "CET",
+        "GMT",
+        "Zulu",
+        "US/Eastern",
+        "Etc/GMT+5",
+        "Etc/GMT",
+        "posixrules",
+        "Europe",
+        "Europe/",
+        "/Paris",
+        "Mars/Base",
+        "Europe/Nowhere",
+    ):
         assert not is_valid_timezone(name), name
 
 

@@ -83,7 +83,9 @@ def test_no_policy_statement_uses_a_wildcard_resource(template):
     for logical_id, raw in template.resources_of_type("AWS::Serverless::Function"):
         for policy in raw.get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                resources = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
                 assert "*" not in resources, logical_id
 
 

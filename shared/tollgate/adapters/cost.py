@@ -30,7 +30,7 @@ KB = 1024
 
 
 def value_size(value: Mapping[str, Any]) -> int:
-    (kind, v), = value.items()
+    ((kind, v),) = value.items()
     if kind == "S":
         return len(v.encode("utf-8"))
     if kind == "N":
@@ -163,7 +163,7 @@ class DynamoCost:
                             self._write(table, r["DeleteRequest"]["Key"], 1)
             elif op == "TransactWriteItems":
                 for entry in params["TransactItems"]:
-                    (kind, p), = entry.items()
+                    ((kind, p),) = entry.items()
                     if kind == "Put":
                         self._write(p["TableName"], p["Item"], item_size(p["Item"]), factor=2)
                     elif kind == "Update":

@@ -42,14 +42,26 @@ def _is_conditional(exc: Exception) -> bool:
 
 def _audit_model(e: AuditEntry) -> AuditModel:
     return AuditModel(
-        subject=e.subject, sk=e.sk, at=e.at, actor=e.actor, action=e.action, before=e.before, after=e.after,
+        subject=e.subject,
+        sk=e.sk,
+        at=e.at,
+        actor=e.actor,
+        action=e.action,
+        before=e.before,
+        after=e.after,
         reason=e.reason,
     )
 
 
 def _audit(m: AuditModel) -> AuditEntry:
     return AuditEntry(
-        subject=m.subject, at=m.at, actor=m.actor, action=m.action, before=m.before, after=m.after, reason=m.reason,
+        subject=m.subject,
+        at=m.at,
+        actor=m.actor,
+        action=m.action,
+        before=m.before,
+        after=m.after,
+        reason=m.reason,
         id=m.sk.rsplit("#", 1)[1],
     )
 
@@ -90,29 +102,28 @@ class PlanRepo:
 
     def put(self, plan: Plan, previous: Plan | None, entry: AuditEntry) -> None:
         """Create or replace, with its audit entry; conditional on ``previous`` still holding."""
-        condition = (
-            PlanModel.id.does_not_exist() if previous is None else PlanModel.updated_at == previous.updated_at
-        )
-        self._write(_plan_model(plan), condition, entry, f"plan {plan.id!r}")
+        condition = PlanModel.id.does_not_exist() if previous is None else PlanModel.updated_at == previous.updated_at
+        write_audited(_plan_model(plan), condition, entry, f"plan {plan.id!r}")
 
     def create_if_absent(self, plan: Plan, entry: AuditEntry) -> bool:
         """For seeding: False (and nothing written) when the plan exists already."""
         try:
-            self._write(_plan_model(plan), PlanModel.id.does_not_exist(), entry, f"plan {plan.id!r}")
+            write_audited(_plan_model(plan), PlanModel.id.does_not_exist(), entry, f"plan {plan.id!r}")
         except Conflict:
             return False
         return True
 
-    @staticmethod
-    def _write(model: Any, condition: Any, entry: AuditEntry, what: str) -> None:
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.save(model, condition=condition)
-                tx.save(_audit_model(entry), condition=AuditModel.subject.does_not_exist())
-        except (TransactWriteError, PutError) as exc:
-            if _is_conditional(exc):
-                raise _conflict(what) from None
-            raise
+
+def write_audited(model: Any, condition: Any, entry: AuditEntry, what: str) -> None:
+    """Write ``model`` under ``condition`` together with its audit entry, in one transaction."""
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(model, condition=condition)
+            tx.save(_audit_model(entry), condition=AuditModel.subject.does_not_exist())
+    except (TransactWriteError, PutError) as exc:
+        if _is_conditional(exc):
+            raise _conflict(what) from None
+        raise
 
 
 # ------------------------------------------------------------------ overrides
@@ -134,20 +145,20 @@ class OverridesRepo:
             if previous_at is None
             else LimitOverridesModel.updated_at == previous_at
         )
-        PlanRepo._write(model, condition, entry, f"the limits of tenant {tenant_id!r}")
+        write_audited(model, condition, entry, f"the limits of tenant {tenant_id!r}")
 
 
 # ------------------------------------------------------------------ tenants (plan changes)
 class TenantChanges:
     def create(self, tenant: Tenant, entry: AuditEntry) -> None:
         try:
-            PlanRepo._write(_tenant_model(tenant), TenantModel.id.does_not_exist(), entry, f"tenant {tenant.id!r}")
+            write_audited(_tenant_model(tenant), TenantModel.id.does_not_exist(), entry, f"tenant {tenant.id!r}")
         except Conflict:
             raise Conflict(f"tenant {tenant.id!r} already exists") from None
 
     def replace(self, tenant: Tenant, previous: Tenant, entry: AuditEntry) -> None:
         condition = TenantModel.updated_at == previous.updated_at
-        PlanRepo._write(_tenant_model(tenant), condition, entry, f"tenant {tenant.id!r}")
+        write_audited(_tenant_model(tenant), condition, entry, f"tenant {tenant.id!r}")
 
 
 # ------------------------------------------------------------------ audit

@@ -26,9 +26,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tollgate.config import settings
-from tollgate.domain import counting
+from tollgate.domain import counting, stored_events
 from tollgate.domain import storage_keys as keys
-from tollgate.domain import stored_events
 from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, EventRef, LogChunk
 from tollgate.domain.usage import format_time
 
@@ -50,7 +49,13 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 _RETRYABLE_REASONS = frozenset(
-    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError"}
+    {
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+        "InternalServerError",
+    }
 )
 
 # ------------------------------------------------------------------ client
@@ -176,12 +181,14 @@ class Ledger:
                 owner = exc.response.get("Item", {}).get("msg", {}).get("S")
                 if owner is None and len(holders) > 1:
                     try:  # an endpoint that does not return the old item: ask
-                        item = client.get_item(TableName=self.events_table, Key=key, ConsistentRead=True).get("Item", {})
+                        item = client.get_item(TableName=self.events_table, Key=key, ConsistentRead=True).get(
+                            "Item", {}
+                        )
                     except ClientError as read_exc:
                         return read_exc
                     owner = item.get("msg", {}).get("S")
                 return owner if owner in holders else None
-            except Exception as exc:  # connection errors, timeouts
+            except Exception as exc:  # noqa: BLE001 - connection errors, timeouts: the claim is retried
                 return exc
 
         return self._map(one, claims)
@@ -214,7 +221,7 @@ class Ledger:
             for attempt in range(6):
                 try:
                     resp = client.batch_write_item(RequestItems={self.events_table: pending})
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - returned to the caller, which retries alone
                     return exc
                 pending = resp.get("UnprocessedItems", {}).get(self.events_table, [])
                 if not pending:
@@ -292,7 +299,9 @@ class Ledger:
             reasons = exc.response.get("CancellationReasons") or []
             codes = [r.get("Code", "None") for r in reasons]
             committed = {marker_of[i] for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i in marker_of}
-            others = {c for i, c in enumerate(codes) if c != "None" and not (i in marker_of and c == "ConditionalCheckFailed")}
+            others = {
+                c for i, c in enumerate(codes) if c != "None" and not (i in marker_of and c == "ConditionalCheckFailed")
+            }
             retryable = bool(codes) and others <= _RETRYABLE_REASONS
             raise CommitCancelled(committed, retryable, codes) from exc
 
@@ -304,7 +313,9 @@ class Ledger:
         for key, value in updates.max.items():
             jobs.append((key, "SET v = :x", "attribute_not_exists(v) OR v < :x", {":x": num(value)}))
         for key, (tag, value) in updates.latest.items():
-            jobs.append((key, "SET v = :x, t = :t", "attribute_not_exists(t) OR t < :t", {":x": num(value), ":t": s(tag)}))
+            jobs.append(
+                (key, "SET v = :x, t = :t", "attribute_not_exists(t) OR t < :t", {":x": num(value), ":t": s(tag)})
+            )
         for key, hashes in updates.unique.items():
             jobs.append((key, "ADD u :u", None, {":u": {"SS": sorted(hashes)}}))
         client = self.client
@@ -332,7 +343,7 @@ class Ledger:
                 if error.get("Code") == "ValidationException" and "size" in error.get("Message", "").lower():
                     return "saturated"
                 return exc
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - returned to the caller, which retries alone
                 return exc
             return None
 

@@ -15,15 +15,16 @@ import os
 from decimal import Decimal
 
 from pynamodb.attributes import (
+    Attribute,
     BinaryAttribute,
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.attributes import Attribute, TTLAttribute
 from pynamodb.constants import NUMBER
 from pynamodb.models import Model
 

@@ -82,11 +82,21 @@ class QuarantineStore:
             try:
                 self.client.transact_write_items(
                     TransactItems=[
-                        {"Put": {"TableName": self.events_table, "Item": item,
-                                 "ConditionExpression": "attribute_not_exists(pk)"}},
-                        {"Update": {"TableName": self.counters_table,
-                                    "Key": {"pk": s(QUARANTINE_COUNTER_PK), "sk": s(now.date().isoformat())},
-                                    "UpdateExpression": "ADD v :one", "ExpressionAttributeValues": {":one": num(1)}}},
+                        {
+                            "Put": {
+                                "TableName": self.events_table,
+                                "Item": item,
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {
+                            "Update": {
+                                "TableName": self.counters_table,
+                                "Key": {"pk": s(QUARANTINE_COUNTER_PK), "sk": s(now.date().isoformat())},
+                                "UpdateExpression": "ADD v :one",
+                                "ExpressionAttributeValues": {":one": num(1)},
+                            }
+                        },
                     ]
                 )
                 out.append(None)

@@ -86,12 +86,16 @@ def pack(
     return out
 
 
-def _packed(tenant: str, tz: str, meters: dict[str, MeterSpec], used: set[str], chunk: list[str], idx: list[int]) -> Packed:
+def _packed(
+    tenant: str, tz: str, meters: dict[str, MeterSpec], used: set[str], chunk: list[str], idx: list[int]
+) -> Packed:
     header = _header(tenant, tz, {k: meters[k] for k in used})
     return Packed(header + ",".join(chunk) + _FOOTER, tuple(idx))
 
 
-def batches(sizes: Sequence[int], max_entries: int = MAX_BATCH_ENTRIES, max_bytes: int = MAX_BATCH_BYTES) -> list[list[int]]:
+def batches(
+    sizes: Sequence[int], max_entries: int = MAX_BATCH_ENTRIES, max_bytes: int = MAX_BATCH_BYTES
+) -> list[list[int]]:
     """Group message positions into SendMessageBatch calls (in order, greedy)."""
     out: list[list[int]] = []
     current: list[int] = []
@@ -192,8 +196,8 @@ def sqs_client(region: str) -> Any:
     """A botocore SQS client (botocore is already loaded by pynamodb; boto3 adds ~40 ms of
     imports). The SDK retries throttling and 5xx once more on its own; entries SQS refuses
     are retried by ``UsageQueue``."""
-    import botocore.session
-    from botocore.config import Config
+    import botocore.session  # noqa: PLC0415 - only the ingest function sends; kept off other imports
+    from botocore.config import Config  # noqa: PLC0415
 
     session = botocore.session.get_session()
     config = Config(

@@ -36,8 +36,13 @@ CONSUME_MSG = "consume"
 """The ``msg`` of a marker written by /v1/consume. SQS message ids are UUIDs, never this."""
 
 RETRYABLE_REASONS = frozenset(
-    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded",
-     "InternalServerError"}
+    {
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+        "InternalServerError",
+    }
 )
 
 
@@ -214,9 +219,12 @@ class QuotaStore:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                if exc.response.get("Error", {}).get("Code") in ("TransactionConflictException", "ThrottlingException",
-                                                                 "ProvisionedThroughputExceededException",
-                                                                 "InternalServerError"):
+                if exc.response.get("Error", {}).get("Code") in (
+                    "TransactionConflictException",
+                    "ThrottlingException",
+                    "ProvisionedThroughputExceededException",
+                    "InternalServerError",
+                ):
                     return Contended([exc.response["Error"]["Code"]])
                 raise
             reasons = exc.response.get("CancellationReasons") or []

@@ -22,13 +22,23 @@ DESCRIPTION = (
 def build_api_app():
     """The admin and read API; its /openapi.json documents every route of every function."""
     app = create_app(
-        system.router, keys.router, tenants.router, meters.router, usage.router, plans.router, quotas.router,
-        audit.router, quarantine.router, consume.build_router(), ingest.router, description=DESCRIPTION,
+        system.router,
+        keys.router,
+        tenants.router,
+        meters.router,
+        usage.router,
+        plans.router,
+        quotas.router,
+        audit.router,
+        quarantine.router,
+        consume.build_router(),
+        ingest.router,
+        description=DESCRIPTION,
     )
     app.enable_swagger(path="/docs", title="Tollgate API")
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi_json():  # noqa: ANN202 - a raw Response, outside the schema
+    def openapi_json():
         return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema())
 
     return app
@@ -39,7 +49,7 @@ api_edge = Edge(api_app, key_is_active=key_is_active)
 
 
 # ------------------------------------------------------------------ the limits function
-def consume_rate_limited(decision) -> Response:  # noqa: ANN001 - a RateDecision
+def consume_rate_limited(decision) -> Response:
     """/v1/consume answers a rate limit with a decision, like a quota denial."""
     body = {"allowed": False, "reason": "rate_limited", "replayed": False, "limits": []}
     return Response(429, content_types.APPLICATION_JSON, json.dumps(body), headers=decision.headers())

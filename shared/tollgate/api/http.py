@@ -138,8 +138,11 @@ def _complete_responses(app: APIGatewayHttpResolver) -> None:
       it (from the return annotation) where a route lists only its errors;
     - every authenticated route may answer 429 (the Edge's rate limit)."""
     limited = problems.error_responses(429)[429]
-    limited = {**limited, "description": "Over the API rate limit; `Retry-After` says when to retry",
-               "headers": {h: {"schema": {"type": "string"}} for h in ("Retry-After", "RateLimit-Policy", "RateLimit")}}
+    limited = {
+        **limited,
+        "description": "Over the API rate limit; `Retry-After` says when to retry",
+        "headers": {h: {"schema": {"type": "string"}} for h in ("Retry-After", "RateLimit-Policy", "RateLimit")},
+    }
     for route in (*app._static_routes, *app._dynamic_routes):  # noqa: SLF001 - no public accessor
         if not route.responses:
             continue

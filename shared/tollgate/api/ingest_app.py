@@ -19,7 +19,6 @@ from tollgate.usecases.keys import key_is_active
 from .http import Edge, Response, create_app
 from .routes import ingest
 
-
 metrics = Metrics()
 
 

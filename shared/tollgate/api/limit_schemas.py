@@ -110,8 +110,13 @@ class LimitOut(BaseModel):
 
     @classmethod
     def of(cls, lim: Limit) -> LimitOut:
-        return cls(meter=lim.meter, window=lim.window.value, limit=lim.limit, enforcement=lim.enforcement,
-                   thresholds=list(lim.thresholds))
+        return cls(
+            meter=lim.meter,
+            window=lim.window.value,
+            limit=lim.limit,
+            enforcement=lim.enforcement,
+            thresholds=list(lim.thresholds),
+        )
 
 
 class ApiRateLimitOut(BaseModel):
@@ -133,16 +138,21 @@ class PlanOut(BaseModel):
 
     @classmethod
     def of(cls, p: Plan) -> PlanOut:
-        return cls(id=p.id, name=p.name, limits=[LimitOut.of(lim) for lim in p.limits],
-                   api_rate_limit=ApiRateLimitOut.of(p.api_rate_limit), created_at=p.created_at,
-                   updated_at=p.updated_at)
+        return cls(
+            id=p.id,
+            name=p.name,
+            limits=[LimitOut.of(lim) for lim in p.limits],
+            api_rate_limit=ApiRateLimitOut.of(p.api_rate_limit),
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
 
 
 class TenantLimitsIn(Strict):
     limits: list[LimitIn] = Field(
         max_length=MAX_LIMITS,
         description="The tenant's overrides, replacing any it had. Each replaces the plan's limit for its meter "
-                    "and window (or adds one). `[]` removes every override.",
+        "and window (or adds one). `[]` removes every override.",
     )
     reason: Reason | None = Field(default=None, description="Kept in the audit trail.")
 
@@ -181,8 +191,14 @@ class QuotaOut(BaseModel):
     @classmethod
     def of(cls, s: LimitState, tz: Any) -> QuotaOut:
         return cls(
-            meter=s.limit.meter, window=s.limit.window.value, limit=s.limit.limit, used=s.used, remaining=s.remaining,
-            percent=float(s.percent), enforcement=s.limit.enforcement, status=s.status,
+            meter=s.limit.meter,
+            window=s.limit.window.value,
+            limit=s.limit.limit,
+            used=s.used,
+            remaining=s.remaining,
+            percent=float(s.percent),
+            enforcement=s.limit.enforcement,
+            status=s.status,
             resets_at=None if s.window.end is None else s.window.end.astimezone(tz),
             thresholds=list(s.limit.thresholds),
         )
@@ -199,7 +215,7 @@ class ConsumeIn(Strict):
     id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)] | None = Field(
         default=None,
         description="The event id: required when amount > 0. Dedupe is shared with /v1/events: an id seen "
-                    "before (here or there) is not counted again and gets the original decision.",
+        "before (here or there) is not counted again and gets the original decision.",
     )
     tenant: Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)] | None = Field(
         default=None, description="Implied by a tenant key; required with an admin or ingest key."
@@ -208,12 +224,12 @@ class ConsumeIn(Strict):
     amount: JsonNumber = Field(
         default=Decimal(1),
         description="Default 1. 0 only checks (allowed while used < limit on every hard limit). Whole for count "
-                    "meters; at most 1e30.",
+        "meters; at most 1e30.",
     )
     time: Instant | None = Field(
         default=None,
         description="Now, within 5 minutes either way (clock skew); default: now. Consume decides usage happening "
-                    "now, against the current windows; record back-dated usage through `POST /v1/events`."
+        "now, against the current windows; record back-dated usage through `POST /v1/events`.",
     )
 
 
@@ -252,8 +268,15 @@ class AuditOut(BaseModel):
     @classmethod
     def of(cls, e: AuditEntry) -> AuditOut:
         return cls(
-            id=e.id, tenant=e.subject_id if e.kind == "tenant" else None, plan=e.subject_id if e.kind == "plan" else None,
-            at=e.at, actor=e.actor, action=e.action, before=e.before, after=e.after, reason=e.reason,
+            id=e.id,
+            tenant=e.subject_id if e.kind == "tenant" else None,
+            plan=e.subject_id if e.kind == "plan" else None,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            before=e.before,
+            after=e.after,
+            reason=e.reason,
         )
 
 
@@ -279,7 +302,7 @@ def consume_responses() -> dict[int, dict]:
         },
         429: {
             "description": "Denied: `reason` is `quota_exceeded` (a hard limit) or `rate_limited` (the API rate "
-                           "limit). A decision, not a problem document.",
+            "limit). A decision, not a problem document.",
             "headers": {**RATELIMIT_HEADERS_DOC, **RETRY_AFTER_DOC},
             "content": {"application/json": {"model": ConsumeOut}},
         },

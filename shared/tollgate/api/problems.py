@@ -79,7 +79,9 @@ def bad_request(detail: str, field: str = "body") -> Response:
 
 def unsupported_media_type(got: str, allowed: list[str]) -> Response:
     detail = f"Content-Type {got or '(none)'!r} is not supported; send one of: {', '.join(allowed)}"
-    return problem(415, "unsupported-media-type", "Unsupported media type", detail, [FieldError("Content-Type", detail)])
+    return problem(
+        415, "unsupported-media-type", "Unsupported media type", detail, [FieldError("Content-Type", detail)]
+    )
 
 
 def too_large(size: int, limit: int) -> Response:

@@ -88,14 +88,18 @@ def _check_metadata(v: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class TenantCreate(Strict):
-    id: TenantId = Field(description="Your id for the tenant: letters, digits, `_`, `.`, `-`, not only dots; "
-                                     "1 to 64 characters.")
+    id: TenantId = Field(
+        description="Your id for the tenant: letters, digits, `_`, `.`, `-`, not only dots; 1 to 64 characters."
+    )
     name: Name
     plan: PlanId | None = None
     billing_email: Email | None = None
     currency: Currency = Field(default="USD", description="ISO 4217 code.")
-    timezone: str = Field(default="UTC", max_length=64,
-                          description="IANA Area/Location zone (e.g. Europe/Paris), or UTC; billing windows follow it.")
+    timezone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="IANA Area/Location zone (e.g. Europe/Paris), or UTC; billing windows follow it.",
+    )
     metadata: dict[str, MetadataValue] | None = None
 
     _currency = field_validator("currency")(_check_currency)
@@ -156,15 +160,17 @@ class MeterCreate(Strict):
         default_factory=list, max_length=MAX_GROUP_BY, description="Up to 5 dimension names read from `data`."
     )
     scale: int = Field(
-        default=DEFAULT_SCALE, ge=0, le=MAX_SCALE,
+        default=DEFAULT_SCALE,
+        ge=0,
+        le=MAX_SCALE,
         description="Decimal places a value may have (sum, max, latest). It also bounds a value: below "
-                    "10^(22 - scale) on a sum meter (so 10^16 events fit one counter's 38 digits), "
-                    "10^(38 - scale) on max and latest. See docs/storage.md, Numbers.",
+        "10^(22 - scale) on a sum meter (so 10^16 events fit one counter's 38 digits), "
+        "10^(38 - scale) on max and latest. See docs/storage.md, Numbers.",
     )
     rounding: Rounding = Field(
         default=Rounding.REJECT,
         description="A value with more decimals than `scale`: `reject` it (422), or round it "
-                    "(`half_even`, `half_up`, `down` toward zero, `up` away from zero).",
+        "(`half_even`, `half_up`, `down` toward zero, `up` away from zero).",
     )
 
     @field_validator("group_by")
@@ -215,8 +221,9 @@ class KeyOut(BaseModel):
 
     @classmethod
     def of(cls, r: ApiKeyRecord) -> KeyOut:
-        return cls(id=r.id, scope=r.scope, tenant_id=r.tenant_id, name=r.name, created_at=r.created_at,
-                   revoked_at=r.revoked_at)
+        return cls(
+            id=r.id, scope=r.scope, tenant_id=r.tenant_id, name=r.name, created_at=r.created_at, revoked_at=r.revoked_at
+        )
 
 
 class KeyCreated(BaseModel):
@@ -269,8 +276,8 @@ class UsageOut(BaseModel):
 DATA_OMITTED_DOC = {
     "type": "string",
     "description": "Only when `data` is null: why the stored data cannot be shown (nested more than 64 levels deep - "
-                   "ingest took deeper data before it limited nesting -, not an object, or holding a number JSON "
-                   "cannot carry). The event was counted as usual.",
+    "ingest took deeper data before it limited nesting -, not an object, or holding a number JSON "
+    "cannot carry). The event was counted as usual.",
 }
 
 
@@ -292,7 +299,8 @@ class StoredEvent(BaseModel):
     subject: str
     time: str
     data: dict[str, Any] | None = Field(
-        description="The event's data; null when it cannot be shown, and then `dataomitted` says why.")
+        description="The event's data; null when it cannot be shown, and then `dataomitted` says why."
+    )
 
 
 class EventsPage(BaseModel):

@@ -93,11 +93,14 @@ def counter_targets(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEve
         start = window_start(at, window, tz)
         window_key = utc_key(start)
         expires = _expiry(start, window)
-        out.append(CounterTarget(CounterKey(keys.total_pk(tenant, event.meter, window), keys.total_sk(window_key)), expires))
+        out.append(
+            CounterTarget(CounterKey(keys.total_pk(tenant, event.meter, window), keys.total_sk(window_key)), expires)
+        )
         for dim, value in dims:
             out.append(
                 CounterTarget(
-                    CounterKey(keys.group_pk(tenant, event.meter, window, dim), keys.group_sk(window_key, value)), expires
+                    CounterKey(keys.group_pk(tenant, event.meter, window, dim), keys.group_sk(window_key, value)),
+                    expires,
                 )
             )
     return out
@@ -324,7 +327,9 @@ def log_chunks(
     out = []
     for part, (day, chunk) in enumerate(zip(days, groups, strict=True)):
         newest, oldest = chunk[-1]["time"], chunk[0]["time"]
-        out.append(LogChunk(keys.log_pk(tenant, day), keys.log_sk(newest, message_id, part), newest, oldest, tuple(chunk)))
+        out.append(
+            LogChunk(keys.log_pk(tenant, day), keys.log_sk(newest, message_id, part), newest, oldest, tuple(chunk))
+        )
     return out
 
 

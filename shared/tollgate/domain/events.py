@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .errors import FieldError, TollgateError, ValidationFailed
-from .meters import METER_KEY_PATTERN, MeterSpec, ValueError_, extract, plain
+from .meters import METER_KEY_PATTERN, InvalidValue, MeterSpec, extract, plain
 from .usage import TIME_FORMAT
 
 MAX_EVENTS = 1000
@@ -330,7 +330,7 @@ class EventValidator:
         if spec is not None and data is not None:
             try:
                 value, dims = extract(spec, data)
-            except ValueError_ as exc:
+            except InvalidValue as exc:
                 errors = _add(errors, f"{at}.{exc.field}", exc.message)
 
         if errors is not None:
@@ -359,7 +359,9 @@ class EventValidator:
                 return Rejected(index, event_id if where != "id" else None, [FieldError(field_name, _SURROGATE)])
         if len(encoded) > MAX_EVENT_BYTES:
             return Rejected(
-                index, event_id, [FieldError(f"{at}.data", f"the event is {len(encoded)} bytes; the limit is {MAX_EVENT_BYTES}")]
+                index,
+                event_id,
+                [FieldError(f"{at}.data", f"the event is {len(encoded)} bytes; the limit is {MAX_EVENT_BYTES}")],
             )
         return Accepted(index, tenant, event_id, spec.key, encoded)  # type: ignore[arg-type, union-attr]
 

@@ -95,16 +95,22 @@ class MeterSpec:
 
     def countable(self, value: Decimal, where: str) -> Decimal:
         """``value`` as counted: at most ``scale`` decimals (rounded when the meter asks for
-        it), below ``max_value`` in magnitude. Raises ``ValueError_`` naming ``where``."""
+        it), below ``max_value`` in magnitude. Raises ``InvalidValue`` naming ``where``."""
         if value.copy_abs() >= self.max_value:  # abs() would round to the context's 28 digits
-            raise ValueError_(where, f"must be less than {self.max_value:,f} in magnitude on this meter "
-                                     f"(scale {self.scale}; see docs/storage.md, Numbers)")
+            raise InvalidValue(
+                where,
+                f"must be less than {self.max_value:,f} in magnitude on this meter "
+                f"(scale {self.scale}; see docs/storage.md, Numbers)",
+            )
         step = Decimal(1).scaleb(-self.scale)
         if self.rounding is Rounding.REJECT:
             exact = value.quantize(step, context=_WIDE)
             if exact != value:
-                raise ValueError_(where, f"has more than {self.scale} decimal places, this meter's scale; "
-                                         "round it, or create the meter with a rounding mode")
+                raise InvalidValue(
+                    where,
+                    f"has more than {self.scale} decimal places, this meter's scale; "
+                    "round it, or create the meter with a rounding mode",
+                )
         else:
             exact = value.quantize(step, rounding=_ROUNDING[self.rounding], context=_WIDE)
         return exact.normalize(_WIDE) if exact else Decimal(0)
@@ -115,7 +121,7 @@ def plain(value: Decimal) -> str:
     return format(value, "f")
 
 
-class ValueError_(ValueError):
+class InvalidValue(ValueError):
     """A value that a meter cannot count; ``field`` names where it came from."""
 
     def __init__(self, field_name: str, message: str):
@@ -129,22 +135,24 @@ def to_decimal(raw: object, field_name: str) -> Decimal:
     (``"12.5"``, ``"-3"``, ``"1e6"``; no spaces, ``_``, ``+``, ``NaN`` or ``Infinity``).
     Booleans are not numbers."""
     if isinstance(raw, bool) or raw is None:
-        raise ValueError_(field_name, "must be a number")
+        raise InvalidValue(field_name, "must be a number")
     if isinstance(raw, float) and not math.isfinite(raw):
-        raise ValueError_(field_name, "must be a finite number")
+        raise InvalidValue(field_name, "must be a finite number")
     if isinstance(raw, (int, float, Decimal)):
         value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
     elif isinstance(raw, str):
         if not _NUMBER_TEXT.match(raw):
-            raise ValueError_(field_name, 'must be a number, or a string holding a plain decimal number such as "12.5"')
+            raise InvalidValue(
+                field_name, 'must be a number, or a string holding a plain decimal number such as "12.5"'
+            )
         try:
             value = Decimal(raw)
         except InvalidOperation:  # pragma: no cover - the pattern admits decimal text only
-            raise ValueError_(field_name, "must be a number") from None
+            raise InvalidValue(field_name, "must be a number") from None
     else:
-        raise ValueError_(field_name, "must be a number")
+        raise InvalidValue(field_name, "must be a number")
     if not value.is_finite():
-        raise ValueError_(field_name, "must be a finite number")
+        raise InvalidValue(field_name, "must be a finite number")
     return value
 
 
@@ -165,16 +173,16 @@ def extract(meter: MeterSpec, data: dict) -> tuple[Decimal | str, dict[str, str]
     elif meter.aggregation is Aggregation.UNIQUE_COUNT:
         raw = data.get(prop)
         if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)) or raw == "":
-            raise ValueError_(where, "must be a non-empty string or a number")
+            raise InvalidValue(where, "must be a non-empty string or a number")
         value = str(raw)
         if len(value) > MAX_DIMENSION_VALUE_LENGTH:
-            raise ValueError_(where, f"must be at most {MAX_DIMENSION_VALUE_LENGTH} characters")
+            raise InvalidValue(where, f"must be at most {MAX_DIMENSION_VALUE_LENGTH} characters")
     else:
         if prop not in data:
-            raise ValueError_(where, "is required")
+            raise InvalidValue(where, "is required")
         value = to_decimal(data[prop], where)
         if meter.aggregation is Aggregation.SUM and value < 0:
-            raise ValueError_(where, "must not be negative on a sum meter")
+            raise InvalidValue(where, "must not be negative on a sum meter")
         value = meter.countable(value, where)
     dims: dict[str, str] = {}
     for dim in meter.group_by:
@@ -182,9 +190,9 @@ def extract(meter: MeterSpec, data: dict) -> tuple[Decimal | str, dict[str, str]
         if raw is None:
             continue
         if isinstance(raw, (dict, list)):
-            raise ValueError_(f"data.{dim}", "a group-by dimension must be a string, number or boolean")
+            raise InvalidValue(f"data.{dim}", "a group-by dimension must be a string, number or boolean")
         text = str(raw).lower() if isinstance(raw, bool) else str(raw)
         if len(text) > MAX_DIMENSION_VALUE_LENGTH:
-            raise ValueError_(f"data.{dim}", f"must be at most {MAX_DIMENSION_VALUE_LENGTH} characters")
+            raise InvalidValue(f"data.{dim}", f"must be at most {MAX_DIMENSION_VALUE_LENGTH} characters")
         dims[dim] = text
     return value, dims

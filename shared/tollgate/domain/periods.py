@@ -49,8 +49,9 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-AREAS = frozenset({"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian",
-                   "Pacific"})
+AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
+)
 """The geographic areas of tzdata's Area/Location names."""
 
 

@@ -36,7 +36,9 @@ class Meter:
     rounding: Rounding = Rounding.REJECT
 
     def spec(self) -> MeterSpec:
-        return MeterSpec(self.key, self.aggregation, self.value_property, tuple(self.group_by), self.scale, self.rounding)
+        return MeterSpec(
+            self.key, self.aggregation, self.value_property, tuple(self.group_by), self.scale, self.rounding
+        )
 
 
 @dataclass

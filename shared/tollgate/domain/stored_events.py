@@ -40,8 +40,7 @@ encoder's limits (pydantic stops near 255 levels, ``json`` at the interpreter's 
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")  # usage.TIME_FORMAT, fixed width
 _WS = re.compile(r"[ \t\n\r]*")
 _SPECIAL = re.compile(r'["\[\]{}]')
-_CONSTANTS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf,
-              "-Infinity": -math.inf}
+_CONSTANTS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 class Unrenderable:
@@ -77,8 +76,9 @@ def decode_chunk(blob: Any) -> list[dict[str, Any]]:
         return []
     events = [e for e in doc if _listable(e)]
     if len(events) < len(doc):
-        log.error("%d events of a raw-event log chunk could not be read (no id or time); left out",
-                  len(doc) - len(events))
+        log.error(
+            "%d events of a raw-event log chunk could not be read (no id or time); left out", len(doc) - len(events)
+        )
     return events
 
 
@@ -100,8 +100,15 @@ def render(e: dict[str, Any], tenant: str) -> dict[str, Any]:
     try:
         out = UsageEvent.from_message(e).as_cloudevent(tenant)
     except (KeyError, TypeError, ValueError):  # a field missing: show what there is
-        out = {"specversion": "1.0", "id": e["id"], "type": "", "source": "tollgate", "subject": tenant,
-               "time": e["time"], "data": e.get("data") or {}}
+        out = {
+            "specversion": "1.0",
+            "id": e["id"],
+            "type": "",
+            "source": "tollgate",
+            "subject": tenant,
+            "time": e["time"],
+            "data": e.get("data") or {},
+        }
     if not isinstance(out.get("type"), str):
         out["type"] = ""
     if not isinstance(out.get("source"), str) or not out["source"]:

@@ -214,7 +214,7 @@ class LocalStack:
                 self.restored = local_state.restore(
                     snapshot, self.created, session, account_id=template.account_id, region=template.region
                 )
-            except Exception as error:  # noqa: BLE001 - e.g. a moto whose storage changed shape: one line
+            except Exception as error:
                 logger.debug("restoring the local state failed", exc_info=True)
                 reason = str(error) if isinstance(error, local_state.StateError) else f"{type(error).__name__}: {error}"
                 raise StackError(
@@ -226,7 +226,9 @@ class LocalStack:
                 logger.warning("saved state not restored: %s", skipped)
             logger.info(
                 "restored %s from %s in %.2f s",
-                self.restored.summary(), local_state.snapshot_path(self.state_dir), self.timings["restore_s"],
+                self.restored.summary(),
+                local_state.snapshot_path(self.state_dir),
+                self.timings["restore_s"],
             )
             del snapshot
 
@@ -312,7 +314,11 @@ class LocalStack:
             poller.draining.set()
         deadline = time.monotonic() + budget_s
         sqs = self._pollers[0].sqs
-        names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
+        names = (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
         while True:
             try:
                 left = sum(
@@ -322,7 +328,7 @@ class LocalStack:
                         "Attributes"
                     ].values()
                 )
-            except Exception:  # noqa: BLE001 - the snapshot keeps whatever is left
+            except Exception:
                 logger.exception("cannot read the queues while draining")
                 return
             if left == 0:
@@ -338,7 +344,10 @@ class LocalStack:
             mark = time.monotonic()
             hold = self._moto.app.lock.acquire if self._moto is not None and self._moto.app is not None else None
             snapshot = local_state.capture(
-                self.created, self._session, account_id=self.template.account_id, region=self.template.region,
+                self.created,
+                self._session,
+                account_id=self.template.account_id,
+                region=self.template.region,
                 hold=hold,  # never released: moto stops next, and nothing may write after the snapshot
             )
             path = local_state.save(self.state_dir, snapshot)
@@ -346,7 +355,11 @@ class LocalStack:
             self.timings["save_s"] = time.monotonic() - mark
             logger.info(
                 "saved %d items, %d messages, %d objects to %s in %.1f s",
-                counts["items"], counts["messages"], counts["objects"], path, self.timings["save_s"],
+                counts["items"],
+                counts["messages"],
+                counts["objects"],
+                path,
+                self.timings["save_s"],
             )
         except Exception:
             logger.exception("the local state could not be saved; the previous snapshot is unchanged")
@@ -396,7 +409,7 @@ class LocalStack:
             presented = credential.strip()
         try:
             principal = authenticate(presented).principal
-        except Exception:  # noqa: BLE001 - a broken lookup denies
+        except Exception:
             logger.exception("control endpoint: key check failed")
             return False
         return principal is not None and principal.is_admin

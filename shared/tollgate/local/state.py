@@ -145,7 +145,7 @@ def load(state_dir: Path) -> Snapshot | None:
     gc.disable()  # many small objects at once: the collector would walk them again and again
     try:
         document = _PlainUnpickler(io.BytesIO(data)).load()
-    except Exception as error:  # noqa: BLE001 - truncated, corrupt, or not ours
+    except Exception as error:
         raise StateError(f"{path} is not a readable snapshot ({type(error).__name__})") from error
     finally:
         if enabled:
@@ -172,9 +172,7 @@ def _dynamodb_backend(account_id: str, region: str) -> Any:
     return dynamodb_backends[account_id][region]
 
 
-def capture(
-    created: CreatedResources, session: Any, *, account_id: str, region: str, hold: Any = None
-) -> Snapshot:
+def capture(created: CreatedResources, session: Any, *, account_id: str, region: str, hold: Any = None) -> Snapshot:
     """Everything the template's tables, queues and buckets hold. Buckets are read through the
     API first; then ``hold()`` (the stack: take the moto server's lock for good, so a request
     still in flight cannot write after the snapshot and answer success), then tables and
@@ -204,12 +202,14 @@ def _capture_buckets(created: CreatedResources, session: Any) -> dict[str, list[
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
             for entry in page.get("Contents", []):
                 got = s3.get_object(Bucket=name, Key=entry["Key"])
-                objects.append({
-                    "key": entry["Key"],
-                    "body": got["Body"].read(),
-                    "content_type": got.get("ContentType"),
-                    "metadata": got.get("Metadata") or {},
-                })
+                objects.append(
+                    {
+                        "key": entry["Key"],
+                        "body": got["Body"].read(),
+                        "content_type": got.get("ContentType"),
+                        "metadata": got.get("Metadata") or {},
+                    }
+                )
         buckets[name] = objects
     return buckets
 
@@ -345,7 +345,9 @@ def _restore_items(table: Any, items: list[dict[str, Any]]) -> int:
         return 0
     build = _item_builder(DynamoType, Item, LimitedSizeDict)
     probe = build(items[0], hash_name, range_name)
-    reference = Item(DynamoType(items[0][hash_name]), DynamoType(items[0][range_name]) if range_name else None, items[0])
+    reference = Item(
+        DynamoType(items[0][hash_name]), DynamoType(items[0][range_name]) if range_name else None, items[0]
+    )
     if vars(probe).keys() != vars(reference).keys() or probe != reference:  # moto changed: its own constructor
         build = lambda attrs, h, r: Item(DynamoType(attrs[h]), DynamoType(attrs[r]) if r else None, attrs)  # noqa: E731
     for attrs in items:

@@ -58,7 +58,7 @@ from tollgate.domain.limits import (
     too_big,
     write_ceiling,
 )
-from tollgate.domain.meters import Aggregation, MeterSpec, ValueError_
+from tollgate.domain.meters import Aggregation, InvalidValue, MeterSpec
 from tollgate.domain.usage import UsageEvent, format_time
 
 from . import clock, quotas
@@ -81,8 +81,12 @@ class ConsumeResult:
 
     @property
     def body(self) -> dict[str, Any]:
-        return {"allowed": self.doc["allowed"], "reason": self.doc["reason"], "replayed": self.replayed,
-                "limits": self.doc["limits"]}
+        return {
+            "allowed": self.doc["allowed"],
+            "reason": self.doc["reason"],
+            "replayed": self.replayed,
+            "limits": self.doc["limits"],
+        }
 
 
 def _result(doc: dict[str, Any], replayed: bool, now: datetime) -> ConsumeResult:
@@ -109,7 +113,7 @@ def validate_amount(amount: Decimal, meter: MeterSpec) -> Decimal:
     elif aggregation is Aggregation.SUM:
         try:
             amount = meter.countable(amount, "amount")
-        except ValueError_ as exc:
+        except InvalidValue as exc:
             problems.append(exc.message)
     if problems:
         raise ValidationFailed(f"amount: {problems[0]}", [FieldError("amount", problems[0])])
@@ -126,8 +130,10 @@ def _validate_time(at: datetime, now: datetime) -> None:
     consume on the last day of last month would pass a full monthly hard limit."""
     minutes = int(TIME_TOLERANCE.total_seconds() // 60)
     if at < now - TIME_TOLERANCE:
-        message = (f"is more than {minutes} minutes in the past; consume decides usage happening now - "
-                   "record back-dated usage through POST /v1/events")
+        message = (
+            f"is more than {minutes} minutes in the past; consume decides usage happening now - "
+            "record back-dated usage through POST /v1/events"
+        )
     elif at > now + TIME_TOLERANCE:
         message = f"is more than {minutes} minutes in the future"
     else:
@@ -206,21 +212,31 @@ def consume(
 
 
 class _Decision:
-    def __init__(self, tenant_id, meter, amount, event_id, at, now, tz, limits, counter_keys):  # noqa: ANN001
+    def __init__(self, tenant_id, meter, amount, event_id, at, now, tz, limits, counter_keys):
         self.tenant_id, self.meter, self.amount, self.event_id = tenant_id, meter, amount, event_id
         self.at, self.now, self.tz, self.limits, self.keys = at, now, tz, limits, counter_keys
         self.expires_at = int((now + timedelta(days=settings().raw_event_retention_days)).timestamp())
 
     def states(self, values: dict[CounterKey, CounterValue]) -> list[LimitState]:
-        return quotas.states_for(self.tenant_id, self.limits, self.at, self.tz, values,
-                                 {self.meter.key: self.meter.aggregation})
+        return quotas.states_for(
+            self.tenant_id, self.limits, self.at, self.tz, values, {self.meter.key: self.meter.aggregation}
+        )
 
     def writes(self, states: list[LimitState], expected: dict[CounterKey, Decimal] | None) -> list[CounterWrite]:
-        event = UsageEvent(id=self.event_id or "", meter=self.meter.key, time=format_time(self.at), value=str(self.amount))
-        ceilings = {k: write_ceiling(s.limit, self.amount) for k, s in zip(self.keys, states, strict=True) if s.limit.hard}
+        event = UsageEvent(
+            id=self.event_id or "", meter=self.meter.key, time=format_time(self.at), value=str(self.amount)
+        )
+        ceilings = {
+            k: write_ceiling(s.limit, self.amount) for k, s in zip(self.keys, states, strict=True) if s.limit.hard
+        }
         out = [
-            CounterWrite(t.key, self.amount, t.expires_at, ceilings.get(t.key),
-                         expected.get(t.key) if expected is not None else None)
+            CounterWrite(
+                t.key,
+                self.amount,
+                t.expires_at,
+                ceilings.get(t.key),
+                expected.get(t.key) if expected is not None else None,
+            )
             for t in counter_targets(self.tenant_id, self.tz, self.meter.spec(), event)
         ]
         assert set(self.keys) <= {w.key for w in out}, "a limit's counter is not one the consumer keeps"
@@ -247,8 +263,15 @@ class _Decision:
         verdict = judge(self.amount, states)
         assert self.event_id is not None
         if not verdict.allowed:  # the known values are lower bounds: this denial is certain
-            return _deny(self.tenant_id, self.event_id, states, {s.limit.key for s in verdict.blocking}, self.tz,
-                         self.expires_at, self.now)
+            return _deny(
+                self.tenant_id,
+                self.event_id,
+                states,
+                {s.limit.key for s in verdict.blocking},
+                self.tz,
+                self.expires_at,
+                self.now,
+            )
         if not known.trusted(self.keys):
             return None
         doc = self.allowed_doc(states)
@@ -265,8 +288,15 @@ class _Decision:
             seen = self.seen(states, result.values)
             verdict = judge(self.amount, seen)
             if not verdict.allowed:
-                return _deny(self.tenant_id, self.event_id, seen, {s.limit.key for s in verdict.blocking}, self.tz,
-                             self.expires_at, self.now)
+                return _deny(
+                    self.tenant_id,
+                    self.event_id,
+                    seen,
+                    {s.limit.key for s in verdict.blocking},
+                    self.tz,
+                    self.expires_at,
+                    self.now,
+                )
         return None  # lost the bet (or contended): read, then write
 
     # -------------------------------------------------------------- read, then write
@@ -286,8 +316,9 @@ class _Decision:
             return _result(doc, False, now)
         assert self.event_id is not None
         if not verdict.allowed:
-            return _deny(self.tenant_id, self.event_id, states, {s.limit.key for s in verdict.blocking}, tz,
-                         self.expires_at, now)
+            return _deny(
+                self.tenant_id, self.event_id, states, {s.limit.key for s in verdict.blocking}, tz, self.expires_at, now
+            )
         writes = self.writes(states, None)
         doc = self.allowed_doc(states)
         for attempt in range(MAX_ATTEMPTS):

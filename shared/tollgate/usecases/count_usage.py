@@ -32,6 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from tollgate.adapters.ledger import CommitCancelled, Ledger, backoff, is_retryable
@@ -142,8 +143,7 @@ def _screen(deliveries: list[Delivery], store: QuarantineStore, outcome: BatchOu
             outcome.quarantined += len(bad)
             log.error(
                 "events quarantined: not countable",
-                extra={"message_id": d.message_id, "tenant": d.message.tenant, "events": len(bad),
-                       "reason": bad[0][1]},
+                extra={"message_id": d.message_id, "tenant": d.message.tenant, "events": len(bad), "reason": bad[0][1]},
             )
             d = Delivery(d.message_id, replace(d.message, events=kept))
         out.append(d)
@@ -153,7 +153,6 @@ def _screen(deliveries: list[Delivery], store: QuarantineStore, outcome: BatchOu
 def _emit(metrics: Any, outcome: BatchOutcome) -> None:
     if metrics is None:
         return
-    from aws_lambda_powertools.metrics import MetricUnit
 
     for name, value in (
         ("EventsCounted", outcome.counted),
@@ -217,7 +216,7 @@ class _BatchRun:
                 updates[d.message_id] = counting.updates_for(d.message, mine)
                 units[d.message_id] = counting.commit_units(d.message_id, len(mine), updates[d.message_id])
                 claimed[d.message_id] = mine
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.outcome.fail(d.message_id, f"planning failed: {type(exc).__name__}: {exc}")
                 log.exception("planning a message's writes failed", extra={"message_id": d.message_id})
         live = [d for d in wave if not self.failed(d)]

@@ -66,8 +66,11 @@ class IngestResult:
     queue_failed: int = 0  # events refused by SQS after the retries
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": [r.as_dict() for r in self.rejected]}
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
 
 
 # ------------------------------------------------------------------ the queue (lazy, per settings)
@@ -94,8 +97,9 @@ def _meter_of(key: str) -> MeterSpec | None:
 
 
 # ------------------------------------------------------------------ the use case
-def validate(principal: Principal, media_type: str, headers: dict[str, str], body: bytes | str,
-             now: datetime | None = None) -> Batch:
+def validate(
+    principal: Principal, media_type: str, headers: dict[str, str], body: bytes | str, now: datetime | None = None
+) -> Batch:
     """Parse and validate. Raises MalformedBody (400) or ValidationFailed (422, request-level)."""
     raw_events = read_body(media_type, headers, body)
     validator = EventValidator(
@@ -107,8 +111,14 @@ def validate(principal: Principal, media_type: str, headers: dict[str, str], bod
     return validator.validate(raw_events)
 
 
-def ingest(principal: Principal, media_type: str, headers: dict[str, str], body: bytes | str,
-           now: datetime | None = None, queue: UsageQueue | None = None) -> IngestResult:
+def ingest(
+    principal: Principal,
+    media_type: str,
+    headers: dict[str, str],
+    body: bytes | str,
+    now: datetime | None = None,
+    queue: UsageQueue | None = None,
+) -> IngestResult:
     """Validate the events of one request and queue the valid ones.
 
     Raises NoValidEvents (422) when no event is valid, with every event's errors;

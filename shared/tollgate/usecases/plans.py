@@ -49,8 +49,13 @@ def put_plan(
         updated_at=at,
     )
     entry = AuditEntry(
-        subject=plan_subject(plan_id), at=at, actor=actor, action=Action.PLAN_PUT,
-        before=previous.as_dict() if previous else None, after=plan.as_dict(), reason=reason,
+        subject=plan_subject(plan_id),
+        at=at,
+        actor=actor,
+        action=Action.PLAN_PUT,
+        before=previous.as_dict() if previous else None,
+        after=plan.as_dict(),
+        reason=reason,
     )
     repo.put(plan, previous, entry)
     _invalidate(plan_id)
@@ -94,8 +99,13 @@ def seed_default_catalog() -> list[str]:
             updated_at=at,
         )
         entry = AuditEntry(
-            subject=plan_subject(plan.id), at=at, actor=SYSTEM_ACTOR, action=Action.PLAN_PUT,
-            before=None, after=plan.as_dict(), reason="default catalog",
+            subject=plan_subject(plan.id),
+            at=at,
+            actor=SYSTEM_ACTOR,
+            action=Action.PLAN_PUT,
+            before=None,
+            after=plan.as_dict(),
+            reason="default catalog",
         )
         if repo.create_if_absent(plan, entry):
             created.append(plan.id)

@@ -96,7 +96,11 @@ class TenantQuotas:
 
 
 def states_for(
-    tenant_id: str, limits: Sequence[Limit], at: datetime, tz: ZoneInfo, values: dict[CounterKey, CounterValue],
+    tenant_id: str,
+    limits: Sequence[Limit],
+    at: datetime,
+    tz: ZoneInfo,
+    values: dict[CounterKey, CounterValue],
     aggregations: dict[str, Aggregation | None],
 ) -> list[LimitState]:
     out = []

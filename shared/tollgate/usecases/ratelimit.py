@@ -132,7 +132,9 @@ class RateLimiter:
                 return RateDecision(True, key, limit)
             return self._lease(key, bucket, limit, local, now, rate)
 
-    def _lease(self, key: str, bucket: Bucket, limit: ApiRateLimit, local: _Local, now: float, rate: float) -> RateDecision:
+    def _lease(
+        self, key: str, bucket: Bucket, limit: ApiRateLimit, local: _Local, now: float, rate: float
+    ) -> RateDecision:
         now_us = int(now * US)
         want = lease_size(bucket, rate)
         local.tokens = 0
@@ -143,7 +145,7 @@ class RateLimiter:
             try:
                 self.store_writes += 1
                 ok, tat = self.store.write(key, write)
-            except Exception:  # noqa: BLE001 - fail open, see the module docstring
+            except Exception:
                 log.warning("rate-limit store unavailable; admitting for %s s", FAIL_OPEN_S, exc_info=True)
                 local.open_until = now + FAIL_OPEN_S
                 return RateDecision(True, key, limit)

@@ -43,8 +43,13 @@ def create_tenant(fields: dict[str, Any], actor: str = "unknown") -> Tenant:
     else:
         _require_plan(tenant.plan)
         entry = AuditEntry(
-            subject=tenant_subject(tenant.id), at=at, actor=actor, action=Action.TENANT_CREATE,
-            before=None, after={"plan": tenant.plan}, reason="tenant created",
+            subject=tenant_subject(tenant.id),
+            at=at,
+            actor=actor,
+            action=Action.TENANT_CREATE,
+            before=None,
+            after={"plan": tenant.plan},
+            reason="tenant created",
         )
         changes.create(tenant, entry)
     _invalidate(tenant.id)
@@ -62,7 +67,9 @@ def list_tenants(limit: int, cursor: str | None) -> tuple[list[Tenant], str | No
     return repo.list(limit, cursor)
 
 
-def update_tenant(tenant_id: str, changes_: dict[str, Any], actor: str = "unknown", reason: str | None = None) -> Tenant:
+def update_tenant(
+    tenant_id: str, changes_: dict[str, Any], actor: str = "unknown", reason: str | None = None
+) -> Tenant:
     """A plan change needs a reason, and the plan must exist (or be null: no plan); it is
     written together with its audit entry."""
     current = repo.get(tenant_id, consistent=True)
@@ -70,16 +77,19 @@ def update_tenant(tenant_id: str, changes_: dict[str, Any], actor: str = "unknow
         raise NotFound(f"tenant {tenant_id!r} not found")
     plan_changes = "plan" in changes_
     if plan_changes and not (reason and reason.strip()):
-        raise ValidationFailed(
-            "a plan change needs a reason", [FieldError("reason", "is required when plan is given")]
-        )
+        raise ValidationFailed("a plan change needs a reason", [FieldError("reason", "is required when plan is given")])
     if plan_changes and changes_["plan"] is not None:
         _require_plan(changes_["plan"])
     updated = replace(current, **changes_, updated_at=clock.now())
     if plan_changes and updated.plan != current.plan:
         entry = AuditEntry(
-            subject=tenant_subject(tenant_id), at=updated.updated_at, actor=actor, action=Action.TENANT_PLAN,
-            before={"plan": current.plan}, after={"plan": updated.plan}, reason=reason,
+            subject=tenant_subject(tenant_id),
+            at=updated.updated_at,
+            actor=actor,
+            action=Action.TENANT_PLAN,
+            before={"plan": current.plan},
+            after={"plan": updated.plan},
+            reason=reason,
         )
         changes.replace(updated, current, entry)
     else:
@@ -101,8 +111,13 @@ def set_overrides(tenant_id: str, limits: list[Limit], actor: str, reason: str |
     new = tuple(sort_limits(limits))
     at: datetime = clock.now()
     entry = AuditEntry(
-        subject=tenant_subject(tenant_id), at=at, actor=actor, action=Action.TENANT_LIMITS,
-        before=[lim.as_dict() for lim in previous], after=[lim.as_dict() for lim in new], reason=reason,
+        subject=tenant_subject(tenant_id),
+        at=at,
+        actor=actor,
+        action=Action.TENANT_LIMITS,
+        before=[lim.as_dict() for lim in previous],
+        after=[lim.as_dict() for lim in new],
+        reason=reason,
     )
     overrides_repo.put(tenant_id, new, at, previous_at, entry)
     _invalidate(tenant_id)

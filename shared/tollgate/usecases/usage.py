@@ -59,14 +59,18 @@ def _cell(item: CounterModel, window_key: str, group: str | None) -> CounterCell
     )
 
 
-def current_month(tz, now: datetime) -> tuple[datetime, datetime]:  # noqa: ANN001 - a ZoneInfo
+def current_month(tz, now: datetime) -> tuple[datetime, datetime]:
     """The start of the month holding ``now`` in ``tz``, and the start of the next."""
     start = periods.window_start(now, Window.MONTH, tz)
     return start, periods.window_end(start, Window.MONTH, tz)
 
 
 def query_usage(
-    tenant_id: str, meter_key: str, start: datetime | None, end: datetime | None, window: Window,
+    tenant_id: str,
+    meter_key: str,
+    start: datetime | None,
+    end: datetime | None,
+    window: Window,
     group_by: str | None,
 ) -> Usage:
     """``start`` and ``end`` default to the current month in the tenant's zone (``clock.now``)."""

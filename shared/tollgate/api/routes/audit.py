@@ -23,8 +23,12 @@ router = Router()
 Id = r"^[a-zA-Z0-9_.-]{1,64}$"
 
 
-@router.get("/v1/audit", tags=["Audit"], summary="Plan and limit changes, newest first",
-            responses=error_responses(401, 403, 404, 422, 429))
+@router.get(
+    "/v1/audit",
+    tags=["Audit"],
+    summary="Plan and limit changes, newest first",
+    responses=error_responses(401, 403, 404, 422, 429),
+)
 def list_audit(
     tenant: Annotated[str | None, Query(pattern=Id, description="Implied by a tenant key.")] = None,
     plan: Annotated[str | None, Query(pattern=Id, description="A plan's changes (admin); instead of tenant.")] = None,

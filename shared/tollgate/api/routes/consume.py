@@ -25,11 +25,12 @@ def build_router() -> Router:
     router = Router()
 
     @router.post(
-        "/v1/consume", tags=["Quotas"],
+        "/v1/consume",
+        tags=["Quotas"],
         summary="May the tenant use this amount now? If so, record it (atomic across every limit)",
         responses={**error_responses(400, 401, 403, 404, 413, 415, 422, 503), **consume_responses()},
     )
-    def consume(body: ConsumeIn):  # noqa: ANN202 - a Response (200 or 429); documented by `responses`
+    def consume(body: ConsumeIn):
         p = require(router, Scope.ADMIN, Scope.INGEST, Scope.TENANT)
         result = usecase.consume(tenant_for(p, body.tenant), body.meter, body.amount, body.id, body.time)
         return Response(

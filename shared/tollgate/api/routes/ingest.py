@@ -44,23 +44,31 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: str = Field(min_length=1, max_length=ev.MAX_ID_LENGTH,
-                    description="Unique per tenant; a retry reuses it, and the event is counted once.")
+    id: str = Field(
+        min_length=1,
+        max_length=ev.MAX_ID_LENGTH,
+        description="Unique per tenant; a retry reuses it, and the event is counted once.",
+    )
     type: str = Field(pattern=METER_KEY_PATTERN, description="The meter key.")
     subject: str | None = Field(
-        default=None, min_length=1, max_length=ev.MAX_TENANT_ID_LENGTH,
+        default=None,
+        min_length=1,
+        max_length=ev.MAX_TENANT_ID_LENGTH,
         description="The tenant id. Required with an admin or ingest key; a tenant key may omit it "
-                    "and may not name another tenant.")
+        "and may not name another tenant.",
+    )
     time: datetime | None = Field(
         default=None,
         description="RFC 3339 with an offset (`Z` or `±hh:mm`); at most 35 days old and 5 minutes ahead. "
-                    "Default: when received. Stored in UTC.",
-        examples=["2026-11-20T10:00:00Z"])
+        "Default: when received. Stored in UTC.",
+        examples=["2026-11-20T10:00:00Z"],
+    )
     data: dict[str, Any] | None = Field(
         default=None,
         description="The value (at the meter's `value_property`, default `value`: a finite number, or "
-                    "numeric string; not negative on a sum meter) and the group-by dimensions.",
-        examples=[{"value": 3, "region": "eu"}])
+        "numeric string; not negative on a sum meter) and the group-by dimensions.",
+        examples=[{"value": 3, "region": "eu"}],
+    )
     source: str | None = Field(default=None, min_length=1, max_length=ev.MAX_SOURCE_LENGTH)
     specversion: Literal["1.0"] | None = None
     datacontenttype: str | None = Field(default=None, description="If given, a JSON media type.")
@@ -77,12 +85,15 @@ class RejectedOut(BaseModel):
 
 class IngestOut(BaseModel):
     accepted: int = Field(description="Events now durably queued for counting.")
-    duplicates: int = Field(description="Repeats of an id earlier in this same request (queued once). It counts "
-                                        "repeats inside this request only: an id sent in an earlier request is "
-                                        "accepted (and counted in `accepted`) and dropped later, when counted: "
-                                        "dedupe across requests happens in the consumer.")
-    rejected: list[RejectedOut] = Field(description="Events not recorded, with what to fix. "
-                                                    "Send them again once fixed; the others are recorded.")
+    duplicates: int = Field(
+        description="Repeats of an id earlier in this same request (queued once). It counts "
+        "repeats inside this request only: an id sent in an earlier request is "
+        "accepted (and counted in `accepted`) and dropped later, when counted: "
+        "dedupe across requests happens in the consumer."
+    )
+    rejected: list[RejectedOut] = Field(
+        description="Events not recorded, with what to fix. Send them again once fixed; the others are recorded."
+    )
 
 
 DESCRIPTION = f"""Record usage events. The body is one event or an array of up to {ev.MAX_EVENTS} (at most
@@ -101,8 +112,10 @@ queued. If no event is valid the response is a 422 problem listing every event's
 again (event ids make retries safe)."""
 
 RESPONSES: dict[int, Any] = {
-    202: {"description": "Accepted events are queued; see `rejected` for the others.",
-          "content": {"application/json": {"model": IngestOut}}},
+    202: {
+        "description": "Accepted events are queued; see `rejected` for the others.",
+        "content": {"application/json": {"model": IngestOut}},
+    },
     **problems.error_responses(400, 401, 403, 413, 415, 422, 503),
 }
 RESPONSES[503] = {**RESPONSES[503], "description": "The queue is unavailable; retry after `Retry-After` seconds"}
@@ -123,12 +136,18 @@ def _reads_body_itself(fn: Callable[[Any], Response]) -> Callable[..., Response]
 def build_router() -> Router:
     router = Router()
 
-    @router.post("/v1/events", status_code=202, tags=["Events"], summary="Record usage events",
-                 description=DESCRIPTION, responses=RESPONSES, enable_validation=False)
+    @router.post(
+        "/v1/events",
+        status_code=202,
+        tags=["Events"],
+        summary="Record usage events",
+        description=DESCRIPTION,
+        responses=RESPONSES,
+        enable_validation=False,
+    )
     @_reads_body_itself
     def post_events(
-        body: Annotated[EventsIn, Body(media_type="application/json",
-                                       description="One event, or an array of events.")],
+        body: Annotated[EventsIn, Body(media_type="application/json", description="One event, or an array of events.")],
     ) -> Response[IngestOut]:
         principal = require(router, Scope.ADMIN, Scope.INGEST, Scope.TENANT)
         raw = router.current_event.raw_event
@@ -161,8 +180,13 @@ def _record(result: ingest.IngestResult) -> None:
         logger.warning("some usage messages were refused by the queue", extra={"events": result.queue_failed})
     logger.info(
         "events ingested",
-        extra={"accepted": result.accepted, "rejected": len(result.rejected), "duplicates": result.duplicates,
-               "messages": result.messages, "sqs_calls": result.sqs_calls},
+        extra={
+            "accepted": result.accepted,
+            "rejected": len(result.rejected),
+            "duplicates": result.duplicates,
+            "messages": result.messages,
+            "sqs_calls": result.sqs_calls,
+        },
     )
 
 

@@ -21,8 +21,13 @@ MeterPath = Annotated[str, Path(pattern=METER_KEY_PATTERN)]
 ANY_SCOPE = (Scope.ADMIN, Scope.INGEST, Scope.TENANT)
 
 
-@router.post("/v1/meters", status_code=201, tags=["Meters"], summary="Create a meter",
-             responses=error_responses(400, 401, 403, 409, 413, 415, 422))
+@router.post(
+    "/v1/meters",
+    status_code=201,
+    tags=["Meters"],
+    summary="Create a meter",
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422),
+)
 def create_meter(body: MeterCreate) -> MeterOut:
     require(router, Scope.ADMIN)
     return MeterOut.of(meters.create_meter(body.model_dump()))

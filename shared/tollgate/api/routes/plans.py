@@ -20,13 +20,21 @@ router = Router()
 PlanPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
-@router.put("/v1/plans/<plan_id>", tags=["Plans"], summary="Create or replace a plan (audited)",
-            responses=error_responses(400, 401, 403, 409, 413, 415, 422, 429))
+@router.put(
+    "/v1/plans/<plan_id>",
+    tags=["Plans"],
+    summary="Create or replace a plan (audited)",
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422, 429),
+)
 def put_plan(plan_id: PlanPath, body: PlanIn) -> PlanOut:
     p = require(router, Scope.ADMIN)
     plan, _ = plans.put_plan(
-        plan_id, body.name, [lim.domain() for lim in body.limits],
-        body.api_rate_limit.domain() if body.api_rate_limit else None, actor=p.key_id, reason=body.reason,
+        plan_id,
+        body.name,
+        [lim.domain() for lim in body.limits],
+        body.api_rate_limit.domain() if body.api_rate_limit else None,
+        actor=p.key_id,
+        reason=body.reason,
     )
     return PlanOut.of(plan)
 
@@ -38,8 +46,9 @@ def list_plans(limit: Limit = 50, cursor: Cursor = None) -> Page[PlanOut]:
     return Page[PlanOut](items=[PlanOut.of(p) for p in items], next_cursor=nxt)
 
 
-@router.get("/v1/plans/<plan_id>", tags=["Plans"], summary="Read a plan",
-            responses=error_responses(401, 403, 404, 422, 429))
+@router.get(
+    "/v1/plans/<plan_id>", tags=["Plans"], summary="Read a plan", responses=error_responses(401, 403, 404, 422, 429)
+)
 def get_plan(plan_id: PlanPath) -> PlanOut:
     require(router, Scope.ADMIN)
     return PlanOut.of(plans.get_plan(plan_id))

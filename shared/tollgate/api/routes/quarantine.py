@@ -26,9 +26,11 @@ class RejectedEventOut(BaseModel):
     time: str | None = Field(description="The event's time, UTC.")
     reason: str = Field(description="Why it could not be counted.")
     quarantined_at: str = Field(description="When the consumer set it aside, UTC.")
-    event: dict[str, Any] = Field(description="The event as queued (`value` as counted, `dims`, `data`); "
-                                              "a lone surrogate shows as U+FFFD, and `data` that cannot be "
-                                              "shown (nested too deep) is null, with `dataomitted` saying why.")
+    event: dict[str, Any] = Field(
+        description="The event as queued (`value` as counted, `dims`, `data`); "
+        "a lone surrogate shows as U+FFFD, and `data` that cannot be "
+        "shown (nested too deep) is null, with `dataomitted` saying why."
+    )
 
 
 class RejectedPage(BaseModel):
@@ -36,8 +38,12 @@ class RejectedPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/v1/events/rejected", tags=["Events"], summary="Events quarantined by the consumer (admin)",
-            responses=error_responses(401, 403, 404, 422, 429))
+@router.get(
+    "/v1/events/rejected",
+    tags=["Events"],
+    summary="Events quarantined by the consumer (admin)",
+    responses=error_responses(401, 403, 404, 422, 429),
+)
 def list_rejected(
     tenant: Annotated[str, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="The tenant.")],
     limit: Limit = 50,

@@ -18,8 +18,12 @@ router = Router()
 TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
 
 
-@router.get("/v1/quotas", tags=["Quotas"], summary="A tenant's limits and their usage in the current windows",
-            responses=error_responses(401, 403, 404, 422, 429))
+@router.get(
+    "/v1/quotas",
+    tags=["Quotas"],
+    summary="A tenant's limits and their usage in the current windows",
+    responses=error_responses(401, 403, 404, 422, 429),
+)
 def get_quotas(
     tenant: TenantQ = None,
     meter: Annotated[str | None, Query(pattern=METER_KEY_PATTERN, description="Only this meter's limits.")] = None,
@@ -29,5 +33,6 @@ def get_quotas(
     if meter is not None:
         meters.get_meter(meter)
     q = quotas.quotas(tenant_id, meter)
-    return QuotasOut(tenant=q.tenant.id, timezone=q.tenant.timezone,
-                     quotas=[QuotaOut.of(s, q.timezone) for s in q.states])
+    return QuotasOut(
+        tenant=q.tenant.id, timezone=q.tenant.timezone, quotas=[QuotaOut.of(s, q.timezone) for s in q.states]
+    )

@@ -21,17 +21,29 @@ from .common import Cursor
 router = Router()
 
 TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
-From = Annotated[Instant | None, Query(
-    alias="from",
-    description="RFC 3339 with offset, years 1970 to 9998; inclusive. Default: the start of the current month "
-                "in the tenant's time zone.")]
-To = Annotated[Instant | None, Query(
-    description="RFC 3339 with offset, years 1970 to 9998; exclusive. Default: the start of next month in the "
-                "tenant's time zone (so with neither, the current month).")]
+From = Annotated[
+    Instant | None,
+    Query(
+        alias="from",
+        description="RFC 3339 with offset, years 1970 to 9998; inclusive. Default: the start of the current month "
+        "in the tenant's time zone.",
+    ),
+]
+To = Annotated[
+    Instant | None,
+    Query(
+        description="RFC 3339 with offset, years 1970 to 9998; exclusive. Default: the start of next month in the "
+        "tenant's time zone (so with neither, the current month)."
+    ),
+]
 
 
-@router.get("/v1/usage", tags=["Usage"], summary="A meter's usage series and total for a tenant",
-            responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/v1/usage",
+    tags=["Usage"],
+    summary="A meter's usage series and total for a tenant",
+    responses=error_responses(401, 403, 404, 422),
+)
 def get_usage(
     meter: Annotated[str, Query(pattern=METER_KEY_PATTERN)],
     from_: From = None,
@@ -43,14 +55,24 @@ def get_usage(
     p = require(router, Scope.ADMIN, Scope.TENANT)
     u = usage.query_usage(tenant_for(p, tenant), meter, from_, to, Window(window), group_by)
     return UsageOut(
-        tenant=u.tenant, meter=u.meter, aggregation=u.aggregation, window=u.window.value, timezone=u.timezone,
-        from_=u.start, to=u.end, total=u.total,
+        tenant=u.tenant,
+        meter=u.meter,
+        aggregation=u.aggregation,
+        window=u.window.value,
+        timezone=u.timezone,
+        from_=u.start,
+        to=u.end,
+        total=u.total,
         series=[SeriesPointOut(start=s.start, end=s.end, value=s.value, group=s.group) for s in u.series],
     )
 
 
-@router.get("/v1/events", tags=["Events"], summary="Raw usage events as counted, newest first",
-            responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/v1/events",
+    tags=["Events"],
+    summary="Raw usage events as counted, newest first",
+    responses=error_responses(401, 403, 404, 422),
+)
 def list_events(
     tenant: TenantQ = None,
     from_: Annotated[Instant | None, Query(alias="from", description="Default: `to` minus 7 days.")] = None,
