@@ -126,7 +126,7 @@ def _stub_world(stub: StubDynamo, limits: int, limit_value: int = 10**9) -> None
     from tollgate.domain.meters import Aggregation
     from tollgate.domain.periods import Window
     from tollgate.domain.records import Meter, Tenant
-    from tollgate.usecases import consume, plans, quotas
+    from tollgate.services import consume, plans, quotas
 
     consume.known.reset()
 
@@ -166,7 +166,7 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
 
 def _cpu_case(module: Any, stub: StubDynamo, body_of, cold: bool) -> tuple[float, dict[str, float], int]:
     """Median CPU seconds per decision, DynamoDB requests per decision by kind, status."""
-    from tollgate.usecases import consume
+    from tollgate.services import consume
 
     inner = module.lambda_handler
 

@@ -49,7 +49,7 @@ def _messages(n_events: int, per_message: int, start: datetime) -> list[tuple[st
 def _run_batches(messages: list[tuple[str, str]]) -> tuple[dict[str, Any], float]:
     from tollgate.adapters import ledger
     from tollgate.adapters.cost import DynamoCost
-    from tollgate.usecases import count_usage
+    from tollgate.services import count_usage
 
     cost = DynamoCost().attach(ledger.dynamodb_client())
     cpu = 0.0

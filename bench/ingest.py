@@ -83,7 +83,7 @@ def _stub_world(stub: StubSQS, tenants: int) -> None:
     from tollgate.api.ingest_app import ingest_edge
     from tollgate.domain.meters import Aggregation
     from tollgate.domain.records import Meter, Tenant
-    from tollgate.usecases import ingest
+    from tollgate.services import ingest
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     known_tenants = {

@@ -55,7 +55,7 @@ def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
     started = time.perf_counter()
     with moto_stack() as created:
         from tollgate.domain.keys import Scope
-        from tollgate.usecases.keys import create_key
+        from tollgate.services.keys import create_key
 
         api = InProcessApi()
         admin = create_key(Scope.ADMIN, name="bench")[1]

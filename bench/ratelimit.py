@@ -3,7 +3,7 @@ requests/s for one tenant, and CPU per check.
 
 Simulated, on a fake clock: one tenant sends 10,000 requests/s (evenly spaced, each to a
 random one of N Lambda instances) for 5 s; its plan allows 10,000/s with a burst of 20,000.
-Each instance runs the real limiter (tollgate.usecases.ratelimit.RateLimiter) against an
+Each instance runs the real limiter (tollgate.services.ratelimit.RateLimiter) against an
 in-memory store with the DynamoDB store's conditional semantics (tests hold the two to one
 contract). Writes are counted per item and per second, failed conditional writes included
 (DynamoDB bills them). A second run has the tenant send 3x its limit (a noisy tenant).
@@ -31,7 +31,7 @@ T0 = 1_800_000_000.0
 def _simulate(instances: int, offered: int, per_second: int, burst: int, seed: int = 1) -> dict[str, Any]:
     from tollgate.adapters.ratelimit_store import MemoryBucketStore
     from tollgate.domain.limits import ApiRateLimit
-    from tollgate.usecases.ratelimit import RateLimiter
+    from tollgate.services.ratelimit import RateLimiter
 
     now = [T0]
     store = MemoryBucketStore()
@@ -58,7 +58,7 @@ def _simulate(instances: int, offered: int, per_second: int, burst: int, seed: i
 def _cpu_per_check() -> float:
     from tollgate.adapters.ratelimit_store import MemoryBucketStore
     from tollgate.domain.limits import ApiRateLimit
-    from tollgate.usecases.ratelimit import RateLimiter
+    from tollgate.services.ratelimit import RateLimiter
 
     now = [T0]
     limiter = RateLimiter(MemoryBucketStore(), lambda: now[0])

@@ -147,7 +147,7 @@ def aws_module() -> Iterator[Any]:
 def reset_process_state() -> None:
     """Per-process caches a Lambda instance keeps between invocations: none may leak between tests."""
     from tollgate.adapters import ledger
-    from tollgate.usecases import ingest, keys, quotas
+    from tollgate.services import ingest, keys, quotas
 
     ledger.reset_client()
     ingest.reset_caches()

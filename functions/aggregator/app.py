@@ -5,7 +5,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tollgate.usecases.queue_health import check_queues
+from tollgate.services.queue_health import check_queues
 
 logger = Logger()
 metrics = Metrics()

@@ -1,4 +1,4 @@
-"""SQS usage queue -> exactly-once counters (tollgate.usecases.count_usage).
+"""SQS usage queue -> exactly-once counters (tollgate.services.count_usage).
 
 Failed records (poison bodies, or a step that failed) are reported to SQS as partial batch
 failures; SQS redelivers them and dead-letters them after maxReceiveCount.
@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tollgate.usecases.count_usage import count_batch
+from tollgate.services.count_usage import count_batch
 
 logger = Logger()
 metrics = Metrics()

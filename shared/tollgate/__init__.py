@@ -4,7 +4,7 @@ Layout:
 - ``tollgate.domain``: pure rules (keys, periods, events, counting). Never imports boto3.
 - ``tollgate.adapters``: DynamoDB (pynamodb models, low-level writes), SQS.
 - ``tollgate.api``: HTTP edge (problem+json, auth guard, pydantic schemas, routes).
-- ``tollgate.usecases``: application services the handlers call.
+- ``tollgate.services``: application services the handlers call.
 - ``tollgate.local``: the local stack, built from template.yaml.
 """
 

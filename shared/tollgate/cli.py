@@ -209,7 +209,7 @@ def _create_key(args: argparse.Namespace) -> int:
     os.environ["API_KEYS_TABLE"] = table  # before the models are imported: they read it then
     from tollgate.domain.errors import TollgateError
     from tollgate.domain.keys import Scope
-    from tollgate.usecases.keys import create_key
+    from tollgate.services.keys import create_key
 
     try:
         record, key = create_key(scope=Scope(args.scope), tenant_id=args.tenant_id, name=args.name)

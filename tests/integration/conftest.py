@@ -92,7 +92,7 @@ class InProcessApi:
 
 def _admin_key() -> str:
     from tollgate.domain.keys import Scope
-    from tollgate.usecases.keys import create_key
+    from tollgate.services.keys import create_key
 
     return create_key(Scope.ADMIN, name="test-admin")[1]
 

@@ -16,7 +16,7 @@ from tests.conftest import ROOT, rebind_models
 def _reset_process_state() -> None:
     from tollgate import config
     from tollgate.adapters import ledger
-    from tollgate.usecases import quotas
+    from tollgate.services import quotas
 
     config.settings.cache_clear()
     ledger.reset_client()

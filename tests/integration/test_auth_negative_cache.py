@@ -22,7 +22,7 @@ class Clock:
 @pytest.fixture
 def world(fresh_aws, monkeypatch):
     from tollgate.adapters.models import ApiKeyModel
-    from tollgate.usecases import keys
+    from tollgate.services import keys
 
     keys.reset_cache()
     clock = Clock()
@@ -62,7 +62,7 @@ def test_the_miss_is_forgotten_after_the_ttl(world):
 def test_a_key_created_on_this_instance_is_usable_at_once(world):
     """A preset key presented before it exists, then created: the miss is dropped."""
     from tollgate.domain.keys import Scope
-    from tollgate.usecases.keys import create_key
+    from tollgate.services.keys import create_key
 
     api, reads, clock = world
     assert api.authorize({"X-Api-Key": UNKNOWN}) == {"error": "invalid"}

@@ -38,7 +38,7 @@ def server(moto_server: str) -> str:
 def _forget_clients() -> None:
     from tollgate import config
     from tollgate.adapters import ledger, models
-    from tollgate.usecases import quotas
+    from tollgate.services import quotas
 
     config.settings.cache_clear()
     for model in models.ALL_MODELS:
@@ -76,7 +76,7 @@ def world(server, stack) -> dict[str, Any]:
 
     from tollgate.domain.keys import Scope
     from tollgate.local.resources import create_all
-    from tollgate.usecases.keys import create_key
+    from tollgate.services.keys import create_key
 
     requests.post(f"{server}/moto-api/reset", timeout=10).raise_for_status()
     create_all(stack, boto3.Session())
@@ -135,8 +135,8 @@ def test_a_hard_limit_of_500_admits_exactly_500_under_16_threads(world):
 def test_the_same_holds_with_event_traffic_for_other_tenants(world):
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-    from tollgate.usecases import clock
-    from tollgate.usecases.count_usage import count_messages
+    from tollgate.services import clock
+    from tollgate.services.count_usage import count_messages
 
     at = format_time(clock.now())
 
@@ -162,7 +162,7 @@ def test_the_same_holds_with_event_traffic_for_other_tenants(world):
 def _used_events(world: dict, tenant: str) -> Any:
     from datetime import timedelta
 
-    from tollgate.usecases import clock
+    from tollgate.services import clock
 
     now = clock.now()
     r = RoutedApi().call(

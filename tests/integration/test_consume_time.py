@@ -18,8 +18,8 @@ LAST_DAY_OF_LAST_MONTH = "2026-11-30T23:59:00Z"
 @pytest.fixture
 def world(fresh_aws, monkeypatch):
     from tollgate.domain.keys import Scope
-    from tollgate.usecases import clock
-    from tollgate.usecases.keys import create_key
+    from tollgate.services import clock
+    from tollgate.services.keys import create_key
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
     api, admin_key = RoutedApi(), create_key(Scope.ADMIN, name="test-admin")[1]

@@ -423,7 +423,7 @@ def test_the_client_is_lazy_and_follows_aws_endpoint_url(monkeypatch):
 def test_write_units_per_event_stay_within_budget(tables):
     """(c) of the bench, smaller: 1000 events per message, one sum meter (five counter
     keys), Paris. Budget: 1.2 write units per event."""
-    from tollgate.usecases.count_usage import count_messages
+    from tollgate.services.count_usage import count_messages
 
     meters = {"api_calls": MeterSpec("api_calls", Aggregation.SUM)}
     cost = DynamoCost().attach(ledger.dynamodb_client())

@@ -31,7 +31,7 @@ from tollgate import config
 from tollgate.adapters import ledger
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-from tollgate.usecases import count_usage
+from tollgate.services import count_usage
 
 from .test_consumer import (
     body,

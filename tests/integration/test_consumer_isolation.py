@@ -29,7 +29,7 @@ from tests.integration.test_consumer import (  # noqa: F401 - fixtures
 from tollgate.adapters import ledger
 from tollgate.adapters.quarantine import QuarantineStore
 from tollgate.domain.usage import UsageEvent, format_time
-from tollgate.usecases import clock
+from tollgate.services import clock
 
 TENANTS = [f"t{i}" for i in range(9)]
 

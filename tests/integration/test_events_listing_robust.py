@@ -74,8 +74,8 @@ def write(message_id: str, events: list[dict], raw_json: str | None = None, blob
 @pytest.fixture
 def world(fresh_aws, monkeypatch):
     from tollgate.domain.keys import Scope
-    from tollgate.usecases import clock
-    from tollgate.usecases.keys import create_key
+    from tollgate.services import clock
+    from tollgate.services.keys import create_key
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
     api, admin = RoutedApi(), create_key(Scope.ADMIN, name="test-admin")[1]

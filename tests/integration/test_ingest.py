@@ -26,7 +26,7 @@ from tollgate.adapters.queue import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, UsageQue
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.usage import UsageEvent, UsageMessage
-from tollgate.usecases import clock, ingest
+from tollgate.services import clock, ingest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 T0 = "2026-11-20T09:00:00Z"
@@ -115,9 +115,9 @@ class World:
 @pytest.fixture
 def world(aws, monkeypatch, lambda_context) -> World:
     from tollgate.local.template import Template, import_handler
-    from tollgate.usecases.keys import create_key
-    from tollgate.usecases.meters import create_meter
-    from tollgate.usecases.tenants import create_tenant
+    from tollgate.services.keys import create_key
+    from tollgate.services.meters import create_meter
+    from tollgate.services.tenants import create_tenant
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
     monkeypatch.setattr(ingest, "usage_queue", ingest.usage_queue)
@@ -422,7 +422,7 @@ def test_one_lookup_per_distinct_tenant_and_meter_and_misses_are_not_cached(worl
 
 
 def test_a_new_meter_is_usable_at_once(world):
-    from tollgate.usecases.meters import create_meter
+    from tollgate.services.meters import create_meter
 
     assert world.post([ev(1, type="fresh")]).status == 422
     create_meter({"key": "fresh", "name": "Fresh", "aggregation": Aggregation.COUNT})

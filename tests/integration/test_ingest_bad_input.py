@@ -193,7 +193,7 @@ CASES = [
 def test_bad_input(world: World, case: Case):
     if case.key == "revoked":
         from tollgate.domain.keys import Scope
-        from tollgate.usecases.keys import create_key, revoke_key
+        from tollgate.services.keys import create_key, revoke_key
 
         record, _ = create_key(Scope.INGEST)
         revoke_key(record.id)

@@ -34,7 +34,7 @@ from tollgate.adapters.queue import pack
 from tollgate.domain.events import Accepted, EventValidator
 from tollgate.domain.meters import Aggregation, MeterSpec, Rounding
 from tollgate.domain.usage import UsageMessage
-from tollgate.usecases import clock
+from tollgate.services import clock
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 METERS = {

@@ -28,7 +28,7 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch):
-    from tollgate.usecases import clock as clock_module
+    from tollgate.services import clock as clock_module
 
     c = Clock(NOW)
     monkeypatch.setattr(clock_module, "now", c)
@@ -43,14 +43,14 @@ def api(fresh_aws, clock):
 @pytest.fixture
 def admin(api):
     from tollgate.domain.keys import Scope
-    from tollgate.usecases.keys import create_key
+    from tollgate.services.keys import create_key
 
     return create_key(Scope.ADMIN, name="test-admin")[1]
 
 
 def tenant_key(tenant: str) -> str:
     from tollgate.domain.keys import Scope
-    from tollgate.usecases.keys import create_key
+    from tollgate.services.keys import create_key
 
     return create_key(Scope.TENANT, tenant_id=tenant)[1]
 
@@ -270,7 +270,7 @@ def test_an_id_already_counted_as_an_event_is_not_counted_again(api, world):
     nothing; a consumed id makes the consumer skip the event."""
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-    from tollgate.usecases.count_usage import count_messages
+    from tollgate.services.count_usage import count_messages
 
     def message(event_id: str) -> str:
         return UsageMessage(
@@ -384,7 +384,7 @@ def test_a_tenant_without_limits_is_always_allowed_and_counted(api, world):
 def test_quotas_count_events_and_consumes_and_follow_the_zone(api, world, clock):
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-    from tollgate.usecases.count_usage import count_messages
+    from tollgate.services.count_usage import count_messages
 
     key = world["acme"]
     body = UsageMessage(
@@ -459,7 +459,7 @@ def test_a_plan_change_resizes_the_tenants_bucket(api, world, clock):
 
 # ------------------------------------------------------------------ the default catalog
 def test_seed_default_catalog_is_idempotent_and_keeps_operator_plans(api, admin):
-    from tollgate.usecases.plans import seed_default_catalog
+    from tollgate.services.plans import seed_default_catalog
 
     mine = {"name": "My free", "limits": [{"meter": "api_calls", "window": "month", "limit": 1}]}
     assert api.call("PUT", "/v1/plans/free", key=admin, body=mine).status == 200
@@ -498,7 +498,7 @@ def dynamo_calls():
 def test_a_warm_instance_decides_in_one_request_with_exact_numbers(api, world, dynamo_calls):
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-    from tollgate.usecases.count_usage import count_messages
+    from tollgate.services.count_usage import count_messages
 
     key = world["acme"]
     assert consume(api, key, id="w0", meter="gb", amount=0.5).status == 200  # cold: read, then write

@@ -62,7 +62,7 @@ def test_an_event_too_deep_to_show_is_listed_without_its_data(api, admin_key, qu
 
 
 def test_errors(api, admin_key, quarantined):
-    from tollgate.usecases.keys import create_key
+    from tollgate.services.keys import create_key
 
     tenant_key = create_key(Scope.TENANT, tenant_id="acme")[1]
     assert api.call("GET", "/v1/events/rejected", key=tenant_key, query={"tenant": "acme"}).status == 403

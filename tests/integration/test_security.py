@@ -51,7 +51,7 @@ def api(aws_module):
     writes what it may write again). Routed as API Gateway routes (POST /v1/consume runs the
     limits function)."""
     from tests.integration.routing import RoutedApi
-    from tollgate.usecases import quotas
+    from tollgate.services import quotas
 
     quotas.reset_all()
     yield RoutedApi()
@@ -65,7 +65,7 @@ def admin_key(module_admin_key):
 
 @pytest.fixture(scope="module")
 def world(api, admin_key):
-    from tollgate.usecases.keys import create_key, revoke_key
+    from tollgate.services.keys import create_key, revoke_key
 
     for tenant in ("acme", "other"):
         assert api.call("POST", "/v1/tenants", key=admin_key, body={"id": tenant, "name": tenant}).status == 201

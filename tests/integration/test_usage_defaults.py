@@ -1,5 +1,5 @@
 """GET /v1/usage without ``from`` and ``to``: the current month in the tenant's zone, by the
-injectable clock (tollgate.usecases.clock)."""
+injectable clock (tollgate.services.clock)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ class Clock:
 @pytest.fixture
 def world(fresh_aws, monkeypatch):
     from tollgate.domain.keys import Scope
-    from tollgate.usecases import clock as clock_module
-    from tollgate.usecases.keys import create_key
+    from tollgate.services import clock as clock_module
+    from tollgate.services.keys import create_key
 
     clock = Clock()
     monkeypatch.setattr(clock_module, "now", clock)

@@ -22,7 +22,7 @@ from tollgate.domain.ratelimit import (
     next_token_at_us,
     plan_write,
 )
-from tollgate.usecases.ratelimit import FAIL_OPEN_S, RateLimiter
+from tollgate.services.ratelimit import FAIL_OPEN_S, RateLimiter
 
 T0 = 1_800_000_000.0  # seconds since the epoch
 

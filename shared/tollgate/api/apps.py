@@ -6,7 +6,7 @@ import json
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from tollgate.usecases.keys import key_is_active
+from tollgate.services.keys import key_is_active
 
 from .http import Edge, create_app
 from .routes import audit, consume, ingest, keys, meters, plans, quarantine, quotas, system, tenants, usage

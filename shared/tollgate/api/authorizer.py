@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 
 from tollgate.domain.keys import key_from_headers
-from tollgate.usecases.keys import authenticate
+from tollgate.services.keys import authenticate
 
 logger = Logger(child=True)
 

@@ -27,7 +27,7 @@ from tollgate.domain.keys import Principal, Scope
 from . import problems
 
 if TYPE_CHECKING:
-    from tollgate.usecases.ratelimit import RateDecision
+    from tollgate.services.ratelimit import RateDecision
 
 logger = Logger(child=True)
 
@@ -157,9 +157,9 @@ RateCheck = Callable[[Principal], "RateDecision | None"]
 
 
 def default_rate_check(p: Principal) -> RateDecision | None:
-    """The per-tenant / per-key API rate limit (tollgate.usecases.ratelimit), imported on first
+    """The per-tenant / per-key API rate limit (tollgate.services.ratelimit), imported on first
     use so this module stays free of AWS code."""
-    from tollgate.usecases.ratelimit import check  # noqa: PLC0415
+    from tollgate.services.ratelimit import check  # noqa: PLC0415
 
     return check(p)
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tollgate.domain.events import CE_PREFIX, JSON, MEDIA_TYPES
-from tollgate.usecases.keys import key_is_active
+from tollgate.services.keys import key_is_active
 
 from .http import Edge, Response, create_app
 from .routes import ingest

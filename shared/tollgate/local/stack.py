@@ -238,7 +238,7 @@ class LocalStack:
         for runtime in self.runtimes.values():
             runtime.warm()
         self.admin_key = self._bootstrap_admin_key()
-        from tollgate.usecases.plans import seed_default_catalog
+        from tollgate.services.plans import seed_default_catalog
 
         seed_default_catalog()  # free, basic, premium, enterprise; never overwrites
 
@@ -370,7 +370,7 @@ class LocalStack:
         one printed stays valid across restarts and ``tollgate local fire`` can find it."""
         from tollgate.domain.errors import TollgateError
         from tollgate.domain.keys import Scope
-        from tollgate.usecases.keys import create_key
+        from tollgate.services.keys import create_key
 
         preset = self.admin_key
         saved = local_state.read_admin_key(self.state_dir) if self.state_dir and self.restored else None
@@ -400,7 +400,7 @@ class LocalStack:
 
     def _control_auth(self, request: HttpRequest) -> bool:
         """The control endpoints take what the API takes from an admin: an active admin key."""
-        from tollgate.usecases.keys import authenticate
+        from tollgate.services.keys import authenticate
 
         headers = {name.lower(): value for name, value in request.headers}
         presented = headers.get("x-api-key")

@@ -15,7 +15,7 @@ from tollgate.api.schemas import Page
 from tollgate.domain.audit import plan_subject, tenant_subject
 from tollgate.domain.errors import FieldError, Forbidden, ValidationFailed
 from tollgate.domain.keys import Scope
-from tollgate.usecases import audit, tenants
+from tollgate.services import audit, tenants
 
 from .common import Cursor, Limit, paged
 

@@ -18,7 +18,7 @@ from tollgate.api.http import require, tenant_for
 from tollgate.api.limit_schemas import ConsumeIn, consume_responses
 from tollgate.api.problems import error_responses
 from tollgate.domain.keys import Scope
-from tollgate.usecases import consume as usecase
+from tollgate.services import consume as usecase
 
 
 def build_router() -> Router:

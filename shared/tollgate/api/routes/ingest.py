@@ -31,7 +31,7 @@ from tollgate.api.problems import FieldErrorOut
 from tollgate.domain import events as ev
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
-from tollgate.usecases import ingest
+from tollgate.services import ingest
 
 logger = Logger(child=True)
 metrics = Metrics()

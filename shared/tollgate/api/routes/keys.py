@@ -11,7 +11,7 @@ from tollgate.api.http import require
 from tollgate.api.problems import error_responses
 from tollgate.api.schemas import KeyCreate, KeyCreated, KeyOut, Page
 from tollgate.domain.keys import Scope
-from tollgate.usecases import keys
+from tollgate.services import keys
 
 from .common import Cursor, Limit, paged
 

@@ -12,7 +12,7 @@ from tollgate.api.problems import error_responses
 from tollgate.api.schemas import MeterCreate, MeterOut, Page
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
-from tollgate.usecases import meters
+from tollgate.services import meters
 
 from .common import Cursor, Limit, paged
 

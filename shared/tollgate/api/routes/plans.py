@@ -12,7 +12,7 @@ from tollgate.api.limit_schemas import PlanIn, PlanOut
 from tollgate.api.problems import error_responses
 from tollgate.api.schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Page
 from tollgate.domain.keys import Scope
-from tollgate.usecases import plans
+from tollgate.services import plans
 
 from .common import Cursor, Limit, paged
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from tollgate.api.http import require
 from tollgate.api.problems import error_responses
 from tollgate.domain.keys import Scope
-from tollgate.usecases import quarantine
+from tollgate.services import quarantine
 
 from .common import Cursor, Limit, paged
 

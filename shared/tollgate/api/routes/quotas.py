@@ -12,7 +12,7 @@ from tollgate.api.limit_schemas import QuotaOut, QuotasOut
 from tollgate.api.problems import error_responses
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
-from tollgate.usecases import meters, quotas
+from tollgate.services import meters, quotas
 
 router = Router()
 TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]

@@ -14,7 +14,7 @@ from tollgate.api.limit_schemas import ApiRateLimitOut, EffectiveLimitOut, Limit
 from tollgate.api.problems import error_responses
 from tollgate.api.schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Page, TenantCreate, TenantOut, TenantPatch
 from tollgate.domain.keys import Scope
-from tollgate.usecases import ratelimit, tenants
+from tollgate.services import ratelimit, tenants
 
 from .common import Cursor, Limit, paged
 

@@ -14,7 +14,7 @@ from tollgate.api.schemas import DIMENSION_PATTERN, EventsPage, Instant, SeriesP
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.domain.periods import Window
-from tollgate.usecases import clock, events_log, usage
+from tollgate.services import clock, events_log, usage
 
 from .common import Cursor
 
