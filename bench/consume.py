@@ -119,16 +119,33 @@ def _load_handler():
     return module
 
 
-def _stub_world(stub: StubDynamo, limits: int, limit_value: int = 10**9) -> None:
+class _Found:
+    """A repository that answers ``get`` from a dict (the catalog over it stays warm)."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        self._items = items
+
+    def get(self, key: str, consistent: bool = False) -> Any:
+        return self._items.get(key)
+
+
+class _NoOverrides:
+    def get(self, tenant_id: str, consistent: bool = False) -> tuple[tuple, None]:
+        return (), None
+
+
+def _stub_world(module: Any, stub: StubDynamo, limits: int, limit_value: int = 10**9) -> Any:
+    """A fresh execution environment of the limits function: a new composition root whose
+    catalog answers from memory (a warm cache) and whose counter store talks to ``stub``, and
+    the function's edge rebuilt on it (the revocation check stubbed). Returns the root."""
     from tollgate.adapters.quota_store import QuotaStore
-    from tollgate.adapters.repos import TtlCache
+    from tollgate.api.apps import build_limits_edge
     from tollgate.domain.limits import Enforcement, Limit, Plan
     from tollgate.domain.meters import Aggregation
     from tollgate.domain.periods import Window
     from tollgate.domain.records import Meter, Tenant
-    from tollgate.services import consume, plans, quotas
-
-    consume.known.reset()
+    from tollgate.services.catalog import Catalog
+    from tollgate.wiring import Root
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     windows = [Window.MONTH, Window.DAY, Window.MINUTE][:limits]
@@ -142,12 +159,16 @@ def _stub_world(stub: StubDynamo, limits: int, limit_value: int = 10**9) -> None
     )
     tenant = Tenant(id="acme", name="Acme", created_at=at, updated_at=at, plan="bench", timezone="Europe/Paris")
     meter = Meter(key="api_calls", name="API calls", aggregation=Aggregation.COUNT, created_at=at)
-    quotas.tenant_cache = TtlCache({"acme": tenant}.get, ttl=3600)
-    quotas.meter_cache = TtlCache({"api_calls": meter}.get, ttl=3600)
-    quotas.overrides_cache = TtlCache(lambda t: (), ttl=3600)
-    plans.plan_cache = TtlCache({"bench": plan}.get, ttl=3600)
-    quotas.plan_cache = plans.plan_cache
-    quotas.store = QuotaStore(stub, events_table="events", counters_table="counters")
+    root = Root()
+    assert root.settings.rate_limits_table is None  # the limiter's own cost is in the ratelimit section
+    root.catalog = Catalog(
+        _Found({"acme": tenant}), _Found({"api_calls": meter}), _Found({"bench": plan}), _NoOverrides(), ttl=3600
+    )
+    root.counter_store = QuotaStore(stub, events_table="events", counters_table="counters")
+    edge = build_limits_edge(root)
+    edge.key_is_active = lambda key_id: True
+    module.root, module.limits_edge = root, edge  # what lambda_handler calls
+    return root
 
 
 def _event(body: dict[str, Any]) -> dict[str, Any]:
@@ -164,15 +185,14 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _cpu_case(module: Any, stub: StubDynamo, body_of, cold: bool) -> tuple[float, dict[str, float], int]:
+def _cpu_case(module: Any, root: Any, stub: StubDynamo, body_of, cold: bool) -> tuple[float, dict[str, float], int]:
     """Median CPU seconds per decision, DynamoDB requests per decision by kind, status."""
-    from tollgate.services import consume
-
     inner = module.lambda_handler
+    known = root.consume.known
 
     def handler(event: dict, ctx: Any) -> dict:
         if cold:
-            consume.known.reset()
+            known.reset()
         return inner(event, ctx)
 
     ctx = _Context()
@@ -205,7 +225,6 @@ def in_process() -> dict[str, Any]:
     _environment()
     sys.path.insert(0, str(ROOT / "shared"))
     module = _load_handler()
-    module.limits_edge.key_is_active = lambda key_id: True
     out: dict[str, Any] = {}
     one = lambda i: {"id": f"e{i}", "meter": "api_calls"}  # noqa: E731
     cases = [  # name, limits, limit, cold, body
@@ -217,8 +236,8 @@ def in_process() -> dict[str, Any]:
     ]
     for name, limits, limit_value, cold, body_of in cases:
         stub = StubDynamo()
-        _stub_world(stub, limits, limit_value)
-        seconds, requests_by_kind, status = _cpu_case(module, stub, body_of, cold)
+        root = _stub_world(module, stub, limits, limit_value)
+        seconds, requests_by_kind, status = _cpu_case(module, root, stub, body_of, cold)
         out[name] = {
             "status": status,
             "cpu_us_per_decision": round(seconds * 1e6, 1),

@@ -1,10 +1,11 @@
 """(b) consumer CPU per event, (c) AWS requests and write units per event, (d) hot tenant.
 
-Runs the real consumer use case (``count_usage.count_messages``) against moto in-process,
-with ``tollgate.adapters.cost.DynamoCost`` counting requests and write units by AWS's sizing
-rules from the parameters of every DynamoDB call (1 unit per KB per item, x2 in transactions,
-failed conditional writes charged). Events: one tenant in Europe/Paris, one sum meter with
-group_by over 4 regions, so each event touches 5 distinct counter keys per window.
+Runs the real consumer use case (``CountUsage.count_messages`` of a composition root, as the
+consumer function builds it) against moto in-process, with ``tollgate.adapters.cost.DynamoCost``
+counting requests and write units by AWS's sizing rules from the parameters of every DynamoDB
+call (1 unit per KB per item, x2 in transactions, failed conditional writes charged). Events:
+one tenant in Europe/Paris, one sum meter with group_by over 4 regions, so each event touches
+5 distinct counter keys per window.
 """
 
 from __future__ import annotations
@@ -47,16 +48,18 @@ def _messages(n_events: int, per_message: int, start: datetime) -> list[tuple[st
 
 
 def _run_batches(messages: list[tuple[str, str]]) -> tuple[dict[str, Any], float]:
-    from tollgate.adapters import ledger
+    """In a fresh execution environment (a new root) of the current moto world."""
     from tollgate.adapters.cost import DynamoCost
-    from tollgate.services import count_usage
+    from tollgate.wiring import Root
 
-    cost = DynamoCost().attach(ledger.dynamodb_client())
+    root = Root()
+    cost = DynamoCost().attach(root.dynamodb)
+    consumer = root.count_usage
     cpu = 0.0
     for i in range(0, len(messages), MESSAGES_PER_BATCH):
         batch = messages[i : i + MESSAGES_PER_BATCH]
         t0 = time.process_time()
-        outcome = count_usage.count_messages(batch)
+        outcome = consumer.count_messages(batch)
         cpu += time.process_time() - t0
         assert not outcome.failed, outcome.failed
     return cost.summary(events=sum(b.count('"id"') for _, b in messages)), cpu

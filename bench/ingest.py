@@ -69,21 +69,35 @@ def _environment() -> None:
         os.environ.setdefault(name, value)
 
 
-def _load_handler():
+def _load_module() -> Any:
     spec = importlib.util.spec_from_file_location("bench_ingest_app", ROOT / "functions/ingest/app.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules["bench_ingest_app"] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.lambda_handler
+    return module
 
 
-def _stub_world(stub: StubSQS, tenants: int) -> None:
+class _DictRepo:
+    """A repository read from a dict (the catalog's loaders; the catalog is warm when timed)."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        self._items = items
+
+    def get(self, key: str, consistent: bool = False) -> Any:
+        return self._items.get(key)
+
+
+def _stub_world(module: Any, stub: StubSQS, tenants: int) -> None:
+    """Give the handler's module a new execution environment: a composition root on the
+    bench's settings, with SQS, the tenant/meter catalog and the key check stubbed, and its
+    ingest Edge (the handler calls the module's ``ingest_edge``)."""
     from tollgate.adapters.queue import UsageQueue
-    from tollgate.adapters.repos import TtlCache
-    from tollgate.api.ingest_app import ingest_edge
+    from tollgate.api.ingest_app import build_ingest_edge
+    from tollgate.config import Settings
     from tollgate.domain.meters import Aggregation
     from tollgate.domain.records import Meter, Tenant
-    from tollgate.services import ingest
+    from tollgate.services.catalog import Catalog
+    from tollgate.wiring import Root
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     known_tenants = {
@@ -95,11 +109,13 @@ def _stub_world(stub: StubSQS, tenants: int) -> None:
             key="api_calls", name="API calls", aggregation=Aggregation.SUM, created_at=at, group_by=["region"]
         )
     }
-    ingest.tenant_cache = TtlCache(known_tenants.get, ttl=3600)
-    ingest.meter_cache = TtlCache(meters.get, ttl=3600)
-    queue = UsageQueue(stub, os.environ["USAGE_QUEUE_URL"], sleep=lambda s: None)
-    ingest.usage_queue = lambda: queue
-    ingest_edge.key_is_active = lambda key_id: True
+    root = Root(Settings.from_env())  # RATE_LIMITS_TABLE unset: the API rate limit is off, as before
+    # Set before first use, so the root's services are built on them (cached properties).
+    root.catalog = Catalog(_DictRepo(known_tenants), _DictRepo(meters), _DictRepo({}), _DictRepo({}), ttl=3600)
+    root.usage_queue = UsageQueue(stub, root.settings.usage_queue_url, sleep=lambda s: None)
+    edge = build_ingest_edge(root)
+    edge.key_is_active = lambda key_id: True
+    module.root, module.ingest_edge = root, edge
 
 
 def _request(n: int, tenants: int) -> dict[str, Any]:
@@ -172,11 +188,12 @@ def _measure(handler, event: dict[str, Any], n: int) -> tuple[float, dict[str, A
 def run() -> dict[str, Any]:
     _environment()
     sys.path.insert(0, str(ROOT / "shared"))
-    handler = _load_handler()
+    module = _load_module()
+    handler = module.lambda_handler
     out: dict[str, Any] = {"cases": {}}
     for n, tenants in CASES:
         stub = StubSQS()
-        _stub_world(stub, tenants)
+        _stub_world(module, stub, tenants)
         event = _request(n, tenants)
         stub.calls, stub.bodies = 0, []
         with quiet():

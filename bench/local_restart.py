@@ -43,7 +43,7 @@ def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     import boto3
 
-    from tests.conftest import moto_stack
+    from tests.conftest import moto_stack, new_root
     from tests.integration.conftest import InProcessApi
     from tollgate.local import state
     from tollgate.local.esm import SqsPoller, sqs_mappings
@@ -55,10 +55,9 @@ def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
     started = time.perf_counter()
     with moto_stack() as created:
         from tollgate.domain.keys import Scope
-        from tollgate.services.keys import create_key
 
         api = InProcessApi()
-        admin = create_key(Scope.ADMIN, name="bench")[1]
+        admin = new_root().keys.create_key(Scope.ADMIN, name="bench")[1]
         assert (
             api.call(
                 "POST", "/v1/tenants", key=admin, body={"id": "bench", "name": "Bench", "timezone": "Europe/Paris"}

@@ -110,11 +110,12 @@ def lambda_context() -> FakeContext:
 @contextmanager
 def moto_stack() -> Iterator[Any]:
     """moto in-process, with every resource of template.yaml created by the local stack's own
-    code, and the functions' environment (from the template) pointing at them."""
+    code, and the functions' environment (from the template) pointing at them. Each test (or
+    each function environment a test imports) builds its own composition root, so no cache
+    outlives its world."""
     import boto3
     from moto import mock_aws
 
-    from tollgate import config
     from tollgate.local.resources import create_all
     from tollgate.local.template import Template, merged_environment
 
@@ -123,12 +124,7 @@ def moto_stack() -> Iterator[Any]:
         created = create_all(template, boto3.Session())
         for name, value in merged_environment(template.functions()).items():
             patch.setenv(name, value)
-        config.settings.cache_clear()
-        rebind_models()
-        reset_process_state()
         yield created
-        reset_process_state()
-    config.settings.cache_clear()
 
 
 @pytest.fixture
@@ -144,21 +140,8 @@ def aws_module() -> Iterator[Any]:
         yield created
 
 
-def reset_process_state() -> None:
-    """Per-process caches a Lambda instance keeps between invocations: none may leak between tests."""
-    from tollgate.adapters import ledger
-    from tollgate.services import ingest, keys, quotas
+def new_root() -> Any:
+    """A composition root on the current environment (a test's moto world)."""
+    from tollgate.wiring import Root
 
-    ledger.reset_client()
-    ingest.reset_caches()
-    keys.reset_cache()
-    quotas.reset_all()
-
-
-def rebind_models() -> None:
-    """pynamodb models read their table name at import; point them at this test's tables."""
-    from tollgate.adapters import models
-
-    for model in models.ALL_MODELS:
-        model.Meta.table_name = os.environ[model.Meta.env_name]
-        model._connection = None
+    return Root()

@@ -5,16 +5,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tollgate.services.queue_health import check_queues
+from tollgate.wiring import Root
 
 logger = Logger()
 metrics = Metrics()
+root = Root()  # once per execution environment
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    health = check_queues()
+    health = root.queue_health.check()
     metrics.add_metric(name="UsageQueueBacklog", unit=MetricUnit.Count, value=health.backlog)
     metrics.add_metric(name="UsageDeadLetters", unit=MetricUnit.Count, value=health.dead_letters)
     metrics.add_metric(name="EventsQuarantinedToday", unit=MetricUnit.Count, value=health.quarantined_today)

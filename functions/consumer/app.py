@@ -8,17 +8,18 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tollgate.services.count_usage import count_batch
+from tollgate.wiring import Root
 
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
+root = Root()  # once per execution environment
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    outcome = count_batch(event, context=context, metrics=metrics)
+    outcome = root.count_usage.count_batch(event, context=context, metrics=metrics)
     return process_partial_response(
         event=event, record_handler=outcome.record_handler, processor=processor, context=context
     )

@@ -5,10 +5,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate.api.apps import build_limits_edge
+from tollgate.wiring import Root
 
 logger = Logger()
 metrics = Metrics()
-limits_edge = build_limits_edge()
+root = Root()  # once per execution environment
+limits_edge = build_limits_edge(root)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -206,13 +206,13 @@ def _create_key(args: argparse.Namespace) -> int:
     if not table:
         print("tollgate keys create: pass --table or --stack-name, or set API_KEYS_TABLE", file=sys.stderr)
         return 2
-    os.environ["API_KEYS_TABLE"] = table  # before the models are imported: they read it then
+    os.environ["API_KEYS_TABLE"] = table
     from tollgate.domain.errors import TollgateError
     from tollgate.domain.keys import Scope
-    from tollgate.services.keys import create_key
+    from tollgate.wiring import Root
 
     try:
-        record, key = create_key(scope=Scope(args.scope), tenant_id=args.tenant_id, name=args.name)
+        record, key = Root().keys.create_key(scope=Scope(args.scope), tenant_id=args.tenant_id, name=args.name)
     except TollgateError as error:
         fields = "".join(f"\n  {e.field}: {e.message}" for e in error.errors)
         print(f"tollgate keys create: {error.detail}{fields}", file=sys.stderr)

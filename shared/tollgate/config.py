@@ -1,44 +1,64 @@
-"""Runtime settings, read from the environment that template.yaml gives every function.
+"""Runtime settings: every environment variable the code reads, read here and nowhere else.
 
-The names here are the contract between the template, the local stack and the code.
+template.yaml gives every function these variables (Globals), and the local stack sets the
+same names; ``Settings.from_env()`` is called once, by the composition root
+(``tollgate.wiring``), when a function's execution environment starts.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
 class Settings:
-    tenants_table: str
-    meters_table: str
-    api_keys_table: str
-    events_table: str
-    counters_table: str
-    usage_queue_url: str
-    raw_event_retention_days: int
-    auth_cache_ttl_seconds: int
-    region: str
+    tenants_table: str = "tollgate-tenants"
+    meters_table: str = "tollgate-meters"
+    api_keys_table: str = "tollgate-api-keys"
+    events_table: str = "tollgate-events"
+    counters_table: str = "tollgate-counters"
+    plans_table: str = "tollgate-plans"
+    limit_overrides_table: str = "tollgate-limit-overrides"
+    audit_table: str = "tollgate-audit"
+    rate_limits_table: str | None = None
+    """None turns the API rate limit off (outside the template's functions, e.g. a benchmark)."""
+    usage_queue_url: str = ""
+    usage_dlq_url: str = ""
+    alerts_topic_arn: str = ""
+    invoice_bucket: str = ""
+    raw_event_retention_days: int = 400
+    auth_cache_ttl_seconds: int = 60
+    default_api_rate_per_second: Decimal = Decimal(500)
+    default_api_burst: int = 1000
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    """``AWS_ENDPOINT_URL``: the local stack points every client at its embedded moto."""
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
         return cls(
-            tenants_table=env.get("TENANTS_TABLE", "tollgate-tenants"),
-            meters_table=env.get("METERS_TABLE", "tollgate-meters"),
-            api_keys_table=env.get("API_KEYS_TABLE", "tollgate-api-keys"),
-            events_table=env.get("EVENTS_TABLE", "tollgate-events"),
-            counters_table=env.get("COUNTERS_TABLE", "tollgate-counters"),
+            tenants_table=env.get("TENANTS_TABLE", d.tenants_table),
+            meters_table=env.get("METERS_TABLE", d.meters_table),
+            api_keys_table=env.get("API_KEYS_TABLE", d.api_keys_table),
+            events_table=env.get("EVENTS_TABLE", d.events_table),
+            counters_table=env.get("COUNTERS_TABLE", d.counters_table),
+            plans_table=env.get("PLANS_TABLE", d.plans_table),
+            limit_overrides_table=env.get("LIMIT_OVERRIDES_TABLE", d.limit_overrides_table),
+            audit_table=env.get("AUDIT_TABLE", d.audit_table),
+            rate_limits_table=env.get("RATE_LIMITS_TABLE") or None,
             usage_queue_url=env.get("USAGE_QUEUE_URL", ""),
+            usage_dlq_url=env.get("USAGE_DLQ_URL", ""),
+            alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+            invoice_bucket=env.get("INVOICE_BUCKET", ""),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             auth_cache_ttl_seconds=int(env.get("AUTH_CACHE_TTL_SECONDS", "60")),
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            default_api_rate_per_second=Decimal(env.get("DEFAULT_API_RATE_PER_SECOND") or "500"),
+            default_api_burst=int(env.get("DEFAULT_API_BURST") or "1000"),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or d.region,
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
         )
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """Settings for this process. Tests that change the environment call ``settings.cache_clear()``."""
-    return Settings.from_env()

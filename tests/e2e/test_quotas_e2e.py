@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.structured_fields import parse_list
+from tollgate.services.catalog import CONFIG_TTL_S
 
 pytestmark = pytest.mark.e2e
 
@@ -167,6 +168,15 @@ def test_overrides_plan_changes_and_the_audit_trail(world):
         ("minute", 8, "plan"),
         ("month", 12, "override"),
     }
+    # The limits function has its own execution environment and catalog: the override reaches it
+    # within the catalog's TTL (as on AWS), seen here through a check-only consume.
+    deadline = time.monotonic() + CONFIG_TTL_S + 3
+    while True:
+        check = requests.post(f"{base}/v1/consume", headers=world["key"], json={"meter": meter, "amount": 0}).json()
+        if {(lim["window"], lim["limit"]) for lim in check["limits"]} >= {("month", 12)}:
+            break
+        assert time.monotonic() < deadline, f"the override did not reach consume within the TTL: {check}"
+        time.sleep(0.5)
     assert (
         requests.post(
             f"{base}/v1/consume", headers=world["key"], json={"id": "after-override", "meter": meter, "amount": 2}

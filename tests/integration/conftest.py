@@ -4,6 +4,7 @@ request, then the function the route belongs to, with real v2 event shapes."""
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, FakeContext, http_event, load_event
+from tests.conftest import ROOT, FakeContext, http_event, load_event, new_root
 
 
 @dataclass
@@ -28,26 +29,29 @@ class Reply:
 
 class InProcessApi:
     """Routes by template.yaml's HttpApi events, runs the template's authorizer first, then the
-    route's function. ``instance`` gives a separate import of each handler (a separate
-    execution environment), for tests that call from several threads."""
+    route's function. Each client imports its own copy of each handler: its own execution
+    environments, with their own composition roots (``root_of``)."""
 
-    def __init__(self, instance: int = 0) -> None:
+    def __init__(self) -> None:
         from tollgate.local.gateway import routes_from_template
-        from tollgate.local.template import Template, import_handler
+        from tollgate.local.template import Template
 
         template = Template.load(ROOT / "template.yaml")
         self._functions = template.functions()
         self._routes, _ = routes_from_template(template)
-        self._authorizer = import_handler(self._functions["AuthorizerFunction"], instance)
-        self._instance = instance
         self._handlers: dict[str, Any] = {}
+        self._authorizer = self.handler_for("AuthorizerFunction")
 
     def handler_for(self, function_id: str) -> Any:
         from tollgate.local.template import import_handler
 
         if function_id not in self._handlers:
-            self._handlers[function_id] = import_handler(self._functions[function_id], self._instance)
+            self._handlers[function_id] = import_handler(self._functions[function_id], fresh=True)
         return self._handlers[function_id]
+
+    def root_of(self, function_id: str) -> Any:
+        """The composition root of this client's environment of ``function_id``."""
+        return inspect.unwrap(self.handler_for(function_id)).__globals__["root"]
 
     def authorize(self, headers: dict[str, str]) -> dict[str, str]:
         event = copy.deepcopy(load_event("apigw_authorizer_request.json"))
@@ -92,9 +96,8 @@ class InProcessApi:
 
 def _admin_key() -> str:
     from tollgate.domain.keys import Scope
-    from tollgate.services.keys import create_key
 
-    return create_key(Scope.ADMIN, name="test-admin")[1]
+    return new_root().keys.create_key(Scope.ADMIN, name="test-admin")[1]
 
 
 @pytest.fixture

@@ -10,17 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, rebind_models
-
-
-def _reset_process_state() -> None:
-    from tollgate import config
-    from tollgate.adapters import ledger
-    from tollgate.services import quotas
-
-    config.settings.cache_clear()
-    ledger.reset_client()
-    quotas.reset_all()
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +28,9 @@ def module_aws() -> Iterator[Any]:
             created = create_all(template, boto3.Session())
             for name, value in merged_environment(template.functions()).items():
                 patch.setenv(name, value)
-            _reset_process_state()
-            rebind_models()
             yield created
     finally:
         patch.undo()
-        _reset_process_state()
 
 
 def empty_tables(tables: dict[str, str]) -> None:
@@ -60,8 +47,6 @@ def empty_tables(tables: dict[str, str]) -> None:
 
 @pytest.fixture
 def fresh_aws(module_aws) -> Iterator[Any]:
-    """Every table empty, every per-process cache of the quota code forgotten."""
+    """Every table empty (each test builds its own roots, so no cache outlives it)."""
     empty_tables(module_aws.tables)
-    _reset_process_state()
     yield module_aws
-    _reset_process_state()

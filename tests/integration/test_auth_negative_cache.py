@@ -22,11 +22,10 @@ class Clock:
 @pytest.fixture
 def world(fresh_aws, monkeypatch):
     from tollgate.adapters.models import ApiKeyModel
-    from tollgate.services import keys
 
-    keys.reset_cache()
+    api = RoutedApi()  # a new authorizer environment: its key cache starts empty
     clock = Clock()
-    monkeypatch.setattr(keys._records, "_clock", clock)
+    monkeypatch.setattr(api.root_of("AuthorizerFunction").keys._records, "_clock", clock)
     reads: list[str] = []
     real_get = ApiKeyModel.get.__func__
 
@@ -35,8 +34,7 @@ def world(fresh_aws, monkeypatch):
         return real_get(cls, hash_key, *args, **kwargs)
 
     monkeypatch.setattr(ApiKeyModel, "get", classmethod(counting_get))
-    yield RoutedApi(), reads, clock
-    keys.reset_cache()
+    return api, reads, clock
 
 
 def test_n_lookups_of_one_unknown_key_cost_one_read(world):
@@ -47,11 +45,10 @@ def test_n_lookups_of_one_unknown_key_cost_one_read(world):
 
 
 def test_the_miss_is_forgotten_after_the_ttl(world):
-    from tollgate.config import settings
-
     api, reads, clock = world
+    ttl = api.root_of("AuthorizerFunction").settings.auth_cache_ttl_seconds
     api.authorize({"X-Api-Key": UNKNOWN})
-    clock.t += settings().auth_cache_ttl_seconds - 1
+    clock.t += ttl - 1
     api.authorize({"X-Api-Key": UNKNOWN})
     assert len(reads) == 1
     clock.t += 2
@@ -62,16 +59,15 @@ def test_the_miss_is_forgotten_after_the_ttl(world):
 def test_a_key_created_on_this_instance_is_usable_at_once(world):
     """A preset key presented before it exists, then created: the miss is dropped."""
     from tollgate.domain.keys import Scope
-    from tollgate.services.keys import create_key
 
     api, reads, clock = world
     assert api.authorize({"X-Api-Key": UNKNOWN}) == {"error": "invalid"}
-    create_key(Scope.ADMIN, key=UNKNOWN)
+    api.root_of("AuthorizerFunction").keys.create_key(Scope.ADMIN, key=UNKNOWN)  # on this instance
     assert api.authorize({"X-Api-Key": UNKNOWN})["scope"] == "admin"
 
 
 def test_the_misses_are_bounded_least_recently_used_first():
-    from tollgate.adapters.repos import TtlCache
+    from tollgate.services.catalog import TtlCache
 
     loads: list[str] = []
     clock = Clock()
@@ -87,7 +83,7 @@ def test_the_misses_are_bounded_least_recently_used_first():
 
 
 def test_found_values_are_still_cached_and_misses_off_by_default():
-    from tollgate.adapters.repos import TtlCache
+    from tollgate.services.catalog import TtlCache
 
     loads: list[str] = []
     cache = TtlCache[str](lambda k: loads.append(k) or (k.upper() if k != "x" else None), ttl=60)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, rebind_models
+from tests.conftest import ROOT, new_root
 from tests.integration.routing import RoutedApi
 
 pytestmark = pytest.mark.server
@@ -33,18 +33,6 @@ pytestmark = pytest.mark.server
 @pytest.fixture(scope="module")
 def server(moto_server: str) -> str:
     return moto_server
-
-
-def _forget_clients() -> None:
-    from tollgate import config
-    from tollgate.adapters import ledger, models
-    from tollgate.services import quotas
-
-    config.settings.cache_clear()
-    for model in models.ALL_MODELS:
-        model._connection = None
-    ledger.reset_client()
-    quotas.reset_all()
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +47,9 @@ def stack(server) -> Iterator[Any]:
         template = Template.load(ROOT / "template.yaml", endpoint_url=server)
         for name, value in merged_environment(template.functions()).items():
             patch.setenv(name, value)
-        _forget_clients()
-        rebind_models()
-        yield template
+        yield template  # every root built from here on (one per test or client) reads this environment
     finally:
         patch.undo()
-        _forget_clients()
 
 
 @pytest.fixture
@@ -76,13 +61,12 @@ def world(server, stack) -> dict[str, Any]:
 
     from tollgate.domain.keys import Scope
     from tollgate.local.resources import create_all
-    from tollgate.services.keys import create_key
 
     requests.post(f"{server}/moto-api/reset", timeout=10).raise_for_status()
     create_all(stack, boto3.Session())
-    _forget_clients()
+    keys = new_root().keys  # a root (and clients) of this test's own
     api = RoutedApi()
-    admin = create_key(Scope.ADMIN, name="concurrency")[1]
+    admin = keys.create_key(Scope.ADMIN, name="concurrency")[1]
     plan = {
         "name": "Hard 500",
         "limits": [{"meter": "calls", "window": "month", "limit": 500}],
@@ -98,11 +82,16 @@ def world(server, stack) -> dict[str, Any]:
         if not tenant.startswith("other"):
             body["plan"] = "hard500"
         assert api.call("POST", "/v1/tenants", key=admin, body=body).status == 201
-    return {"admin": admin, "keys": {t: create_key(Scope.TENANT, tenant_id=t)[1] for t in ("t1", "t2", "t3")}}
+    return {"admin": admin, "keys": {t: keys.create_key(Scope.TENANT, tenant_id=t)[1] for t in ("t1", "t2", "t3")}}
 
 
 def _apis(n: int) -> list[RoutedApi]:
-    return [RoutedApi(instance=100 + i) for i in range(n)]
+    """``n`` clients, each with execution environments of its own (one per thread), the limits
+    function imported up front rather than concurrently by the threads."""
+    apis = [RoutedApi() for _ in range(n)]
+    for api in apis:
+        api.handler_for("LimitsFunction")
+    return apis
 
 
 def _hammer(world: dict, tenant: str, threads: int = 16, calls: int = 50) -> list[Any]:
@@ -136,9 +125,9 @@ def test_the_same_holds_with_event_traffic_for_other_tenants(world):
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
     from tollgate.services import clock
-    from tollgate.services.count_usage import count_messages
 
     at = format_time(clock.now())
+    counter = new_root().count_usage  # the consumer's environment, shared by the 4 threads
 
     def events(tenant: str, batch: int) -> int:
         message = UsageMessage(
@@ -147,7 +136,7 @@ def test_the_same_holds_with_event_traffic_for_other_tenants(world):
             meters={"calls": MeterSpec("calls", Aggregation.COUNT)},
             events=[UsageEvent(id=f"{tenant}-{batch}-{k}", meter="calls", time=at, value="1") for k in range(20)],
         )
-        return count_messages([(f"msg-{tenant}-{batch}", message.encode())]).counted
+        return counter.count_messages([(f"msg-{tenant}-{batch}", message.encode())]).counted
 
     with ThreadPoolExecutor(4) as pool:
         background = [pool.submit(events, f"other{1 + b % 2}", b) for b in range(10)]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import new_root
 from tests.integration.moto_world import fresh_aws, module_aws  # noqa: F401 - fixtures
 from tests.integration.routing import RoutedApi
 
@@ -19,10 +20,9 @@ LAST_DAY_OF_LAST_MONTH = "2026-11-30T23:59:00Z"
 def world(fresh_aws, monkeypatch):
     from tollgate.domain.keys import Scope
     from tollgate.services import clock
-    from tollgate.services.keys import create_key
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
-    api, admin_key = RoutedApi(), create_key(Scope.ADMIN, name="test-admin")[1]
+    api, admin_key = RoutedApi(), new_root().keys.create_key(Scope.ADMIN, name="test-admin")[1]
     plan = {"name": "Hundred", "limits": [{"meter": "api_calls", "window": "month", "limit": 100}]}
     assert api.call("PUT", "/v1/plans/hundred", key=admin_key, body=plan).status == 200
     body = {"key": "api_calls", "name": "API calls", "aggregation": "sum"}

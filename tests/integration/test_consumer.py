@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 import os
 import uuid
@@ -19,15 +20,14 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from tests.conftest import FakeContext
-from tollgate import config
+from tests.conftest import FakeContext, new_root
 from tollgate.adapters import ledger
 from tollgate.adapters.cost import DynamoCost
 from tollgate.domain import counting
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.periods import Window, zone
 from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-from tollgate.local.template import load_handler, table_specs
+from tollgate.local.template import default_template, import_handler, table_specs
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 TABLES = {"EventsTable": "EVENTS_TABLE", "CountersTable": "COUNTERS_TABLE"}
@@ -62,21 +62,28 @@ def delete_tables(client: Any, names: dict[str, str]) -> None:
 
 @pytest.fixture
 def tables(monkeypatch) -> Iterator[Any]:
-    """moto in-process with the two tables; the consumer's cached client is rebuilt inside."""
+    """moto in-process with the two tables."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         for env_name, name in create_tables(client).items():
             monkeypatch.setenv(env_name, name)
-        config.settings.cache_clear()
-        ledger.reset_client()
         yield client
-        ledger.reset_client()
-    config.settings.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def handler():
-    return load_handler("ConsumerFunction")
+def consumer_handler() -> Any:
+    """A fresh import of the consumer's handler: a new execution environment, whose
+    composition root (``root_of``) reads the current environment (this test's tables)."""
+    return import_handler(default_template().functions()["ConsumerFunction"], fresh=True)
+
+
+def root_of(handler: Any) -> Any:
+    """The composition root of a handler's execution environment."""
+    return inspect.unwrap(handler).__globals__["root"]
+
+
+@pytest.fixture
+def handler(tables):
+    return consumer_handler()
 
 
 def sqs_event(messages: list[tuple[str, str]]) -> dict[str, Any]:
@@ -373,9 +380,10 @@ def test_raw_events_list_newest_first_exactly_with_a_cursor(tables, handler):
     want = sorted(
         (x for x in made if format_time(start) <= x.time < format_time(end)), key=lambda x: (x.time, x.id), reverse=True
     )
+    reader = new_root().ledger
     got, cursor, pages = [], None, 0
     while True:
-        page, cursor = ledger.list_events("acme", start, end, 4, cursor)
+        page, cursor = reader.list_events("acme", start, end, 4, cursor)
         assert len(page) <= 4
         got += page
         pages += 1
@@ -392,10 +400,10 @@ def test_raw_events_list_newest_first_exactly_with_a_cursor(tables, handler):
         "time": want[0].time,
         "data": want[0].data,
     }
-    assert ledger.list_events("beta", start, end, 10, None) == ([], None)
-    _, cursor = ledger.list_events("acme", start, end, 2, None)
+    assert reader.list_events("beta", start, end, 10, None) == ([], None)
+    _, cursor = reader.list_events("acme", start, end, 2, None)
     with pytest.raises(ValueError):
-        ledger.list_events("beta", start, end, 2, cursor)
+        reader.list_events("beta", start, end, 2, cursor)
 
 
 def test_metrics_count_events_and_duplicates_without_tenant_dimensions(tables, handler, capsys):
@@ -410,23 +418,21 @@ def test_metrics_count_events_and_duplicates_without_tenant_dimensions(tables, h
 
 
 def test_the_client_is_lazy_and_follows_aws_endpoint_url(monkeypatch):
-    ledger.reset_client()
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
-    try:
-        client = ledger.dynamodb_client()
-        assert client is ledger.dynamodb_client()
-        assert client.meta.endpoint_url == "http://127.0.0.1:5999"
-    finally:
-        ledger.reset_client()
+    root = new_root()
+    assert "dynamodb" not in vars(root)  # nothing is built before it is used
+    client = root.ledger.client
+    assert client is root.dynamodb
+    assert client is root.quarantine_log.client  # one client per execution environment
+    assert client.meta.endpoint_url == "http://127.0.0.1:5999"
 
 
 def test_write_units_per_event_stay_within_budget(tables):
     """(c) of the bench, smaller: 1000 events per message, one sum meter (five counter
     keys), Paris. Budget: 1.2 write units per event."""
-    from tollgate.services.count_usage import count_messages
-
+    root = new_root()
     meters = {"api_calls": MeterSpec("api_calls", Aggregation.SUM)}
-    cost = DynamoCost().attach(ledger.dynamodb_client())
+    cost = DynamoCost().attach(root.dynamodb)
     messages = []
     for _m in range(2):
         evs = [
@@ -441,7 +447,7 @@ def test_write_units_per_event_stay_within_budget(tables):
             for i in range(1000)
         ]
         messages.append((str(uuid.uuid4()), body("hot", evs, meters)))
-    assert not count_messages(messages).failed
+    assert not root.count_usage.count_messages(messages).failed
     per_event = cost.write_units / 2000
     print(f"\nwrite units/event {per_event:.3f}, requests/event {cost.total_requests / 2000:.4f}, {cost.summary()}")
     assert per_event <= 1.2

@@ -27,20 +27,24 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from moto import mock_aws
 
 from tests.conftest import FakeContext
-from tollgate import config
 from tollgate.adapters import ledger
+from tollgate.adapters.quarantine import QuarantineStore
+from tollgate.config import Settings
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
 from tollgate.services import count_usage
+from tollgate.services.clock import SystemClock
 
 from .test_consumer import (
     body,
+    consumer_handler,
     counter_state,
     create_tables,
     delete_tables,
     expected_state,
     failures,
     logged_events,
+    root_of,
     sqs_event,
 )
 
@@ -147,18 +151,14 @@ def moto_dynamodb(monkeypatch) -> Iterator[Any]:
         names = create_tables(client)
         for env_name, name in names.items():
             monkeypatch.setenv(env_name, name)
-        config.settings.cache_clear()
-        ledger.reset_client()
         yield client, names
-        ledger.reset_client()
-    config.settings.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def handler():
-    from tollgate.local.template import load_handler
-
-    return load_handler("ConsumerFunction")
+@pytest.fixture
+def handler(moto_dynamodb):
+    """The consumer's handler in an execution environment of its own (built after the patches
+    above: its ledger makes one call at a time)."""
+    return consumer_handler()
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")  # a crash before any metric
@@ -166,7 +166,7 @@ def test_every_failed_call_ends_in_exact_counters(moto_dynamodb, handler):
     client, names = moto_dynamodb
     messages = [(mid, body(m.tenant, m.events, m.meters, m.timezone)) for mid, m in BATCH]
     want = expected_state([m for _, m in BATCH])
-    consumer = ledger.dynamodb_client()
+    consumer = root_of(handler).dynamodb  # every DynamoDB call of the consumer's environment
 
     def fresh_tables() -> None:
         delete_tables(client, names)
@@ -232,17 +232,23 @@ def moto_clients(monkeypatch) -> Iterator[Callable[[], Any]]:
     try:
         for env_name, name in create_tables(make_client()).items():
             monkeypatch.setenv(env_name, name)
-        config.settings.cache_clear()
         yield make_client
     finally:
         server.stop()
-        config.settings.cache_clear()
 
 
-@pytest.mark.server
-def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
+def list_all(reader: ledger.Ledger, tenant: str) -> list[dict[str, Any]]:
+    """Every raw event of ``tenant`` within a day of T0, page after page."""
+    listed, cursor = [], None
+    while True:
+        page, cursor = reader.list_events(tenant, T0 - timedelta(days=1), T0 + timedelta(days=1), 50, cursor)
+        listed += page
+        if cursor is None:
+            return listed
+
+
+def half_duplicate_messages(tenants: tuple[str, str]) -> list[tuple[str, UsageMessage]]:
     rng = random.Random(5118)
-    tenants = ("acme", "beta")
     pool = []
     for i in range(240):
         meter = rng.choice(sorted(METERS))
@@ -252,28 +258,40 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
     for m in range(40):
         tenant = tenants[m % 2]
         # 240 event slots per tenant drawn from its 120 events: more than half repeat one.
-        mine = pool[:120] if tenant == "acme" else pool[120:]
+        mine = pool[:120] if tenant == tenants[0] else pool[120:]
         events = [mine[rng.randrange(len(mine))] for _ in range(12)]
         messages.append((f"msg-{m:03d}", UsageMessage(tenant, "Europe/Paris", METERS, events)))
+    return messages
+
+
+@pytest.mark.server
+def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
+    tenants = ("acme", "beta")
+    messages = half_duplicate_messages(tenants)
     encoded = {mid: body(m.tenant, m.events, m.meters, m.timezone) for mid, m in messages}
     ids = [mid for mid, _ in messages]
     # Consumer 1 gets messages 0-29, consumer 2 gets 10-39 in another order: messages 10-29
     # are delivered to both at the same time (SQS at-least-once), and everything else overlaps
     # by event id.
     plans = [ids[:30], list(reversed(ids[10:]))]
+    settings = Settings.from_env()
+    tables = {"events_table": settings.events_table, "counters_table": settings.counters_table}
     barrier = threading.Barrier(len(plans))
     errors: list[BaseException] = []
 
     def consume(plan: list[str]) -> None:
         try:
-            mine = ledger.Ledger(moto_clients(), max_workers=8)
+            client = moto_clients()
+            mine = count_usage.CountUsage(
+                ledger.Ledger(client, **tables, max_workers=8), QuarantineStore(client, **tables), SystemClock()
+            )
             barrier.wait()
             for i in range(0, len(plan), 5):
                 pending = plan[i : i + 5]
                 for _ in range(10):
                     if not pending:
                         break
-                    outcome = count_usage.count_batch(sqs_event([(m, encoded[m]) for m in pending]), ledger=mine)
+                    outcome = mine.count_batch(sqs_event([(m, encoded[m]) for m in pending]))
                     pending = [m for m in pending if m in outcome.failed]
                 assert not pending, pending
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -290,18 +308,8 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
     distinct = sorted({(m.tenant, e.id) for _, m in messages for e in m.events})
     assert len(distinct) <= sum(len(m.events) for _, m in messages) * 0.5  # at least 50% duplicates
     assert logged_events(client) == distinct
-    ledger.reset_client(client)
-    try:
-        for tenant in tenants:
-            listed, cursor = [], None
-            while True:
-                page, cursor = ledger.list_events(tenant, T0 - timedelta(days=1), T0 + timedelta(days=1), 50, cursor)
-                listed += page
-                if cursor is None:
-                    break
-            assert sorted(x["id"] for x in listed) == sorted(i for t, i in distinct if t == tenant)
-            assert [(x["time"], x["id"]) for x in listed] == sorted(
-                ((x["time"], x["id"]) for x in listed), reverse=True
-            )
-    finally:
-        ledger.reset_client()
+    reader = ledger.Ledger(client, **tables)
+    for tenant in tenants:
+        listed = list_all(reader, tenant)
+        assert sorted(x["id"] for x in listed) == sorted(i for t, i in distinct if t == tenant)
+        assert [(x["time"], x["id"]) for x in listed] == sorted(((x["time"], x["id"]) for x in listed), reverse=True)

@@ -13,21 +13,21 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import FakeContext
+from tests.conftest import FakeContext, new_root
 from tests.integration.test_consumer import (  # noqa: F401 - fixtures
     METERS,
     T0,
     body,
+    consumer_handler,
     e,
     failures,
     handler,
     logged_events,
+    root_of,
     sqs_event,
     tables,
     value,
 )
-from tollgate.adapters import ledger
-from tollgate.adapters.quarantine import QuarantineStore
 from tollgate.domain.usage import UsageEvent, format_time
 from tollgate.services import clock
 
@@ -62,16 +62,16 @@ def test_a_lone_surrogate_is_quarantined_and_the_batch_is_counted(tables, handle
     assert_nine_counted(tables)
     assert value(tables, "T#acme#calls#lifetime", "lifetime") == 1  # the rest of its message counts
     assert ("acme", "fine") in logged_events(tables)
-    items, _ = QuarantineStore().list("acme", 10, None)
+    items, _ = new_root().quarantine_log.list("acme", 10, None)
     assert [(i["id"], i["event"]["data"]["note"]) for i in items] == [("p1", "\ufffd")]
     assert "surrogate" in items[0]["reason"]
     day = clock.now().date().isoformat()
-    assert QuarantineStore().count_on(day) == 1
+    assert new_root().quarantine_log.count_on(day) == 1
     # a redelivery neither recounts nor quarantines twice
     assert failures(handler(batch, FakeContext())) == set()
     assert_nine_counted(tables)
     assert value(tables, "T#acme#calls#lifetime", "lifetime") == 1
-    assert QuarantineStore().count_on(day) == 1
+    assert new_root().quarantine_log.count_on(day) == 1
 
 
 @pytest.mark.parametrize("bad_id", ["p\udfff", "\ud800"])
@@ -80,7 +80,7 @@ def test_a_lone_surrogate_in_the_id_is_quarantined(tables, handler, bad_id):
     batch = sqs_event([("bad", body("acme", [event], METERS)), *nine_good_messages()])
     assert failures(handler(batch, FakeContext())) == set()
     assert_nine_counted(tables)
-    [item] = QuarantineStore().list("acme", 10, None)[0]
+    [item] = new_root().quarantine_log.list("acme", 10, None)[0]
     assert item["id"] == bad_id.encode("ascii", "backslashreplace").decode()
 
 
@@ -91,7 +91,7 @@ def test_a_value_dynamodb_cannot_store_is_quarantined(tables, handler, text, say
     assert failures(handler(batch, FakeContext())) == set()
     assert_nine_counted(tables)
     assert value(tables, "T#acme#bytes#lifetime", "lifetime") == 2
-    [item] = QuarantineStore().list("acme", 10, None)[0]
+    [item] = new_root().quarantine_log.list("acme", 10, None)[0]
     assert item["id"] == "huge" and says in item["reason"]
 
 
@@ -129,14 +129,16 @@ class _Refusing:
 
 
 @pytest.mark.parametrize("operation, marker", [("batch_write_item", "L#acme#"), ("transact_write_items", "T#acme#")])
-def test_a_write_refused_for_one_message_fails_that_message_only(tables, handler, operation, marker):
+def test_a_write_refused_for_one_message_fails_that_message_only(tables, operation, marker):
     refusing = _Refusing(tables, operation, marker)
-    ledger.reset_client(refusing)
+    handler = consumer_handler()
+    root = root_of(handler)
+    root.dynamodb = refusing  # before any adapter of this environment is built: they all use it
     batch = sqs_event([("bad", body("acme", [e("x", "calls", "1")], METERS)), *nine_good_messages()])
     assert failures(handler(batch, FakeContext())) == {"bad"}
     assert refusing.refused >= 2  # the shared request, then the message alone
     assert_nine_counted(tables)
     assert value(tables, "T#acme#calls#lifetime", "lifetime") is None
-    ledger.reset_client(tables)  # the fault is gone: the redelivery counts it once
+    root.ledger.client = root.quarantine_log.client = tables  # the fault is gone: the redelivery counts it once
     assert failures(handler(sqs_event([("bad", body("acme", [e("x", "calls", "1")], METERS))]), FakeContext())) == set()
     assert value(tables, "T#acme#calls#lifetime", "lifetime") == 1

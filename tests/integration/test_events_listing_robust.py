@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import new_root
 from tests.integration.moto_world import fresh_aws, module_aws  # noqa: F401 - fixtures
 from tests.integration.routing import RoutedApi
 
@@ -58,7 +59,6 @@ class RawChunk:
 
 
 def write(message_id: str, events: list[dict], raw_json: str | None = None, blob: bytes | None = None) -> None:
-    from tollgate.adapters.ledger import Ledger
     from tollgate.domain import storage_keys as keys
     from tollgate.domain.counting import LogChunk
 
@@ -68,17 +68,16 @@ def write(message_id: str, events: list[dict], raw_json: str | None = None, blob
         chunk = LogChunk(pk, sk, newest, oldest, tuple(events))
     else:
         chunk = RawChunk(pk, sk, oldest, tuple(events), blob if blob is not None else zlib.compress(raw_json.encode()))
-    assert Ledger().write_log([chunk], NOW) == [None]
+    assert new_root().ledger.write_log([chunk], NOW) == [None]
 
 
 @pytest.fixture
 def world(fresh_aws, monkeypatch):
     from tollgate.domain.keys import Scope
     from tollgate.services import clock
-    from tollgate.services.keys import create_key
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
-    api, admin = RoutedApi(), create_key(Scope.ADMIN, name="test-admin")[1]
+    api, admin = RoutedApi(), new_root().keys.create_key(Scope.ADMIN, name="test-admin")[1]
     assert api.call("POST", "/v1/tenants", key=admin, body={"id": "acme", "name": "Acme"}).status == 201
     return api, admin
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import inspect
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from cloudevents.v1.conversion import to_binary as v1_to_binary
 from cloudevents.v1.conversion import to_structured as v1_to_structured
 from cloudevents.v1.http import CloudEvent as V1CloudEvent
 
-from tests.conftest import ROOT, http_event, load_event
+from tests.conftest import ROOT, http_event, load_event, new_root
 from tests.integration.conftest import Reply
 from tollgate.adapters import queue as queue_adapter
 from tollgate.adapters.queue import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, UsageQueue
@@ -65,6 +66,7 @@ class Recorder:
 class World:
     def __init__(self, handler, context, keys: dict[str, dict[str, str]], secrets: dict[str, str]):
         self.handler = handler
+        self.root = inspect.unwrap(handler).__globals__["root"]  # the ingest environment's composition root
         self.context = context
         self.keys = keys
         self.secrets = secrets
@@ -104,8 +106,9 @@ class World:
         return sorted((m.tenant, e.id) for m in self.drain() for e in m.events)
 
     def use_client(self, recorder: Recorder) -> Recorder:
-        q = UsageQueue(recorder, self.queue_url, sleep=self.sleeps.append)
-        ingest.usage_queue = lambda: q  # restored by the fixture
+        # The environment's own queue adapter, on the recording client (the root lives for this test only).
+        q: UsageQueue = self.root.usage_queue
+        q.client, q.sleep = recorder, self.sleeps.append
         return recorder
 
     def recorder(self, **kw) -> Recorder:
@@ -115,31 +118,31 @@ class World:
 @pytest.fixture
 def world(aws, monkeypatch, lambda_context) -> World:
     from tollgate.local.template import Template, import_handler
-    from tollgate.services.keys import create_key
-    from tollgate.services.meters import create_meter
-    from tollgate.services.tenants import create_tenant
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
-    monkeypatch.setattr(ingest, "usage_queue", ingest.usage_queue)
-    ingest.reset_caches()
-    create_tenant({"id": "acme", "name": "Acme", "timezone": "Europe/Paris"})
-    create_tenant({"id": "other", "name": "Other", "timezone": "America/New_York"})
-    create_meter({"key": "api_calls", "name": "API calls", "aggregation": Aggregation.SUM, "group_by": ["region"]})
-    create_meter({"key": "requests", "name": "Requests", "aggregation": Aggregation.COUNT})
-    create_meter({"key": "users", "name": "Users", "aggregation": Aggregation.UNIQUE_COUNT, "value_property": "user"})
+    admin = new_root()  # the admin API's environment
+    admin.tenants.create_tenant({"id": "acme", "name": "Acme", "timezone": "Europe/Paris"})
+    admin.tenants.create_tenant({"id": "other", "name": "Other", "timezone": "America/New_York"})
+    admin.meters.create_meter(
+        {"key": "api_calls", "name": "API calls", "aggregation": Aggregation.SUM, "group_by": ["region"]}
+    )
+    admin.meters.create_meter({"key": "requests", "name": "Requests", "aggregation": Aggregation.COUNT})
+    admin.meters.create_meter(
+        {"key": "users", "name": "Users", "aggregation": Aggregation.UNIQUE_COUNT, "value_property": "user"}
+    )
     records = {
-        "admin": create_key(Scope.ADMIN),
-        "ingest": create_key(Scope.INGEST),
-        "tenant": create_key(Scope.TENANT, tenant_id="acme"),
+        "admin": admin.keys.create_key(Scope.ADMIN),
+        "ingest": admin.keys.create_key(Scope.INGEST),
+        "tenant": admin.keys.create_key(Scope.TENANT, tenant_id="acme"),
     }
-    handler = import_handler(Template.load(ROOT / "template.yaml").functions()["IngestFunction"])
-    yield World(
+    # A fresh import of the ingest function: its own execution environment and composition root.
+    handler = import_handler(Template.load(ROOT / "template.yaml").functions()["IngestFunction"], fresh=True)
+    return World(
         handler,
         lambda_context,
         {k: r.principal().as_context() for k, (r, _) in records.items()},
         {k: secret for k, (_, secret) in records.items()},
     )
-    ingest.reset_caches()
 
 
 def ev(i: int | str = 1, **fields) -> dict[str, Any]:
@@ -401,12 +404,24 @@ def test_nothing_queued_is_a_503_with_retry_after(world):
 
 # ------------------------------------------------------------------ lookups and caching
 def test_one_lookup_per_distinct_tenant_and_meter_and_misses_are_not_cached(world, monkeypatch):
-    from tollgate.adapters.repos import MeterRepo, TenantRepo, TtlCache
+    from tollgate.services.catalog import Catalog
 
     calls: list[tuple[str, str]] = []
-    tenants, meters = TenantRepo(), MeterRepo()
-    monkeypatch.setattr(ingest, "tenant_cache", TtlCache(lambda k: calls.append(("tenant", k)) or tenants.get(k), 30))
-    monkeypatch.setattr(ingest, "meter_cache", TtlCache(lambda k: calls.append(("meter", k)) or meters.get(k), 30))
+    root = world.root
+
+    class Counting:
+        def __init__(self, kind: str, repo: Any) -> None:
+            self.kind, self.repo = kind, repo
+
+        def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+            calls.append((self.kind, key))
+            return self.repo.get(key, *args, **kwargs)
+
+    # The ingest environment's one config cache, over repositories that count their reads.
+    catalog = Catalog(
+        Counting("tenant", root.tenant_repo), Counting("meter", root.meter_repo), root.plan_repo, root.overrides_repo
+    )
+    monkeypatch.setattr(root.ingest, "_catalog", catalog)
     body = [ev(i, subject=["acme", "other", "ghost"][i % 3], type=["api_calls", "nope"][i % 2]) for i in range(300)]
     assert world.post(body).status == 202
     assert sorted(calls) == [
@@ -422,17 +437,13 @@ def test_one_lookup_per_distinct_tenant_and_meter_and_misses_are_not_cached(worl
 
 
 def test_a_new_meter_is_usable_at_once(world):
-    from tollgate.services.meters import create_meter
-
     assert world.post([ev(1, type="fresh")]).status == 422
-    create_meter({"key": "fresh", "name": "Fresh", "aggregation": Aggregation.COUNT})
+    new_root().meters.create_meter({"key": "fresh", "name": "Fresh", "aggregation": Aggregation.COUNT})
     assert world.post([ev(1, type="fresh")]).status == 202
 
 
 # ------------------------------------------------------------------ logs, metrics, docs
 def test_logs_and_metrics_hold_counts_not_keys_tenants_or_data(world, capfd, caplog):
-    import sys
-
     caplog.set_level(logging.INFO)
     capfd.readouterr()
     event = http_event(
@@ -444,7 +455,7 @@ def test_logs_and_metrics_hold_counts_not_keys_tenants_or_data(world, capfd, cap
     )
     assert world.send(event).status == 202
     # Log lines as the Powertools formatter writes them (JSON, with the correlation id).
-    formatter = sys.modules[world.handler.__module__].logger.registered_formatter
+    formatter = inspect.unwrap(world.handler).__globals__["logger"].registered_formatter
     lines = [formatter.format(record) for record in caplog.records]
     out = capfd.readouterr().out + "\n".join(lines)
     assert world.secrets["admin"] not in out and "secret-id" not in out and "secret-region" not in out
@@ -464,7 +475,7 @@ def test_openapi_documents_the_route_from_pydantic_models():
     from tollgate.api.http import create_app
     from tollgate.api.routes import ingest as ingest_routes
 
-    app = create_app(ingest_routes.build_router())
+    app = create_app(ingest_routes.build_router(new_root().ingest))
     doc = json.loads(app.get_openapi_json_schema())
     op = doc["paths"]["/v1/events"]["post"]
     body = op["requestBody"]
@@ -484,9 +495,8 @@ def test_openapi_documents_the_route_from_pydantic_models():
 def test_docs_resolver_and_ingest_resolver_in_one_process_do_not_share_a_router(world):
     """The local stack runs every function in one process: including the docs router in another
     resolver must not make the ingest route read that resolver's (empty) request."""
-    from tollgate.api.http import create_app
-    from tollgate.api.routes import ingest as ingest_routes
+    from tollgate.api.apps import build_api_app
 
-    create_app(ingest_routes.router)  # what tollgate.api.apps does for the docs
+    build_api_app(world.root)  # the docs resolver includes an ingest router too
     r = world.post([ev(1)], key="tenant")
     assert r.status == 202 and r.body["accepted"] == 1

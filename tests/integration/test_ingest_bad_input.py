@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import http_event
+from tests.conftest import http_event, new_root
 from tests.integration.test_ingest import (
     NOW,
     World,
@@ -193,10 +193,10 @@ CASES = [
 def test_bad_input(world: World, case: Case):
     if case.key == "revoked":
         from tollgate.domain.keys import Scope
-        from tollgate.services.keys import create_key, revoke_key
 
-        record, _ = create_key(Scope.INGEST)
-        revoke_key(record.id)
+        keys = new_root().keys
+        record, _ = keys.create_key(Scope.INGEST)
+        keys.revoke_key(record.id)
         world.keys["revoked"] = record.principal().as_context()
 
     headers = dict(case.headers)

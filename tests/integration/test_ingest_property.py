@@ -9,6 +9,7 @@ fold of the accepted events."""
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,6 @@ from tests.integration.test_consumer import (  # noqa: F401 - fixtures
     sqs_event,
     tables,
 )
-from tollgate.adapters.quarantine import QuarantineStore
 from tollgate.adapters.queue import pack
 from tollgate.domain.events import Accepted, EventValidator
 from tollgate.domain.meters import Aggregation, MeterSpec, Rounding
@@ -136,7 +136,8 @@ def test_every_accepted_event_is_counted(tables, handler, monkeypatch, raw_event
     ]
     messages = [(f"{tenant}-{i}", b) for i, b in enumerate(bodies)]
     assert failures(handler(sqs_event(messages), FakeContext())) == set()
-    assert QuarantineStore().list(tenant, 100, None)[0] == []
+    quarantine_log = inspect.unwrap(handler).__globals__["root"].quarantine_log  # the consumer environment's
+    assert quarantine_log.list(tenant, 100, None)[0] == []
 
     decoded = [UsageMessage.decode(b) for b in bodies]
     assert counter_state(tables) == expected_state(decoded)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.conftest import new_root
 from tests.integration.moto_world import fresh_aws, module_aws  # noqa: F401 - fixtures
 from tests.integration.routing import RoutedApi
 from tests.structured_fields import parse_list
@@ -43,16 +44,19 @@ def api(fresh_aws, clock):
 @pytest.fixture
 def admin(api):
     from tollgate.domain.keys import Scope
-    from tollgate.services.keys import create_key
 
-    return create_key(Scope.ADMIN, name="test-admin")[1]
+    return new_root().keys.create_key(Scope.ADMIN, name="test-admin")[1]
 
 
 def tenant_key(tenant: str) -> str:
     from tollgate.domain.keys import Scope
-    from tollgate.services.keys import create_key
 
-    return create_key(Scope.TENANT, tenant_id=tenant)[1]
+    return new_root().keys.create_key(Scope.TENANT, tenant_id=tenant)[1]
+
+
+def count_messages(messages: list[tuple[str, str]]):
+    """The consumer counting SQS messages (its own execution environment)."""
+    return new_root().count_usage.count_messages(messages)
 
 
 PLAN = {
@@ -270,7 +274,6 @@ def test_an_id_already_counted_as_an_event_is_not_counted_again(api, world):
     nothing; a consumed id makes the consumer skip the event."""
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-    from tollgate.services.count_usage import count_messages
 
     def message(event_id: str) -> str:
         return UsageMessage(
@@ -384,7 +387,6 @@ def test_a_tenant_without_limits_is_always_allowed_and_counted(api, world):
 def test_quotas_count_events_and_consumes_and_follow_the_zone(api, world, clock):
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-    from tollgate.services.count_usage import count_messages
 
     key = world["acme"]
     body = UsageMessage(
@@ -436,13 +438,15 @@ def test_rate_limiting_happens_after_authentication_and_before_validation(api, w
     assert r.status == 429  # the limit answers before the body is looked at
 
 
-def test_without_a_bucket_table_the_limiter_is_off(api, world, monkeypatch):
+def test_without_a_bucket_table_the_limiter_is_off(world, monkeypatch):
     monkeypatch.delenv("RATE_LIMITS_TABLE")
+    api = RoutedApi()  # new execution environments, started without the variable
     assert {api.call("GET", "/v1/tenants/acme", key=world["acme"]).status for _ in range(15)} == {200}
 
 
-def test_the_limiter_fails_open_when_its_table_is_unreachable(api, world, monkeypatch):
+def test_the_limiter_fails_open_when_its_table_is_unreachable(world, monkeypatch):
     monkeypatch.setenv("RATE_LIMITS_TABLE", "no-such-table")
+    api = RoutedApi()  # new execution environments, started with the unreachable table
     assert {api.call("GET", "/v1/tenants/acme", key=world["acme"]).status for _ in range(15)} == {200}
 
 
@@ -459,7 +463,7 @@ def test_a_plan_change_resizes_the_tenants_bucket(api, world, clock):
 
 # ------------------------------------------------------------------ the default catalog
 def test_seed_default_catalog_is_idempotent_and_keeps_operator_plans(api, admin):
-    from tollgate.services.plans import seed_default_catalog
+    seed_default_catalog = new_root().plans.seed_default_catalog
 
     mine = {"name": "My free", "limits": [{"meter": "api_calls", "window": "month", "limit": 1}]}
     assert api.call("PUT", "/v1/plans/free", key=admin, body=mine).status == 200
@@ -476,15 +480,13 @@ def test_seed_default_catalog_is_idempotent_and_keeps_operator_plans(api, admin)
 
 # ------------------------------------------------------------------ cost per decision
 @pytest.fixture
-def dynamo_calls():
-    """The DynamoDB operations the consume path makes (the shared low-level client; the
-    rate limiter's lease writes on it are left out)."""
+def dynamo_calls(api):
+    """The DynamoDB operations the consume path makes (the limits function's low-level client;
+    the rate limiter's lease writes on it are left out)."""
     import os
 
-    from tollgate.adapters.ledger import dynamodb_client
-
     calls: list[str] = []
-    client = dynamodb_client()
+    client = api.root_of("LimitsFunction").dynamodb
 
     def record(model, params, **kwargs):
         if params.get("TableName") != os.environ["RATE_LIMITS_TABLE"]:
@@ -498,7 +500,6 @@ def dynamo_calls():
 def test_a_warm_instance_decides_in_one_request_with_exact_numbers(api, world, dynamo_calls):
     from tollgate.domain.meters import Aggregation, MeterSpec
     from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-    from tollgate.services.count_usage import count_messages
 
     key = world["acme"]
     assert consume(api, key, id="w0", meter="gb", amount=0.5).status == 200  # cold: read, then write

@@ -6,13 +6,21 @@ from __future__ import annotations
 import os
 import random
 
+from tests.conftest import new_root
 from tests.integration.moto_world import fresh_aws, module_aws  # noqa: F401 - fixtures
 from tollgate.adapters.ratelimit_store import DynamoBucketStore, MemoryBucketStore
 from tollgate.domain.ratelimit import US, Branch, Bucket, LeaseWrite, plan_write
 
 
+def dynamo_store() -> DynamoBucketStore:
+    """The store the API functions' roots build, on this world's rate-limits table."""
+    store = new_root().rate_limits.limiter.store
+    assert isinstance(store, DynamoBucketStore) and store.table == os.environ["RATE_LIMITS_TABLE"]
+    return store
+
+
 def test_dynamo_and_memory_stores_agree_on_every_write(fresh_aws):
-    dynamo, memory = DynamoBucketStore(), MemoryBucketStore()
+    dynamo, memory = dynamo_store(), MemoryBucketStore()
     rnd = random.Random(7)
     bucket = Bucket(1000, 400)  # slack 20 ms: both branches and the slack band get exercised
     now_us = 1_800_000_000 * US
@@ -40,7 +48,7 @@ def test_dynamo_and_memory_stores_agree_on_every_write(fresh_aws):
 def test_the_bucket_item_expires_after_it_refills(fresh_aws):
     import boto3
 
-    store = DynamoBucketStore()
+    store = dynamo_store()
     now_us = 1_800_000_000 * US
     store.write("t#x", LeaseWrite(Branch.RESET, 1, now_us, 100_000, 0, now_us))
     client = boto3.client("dynamodb", region_name="us-east-1")

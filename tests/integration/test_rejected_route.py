@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import FakeContext
+from tests.conftest import FakeContext, new_root
 from tests.integration.test_consumer import METERS, T0, body, e, sqs_event
 from tollgate.domain.keys import Scope
 from tollgate.domain.usage import UsageEvent, format_time
-from tollgate.local.template import load_handler
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def quarantined(api, admin_key):
         for i in range(3)
     ]
     batch = sqs_event([("m1", body("acme", [*events, e("fine", "calls", "1")], METERS))])
-    assert load_handler("ConsumerFunction")(batch, FakeContext()) == {"batchItemFailures": []}
+    assert api.handler_for("ConsumerFunction")(batch, FakeContext()) == {"batchItemFailures": []}
     return events
 
 
@@ -54,7 +53,7 @@ def test_an_event_too_deep_to_show_is_listed_without_its_data(api, admin_key, qu
         data={"note": "\udfff", "deep": deep},
     )
     batch = sqs_event([("m2", body("acme", [event], METERS))])
-    assert load_handler("ConsumerFunction")(batch, FakeContext()) == {"batchItemFailures": []}
+    assert api.handler_for("ConsumerFunction")(batch, FakeContext()) == {"batchItemFailures": []}
     listed = api.call("GET", "/v1/events/rejected", key=admin_key, query={"tenant": "acme", "limit": "1"})
     assert listed.status == 200, listed.body
     [item] = listed.body["items"]
@@ -62,9 +61,7 @@ def test_an_event_too_deep_to_show_is_listed_without_its_data(api, admin_key, qu
 
 
 def test_errors(api, admin_key, quarantined):
-    from tollgate.services.keys import create_key
-
-    tenant_key = create_key(Scope.TENANT, tenant_id="acme")[1]
+    tenant_key = new_root().keys.create_key(Scope.TENANT, tenant_id="acme")[1]
     assert api.call("GET", "/v1/events/rejected", key=tenant_key, query={"tenant": "acme"}).status == 403
     assert api.call("GET", "/v1/events/rejected", key=admin_key, query={"tenant": "nobody"}).status == 404
     bad = api.call("GET", "/v1/events/rejected", key=admin_key, query={"tenant": "acme", "cursor": "eyJpZCI6IngifQ"})
@@ -74,6 +71,6 @@ def test_errors(api, admin_key, quarantined):
 
 
 def test_the_health_job_reports_the_days_quarantine(api, admin_key, quarantined):
-    result = load_handler("AggregatorFunction")({}, FakeContext())
+    result = api.handler_for("AggregatorFunction")({}, FakeContext())
     assert result["quarantined_today"] == 3 and result["dead_letters"] == 0
     assert result["healthy"] is False

@@ -51,11 +51,8 @@ def api(aws_module):
     writes what it may write again). Routed as API Gateway routes (POST /v1/consume runs the
     limits function)."""
     from tests.integration.routing import RoutedApi
-    from tollgate.services import quotas
 
-    quotas.reset_all()
-    yield RoutedApi()
-    quotas.reset_all()
+    return RoutedApi()  # its own execution environments (and caches), for this module only
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +62,10 @@ def admin_key(module_admin_key):
 
 @pytest.fixture(scope="module")
 def world(api, admin_key):
-    from tollgate.services.keys import create_key, revoke_key
+    from tests.conftest import new_root
 
+    keys = new_root().keys
+    create_key = keys.create_key
     for tenant in ("acme", "other"):
         assert api.call("POST", "/v1/tenants", key=admin_key, body={"id": tenant, "name": tenant}).status == 201
     assert (
@@ -76,7 +75,7 @@ def world(api, admin_key):
         == 201
     )
     revoked_record, revoked = create_key(ADMIN, name="old")
-    revoke_key(revoked_record.id)
+    keys.revoke_key(revoked_record.id)
     return {
         ADMIN: admin_key,
         INGEST: create_key(INGEST)[1],

@@ -61,7 +61,8 @@ def test_every_template_table_has_a_model(template):
 def test_every_function_handler_is_importable_and_callable(template, logical_id):
     spec = template.functions()[logical_id]
     assert spec.code_dir.is_relative_to(ROOT / "functions")
-    assert callable(import_handler(spec))
+    # A fresh import (its own execution environment and composition root), not kept for later imports.
+    assert callable(import_handler(spec, fresh=True))
 
 
 def test_functions_run_python_313_on_arm64(template):

@@ -20,7 +20,7 @@ from tollgate.domain.limits import ApiRateLimit, Limit, Plan
 from tollgate.domain.records import Tenant
 
 from .models import AuditModel, LimitOverridesModel, PlanModel, TenantModel
-from .repos import _tenant_model, decode_cursor, encode_cursor
+from .repos import TenantRepo, _tenant_model, decode_cursor, encode_cursor
 
 
 def _connection() -> Connection:
@@ -149,19 +149,21 @@ class OverridesRepo:
 
 
 # ------------------------------------------------------------------ tenants (plan changes)
-class TenantChanges:
-    def create(self, tenant: Tenant, entry: AuditEntry) -> None:
+class AuditedTenantRepo(TenantRepo):
+    """``services.ports.TenantRepository``: the tenant table, and plan changes written with
+    their audit entry in one transaction."""
+
+    def create_audited(self, tenant: Tenant, entry: AuditEntry) -> None:
         try:
             write_audited(_tenant_model(tenant), TenantModel.id.does_not_exist(), entry, f"tenant {tenant.id!r}")
         except Conflict:
             raise Conflict(f"tenant {tenant.id!r} already exists") from None
 
-    def replace(self, tenant: Tenant, previous: Tenant, entry: AuditEntry) -> None:
+    def replace_audited(self, tenant: Tenant, previous: Tenant, entry: AuditEntry) -> None:
         condition = TenantModel.updated_at == previous.updated_at
         write_audited(_tenant_model(tenant), condition, entry, f"tenant {tenant.id!r}")
 
 
-# ------------------------------------------------------------------ audit
 class AuditRepo:
     def list(self, subject: str, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
         """Newest first. Raises ValueError for a cursor this API did not issue for ``subject``."""

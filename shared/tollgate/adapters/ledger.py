@@ -11,9 +11,7 @@ The client is created lazily, once per process (boto3 clients are thread-safe), 
 
 from __future__ import annotations
 
-import os
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,11 +23,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tollgate.config import settings
+from tollgate.config import Settings
 from tollgate.domain import counting, stored_events
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, EventRef, LogChunk
 from tollgate.domain.usage import format_time
+from tollgate.services.ports import CommitCancelled, StoreBusy, StoreRefused
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,36 +57,23 @@ _RETRYABLE_REASONS = frozenset(
     }
 )
 
+
 # ------------------------------------------------------------------ client
-_client: Any = None
-_client_lock = threading.Lock()
-
-
-def dynamodb_client() -> Any:
-    """The process-wide low-level DynamoDB client, created on first use."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                _client = boto3.session.Session().client(
-                    "dynamodb",
-                    region_name=settings().region,
-                    endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-                    config=Config(
-                        retries={"mode": "standard"},
-                        max_pool_connections=2 * MAX_WORKERS,
-                        connect_timeout=3,
-                        read_timeout=10,
-                    ),
-                )
-    return _client
-
-
-def reset_client(client: Any = None) -> None:
-    """Forget the cached client (the next call builds one from the environment), or install one."""
-    global _client
-    with _client_lock:
-        _client = client
+def dynamodb_client(settings: Settings) -> Any:
+    """A low-level DynamoDB client for ``settings``' region and endpoint (boto3 clients are
+    thread-safe). The composition root makes one per execution environment and hands it to
+    every adapter of that environment."""
+    return boto3.session.Session().client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        config=Config(
+            retries={"mode": "standard"},
+            max_pool_connections=2 * MAX_WORKERS,
+            connect_timeout=3,
+            read_timeout=10,
+        ),
+    )
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -113,37 +99,23 @@ def _epoch(at: datetime, days: float) -> int:
     return int((at + timedelta(days=days)).timestamp())
 
 
-class CommitCancelled(Exception):
-    """A commit transaction was cancelled. ``committed`` holds the markers that already
-    existed (their units are durable: drop them); ``retryable`` says whether the rest may be
-    tried again (conflict, throttling, or only already-committed markers)."""
-
-    def __init__(self, committed: set[str], retryable: bool, codes: list[str]):
-        super().__init__(f"transaction cancelled: {codes}")
-        self.committed = committed
-        self.retryable = retryable
-        self.codes = codes
-
-
 class Ledger:
     """Reads and writes of the events and counters tables for one invocation."""
 
     def __init__(
         self,
-        client: Any = None,
+        client: Any,
         *,
-        events_table: str | None = None,
-        counters_table: str | None = None,
+        events_table: str,
+        counters_table: str,
+        retention_days: int = 400,
         max_workers: int | None = None,
     ) -> None:
-        self._client = client
-        self.events_table = events_table or settings().events_table
-        self.counters_table = counters_table or settings().counters_table
+        self.client = client
+        self.events_table = events_table
+        self.counters_table = counters_table
+        self.retention_days = retention_days
         self.max_workers = max(1, max_workers if max_workers is not None else MAX_WORKERS)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else dynamodb_client()
 
     def _map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``fn`` over ``items`` on the thread pool, results in order. ``fn`` returns its own
@@ -160,7 +132,7 @@ class Ledger:
         """One conditional PutItem per event: ``(ref, claiming message, batch messages holding
         it)``. Returns, per claim, the owning message id when it is one of the batch messages
         holding the event, None when another message owns it, or the error."""
-        expires = num(_epoch(now, settings().raw_event_retention_days))
+        expires = num(_epoch(now, self.retention_days))
         client = self.client
 
         def one(claim: tuple[EventRef, str, Sequence[str]]) -> str | None | Exception:
@@ -197,7 +169,7 @@ class Ledger:
     def write_log(self, chunks: Sequence[LogChunk], now: datetime) -> list[Exception | None]:
         """Put the chunks (BatchWriteItem, 25 per request). Keys and bodies are a function of
         the claimed events, so a rewrite after a retry replaces a chunk with itself."""
-        expires = num(_epoch(now, settings().raw_event_retention_days))
+        expires = num(_epoch(now, self.retention_days))
         errors: list[Exception | None] = [None] * len(chunks)
         items: dict[int, dict[str, Any]] = {}
         for i, c in enumerate(chunks):
@@ -260,7 +232,8 @@ class Ledger:
 
     def commit(self, units: Sequence[CommitUnit], now: datetime) -> None:
         """One TransactWriteItems: each unit's marker (``attribute_not_exists``) and one ADD
-        per distinct counter key. Raises CommitCancelled, or the client's error."""
+        per distinct counter key. Raises CommitCancelled, StoreBusy, StoreRefused, or the client's
+        error (the outcome is then unknown)."""
         marker_expires = num(int((now + counting.MESSAGE_MARKER_TTL).timestamp()))
         items: list[dict[str, Any]] = []
         marker_of: dict[int, str] = {}
@@ -294,7 +267,12 @@ class Ledger:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _RETRYABLE_CODES:
+                raise StoreBusy(code) from exc
+            if code == "ValidationException":  # refused as a whole: nothing was written
+                raise StoreRefused(exc.response.get("Error", {}).get("Message", code)) from exc
+            if code != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []
             codes = [r.get("Code", "None") for r in reasons]
@@ -306,7 +284,9 @@ class Ledger:
             raise CommitCancelled(committed, retryable, codes) from exc
 
     # -------------------------------------------------------------- 4. idempotent counters
-    def apply_idempotent(self, updates: CounterUpdates) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
+    def apply_idempotent(  # noqa: C901 - the consumer hot path, measured by bench/consumer.py
+        self, updates: CounterUpdates
+    ) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
         """max, latest and unique_count updates, one UpdateItem per key; each is harmless to
         repeat. Returns (failed keys, saturated unique keys: the item reached 400 KB)."""
         jobs: list[tuple[CounterKey, str, str | None, dict[str, Any]]] = []
@@ -422,10 +402,3 @@ class Ledger:
             page.append(event)
         next_cursor = counting.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if more else None
         return [stored_events.render(e, tenant) for e in page], next_cursor
-
-
-def list_events(
-    tenant: str, start: datetime, end: datetime, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """``GET /v1/events``: see ``Ledger.list_events``."""
-    return Ledger().list_events(tenant, start, end, limit, cursor)

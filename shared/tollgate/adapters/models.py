@@ -11,7 +11,6 @@ docs/storage.md and built by ``tollgate.domain.storage_keys``.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 from pynamodb.attributes import (
@@ -28,6 +27,8 @@ from pynamodb.attributes import (
 from pynamodb.constants import NUMBER
 from pynamodb.models import Model
 
+from tollgate.config import Settings
+
 
 class DecimalAttribute(Attribute[Decimal]):
     """A DynamoDB number read back as ``Decimal`` (pynamodb's NumberAttribute gives floats)."""
@@ -41,17 +42,19 @@ class DecimalAttribute(Attribute[Decimal]):
         return Decimal(value)
 
 
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 class _Meta:
     @staticmethod
     def for_table(env_var: str, default: str) -> type:
+        """A model's Meta: ``env_name`` is the template's variable for the table (a test checks
+        it); the name itself is bound by ``bind`` when a composition root is built."""
+
         class Meta:
-            table_name = os.environ.get(env_var, default)
+            table_name = default
+            default_table_name = default
             env_name = env_var
-            region = _region()
+            setting = env_var.lower()
+            region = "us-east-1"
+            host: str | None = None
             max_retry_attempts = 2
 
         return Meta
@@ -185,3 +188,16 @@ ALL_MODELS: tuple[type[Model], ...] = (
     AuditModel,
     RateLimitBucketModel,
 )
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the tables, region and endpoint of ``settings`` (the composition
+    root calls it once per execution environment, before any model is used). pynamodb keeps
+    table names on the model classes, so this is process-wide: every root of a process binds
+    the same settings (one function's environment, or one test's moto world)."""
+    for model in ALL_MODELS:
+        meta = model.Meta
+        name = getattr(settings, meta.setting) or meta.default_table_name  # no rate-limits table: its default
+        if (meta.table_name, meta.region, meta.host) != (name, settings.region, settings.endpoint_url):
+            meta.table_name, meta.region, meta.host = name, settings.region, settings.endpoint_url
+            model._connection = None  # noqa: SLF001 - pynamodb caches the connection on the class

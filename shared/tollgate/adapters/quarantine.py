@@ -19,17 +19,16 @@ import binascii
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tollgate.config import settings
 from tollgate.domain import stored_events
 from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.services.ports import Quarantine
 
-from .ledger import dynamodb_client, num, s
+from .ledger import num, s
 
 QUARANTINE_COUNTER_PK = "OPS#quarantined"
 
@@ -47,27 +46,16 @@ def _ascii(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
-@dataclass(frozen=True)
-class Quarantine:
-    tenant: str
-    message_id: str
-    event: UsageEvent
-    reason: str
-
-
 class QuarantineStore:
-    def __init__(self, client: Any = None, *, events_table: str | None = None, counters_table: str | None = None):
-        self._client = client
-        self.events_table = events_table or settings().events_table
-        self.counters_table = counters_table or settings().counters_table
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else dynamodb_client()
+    def __init__(self, client: Any, *, events_table: str, counters_table: str, retention_days: int = 400):
+        self.client = client
+        self.events_table = events_table
+        self.counters_table = counters_table
+        self.retention_days = retention_days
 
     def put(self, entries: Sequence[Quarantine], now: datetime) -> list[Exception | None]:
         """Store each entry once (a transaction with the day's count); per entry, the error."""
-        expires = num(int((now + timedelta(days=settings().raw_event_retention_days)).timestamp()))
+        expires = num(int((now + timedelta(days=self.retention_days)).timestamp()))
         out: list[Exception | None] = []
         for q in entries:
             item = {

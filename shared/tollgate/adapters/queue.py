@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tollgate.domain.meters import MeterSpec
 from tollgate.domain.usage import MESSAGE_VERSION
+from tollgate.services.ports import SendReport
 
 MAX_MESSAGE_BYTES = 240 * 1024
 MAX_BATCH_BYTES = 256 * 1024
@@ -117,15 +118,6 @@ def billed_requests(sizes: Iterable[int]) -> int:
 
 
 # ------------------------------------------------------------------ sending
-@dataclass
-class SendReport:
-    sent: list[int] = field(default_factory=list)  # message positions SQS accepted
-    failed: list[int] = field(default_factory=list)  # positions still refused after every attempt
-    calls: int = 0  # SendMessageBatch requests made
-    billed: int = 0  # SQS requests billed (64 KiB chunks)
-    last_error: str | None = None  # code of the last failure, for the log (never a body)
-
-
 class UsageQueue:
     """SendMessageBatch with bounded retries of the failed entries. A call that raises (timeout,
     throttling after the SDK's own retries) counts as every entry of it failing; a retry may
@@ -192,7 +184,7 @@ class UsageQueue:
         return refused, fatal
 
 
-def sqs_client(region: str) -> Any:
+def sqs_client(region: str, endpoint_url: str | None = None) -> Any:
     """A botocore SQS client (botocore is already loaded by pynamodb; boto3 adds ~40 ms of
     imports). The SDK retries throttling and 5xx once more on its own; entries SQS refuses
     are retried by ``UsageQueue``."""
@@ -207,4 +199,20 @@ def sqs_client(region: str) -> Any:
         read_timeout=5,
         tcp_keepalive=True,
     )
-    return session.create_client("sqs", region_name=region, config=config)
+    return session.create_client("sqs", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+class SqsQueueMonitor:
+    """``services.ports.QueueMonitor`` on SQS queue attributes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def depth(self, queue_url: str) -> int:
+        attrs = self.client.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )

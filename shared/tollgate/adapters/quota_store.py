@@ -20,20 +20,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tollgate.config import settings
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey
+from tollgate.services.ports import (
+    CONSUME_MSG,
+    CommitResult,
+    Committed,
+    Contended,
+    CounterConflict,
+    CounterValue,
+    CounterWrite,
+    Duplicate,
+    Marker,
+)
 
-from .ledger import dynamodb_client, num, s
-
-CONSUME_MSG = "consume"
-"""The ``msg`` of a marker written by /v1/consume. SQS message ids are UUIDs, never this."""
+from .ledger import num, s
 
 RETRYABLE_REASONS = frozenset(
     {
@@ -50,87 +56,23 @@ def marker_key(tenant: str, event_id: str) -> dict[str, dict[str, str]]:
     return {"pk": s(keys.event_marker_pk(tenant, event_id)), "sk": s(keys.EVENT_SK)}
 
 
-@dataclass(frozen=True)
-class Marker:
-    """An existing dedupe marker: who claimed the id, and (for consume) the decision."""
-
-    claimed_by: str | None
-    decision: dict[str, Any] | None
-
-    @property
-    def by_consume(self) -> bool:
-        return self.claimed_by == CONSUME_MSG
-
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> Marker:
-        raw = item.get("d", {}).get("S")
-        return cls(item.get("msg", {}).get("S"), json.loads(raw) if raw else None)
+def _marker(item: dict[str, Any]) -> Marker:
+    raw = item.get("d", {}).get("S")
+    return Marker(item.get("msg", {}).get("S"), json.loads(raw) if raw else None)
 
 
-@dataclass(frozen=True)
-class CounterValue:
-    value: Decimal | None
-    uniques: int
-
-    @classmethod
-    def of(cls, item: dict[str, Any] | None) -> CounterValue:
-        if not item:
-            return cls(None, 0)
-        v = item.get("v", {}).get("N")
-        return cls(Decimal(v) if v is not None else None, len(item.get("u", {}).get("SS", [])))
-
-
-@dataclass(frozen=True)
-class CounterWrite:
-    key: CounterKey
-    amount: Decimal
-    expires_at: int | None
-    ceiling: Decimal | None  # hard limit: the stored value must be <= this
-    expected: Decimal | None = None  # the stored value must be exactly this (0: or no value)
-
-
-@dataclass(frozen=True)
-class Committed:
-    pass
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    marker: Marker | None  # None when the endpoint did not return the item
-
-
-@dataclass(frozen=True)
-class CounterConflict:
-    """Counters whose condition failed, as found: over a ceiling, or not the expected value."""
-
-    values: dict[CounterKey, CounterValue]
-
-
-@dataclass(frozen=True)
-class Contended:
-    codes: list[str]
-
-
-CommitResult = Committed | Duplicate | CounterConflict | Contended
+def _counter_value(item: dict[str, Any] | None) -> CounterValue:
+    if not item:
+        return CounterValue(None, 0)
+    v = item.get("v", {}).get("N")
+    return CounterValue(Decimal(v) if v is not None else None, len(item.get("u", {}).get("SS", [])))
 
 
 class QuotaStore:
-    def __init__(self, client: Any = None, *, events_table: str | None = None, counters_table: str | None = None):
-        self._client = client
-        self._events_table = events_table
-        self._counters_table = counters_table
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else dynamodb_client()
-
-    @property
-    def events_table(self) -> str:
-        return self._events_table or settings().events_table
-
-    @property
-    def counters_table(self) -> str:
-        return self._counters_table or settings().counters_table
+    def __init__(self, client: Any, *, events_table: str, counters_table: str):
+        self.client = client
+        self.events_table = events_table
+        self.counters_table = counters_table
 
     # -------------------------------------------------------------- read
     def read(
@@ -155,9 +97,9 @@ class QuotaStore:
             resp = self.client.batch_get_item(RequestItems=request)
             responses = resp.get("Responses", {})
             for item in responses.get(self.events_table, []):
-                found_marker = Marker.of(item)
+                found_marker = _marker(item)
             for item in responses.get(self.counters_table, []):
-                values[CounterKey(item["pk"]["S"], item["sk"]["S"])] = CounterValue.of(item)
+                values[CounterKey(item["pk"]["S"], item["sk"]["S"])] = _counter_value(item)
             request = resp.get("UnprocessedKeys") or {}
             if not request:
                 return found_marker, values
@@ -167,7 +109,7 @@ class QuotaStore:
         item = self.client.get_item(
             TableName=self.events_table, Key=marker_key(tenant, event_id), ConsistentRead=True
         ).get("Item")
-        return Marker.of(item) if item else None
+        return _marker(item) if item else None
 
     # -------------------------------------------------------------- write
     def _marker_item(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> dict[str, Any]:
@@ -178,7 +120,7 @@ class QuotaStore:
             "expires_at": num(expires_at),
         }
 
-    def commit(
+    def commit(  # noqa: C901 - the consume hot path, measured by bench/consume.py
         self,
         tenant: str,
         event_id: str,
@@ -231,9 +173,9 @@ class QuotaStore:
             codes = [r.get("Code", "None") or "None" for r in reasons]
             if codes and codes[0] == "ConditionalCheckFailed":
                 item = reasons[0].get("Item")
-                return Duplicate(Marker.of(item) if item else None)
+                return Duplicate(_marker(item) if item else None)
             failed = {
-                writes[i - 1].key: CounterValue.of(reasons[i].get("Item"))
+                writes[i - 1].key: _counter_value(reasons[i].get("Item"))
                 for i, code in enumerate(codes)
                 if i > 0 and code == "ConditionalCheckFailed"
             }
@@ -258,5 +200,5 @@ class QuotaStore:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             item = exc.response.get("Item")
-            return Marker.of(item) if item else (self.get_marker(tenant, event_id) or Marker(None, None))
+            return _marker(item) if item else (self.get_marker(tenant, event_id) or Marker(None, None))
         return None

@@ -8,45 +8,29 @@ semantics in memory, for unit tests and the benchmark, and counts writes per key
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from tollgate.domain.ratelimit import US, Branch, LeaseWrite, apply_write
 
-from .ledger import dynamodb_client, num, s
+from .ledger import num, s
 
 ITEM_TTL_S = 3600
 """A bucket item expires an hour after its TAT: by then it is full again, like a new one."""
 
 
-class BucketStore(Protocol):
-    def write(self, key: str, write: LeaseWrite) -> tuple[bool, int | None]:
-        """Apply ``write`` if its condition holds. Returns ``(True, new TAT)`` or
-        ``(False, TAT found)`` (None when there is no item)."""
-
-
-def table_name() -> str | None:
-    return os.environ.get("RATE_LIMITS_TABLE") or None
-
-
 class DynamoBucketStore:
-    def __init__(self, client: Any = None, table: str | None = None) -> None:
-        self._client = client
-        self._table = table
+    """``services.ports.BucketStore`` on the rate-limits table."""
 
-    @property
-    def table(self) -> str:
-        name = self._table or table_name()
-        if not name:
-            raise RuntimeError("RATE_LIMITS_TABLE is not set")
-        return name
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
 
     def write(self, key: str, write: LeaseWrite) -> tuple[bool, int | None]:
-        client = self._client if self._client is not None else dynamodb_client()
+        client = self.client
         expires = (write.now_us + write.inc_us) // US + ITEM_TTL_S
         values: dict[str, Any] = {":inc": num(write.inc_us), ":floor": num(write.floor_us), ":exp": num(expires)}
         if write.branch is Branch.RESET:

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
@@ -213,59 +209,3 @@ class ApiKeyRepo:
 
 
 # ------------------------------------------------------------------ read caches
-class TtlCache(Generic[T]):
-    """Caches found values for ``ttl`` seconds. Misses are not cached by default, so a new
-    tenant or meter is usable at once; with ``miss_ttl`` they are, for that long, the
-    ``max_misses`` most recently asked for (least recently used dropped first), so a flood of
-    one unknown key costs one read per ``miss_ttl`` and a flood of many costs bounded memory.
-    Thread-safe; per Lambda instance."""
-
-    def __init__(
-        self,
-        loader: Callable[[str], T | None],
-        ttl: float,
-        clock: Callable[[], float] = time.monotonic,
-        *,
-        miss_ttl: float | None = None,
-        max_misses: int = 10_000,
-    ):
-        self._loader = loader
-        self._ttl = ttl
-        self._clock = clock
-        self._items: dict[str, tuple[float, T]] = {}
-        self._miss_ttl = miss_ttl
-        self._max_misses = max_misses
-        self._misses: OrderedDict[str, float] = OrderedDict()  # key -> expiry, least recently used first
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> T | None:
-        now = self._clock()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit and hit[0] > now:
-                return hit[1]
-            missed_until = self._misses.get(key)
-            if missed_until is not None:
-                if missed_until > now:
-                    self._misses.move_to_end(key)
-                    return None
-                del self._misses[key]
-        value = self._loader(key)
-        with self._lock:
-            if value is not None:
-                self._items[key] = (now + self._ttl, value)
-            elif self._miss_ttl is not None:
-                self._misses[key] = now + self._miss_ttl
-                self._misses.move_to_end(key)
-                while len(self._misses) > self._max_misses:
-                    self._misses.popitem(last=False)
-        return value
-
-    def invalidate(self, key: str | None = None) -> None:
-        with self._lock:
-            if key is None:
-                self._items.clear()
-                self._misses.clear()
-            else:
-                self._items.pop(key, None)
-                self._misses.pop(key, None)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.event_handler import Response, content_types
-
-from tollgate.services.keys import key_is_active
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from .http import Edge, create_app
+
+if TYPE_CHECKING:
+    from tollgate.wiring import Root
+
 from .routes import audit, consume, ingest, keys, meters, plans, quarantine, quotas, system, tenants, usage
 
 DESCRIPTION = (
@@ -19,20 +22,21 @@ DESCRIPTION = (
 )
 
 
-def build_api_app():
-    """The admin and read API; its /openapi.json documents every route of every function."""
+def build_api_app(root: Root) -> APIGatewayHttpResolver:
+    """The admin and read API; its /openapi.json documents every route of every function (so
+    it includes the consume and ingest routes too, built on this root's services)."""
     app = create_app(
-        system.router,
-        keys.router,
-        tenants.router,
-        meters.router,
-        usage.router,
-        plans.router,
-        quotas.router,
-        audit.router,
-        quarantine.router,
-        consume.build_router(),
-        ingest.router,
+        system.build_router(),
+        keys.build_router(root.keys),
+        tenants.build_router(root.tenants, root.rate_limits),
+        meters.build_router(root.meters),
+        usage.build_router(root.usage, root.events_log, root.clock),
+        plans.build_router(root.plans),
+        quotas.build_router(root.quotas, root.meters),
+        audit.build_router(root.audit, root.tenants),
+        quarantine.build_router(root.quarantine),
+        consume.build_router(root.consume),
+        ingest.build_router(root.ingest),
         description=DESCRIPTION,
     )
     app.enable_swagger(path="/docs", title="Tollgate API")
@@ -44,8 +48,10 @@ def build_api_app():
     return app
 
 
-api_app = build_api_app()
-api_edge = Edge(api_app, key_is_active=key_is_active)
+def build_api_edge(root: Root) -> Edge:
+    """The API function's resolver and Edge; ``functions/api/app.py`` builds one per
+    execution environment, so concurrent requests never share request state."""
+    return Edge(build_api_app(root), key_is_active=root.keys.key_is_active, rate_limit=root.rate_limits.check)
 
 
 # ------------------------------------------------------------------ the limits function
@@ -55,9 +61,14 @@ def consume_rate_limited(decision) -> Response:
     return Response(429, content_types.APPLICATION_JSON, json.dumps(body), headers=decision.headers())
 
 
-def build_limits_edge() -> Edge:
-    """POST /v1/consume. Each call builds its own resolver and router: the function module
-    calls it once per execution environment (the local stack imports one per concurrent
-    request). ``NaN`` in the body reaches validation, which names the field (422)."""
-    app = create_app(consume.build_router(), title="Tollgate limits")
-    return Edge(app, key_is_active=key_is_active, json_constants=True, on_rate_limited=consume_rate_limited)
+def build_limits_edge(root: Root) -> Edge:
+    """POST /v1/consume, once per execution environment. ``NaN`` in the body reaches
+    validation, which names the field (422)."""
+    app = create_app(consume.build_router(root.consume), title="Tollgate limits")
+    return Edge(
+        app,
+        key_is_active=root.keys.key_is_active,
+        rate_limit=root.rate_limits.check,
+        json_constants=True,
+        on_rate_limited=consume_rate_limited,
+    )

@@ -16,14 +16,14 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 
 from tollgate.domain.keys import key_from_headers
-from tollgate.services.keys import authenticate
+from tollgate.services.keys import KeyService
 
 logger = Logger(child=True)
 
 
-def authorize(raw_event: dict[str, Any]) -> dict[str, Any]:
+def authorize(keys: KeyService, raw_event: dict[str, Any]) -> dict[str, Any]:
     event = APIGatewayAuthorizerEventV2(raw_event)
-    result = authenticate(key_from_headers(event.headers))
+    result = keys.authenticate(key_from_headers(event.headers))
     if result.principal is None:
         logger.info("request without a valid key", extra={"reason": result.error, "route": event.route_key})
         return APIGatewayAuthorizerResponseV2(authorize=True, context={"error": result.error or "invalid"}).asdict()

@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from aws_lambda_powertools.event_handler.request import Request
 
 from tollgate.domain.errors import FieldError, Forbidden, NotFound, TollgateError, Unauthenticated, ValidationFailed
 from tollgate.domain.keys import Principal, Scope
@@ -38,16 +39,18 @@ _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
 
 # ------------------------------------------------------------------ principal
-def principal(router: Router | APIGatewayHttpResolver) -> Principal:
-    """The authenticated caller of the current request (set by ``Edge``)."""
-    p = router.context.get("principal")
+def caller(request: Request) -> Principal:
+    """The authenticated caller of this request. The ``Edge`` puts it in the request's context
+    (its own resolver's: one per execution environment), and each route takes the request as a
+    parameter (Powertools injects a ``Request``-typed one) and reads its principal from there,
+    before any I/O."""
+    p = request.context.get("principal")
     if p is None:  # a route that forgot it is public: fail closed
         raise Unauthenticated("no API key")
     return p
 
 
-def require(router: Router | APIGatewayHttpResolver, *scopes: Scope) -> Principal:
-    p = principal(router)
+def require(p: Principal, *scopes: Scope) -> Principal:
     if p.scope not in scopes:
         allowed = ", ".join(s.value for s in scopes)
         raise Forbidden(f"this route needs a key with scope {allowed}; this key has scope {p.scope.value}")
@@ -154,14 +157,7 @@ def _complete_responses(app: APIGatewayHttpResolver) -> None:
 
 # ------------------------------------------------------------------ rate limiting
 RateCheck = Callable[[Principal], "RateDecision | None"]
-
-
-def default_rate_check(p: Principal) -> RateDecision | None:
-    """The per-tenant / per-key API rate limit (tollgate.services.ratelimit), imported on first
-    use so this module stays free of AWS code."""
-    from tollgate.services.ratelimit import check  # noqa: PLC0415
-
-    return check(p)
+"""The Edge's rate-limit step (``services.ratelimit.ApiRateLimits.check``); None: off."""
 
 
 def rate_limited_problem(decision: RateDecision) -> Response:
@@ -228,7 +224,7 @@ class Edge:
         media_types: tuple[str, ...] = ("application/json",),
         check_json: bool = True,
         json_constants: bool = False,
-        rate_limit: RateCheck | None = default_rate_check,
+        rate_limit: RateCheck | None,
         on_rate_limited: Callable[[RateDecision], Response] = rate_limited_problem,
     ):
         """``check_json`` False leaves the JSON syntax to the route (the body must still be

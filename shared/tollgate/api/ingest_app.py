@@ -8,16 +8,18 @@ the 401/413/415 checks, in the documented order).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tollgate.domain.events import CE_PREFIX, JSON, MEDIA_TYPES
-from tollgate.services.keys import key_is_active
 
 from .http import Edge, Response, create_app
 from .routes import ingest
+
+if TYPE_CHECKING:
+    from tollgate.wiring import Root
 
 metrics = Metrics()
 
@@ -37,9 +39,12 @@ class IngestEdge(Edge):
         return super()._check(event)
 
 
-def build_ingest_app():
-    return create_app(ingest.build_router(), title="Tollgate ingest")
-
-
-ingest_app = build_ingest_app()
-ingest_edge = IngestEdge(ingest_app, key_is_active=key_is_active, media_types=MEDIA_TYPES, check_json=False)
+def build_ingest_edge(root: Root) -> IngestEdge:
+    """The ingest function's resolver and Edge, once per execution environment."""
+    return IngestEdge(
+        create_app(ingest.build_router(root.ingest), title="Tollgate ingest"),
+        key_is_active=root.keys.key_is_active,
+        rate_limit=root.rate_limits.check,
+        media_types=MEDIA_TYPES,
+        check_json=False,
+    )

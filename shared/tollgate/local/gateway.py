@@ -334,7 +334,6 @@ def http_response(result: Any) -> HttpResponse:
 
 
 # ------------------------------------------------------------------ the gateway
-_HANDLER_LOCK = threading.Lock()
 
 
 class Gateway:
@@ -403,10 +402,9 @@ class Gateway:
                 if context is None:
                     return _json_response(403, {"message": "Forbidden"})
                 event["requestContext"]["authorizer"] = {"lambda": context}
-            # Powertools' resolvers keep the current request in process-wide state
-            # (BaseRouter.current_event), so two handlers must not run at once in one process.
-            with _HANDLER_LOCK:
-                return http_response(self.runtimes[route.function_id].invoke(event))
+            # Each execution environment has its own resolver and request state (its own
+            # import of the function's app.py and composition root): handlers run concurrently.
+            return http_response(self.runtimes[route.function_id].invoke(event))
         except Exception:
             logger.exception("%s failed on %s", route.function_id, route.route_key)
             return _json_response(500, {"message": "Internal Server Error"})

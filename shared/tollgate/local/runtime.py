@@ -1,15 +1,16 @@
 """Invoke functions in-process, one event per "execution environment" at a time.
 
 Like Lambda, an environment handles one invocation at a time, and concurrent invocations get
-further environments; idle ones are reused. Locally an environment is only a separate import
-of the function's own ``app.py`` (``import_handler(spec, instance=n)``): everything that file
-imports from the layer is imported once per process and shared. The API's resolver and
-routers (``tollgate.api``) are module-level singletons, and so are Powertools' loggers' and
-metrics' shared state, so concurrent invocations are NOT isolated from each other as they are
-on Lambda: they can see each other's request state (a resolver's ``current_event``, appended
-log keys). The gateway serializes the HTTP handlers for that reason (``_HANDLER_LOCK``), but
-authorizers, SQS pollers and schedules invoke outside that lock. The function's Timeout is
-reported through the context but not enforced.
+further environments; idle ones are reused. Locally an environment is a separate import of the
+function's own ``app.py`` (``import_handler(spec, instance=n)``), which builds that
+environment's composition root, resolver, routers and Edge (``tollgate.wiring``,
+``tollgate.api.apps``): request state - the resolver's current event and context, the
+principal - and the caches belong to one environment, so concurrent invocations do not see each
+other's requests. What the layer's modules hold is shared by every environment of the process,
+as it is not on Lambda: module constants, pynamodb's table binding (the same for all), and
+Powertools' logger and metrics buffers (log keys and metrics of concurrent invocations may
+mix in the local log output). The function's Timeout is reported through the context but not
+enforced.
 """
 
 from __future__ import annotations

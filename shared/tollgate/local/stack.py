@@ -237,10 +237,11 @@ class LocalStack:
         self.runtimes = {logical_id: FunctionRuntime(spec) for logical_id, spec in functions.items()}
         for runtime in self.runtimes.values():
             runtime.warm()
-        self.admin_key = self._bootstrap_admin_key()
-        from tollgate.services.plans import seed_default_catalog
+        from tollgate.wiring import Root  # noqa: PLC0415 - after os.environ holds the stack's settings
 
-        seed_default_catalog()  # free, basic, premium, enterprise; never overwrites
+        self.root = Root()  # the stack's own environment: bootstrap key, default plans, control auth
+        self.admin_key = self._bootstrap_admin_key()
+        self.root.plans.seed_default_catalog()  # free, basic, premium, enterprise; never overwrites
 
         sqs = session.client("sqs")
         for mapping in sqs_mappings(template):
@@ -370,8 +371,8 @@ class LocalStack:
         one printed stays valid across restarts and ``tollgate local fire`` can find it."""
         from tollgate.domain.errors import TollgateError
         from tollgate.domain.keys import Scope
-        from tollgate.services.keys import create_key
 
+        create_key = self.root.keys.create_key
         preset = self.admin_key
         saved = local_state.read_admin_key(self.state_dir) if self.state_dir and self.restored else None
         key = None
@@ -400,15 +401,13 @@ class LocalStack:
 
     def _control_auth(self, request: HttpRequest) -> bool:
         """The control endpoints take what the API takes from an admin: an active admin key."""
-        from tollgate.services.keys import authenticate
-
         headers = {name.lower(): value for name, value in request.headers}
         presented = headers.get("x-api-key")
         scheme, _, credential = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and credential.strip():
             presented = credential.strip()
         try:
-            principal = authenticate(presented).principal
+            principal = self.root.keys.authenticate(presented).principal
         except Exception:
             logger.exception("control endpoint: key check failed")
             return False

@@ -9,6 +9,7 @@ tables (``table_specs``), functions (``iter_functions``, ``load_handler``) and t
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -444,16 +445,23 @@ def merged_environment(functions: Mapping[str, FunctionSpec]) -> dict[str, str]:
     return merged
 
 
-def import_handler(spec: FunctionSpec, instance: int = 0) -> Handler:
+_fresh_imports = itertools.count(1)
+
+
+def import_handler(spec: FunctionSpec, instance: int = 0, *, fresh: bool = False) -> Handler:
     """Import ``spec``'s handler from its CodeUri under a module name unique to the function.
 
     Every function file is ``app.py``; importing them all as ``app`` would collide. ``instance``
     loads a further independent copy (a separate execution environment); copies are cached.
+    ``fresh`` loads a new copy that is never reused (a test's own execution environment, with
+    its own composition root).
     """
     module_path, _, attribute = spec.handler.rpartition(".")
     if not module_path:
         raise TemplateError(f"{spec.logical_id}: Handler {spec.handler!r} is not module.function")
     module_name = f"tollgate_local_fn_{spec.logical_id.lower()}" + (f"_{instance}" if instance else "")
+    if fresh:
+        module_name += f"_fresh{next(_fresh_imports)}"
     module = sys.modules.get(module_name)
     if module is None:
         source = spec.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
@@ -468,6 +476,8 @@ def import_handler(spec: FunctionSpec, instance: int = 0) -> Handler:
         except BaseException:
             del sys.modules[module_name]
             raise
+        if fresh:  # never reused: do not keep it (and its root) alive
+            del sys.modules[module_name]
     handler = getattr(module, attribute, None)
     if not callable(handler):
         raise TemplateError(f"{spec.logical_id}: {spec.handler!r} is not a callable in {module.__file__}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from tollgate.adapters.entitlements import AuditRepo
 from tollgate.domain.audit import AuditEntry
 
-repo = AuditRepo()
+from .ports import AuditLog
 
 
-def list_entries(subject: str, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
-    """Raises ValueError for a cursor this API did not issue for this subject."""
-    return repo.list(subject, limit, cursor)
+class AuditService:
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    def list_entries(self, subject: str, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
+        """Raises ValueError for a cursor this API did not issue for this subject."""
+        return self._log.list(subject, limit, cursor)

@@ -33,19 +33,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tollgate.adapters.quota_store import (
-    Committed,
-    Contended,
-    CounterConflict,
-    CounterValue,
-    CounterWrite,
-    Duplicate,
-    Marker,
-)
-from tollgate.config import settings
 from tollgate.domain import periods
 from tollgate.domain.counting import CounterKey, counter_targets
-from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
+from tollgate.domain.errors import FieldError, NotFound, TollgateError, ValidationFailed
 from tollgate.domain.events import MAX_AHEAD
 from tollgate.domain.limits import (
     MAX_LIMIT_VALUE,
@@ -61,7 +51,19 @@ from tollgate.domain.limits import (
 from tollgate.domain.meters import Aggregation, InvalidValue, MeterSpec
 from tollgate.domain.usage import UsageEvent, format_time
 
-from . import clock, quotas
+from .catalog import Catalog
+from .ports import (
+    Clock,
+    Committed,
+    Contended,
+    CounterConflict,
+    CounterStore,
+    CounterValue,
+    CounterWrite,
+    Duplicate,
+    Marker,
+)
+from .quotas import counter_key, states_for, used_of
 
 log = logging.getLogger(__name__)
 
@@ -186,39 +188,61 @@ class KnownCounters:
             self._cool_until.clear()
 
 
-known = KnownCounters()
+class ConsumeService:
+    """The consume decision. ``known`` is this environment's memory of counter values (see
+    ``KnownCounters``); the composition root gives each environment one."""
 
+    def __init__(
+        self,
+        catalog: Catalog,
+        counters: CounterStore,
+        clock: Clock,
+        *,
+        known: KnownCounters | None = None,
+        retention_days: int = 400,
+    ) -> None:
+        self._catalog, self._store, self._clock = catalog, counters, clock
+        self.known = known if known is not None else KnownCounters()
+        self._retention = timedelta(days=retention_days)
 
-def consume(
-    tenant_id: str, meter_key: str, amount: Decimal, event_id: str | None, at: datetime | None = None
-) -> ConsumeResult:
-    now = clock.now()
-    at = now if at is None else at
-    tenant = quotas.cached_tenant(tenant_id)
-    meter = quotas.cached_meter(meter_key)
-    amount = validate_amount(amount, meter.spec())
-    if amount > 0 and not event_id:
-        raise ValidationFailed("id: is required when amount > 0", [FieldError("id", "is required when amount > 0")])
-    _validate_time(at, now)
-    tz = periods.zone(tenant.timezone)
-    limits = [e.limit for e in quotas.effective_for(tenant) if e.limit.meter == meter.key]
-    counter_keys = [quotas.counter_key(tenant.id, lim, bounds(at, lim.window, tz).start) for lim in limits]
-    d = _Decision(tenant.id, meter, amount, event_id, at, now, tz, limits, counter_keys)
-    if amount > 0 and not too_big(amount, limits):
-        fast = d.without_reading()
-        if fast is not None:
-            return fast
-    return d.read_then_write()
+    def consume(
+        self, tenant_id: str, meter_key: str, amount: Decimal, event_id: str | None, at: datetime | None = None
+    ) -> ConsumeResult:
+        now = self._clock.now()
+        at = now if at is None else at
+        tenant = self._catalog.tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        meter = self._catalog.meter(meter_key)
+        if meter is None:
+            raise NotFound(f"meter {meter_key!r} not found")
+        amount = validate_amount(amount, meter.spec())
+        if amount > 0 and not event_id:
+            raise ValidationFailed("id: is required when amount > 0", [FieldError("id", "is required when amount > 0")])
+        _validate_time(at, now)
+        tz = periods.zone(tenant.timezone)
+        limits = [e.limit for e in self._catalog.effective_limits(tenant) if e.limit.meter == meter.key]
+        keys = [counter_key(tenant.id, lim, bounds(at, lim.window, tz).start) for lim in limits]
+        d = _Decision(self._store, self.known, tenant.id, meter, amount, event_id, at, now, tz, limits, keys)
+        d.expires_at = int((now + self._retention).timestamp())
+        if amount > 0 and not too_big(amount, limits):
+            fast = d.without_reading()
+            if fast is not None:
+                return fast
+        return d.read_then_write()
 
 
 class _Decision:
-    def __init__(self, tenant_id, meter, amount, event_id, at, now, tz, limits, counter_keys):
+    expires_at: int
+
+    def __init__(self, store, known, tenant_id, meter, amount, event_id, at, now, tz, limits, counter_keys):
+        self.store: CounterStore = store
+        self.known: KnownCounters = known
         self.tenant_id, self.meter, self.amount, self.event_id = tenant_id, meter, amount, event_id
         self.at, self.now, self.tz, self.limits, self.keys = at, now, tz, limits, counter_keys
-        self.expires_at = int((now + timedelta(days=settings().raw_event_retention_days)).timestamp())
 
     def states(self, values: dict[CounterKey, CounterValue]) -> list[LimitState]:
-        return quotas.states_for(
+        return states_for(
             self.tenant_id, self.limits, self.at, self.tz, values, {self.meter.key: self.meter.aggregation}
         )
 
@@ -248,7 +272,7 @@ class _Decision:
 
     def seen(self, states: list[LimitState], values: dict[CounterKey, CounterValue]) -> list[LimitState]:
         return [
-            LimitState(s.limit, quotas.used_of(values[k], self.meter.aggregation), s.window) if k in values else s
+            LimitState(s.limit, used_of(values[k], self.meter.aggregation), s.window) if k in values else s
             for k, s in zip(self.keys, states, strict=True)
         ]
 
@@ -256,7 +280,7 @@ class _Decision:
     def without_reading(self) -> ConsumeResult | None:
         """With every limited counter's value known: deny on it (one PutItem, the marker), or
         bet on it (one transaction that also proves the values). None: read first."""
-        values = known.values(self.keys)
+        values = self.known.values(self.keys)
         if values is None:
             return None
         states = self.states({k: CounterValue(v, int(v)) for k, v in values.items()})
@@ -264,6 +288,7 @@ class _Decision:
         assert self.event_id is not None
         if not verdict.allowed:  # the known values are lower bounds: this denial is certain
             return _deny(
+                self.store,
                 self.tenant_id,
                 self.event_id,
                 states,
@@ -272,23 +297,24 @@ class _Decision:
                 self.expires_at,
                 self.now,
             )
-        if not known.trusted(self.keys):
+        if not self.known.trusted(self.keys):
             return None
         doc = self.allowed_doc(states)
-        result = quotas.store.commit(self.tenant_id, self.event_id, doc, self.expires_at, self.writes(states, values))
+        result = self.store.commit(self.tenant_id, self.event_id, doc, self.expires_at, self.writes(states, values))
         if isinstance(result, Committed):
             for k in self.keys:
-                known.learn(k, values[k] + self.amount)
+                self.known.learn(k, values[k] + self.amount)
             return _result(doc, False, self.now)
         if isinstance(result, Duplicate):
             return self._duplicate(result, states)
         if isinstance(result, CounterConflict):
             for k, v in result.values.items():
-                known.learn(k, quotas.used_of(v, self.meter.aggregation), lost_bet=True)
+                self.known.learn(k, used_of(v, self.meter.aggregation), lost_bet=True)
             seen = self.seen(states, result.values)
             verdict = judge(self.amount, seen)
             if not verdict.allowed:
                 return _deny(
+                    self.store,
                     self.tenant_id,
                     self.event_id,
                     seen,
@@ -300,9 +326,9 @@ class _Decision:
         return None  # lost the bet (or contended): read, then write
 
     # -------------------------------------------------------------- read, then write
-    def read_then_write(self) -> ConsumeResult:
+    def read_then_write(self) -> ConsumeResult:  # noqa: C901 - the consume hot path, measured by bench/consume.py
         amount, now, tz = self.amount, self.now, self.tz
-        store = quotas.store
+        store = self.store
         marker, values = store.read((self.tenant_id, self.event_id) if amount > 0 else None, self.keys)
         states = self.states(values)
         if marker is not None:
@@ -317,7 +343,14 @@ class _Decision:
         assert self.event_id is not None
         if not verdict.allowed:
             return _deny(
-                self.tenant_id, self.event_id, states, {s.limit.key for s in verdict.blocking}, tz, self.expires_at, now
+                self.store,
+                self.tenant_id,
+                self.event_id,
+                states,
+                {s.limit.key for s in verdict.blocking},
+                tz,
+                self.expires_at,
+                now,
             )
         writes = self.writes(states, None)
         doc = self.allowed_doc(states)
@@ -325,16 +358,16 @@ class _Decision:
             result = store.commit(self.tenant_id, self.event_id, doc, self.expires_at, writes)
             if isinstance(result, Committed):
                 for k, s in zip(self.keys, states, strict=True):
-                    known.learn(k, s.used + amount)
+                    self.known.learn(k, s.used + amount)
                 return _result(doc, False, now)
             if isinstance(result, Duplicate):
                 return self._duplicate(result, states)
             if isinstance(result, CounterConflict):
                 for k, v in result.values.items():
-                    known.learn(k, quotas.used_of(v, self.meter.aggregation))
+                    self.known.learn(k, used_of(v, self.meter.aggregation))
                 seen = self.seen(states, result.values)
                 blocking = {s.limit.key for k, s in zip(self.keys, seen, strict=True) if k in result.values}
-                return _deny(self.tenant_id, self.event_id, seen, blocking, tz, self.expires_at, now)
+                return _deny(self.store, self.tenant_id, self.event_id, seen, blocking, tz, self.expires_at, now)
             assert isinstance(result, Contended)
             log.info("consume transaction contended; retrying", extra={"codes": result.codes, "attempt": attempt})
             time.sleep(min(0.2, 0.01 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
@@ -342,11 +375,12 @@ class _Decision:
 
     def _duplicate(self, result: Duplicate, states: list[LimitState]) -> ConsumeResult:
         assert self.event_id is not None
-        found = result.marker or quotas.store.get_marker(self.tenant_id, self.event_id) or Marker(None, None)
+        found = result.marker or self.store.get_marker(self.tenant_id, self.event_id) or Marker(None, None)
         return _replay(found, states, self.tz, self.now)
 
 
 def _deny(
+    store: CounterStore,
     tenant_id: str,
     event_id: str,
     states: list[LimitState],
@@ -358,7 +392,7 @@ def _deny(
     """Record the denial on the marker, so a retry of the id is denied too - unless another
     request recorded a decision for the id first, which then stands."""
     doc = decision_doc(False, states, blocking, tz)
-    first = quotas.store.put_marker(tenant_id, event_id, doc, expires_at)
+    first = store.put_marker(tenant_id, event_id, doc, expires_at)
     if first is not None:
         return _replay(first, states, tz, now)
     return _result(doc, False, now)

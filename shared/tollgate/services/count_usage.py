@@ -25,6 +25,7 @@ of that message counts it again if the commit never happened.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,10 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
-from tollgate.adapters.ledger import CommitCancelled, Ledger, backoff, is_retryable
-from tollgate.adapters.quarantine import Quarantine, QuarantineStore
 from tollgate.domain import counting
 from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, Delivery, EventRef
 from tollgate.domain.events import TENANT_ID
@@ -44,7 +42,15 @@ from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
 from tollgate.domain.usage import UsageMessage
 
-from . import clock
+from .ports import (
+    Clock,
+    CommitCancelled,
+    EventLedger,
+    Quarantine,
+    QuarantineLog,
+    StoreBusy,
+    StoreRefused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,41 +100,48 @@ def decode(body: str) -> UsageMessage:
     return message
 
 
-def count_batch(
-    event: dict[str, Any],
-    *,
-    context: Any = None,
-    metrics: Any = None,
-    ledger: Ledger | None = None,
-    quarantine: QuarantineStore | None = None,
-) -> BatchOutcome:
-    """Count an SQS event's records. Never raises for a record's failure: the outcome lists
-    the failed messages, and its ``record_handler`` raises for them."""
-    outcome = BatchOutcome()
-    deliveries: list[Delivery] = []
-    seen: set[str] = set()
-    for record in event.get("Records") or []:
-        message_id = record["messageId"]
-        if message_id in seen:  # the same message twice in one batch: count it once
-            continue
-        seen.add(message_id)
-        try:
-            deliveries.append(Delivery(message_id, decode(record["body"])))
-        except Exception as exc:  # noqa: BLE001 - any undecodable body is poison
-            outcome.poison += 1
-            outcome.fail(message_id, f"poison message: {type(exc).__name__}: {exc}")
-            log.error("poison message", extra={"message_id": message_id, "error": str(exc)})
-    now = clock.now()
-    deliveries = _screen(deliveries, quarantine or QuarantineStore(), outcome, now)
-    deadline = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    _BatchRun(deliveries, ledger or Ledger(), outcome, now).run(deadline)
-    _emit(metrics, outcome)
-    return outcome
+def backoff(attempt: int) -> None:
+    time.sleep(min(1.0, 0.025 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
 
 
-def _screen(deliveries: list[Delivery], store: QuarantineStore, outcome: BatchOutcome, now: datetime) -> list[Delivery]:
+class CountUsage:
+    """The consumer's service: count SQS batches of usage messages exactly once."""
+
+    def __init__(self, ledger: EventLedger, quarantine: QuarantineLog, clock: Clock) -> None:
+        self.ledger, self.quarantine, self._clock = ledger, quarantine, clock
+
+    def count_batch(self, event: dict[str, Any], *, context: Any = None, metrics: Any = None) -> BatchOutcome:
+        """Count an SQS event's records. Never raises for a record's failure: the outcome lists
+        the failed messages, and its ``record_handler`` raises for them."""
+        outcome = BatchOutcome()
+        deliveries: list[Delivery] = []
+        seen: set[str] = set()
+        for record in event.get("Records") or []:
+            message_id = record["messageId"]
+            if message_id in seen:  # the same message twice in one batch: count it once
+                continue
+            seen.add(message_id)
+            try:
+                deliveries.append(Delivery(message_id, decode(record["body"])))
+            except Exception as exc:  # noqa: BLE001 - any undecodable body is poison
+                outcome.poison += 1
+                outcome.fail(message_id, f"poison message: {type(exc).__name__}: {exc}")
+                log.error("poison message", extra={"message_id": message_id, "error": str(exc)})
+        now = self._clock.now()
+        deliveries = _screen(deliveries, self.quarantine, outcome, now)
+        deadline = None
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
+        _BatchRun(deliveries, self.ledger, outcome, now).run(deadline)
+        _emit(metrics, outcome)
+        return outcome
+
+    def count_messages(self, messages: Sequence[tuple[str, str]], **kwargs: Any) -> BatchOutcome:
+        """Count ``(message id, body)`` pairs as one batch (benchmarks and tools)."""
+        return self.count_batch({"Records": [{"messageId": m, "body": b} for m, b in messages]}, **kwargs)
+
+
+def _screen(deliveries: list[Delivery], store: QuarantineLog, outcome: BatchOutcome, now: datetime) -> list[Delivery]:
     """Each message without its uncountable events, which are quarantined first: a message
     whose quarantine could not be stored fails (alone) and is retried."""
     out: list[Delivery] = []
@@ -166,8 +179,15 @@ def _emit(metrics: Any, outcome: BatchOutcome) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+@dataclass
+class _CommitAttempt:
+    recounted: set[str]  # messages found already committed
+    alone: set[str] = field(default_factory=set)  # markers to retry in a transaction of their own
+    retry: list[CommitUnit] = field(default_factory=list)
+
+
 class _BatchRun:
-    def __init__(self, deliveries: list[Delivery], ledger: Ledger, outcome: BatchOutcome, now: datetime):
+    def __init__(self, deliveries: list[Delivery], ledger: EventLedger, outcome: BatchOutcome, now: datetime):
         self.deliveries = deliveries
         self.ledger = ledger
         self.outcome = outcome
@@ -283,45 +303,49 @@ class _BatchRun:
             for u in pending:
                 self.outcome.fail(u.message_id, f"marker check failed: {exc}")
             return set()
-        recounted = {u.message_id for u in pending if u.marker_pk in done}
+        attempt = _CommitAttempt({u.message_id for u in pending if u.marker_pk in done})
         pending = [u for u in pending if u.marker_pk not in done]
-        alone: set[str] = set()  # markers to retry in a transaction of their own
-        for attempt in range(COMMIT_ATTEMPTS):
+        for n in range(COMMIT_ATTEMPTS):
             if not pending:
                 break
-            if attempt:
-                backoff(attempt)
-            txs = counting.pack_units([u for u in pending if u.marker_pk not in alone]) + [
-                [u] for u in pending if u.marker_pk in alone
-            ]
-            retry: list[CommitUnit] = []
+            if n:
+                backoff(n)
+            txs = counting.pack_units([u for u in pending if u.marker_pk not in attempt.alone])
+            txs += [[u] for u in pending if u.marker_pk in attempt.alone]
+            attempt.retry = []
             for tx in txs:
-                try:
-                    self.ledger.commit(tx, self.now)
-                except CommitCancelled as exc:
-                    rest = [u for u in tx if u.marker_pk not in exc.committed]
-                    recounted |= {u.message_id for u in tx if u.marker_pk in exc.committed}
-                    if exc.retryable:
-                        retry += rest
-                    elif len(rest) > 1:
-                        alone |= {u.marker_pk for u in rest}  # find the unit at fault
-                        retry += rest
-                    else:
-                        for u in rest:
-                            self.outcome.fail(u.message_id, f"commit rejected: {exc.codes}")
-                except Exception as exc:  # noqa: BLE001
-                    if is_retryable(exc):
-                        retry += tx
-                    elif _refused(exc) and len(tx) > 1:  # nothing was written: find the unit at fault
-                        alone |= {u.marker_pk for u in tx}
-                        retry += tx
-                    else:  # the outcome is unknown (e.g. a lost response): let SQS redeliver
-                        for u in tx:
-                            self.outcome.fail(u.message_id, f"commit failed: {exc}")
-            pending = [u for u in retry if u.message_id not in self.outcome.failed]
+                self._commit_one(tx, attempt)
+            pending = [u for u in attempt.retry if u.message_id not in self.outcome.failed]
         for u in pending:
             self.outcome.fail(u.message_id, "commit not done after retries")
-        return recounted
+        return attempt.recounted
+
+    def _commit_one(self, tx: list[CommitUnit], attempt: _CommitAttempt) -> None:
+        """One transaction; what it leaves to retry goes to ``attempt.retry``. A transaction
+        refused for one unit is split, each unit retried alone, to find the unit at fault."""
+        try:
+            self.ledger.commit(tx, self.now)
+        except CommitCancelled as exc:
+            rest = [u for u in tx if u.marker_pk not in exc.committed]
+            attempt.recounted |= {u.message_id for u in tx if u.marker_pk in exc.committed}
+            if exc.retryable or len(rest) > 1:
+                if not exc.retryable:
+                    attempt.alone |= {u.marker_pk for u in rest}
+                attempt.retry += rest
+            else:
+                for u in rest:
+                    self.outcome.fail(u.message_id, f"commit rejected: {exc.codes}")
+        except StoreBusy:
+            attempt.retry += tx
+        except StoreRefused as exc:  # nothing was written
+            if len(tx) > 1:
+                attempt.alone |= {u.marker_pk for u in tx}
+                attempt.retry += tx
+            else:
+                self.outcome.fail(tx[0].message_id, f"commit failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the outcome is unknown (a lost response?): SQS redelivers
+            for u in tx:
+                self.outcome.fail(u.message_id, f"commit failed: {exc}")
 
     def apply_idempotent(self, live: list[Delivery], updates: dict[str, CounterUpdates]) -> None:
         merged = CounterUpdates()
@@ -342,13 +366,3 @@ class _BatchRun:
         if saturated:
             self.outcome.saturated += len(saturated)
             log.error("unique_count set full (400 KB item); values not recorded", extra={"items": len(saturated)})
-
-
-def _refused(exc: BaseException) -> bool:
-    """The request was refused as a whole before anything was written (it is not retryable)."""
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ValidationException"
-
-
-def count_messages(messages: Sequence[tuple[str, str]], **kwargs: Any) -> BatchOutcome:
-    """Count ``(message id, body)`` pairs as one batch (benchmarks and tools)."""
-    return count_batch({"Records": [{"messageId": m, "body": b} for m, b in messages]}, **kwargs)

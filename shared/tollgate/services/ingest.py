@@ -13,33 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tollgate.adapters.queue import UsageQueue, pack, sqs_client
-from tollgate.adapters.repos import MeterRepo, TenantRepo, TtlCache
-from tollgate.config import settings
+from tollgate.adapters.queue import pack
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
 from tollgate.domain.events import Batch, EventValidator, Rejected, read_body
 from tollgate.domain.keys import Principal, Scope
 from tollgate.domain.meters import MeterSpec
-from tollgate.domain.records import Meter, Tenant
 
-from . import clock
+from .catalog import Catalog
+from .ports import Clock, UsageQueue
 
-CACHE_TTL_SECONDS = 30.0
 RETRY_AFTER_SECONDS = 2
 QUEUE_FAILED = "could not be queued (the queue is unavailable); send this event again"
-
-_tenants = TenantRepo()
-_meters = MeterRepo()
-# Found tenants and meters are reused for 30 s per instance; misses are never cached, so a new
-# tenant or meter is usable at once. (A meter's spec or a tenant's zone edited meanwhile
-# applies within 30 s.)
-tenant_cache = TtlCache[Tenant](_tenants.get, ttl=CACHE_TTL_SECONDS)
-meter_cache = TtlCache[Meter](_meters.get, ttl=CACHE_TTL_SECONDS)
-
-
-def reset_caches() -> None:
-    tenant_cache.invalidate()
-    meter_cache.invalidate()
 
 
 class NoValidEvents(ValidationFailed):
@@ -73,91 +57,86 @@ class IngestResult:
         }
 
 
-# ------------------------------------------------------------------ the queue (lazy, per settings)
-_queue: tuple[Any, UsageQueue] | None = None
+# ------------------------------------------------------------------ the service
+class IngestService:
+    def __init__(self, catalog: Catalog, queue: UsageQueue, clock: Clock) -> None:
+        self._catalog, self._queue, self._clock = catalog, queue, clock
 
+    def _timezone_of(self, tenant_id: str) -> str | None:
+        tenant = self._catalog.tenant(tenant_id)
+        return tenant.timezone if tenant else None
 
-def usage_queue() -> UsageQueue:
-    """The queue of this instance's settings (tests clear settings between moto worlds)."""
-    global _queue
-    s = settings()
-    if _queue is None or _queue[0] is not s:
-        _queue = (s, UsageQueue(sqs_client(s.region), s.usage_queue_url))
-    return _queue[1]
+    def _meter_of(self, key: str) -> MeterSpec | None:
+        meter = self._catalog.meter(key)
+        return meter.spec() if meter else None
 
+    def validate(
+        self,
+        principal: Principal,
+        media_type: str,
+        headers: dict[str, str],
+        body: bytes | str,
+        now: datetime | None = None,
+    ) -> Batch:
+        """Parse and validate. Raises MalformedBody (400) or ValidationFailed (422, request-level)."""
+        raw_events = read_body(media_type, headers, body)
+        validator = EventValidator(
+            now=now or self._clock.now(),
+            own_tenant=principal.tenant_id if principal.scope is Scope.TENANT else None,
+            timezone_of=self._timezone_of,
+            meter_of=self._meter_of,
+        )
+        return validator.validate(raw_events)
 
-def _timezone_of(tenant_id: str) -> str | None:
-    tenant = tenant_cache.get(tenant_id)
-    return tenant.timezone if tenant else None
+    def ingest(
+        self,
+        principal: Principal,
+        media_type: str,
+        headers: dict[str, str],
+        body: bytes | str,
+        now: datetime | None = None,
+    ) -> IngestResult:
+        """Validate the events of one request and queue the valid ones.
 
-
-def _meter_of(key: str) -> MeterSpec | None:
-    meter = meter_cache.get(key)
-    return meter.spec() if meter else None
-
-
-# ------------------------------------------------------------------ the use case
-def validate(
-    principal: Principal, media_type: str, headers: dict[str, str], body: bytes | str, now: datetime | None = None
-) -> Batch:
-    """Parse and validate. Raises MalformedBody (400) or ValidationFailed (422, request-level)."""
-    raw_events = read_body(media_type, headers, body)
-    validator = EventValidator(
-        now=now or clock.now(),
-        own_tenant=principal.tenant_id if principal.scope is Scope.TENANT else None,
-        timezone_of=_timezone_of,
-        meter_of=_meter_of,
-    )
-    return validator.validate(raw_events)
-
-
-def ingest(
-    principal: Principal,
-    media_type: str,
-    headers: dict[str, str],
-    body: bytes | str,
-    now: datetime | None = None,
-    queue: UsageQueue | None = None,
-) -> IngestResult:
-    """Validate the events of one request and queue the valid ones.
-
-    Raises NoValidEvents (422) when no event is valid, with every event's errors;
-    QueueUnavailable (503) when valid events exist but none could be queued."""
-    batch = validate(principal, media_type, headers, body, now)
-    if not batch.accepted:
-        raise NoValidEvents(batch)
-
-    by_tenant: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
-    for event in batch.accepted:
-        by_tenant[event.tenant].append((event.index, event.meter, event.encoded))
-    messages = []
-    for tenant, events in by_tenant.items():
-        used = {meter for _, meter, _ in events}
-        messages.extend(pack(tenant, batch.timezones[tenant], {k: batch.meters[k] for k in used}, events))
-
-    report = (queue or usage_queue()).send([m.body for m in messages])
-    failed_indexes = {i for position in report.failed for i in messages[position].indexes}
-    result = IngestResult(
-        accepted=len(batch.accepted) - len(failed_indexes),
-        duplicates=batch.duplicates,
-        rejected=list(batch.rejected),
-        messages=len(report.sent),
-        sqs_calls=report.calls,
-        sqs_billed=report.billed,
-        queue_failed=len(failed_indexes),
-    )
-    if failed_indexes:
+        Raises NoValidEvents (422) when no event is valid, with every event's errors;
+        QueueUnavailable (503) when valid events exist but none could be queued."""
+        batch = self.validate(principal, media_type, headers, body, now)
+        if not batch.accepted:
+            raise NoValidEvents(batch)
+        by_tenant: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
         for event in batch.accepted:
-            if event.index in failed_indexes:
-                result.rejected.append(Rejected(event.index, event.id, [FieldError(f"[{event.index}]", QUEUE_FAILED)]))
-        result.rejected.sort(key=lambda r: r.index)
-        if result.accepted == 0:
-            raise QueueUnavailable(
-                f"none of the {len(failed_indexes)} valid events could be queued ({report.last_error}); "
-                f"nothing was recorded; retry the request after {RETRY_AFTER_SECONDS} s",
-                [e for r in result.rejected for e in r.errors],
-            )
-    return result
+            by_tenant[event.tenant].append((event.index, event.meter, event.encoded))
+        messages = []
+        for tenant, events in by_tenant.items():
+            used = {meter for _, meter, _ in events}
+            messages.extend(pack(tenant, batch.timezones[tenant], {k: batch.meters[k] for k in used}, events))
+        report = self._queue.send([m.body for m in messages])
+        failed_indexes = {i for position in report.failed for i in messages[position].indexes}
+        result = IngestResult(
+            accepted=len(batch.accepted) - len(failed_indexes),
+            duplicates=batch.duplicates,
+            rejected=list(batch.rejected),
+            messages=len(report.sent),
+            sqs_calls=report.calls,
+            sqs_billed=report.billed,
+            queue_failed=len(failed_indexes),
+        )
+        if failed_indexes:
+            _reject_unqueued(batch, failed_indexes, result, report.last_error)
+        return result
+
+
+def _reject_unqueued(batch: Batch, failed_indexes: set[int], result: IngestResult, last_error: str | None) -> None:
+    for event in batch.accepted:
+        if event.index in failed_indexes:
+            result.rejected.append(Rejected(event.index, event.id, [FieldError(f"[{event.index}]", QUEUE_FAILED)]))
+    result.rejected.sort(key=lambda r: r.index)
+    if result.accepted == 0:
+        raise QueueUnavailable(
+            f"none of the {len(failed_indexes)} valid events could be queued ({last_error}); "
+            f"nothing was recorded; retry the request after {RETRY_AFTER_SECONDS} s",
+            [e for r in result.rejected for e in r.errors],
+        )
 
 
 def _summary(batch: Batch) -> str:

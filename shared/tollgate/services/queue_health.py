@@ -5,14 +5,9 @@ not count, listed by ``GET /v1/events/rejected``."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-import boto3
-
-from tollgate.adapters.quarantine import QuarantineStore
-
-from . import clock
+from .ports import Clock, QuarantineLog, QueueMonitor
 
 
 @dataclass(frozen=True)
@@ -26,17 +21,16 @@ class QueueHealth:
         return self.dead_letters == 0 and self.quarantined_today == 0
 
 
-def _depth(sqs, url: str) -> int:
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+class QueueHealthService:
+    def __init__(
+        self, queues: QueueMonitor, quarantine: QuarantineLog, clock: Clock, *, usage_queue_url: str, dlq_url: str
+    ) -> None:
+        self._queues, self._quarantine, self._clock = queues, quarantine, clock
+        self._usage_queue_url, self._dlq_url = usage_queue_url, dlq_url
 
-
-def check_queues(sqs=None, quarantine: QuarantineStore | None = None) -> QueueHealth:
-    sqs = sqs or boto3.client("sqs")
-    return QueueHealth(
-        backlog=_depth(sqs, os.environ["USAGE_QUEUE_URL"]),
-        dead_letters=_depth(sqs, os.environ["USAGE_DLQ_URL"]),
-        quarantined_today=(quarantine or QuarantineStore()).count_on(clock.now().date().isoformat()),
-    )
+    def check(self) -> QueueHealth:
+        return QueueHealth(
+            backlog=self._queues.depth(self._usage_queue_url),
+            dead_letters=self._queues.depth(self._dlq_url),
+            quarantined_today=self._quarantine.count_on(self._clock.now().date().isoformat()),
+        )

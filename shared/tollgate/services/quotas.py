@@ -1,8 +1,9 @@
-"""A tenant's effective limits, their counters, and ``GET /v1/quotas``.
+"""A tenant's effective limits and their usage now: ``GET /v1/quotas``, and the quota snapshot
+of many tenants that alerts and the operator dashboard read.
 
-The limits (tenant, plan, overrides, meters) are configuration, read on the consume hot path
-through per-instance caches (``CONFIG_TTL_S``); the counters are always read from DynamoDB.
-``used`` is the counter the consumer keeps for events, to which consumes add: the same item.
+Configuration is read fresh here (consistent reads, not the hot-path catalog): an operator who
+just changed a plan sees it. ``used`` is the counter the consumer keeps for events, to which
+consumes add: the same item.
 """
 
 from __future__ import annotations
@@ -13,69 +14,26 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from tollgate.adapters.entitlements import OverridesRepo
-from tollgate.adapters.quota_store import CounterValue, QuotaStore
-from tollgate.adapters.repos import MeterRepo, TenantRepo, TtlCache
 from tollgate.domain import periods
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey
 from tollgate.domain.errors import NotFound
-from tollgate.domain.limits import EffectiveLimit, Limit, LimitState, bounds, effective_limits
+from tollgate.domain.limits import Limit, LimitState, Plan, bounds, effective_limits
 from tollgate.domain.meters import Aggregation
-from tollgate.domain.records import Meter, Tenant
+from tollgate.domain.records import Tenant
 
-from . import clock
-from .plans import CONFIG_TTL_S, plan_cache
+from .ports import (
+    Clock,
+    CounterStore,
+    CounterValue,
+    MeterRepository,
+    OverridesRepository,
+    PlanRepository,
+    TenantRepository,
+)
 
-_tenants = TenantRepo()
-_meters = MeterRepo()
-overrides_repo = OverridesRepo()
-
-tenant_cache = TtlCache[Tenant](lambda tenant_id: _tenants.get(tenant_id), ttl=CONFIG_TTL_S)
-meter_cache = TtlCache[Meter](lambda key: _meters.get(key), ttl=CONFIG_TTL_S)
-# An empty tuple is a found value, so "no overrides" is cached too (no read per request).
-overrides_cache = TtlCache[tuple[Limit, ...]](lambda tenant_id: overrides_repo.get(tenant_id)[0], ttl=CONFIG_TTL_S)
-
-store = QuotaStore()
-
-
-def invalidate(tenant_id: str | None = None) -> None:
-    """Forget cached configuration (after a change made in this process)."""
-    tenant_cache.invalidate(tenant_id)
-    overrides_cache.invalidate(tenant_id)
-    if tenant_id is None:
-        meter_cache.invalidate()
-        plan_cache.invalidate()
-
-
-def reset_all() -> None:
-    """Forget every per-process cache of the quota code: configuration, the consume path's
-    known counter values and the rate limiter's leases. For tests, whose tables are new each
-    time (production tables do not vanish)."""
-    from . import consume, ratelimit  # noqa: PLC0415 - both import this module
-
-    invalidate()
-    consume.known.reset()
-    ratelimit.reset()
-
-
-def cached_tenant(tenant_id: str) -> Tenant:
-    tenant = tenant_cache.get(tenant_id)
-    if tenant is None:
-        raise NotFound(f"tenant {tenant_id!r} not found")
-    return tenant
-
-
-def cached_meter(key: str) -> Meter:
-    meter = meter_cache.get(key)
-    if meter is None:
-        raise NotFound(f"meter {key!r} not found")
-    return meter
-
-
-def effective_for(tenant: Tenant) -> list[EffectiveLimit]:
-    plan = plan_cache.get(tenant.plan) if tenant.plan else None
-    return effective_limits(plan.limits if plan else (), overrides_cache.get(tenant.id) or ())
+MAX_KEYS_PER_READ = 100
+"""BatchGetItem takes at most 100 keys."""
 
 
 def counter_key(tenant: str, limit: Limit, start: datetime | None) -> CounterKey:
@@ -86,13 +44,6 @@ def used_of(value: CounterValue, aggregation: Aggregation | None) -> Decimal:
     if aggregation is Aggregation.UNIQUE_COUNT:
         return Decimal(value.uniques)
     return value.value if value.value is not None else Decimal(0)
-
-
-@dataclass(frozen=True)
-class TenantQuotas:
-    tenant: Tenant
-    states: list[LimitState]
-    timezone: ZoneInfo
 
 
 def states_for(
@@ -111,27 +62,57 @@ def states_for(
     return out
 
 
-def quotas(tenant_id: str, meter: str | None = None) -> TenantQuotas:
-    """Every effective limit of the tenant (optionally of one meter) with its usage now.
+@dataclass(frozen=True)
+class TenantQuotas:
+    tenant: Tenant
+    states: list[LimitState]
+    timezone: ZoneInfo
 
-    Configuration is read fresh here (not from the hot-path caches)."""
-    tenant = _tenants.get(tenant_id)
-    if tenant is None:
-        raise NotFound(f"tenant {tenant_id!r} not found")
-    from .plans import find_plan  # noqa: PLC0415
 
-    plan = find_plan(tenant.plan) if tenant.plan else None
-    limits = [
-        e.limit
-        for e in effective_limits(plan.limits if plan else (), overrides_repo.get(tenant.id)[0])
-        if meter is None or e.limit.meter == meter
-    ]
-    tz = periods.zone(tenant.timezone)
-    now = clock.now()
-    counter_keys = [counter_key(tenant.id, lim, bounds(now, lim.window, tz).start) for lim in limits]
-    _, values = store.read(None, counter_keys)
-    aggregations: dict[str, Aggregation | None] = {}
-    for m in {lim.meter for lim in limits}:
-        found = _meters.get(m)
-        aggregations[m] = found.aggregation if found else None
-    return TenantQuotas(tenant, states_for(tenant.id, limits, now, tz, values, aggregations), tz)
+class QuotaService:
+    def __init__(
+        self,
+        tenants: TenantRepository,
+        plans: PlanRepository,
+        overrides: OverridesRepository,
+        meters: MeterRepository,
+        counters: CounterStore,
+        clock: Clock,
+    ) -> None:
+        self._tenants, self._plans, self._overrides, self._meters = tenants, plans, overrides, meters
+        self._counters, self._clock = counters, clock
+
+    def quotas(self, tenant_id: str, meter: str | None = None) -> TenantQuotas:
+        """Every effective limit of the tenant (optionally of one meter) with its usage now."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        return self.snapshot([tenant], meter)[0]
+
+    def snapshot(self, tenants: Sequence[Tenant], meter: str | None = None) -> list[TenantQuotas]:
+        """The quotas of many tenants at one instant, with their counters read in batches of
+        100 keys (one request per 100 limits, not one per tenant)."""
+        now = self._clock.now()
+        plans: dict[str, Plan | None] = {}
+        planned: list[tuple[Tenant, list[Limit], ZoneInfo]] = []
+        for tenant in tenants:
+            plan = None
+            if tenant.plan:
+                plan = plans[tenant.plan] if tenant.plan in plans else self._plans.get(tenant.plan, consistent=True)
+                plans[tenant.plan] = plan
+            overrides = self._overrides.get(tenant.id)[0]
+            limits = [
+                e.limit
+                for e in effective_limits(plan.limits if plan else (), overrides)
+                if meter is None or e.limit.meter == meter
+            ]
+            planned.append((tenant, limits, periods.zone(tenant.timezone)))
+        wanted = [counter_key(t.id, lim, bounds(now, lim.window, tz).start) for t, lims, tz in planned for lim in lims]
+        values: dict[CounterKey, CounterValue] = {}
+        for i in range(0, len(wanted), MAX_KEYS_PER_READ):
+            values.update(self._counters.read(None, wanted[i : i + MAX_KEYS_PER_READ])[1])
+        aggregations: dict[str, Aggregation | None] = {}
+        for m in {lim.meter for _, lims, _ in planned for lim in lims}:
+            found = self._meters.get(m)
+            aggregations[m] = found.aggregation if found else None
+        return [TenantQuotas(t, states_for(t.id, lims, now, tz, values, aggregations), tz) for t, lims, tz in planned]

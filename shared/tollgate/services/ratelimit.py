@@ -1,6 +1,6 @@
 """Per-tenant (or per-key) API rate limiting for every authenticated route.
 
-``check(principal)`` runs in ``Edge`` right after authentication. Buckets:
+``ApiRateLimits.check(principal)`` runs in ``Edge`` right after authentication. Buckets:
 
 - a tenant key: one bucket per tenant (``t#<tenant>``), sized by the tenant's plan's
   ``api_rate_limit`` (or the default when the tenant has no plan, or the plan sets none);
@@ -14,21 +14,18 @@ remembers when the next token comes and denies locally until then.
 Failure policy: the limiter fails *open*. If the bucket table cannot be reached, the
 instance admits a local slice for one second and logs it; rate limiting protects capacity,
 and must not itself take the API down. ``RATE_LIMITS_TABLE`` unset (outside the template's
-functions, e.g. a benchmark with AWS stubbed) turns the limiter off.
+functions, e.g. a benchmark with AWS stubbed) turns the limiter off (``Settings.rate_limits_table``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
-from tollgate.adapters.ratelimit_store import BucketStore, DynamoBucketStore, table_name
-from tollgate.adapters.repos import TtlCache
 from tollgate.domain.keys import Principal, Scope
 from tollgate.domain.limits import ApiRateLimit, HeaderPolicy, ceil_seconds, ratelimit_headers
 from tollgate.domain.ratelimit import (
@@ -41,20 +38,13 @@ from tollgate.domain.ratelimit import (
     plan_write,
 )
 
-from . import clock
+from .catalog import Catalog
+from .ports import BucketStore
 
 log = logging.getLogger(__name__)
 
 FAIL_OPEN_S = 1.0
-CONFIG_TTL_S = 30.0
 POLICY_NAME = "api"
-
-
-def default_limit() -> ApiRateLimit:
-    return ApiRateLimit(
-        per_second=Decimal(os.environ.get("DEFAULT_API_RATE_PER_SECOND") or "500"),
-        burst=int(os.environ.get("DEFAULT_API_BURST") or "1000"),
-    )
 
 
 @dataclass(frozen=True)
@@ -99,7 +89,7 @@ class _Local:
 class RateLimiter:
     def __init__(self, store: BucketStore, now: Callable[[], float] | None = None) -> None:
         self.store = store
-        self._now = now or (lambda: clock.now().timestamp())
+        self._now = now or time.time
         self._local: dict[str, _Local] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -162,48 +152,25 @@ class RateLimiter:
         return RateDecision(False, key, limit, wait)
 
 
-# ------------------------------------------------------------------ the process-wide limiter
-limiter = RateLimiter(DynamoBucketStore())
+# ------------------------------------------------------------------ the API rate limit
+class ApiRateLimits:
+    """The Edge's rate-limit step: which bucket a principal spends from, and at what rate.
+    ``limiter`` None turns rate limiting off (no RATE_LIMITS_TABLE)."""
 
+    def __init__(self, limiter: RateLimiter | None, catalog: Catalog, default: ApiRateLimit) -> None:
+        self.limiter, self._catalog, self._default = limiter, catalog, default
 
-def _tenant_limit(tenant_id: str) -> _Holder | None:
-    from .plans import plan_cache  # noqa: PLC0415 - plans imports the API-side repos
-    from .quotas import tenant_cache  # noqa: PLC0415
+    def default_limit(self) -> ApiRateLimit:
+        return self._default
 
-    tenant = tenant_cache.get(tenant_id)
-    plan = plan_cache.get(tenant.plan) if tenant is not None and tenant.plan else None
-    return _Holder(plan.api_rate_limit if plan is not None and plan.api_rate_limit else None)
+    def bucket_for(self, p: Principal) -> tuple[str, ApiRateLimit]:
+        if p.scope is Scope.TENANT and p.tenant_id:
+            return f"t#{p.tenant_id}", self._catalog.api_rate_limit(p.tenant_id) or self._default
+        return f"k#{p.key_id}", self._default
 
-
-@dataclass(frozen=True)
-class _Holder:
-    limit: ApiRateLimit | None  # None: the default
-
-
-_tenant_limits = TtlCache[_Holder](_tenant_limit, ttl=CONFIG_TTL_S)
-
-
-def bucket_for(p: Principal) -> tuple[str, ApiRateLimit]:
-    if p.scope is Scope.TENANT and p.tenant_id:
-        held = _tenant_limits.get(p.tenant_id)
-        return f"t#{p.tenant_id}", (held.limit if held and held.limit else default_limit())
-    return f"k#{p.key_id}", default_limit()
-
-
-def check(p: Principal) -> RateDecision | None:
-    """The Edge's rate-limit step. None when rate limiting is off (no table configured)."""
-    if table_name() is None:
-        return None
-    key, limit = bucket_for(p)
-    return limiter.acquire(key, limit)
-
-
-def invalidate(tenant_id: str | None = None) -> None:
-    """Forget cached rate limits (a plan or a tenant's plan changed in this process)."""
-    _tenant_limits.invalidate(tenant_id)
-
-
-def reset() -> None:
-    """Forget all local state (tests: each gets fresh tables)."""
-    limiter.reset()
-    _tenant_limits.invalidate()
+    def check(self, p: Principal) -> RateDecision | None:
+        """None when rate limiting is off."""
+        if self.limiter is None:
+            return None
+        key, limit = self.bucket_for(p)
+        return self.limiter.acquire(key, limit)

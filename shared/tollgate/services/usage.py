@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from tollgate.adapters.models import CounterModel
 from tollgate.domain import periods
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.errors import FieldError, ValidationFailed
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import Window
-from tollgate.domain.usage_query import CounterCell, cell_value, is_empty, total
+from tollgate.domain.records import Meter, Tenant
+from tollgate.domain.usage_query import cell_value, is_empty, total
 
-from . import clock, meters, tenants
+from .meters import MeterService
+from .ports import Clock, CounterReader
+from .tenants import TenantService
 
 # The longest range each window may span, to bound a query's cost (items read). An hour series
 # covers any month, the default range: 31 days and the hour a DST change adds.
@@ -49,85 +53,92 @@ def _range_keys(start: datetime, end: datetime, window: Window, tz) -> tuple[str
     return periods.utc_key(first), periods.utc_key(last)
 
 
-def _cell(item: CounterModel, window_key: str, group: str | None) -> CounterCell:
-    return CounterCell(
-        window_start=periods.parse_utc_key(window_key),
-        value=item.value,
-        latest_at=item.latest_at,
-        uniques=frozenset(item.uniques or ()),
-        group=group,
-    )
-
-
 def current_month(tz, now: datetime) -> tuple[datetime, datetime]:
     """The start of the month holding ``now`` in ``tz``, and the start of the next."""
     start = periods.window_start(now, Window.MONTH, tz)
     return start, periods.window_end(start, Window.MONTH, tz)
 
 
-def query_usage(
-    tenant_id: str,
-    meter_key: str,
-    start: datetime | None,
-    end: datetime | None,
-    window: Window,
-    group_by: str | None,
-) -> Usage:
-    """``start`` and ``end`` default to the current month in the tenant's zone (``clock.now``)."""
-    tenant = None
-    if start is None or end is None:
-        tenant = tenants.get_tenant(tenant_id)  # 404 first: the defaults need its zone
-        month_start, month_end = current_month(periods.zone(tenant.timezone), clock.now())
-        start = month_start if start is None else start
-        end = month_end if end is None else end
-    errors = []
-    if end <= start:
-        errors.append(FieldError("to", "must be after from"))
-    elif end - start > MAX_SPAN[window]:
-        errors.append(FieldError("from", f"a {window.value} series spans at most {MAX_SPAN[window].days} days"))
-    if errors:
-        raise ValidationFailed("the range is not valid", errors)
-    tenant = tenant or tenants.get_tenant(tenant_id)
-    meter = meters.get_meter(meter_key)
-    if group_by is not None and group_by not in meter.group_by:
-        raise ValidationFailed(
-            f"meter {meter.key!r} does not group by {group_by!r}",
-            [FieldError("group_by", f"must be one of the meter's group_by: {meter.group_by}")],
-        )
-    tz = periods.zone(tenant.timezone)
-    low, high = _range_keys(start, end, window, tz)
-    agg = meter.aggregation
-    totals = [
-        _cell(i, i.sk, None)
-        for i in CounterModel.query(keys.total_pk(tenant.id, meter.key, window), CounterModel.sk.between(low, high))
-    ]
-    if group_by is None:
-        cells = totals
-    else:
-        pk = keys.group_pk(tenant.id, meter.key, window, group_by)
-        cells = []
-        for i in CounterModel.query(pk, CounterModel.sk.between(low, high + "$")):
-            window_key, value = keys.split_group_sk(i.sk)
-            cells.append(_cell(i, window_key, value))
-    series = []
-    for c in (c for c in cells if not is_empty(c, agg)):
-        s = c.window_start.astimezone(tz)
-        series.append(
-            SeriesPoint(
-                start=s,
-                end=periods.window_end(s, window, tz),
-                value=cell_value(c, agg),
-                group=None if c.group is None else {group_by: c.group},
+class UsageService:
+    def __init__(self, tenants: TenantService, meters: MeterService, reader: CounterReader, clock: Clock) -> None:
+        self._tenants, self._meters, self._reader, self._clock = tenants, meters, reader, clock
+
+    def query_usage(
+        self,
+        tenant_id: str,
+        meter_key: str,
+        start: datetime | None,
+        end: datetime | None,
+        window: Window,
+        group_by: str | None,
+    ) -> Usage:
+        """``start`` and ``end`` default to the current month in the tenant's zone (``clock.now``)."""
+        tenant = None
+        if start is None or end is None:
+            tenant = self._tenants.get_tenant(tenant_id)  # 404 first: the defaults need its zone
+            month_start, month_end = current_month(periods.zone(tenant.timezone), self._clock.now())
+            start = month_start if start is None else start
+            end = month_end if end is None else end
+        errors = []
+        if end <= start:
+            errors.append(FieldError("to", "must be after from"))
+        elif end - start > MAX_SPAN[window]:
+            errors.append(FieldError("from", f"a {window.value} series spans at most {MAX_SPAN[window].days} days"))
+        if errors:
+            raise ValidationFailed("the range is not valid", errors)
+        tenant = tenant or self._tenants.get_tenant(tenant_id)
+        meter = self._meters.get_meter(meter_key)
+        if group_by is not None and group_by not in meter.group_by:
+            raise ValidationFailed(
+                f"meter {meter.key!r} does not group by {group_by!r}",
+                [FieldError("group_by", f"must be one of the meter's group_by: {meter.group_by}")],
             )
+        tz = periods.zone(tenant.timezone)
+        low, high = _range_keys(start, end, window, tz)
+        agg = meter.aggregation
+        totals = self._reader.totals(keys.total_pk(tenant.id, meter.key, window), low, high)
+        if group_by is None:
+            cells = totals
+        else:
+            cells = self._reader.groups(keys.group_pk(tenant.id, meter.key, window, group_by), low, high)
+        series = []
+        for c in (c for c in cells if not is_empty(c, agg)):
+            s = c.window_start.astimezone(tz)
+            series.append(
+                SeriesPoint(
+                    start=s,
+                    end=periods.window_end(s, window, tz),
+                    value=cell_value(c, agg),
+                    group=None if c.group is None else {group_by: c.group},
+                )
+            )
+        return Usage(
+            tenant=tenant.id,
+            meter=meter.key,
+            aggregation=agg,
+            window=window,
+            timezone=tenant.timezone,
+            start=start,
+            end=end,
+            total=total(totals, agg),
+            series=series,
         )
-    return Usage(
-        tenant=tenant.id,
-        meter=meter.key,
-        aggregation=agg,
-        window=window,
-        timezone=tenant.timezone,
-        start=start,
-        end=end,
-        total=total(totals, agg),
-        series=series,
-    )
+
+    def period_totals(
+        self, tenant: Tenant, meters: Sequence[Meter], start: datetime, end: datetime
+    ) -> dict[str, Decimal | None]:
+        """Each meter's total for ``[start, end)``, both window boundaries in the tenant's zone:
+        one query of the month windows when the period is whole months, else of the days (an
+        invoice's period, an analytics row). Nothing is validated here: callers pass whole
+        windows they computed."""
+        tz = periods.zone(tenant.timezone)
+        window = Window.MONTH if _whole(start, end, Window.MONTH, tz) else Window.DAY
+        low, high = _range_keys(start, end, window, tz)
+        return {
+            m.key: total(self._reader.totals(keys.total_pk(tenant.id, m.key, window), low, high), m.aggregation)
+            for m in meters
+        }
+
+
+def _whole(start: datetime, end: datetime, window: Window, tz: ZoneInfo) -> bool:
+    return periods.window_start(start, window, tz) == start and periods.window_start(end, window, tz) == end

@@ -13,15 +13,16 @@ import json
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.request import Request
 
-from tollgate.api.http import require, tenant_for
+from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import ConsumeIn, consume_responses
 from tollgate.api.problems import error_responses
 from tollgate.domain.keys import Scope
-from tollgate.services import consume as usecase
+from tollgate.services.consume import ConsumeService
 
 
-def build_router() -> Router:
+def build_router(service: ConsumeService) -> Router:
     router = Router()
 
     @router.post(
@@ -30,9 +31,9 @@ def build_router() -> Router:
         summary="May the tenant use this amount now? If so, record it (atomic across every limit)",
         responses={**error_responses(400, 401, 403, 404, 413, 415, 422, 503), **consume_responses()},
     )
-    def consume(body: ConsumeIn):
-        p = require(router, Scope.ADMIN, Scope.INGEST, Scope.TENANT)
-        result = usecase.consume(tenant_for(p, body.tenant), body.meter, body.amount, body.id, body.time)
+    def consume(request: Request, body: ConsumeIn):
+        p = require(caller(request), Scope.ADMIN, Scope.INGEST, Scope.TENANT)
+        result = service.consume(tenant_for(p, body.tenant), body.meter, body.amount, body.id, body.time)
         return Response(
             status_code=result.status,
             content_type=content_types.APPLICATION_JSON,

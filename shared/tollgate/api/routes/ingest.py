@@ -22,16 +22,18 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollgate.api import problems
-from tollgate.api.http import media_type, raw_body, require
+from tollgate.api.http import caller, media_type, raw_body, require
 from tollgate.api.problems import FieldErrorOut
 from tollgate.domain import events as ev
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
-from tollgate.services import ingest
+from tollgate.services import ingest as ingest_service
+from tollgate.services.ingest import IngestService
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -121,19 +123,19 @@ RESPONSES: dict[int, Any] = {
 RESPONSES[503] = {**RESPONSES[503], "description": "The queue is unavailable; retry after `Retry-After` seconds"}
 
 
-def _reads_body_itself(fn: Callable[[Any], Response]) -> Callable[..., Response]:
-    """Keep ``fn``'s signature (it documents the body) but call it without arguments: with
-    route validation off, Powertools passes only path parameters, and the body is read raw."""
+def _reads_body_itself(fn: Callable[[Request, Any], Response]) -> Callable[..., Response]:
+    """Keep ``fn``'s signature (it documents the body) but call it without the body: with route
+    validation off, Powertools passes the request only, and the body is read raw."""
 
     @functools.wraps(fn)
-    def handler(**_path: Any) -> Response:
-        return fn(None)
+    def handler(request: Request, **_path: Any) -> Response:
+        return fn(request, None)
 
     return handler
 
 
 # ------------------------------------------------------------------ the route
-def build_router() -> Router:
+def build_router(ingest: IngestService) -> Router:
     router = Router()
 
     @router.post(
@@ -147,20 +149,21 @@ def build_router() -> Router:
     )
     @_reads_body_itself
     def post_events(
+        request: Request,
         body: Annotated[EventsIn, Body(media_type="application/json", description="One event, or an array of events.")],
     ) -> Response[IngestOut]:
-        principal = require(router, Scope.ADMIN, Scope.INGEST, Scope.TENANT)
-        raw = router.current_event.raw_event
+        principal = require(caller(request), Scope.ADMIN, Scope.INGEST, Scope.TENANT)
+        raw = request.resolved_event.raw_event
         headers = raw.get("headers") or {}
         try:
             result = ingest.ingest(principal, media_type(headers), headers, raw_body(raw))
         except ev.MalformedBody as exc:
             return problems.bad_request(exc.detail)
-        except ingest.QueueUnavailable as exc:
+        except ingest_service.QueueUnavailable as exc:
             logger.error("usage queue refused every message", extra={"detail": exc.detail})
             metrics.add_metric(name="IngestQueueFailures", unit=MetricUnit.Count, value=1)
             return problems.from_error(exc, {"Retry-After": str(exc.retry_after)})
-        except ingest.NoValidEvents as exc:
+        except ingest_service.NoValidEvents as exc:
             metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=exc.rejected)
             raise
         _record(result)
@@ -169,7 +172,7 @@ def build_router() -> Router:
     return router
 
 
-def _record(result: ingest.IngestResult) -> None:
+def _record(result: ingest_service.IngestResult) -> None:
     """Counts only: never a key, a tenant id (not even as a metric dimension) or event data."""
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
     metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(result.rejected))
@@ -188,6 +191,3 @@ def _record(result: ingest.IngestResult) -> None:
             "sqs_calls": result.sqs_calls,
         },
     )
-
-
-router = build_router()  # for the docs resolver (tollgate.api.apps); the ingest function builds its own

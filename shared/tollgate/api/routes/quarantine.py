@@ -8,16 +8,15 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.request import Request
 from pydantic import BaseModel, Field
 
-from tollgate.api.http import require
+from tollgate.api.http import caller, require
 from tollgate.api.problems import error_responses
 from tollgate.domain.keys import Scope
-from tollgate.services import quarantine
+from tollgate.services.quarantine import QuarantineService
 
 from .common import Cursor, Limit, paged
-
-router = Router()
 
 
 class RejectedEventOut(BaseModel):
@@ -38,17 +37,23 @@ class RejectedPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get(
-    "/v1/events/rejected",
-    tags=["Events"],
-    summary="Events quarantined by the consumer (admin)",
-    responses=error_responses(401, 403, 404, 422, 429),
-)
-def list_rejected(
-    tenant: Annotated[str, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="The tenant.")],
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> RejectedPage:
-    require(router, Scope.ADMIN)
-    items, nxt = paged(lambda n, c: quarantine.list_rejected(tenant, n, c), limit, cursor)
-    return RejectedPage(items=[RejectedEventOut(**i) for i in items], next_cursor=nxt)
+def build_router(quarantine: QuarantineService) -> Router:
+    router = Router()
+
+    @router.get(
+        "/v1/events/rejected",
+        tags=["Events"],
+        summary="Events quarantined by the consumer (admin)",
+        responses=error_responses(401, 403, 404, 422, 429),
+    )
+    def list_rejected(
+        request: Request,
+        tenant: Annotated[str, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="The tenant.")],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> RejectedPage:
+        require(caller(request), Scope.ADMIN)
+        items, nxt = paged(lambda n, c: quarantine.list_rejected(tenant, n, c), limit, cursor)
+        return RejectedPage(items=[RejectedEventOut(**i) for i in items], next_cursor=nxt)
+
+    return router

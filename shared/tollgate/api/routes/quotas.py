@@ -6,33 +6,40 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.request import Request
 
-from tollgate.api.http import require, tenant_for
+from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import QuotaOut, QuotasOut
 from tollgate.api.problems import error_responses
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
-from tollgate.services import meters, quotas
+from tollgate.services.meters import MeterService
+from tollgate.services.quotas import QuotaService
 
-router = Router()
 TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
 
 
-@router.get(
-    "/v1/quotas",
-    tags=["Quotas"],
-    summary="A tenant's limits and their usage in the current windows",
-    responses=error_responses(401, 403, 404, 422, 429),
-)
-def get_quotas(
-    tenant: TenantQ = None,
-    meter: Annotated[str | None, Query(pattern=METER_KEY_PATTERN, description="Only this meter's limits.")] = None,
-) -> QuotasOut:
-    p = require(router, Scope.ADMIN, Scope.TENANT)
-    tenant_id = tenant_for(p, tenant)
-    if meter is not None:
-        meters.get_meter(meter)
-    q = quotas.quotas(tenant_id, meter)
-    return QuotasOut(
-        tenant=q.tenant.id, timezone=q.tenant.timezone, quotas=[QuotaOut.of(s, q.timezone) for s in q.states]
+def build_router(quotas: QuotaService, meters: MeterService) -> Router:
+    router = Router()
+
+    @router.get(
+        "/v1/quotas",
+        tags=["Quotas"],
+        summary="A tenant's limits and their usage in the current windows",
+        responses=error_responses(401, 403, 404, 422, 429),
     )
+    def get_quotas(
+        request: Request,
+        tenant: TenantQ = None,
+        meter: Annotated[str | None, Query(pattern=METER_KEY_PATTERN, description="Only this meter's limits.")] = None,
+    ) -> QuotasOut:
+        p = require(caller(request), Scope.ADMIN, Scope.TENANT)
+        tenant_id = tenant_for(p, tenant)
+        if meter is not None:
+            meters.get_meter(meter)
+        q = quotas.quotas(tenant_id, meter)
+        return QuotasOut(
+            tenant=q.tenant.id, timezone=q.tenant.timezone, quotas=[QuotaOut.of(s, q.timezone) for s in q.states]
+        )
+
+    return router

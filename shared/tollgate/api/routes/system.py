@@ -6,9 +6,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from tollgate.api.schemas import Health
 
-router = Router()
 
+def build_router() -> Router:
+    router = Router()
 
-@router.get("/health", tags=["System"], summary="Liveness; no key needed", security=[])
-def health() -> Health:
-    return Health(status="ok")
+    @router.get("/health", tags=["System"], summary="Liveness; no key needed", security=[])
+    def health() -> Health:
+        return Health(status="ok")
+
+    return router

@@ -1,0 +1,218 @@
+"""The composition root: each function builds one ``Root`` per execution environment (at
+import of its ``functions/<name>/app.py``) and takes what it needs from it.
+
+The order is the dependency order: settings, then adapters (clients, repositories, stores),
+then the one catalog cache, then the services. Everything is built on first use, so a
+function pays only for what it runs (the ingest function never builds the consumer's ledger).
+Nothing here is module-level state: two roots share nothing but the process-wide pynamodb
+table binding (``models.bind``), which both set from the same settings.
+
+Tests build a fresh root per test (or per environment) instead of resetting caches.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from tollgate.adapters import models
+from tollgate.adapters.blobs import S3BlobStore
+from tollgate.adapters.counter_reader import CounterReader
+from tollgate.adapters.entitlements import AuditedTenantRepo, AuditRepo, OverridesRepo, PlanRepo
+from tollgate.adapters.ledger import Ledger, dynamodb_client
+from tollgate.adapters.notifier import SnsNotifier
+from tollgate.adapters.quarantine import QuarantineStore
+from tollgate.adapters.queue import SqsQueueMonitor, UsageQueue, sqs_client
+from tollgate.adapters.quota_store import QuotaStore
+from tollgate.adapters.ratelimit_store import DynamoBucketStore
+from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
+from tollgate.config import Settings
+from tollgate.domain.limits import ApiRateLimit
+from tollgate.services.audit import AuditService
+from tollgate.services.catalog import Catalog
+from tollgate.services.clock import SystemClock
+from tollgate.services.consume import ConsumeService
+from tollgate.services.count_usage import CountUsage
+from tollgate.services.events_log import EventsLogService
+from tollgate.services.ingest import IngestService
+from tollgate.services.keys import KeyService
+from tollgate.services.meters import MeterService
+from tollgate.services.plans import PlanService
+from tollgate.services.ports import Clock
+from tollgate.services.quarantine import QuarantineService
+from tollgate.services.queue_health import QueueHealthService
+from tollgate.services.quotas import QuotaService
+from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
+from tollgate.services.tenants import TenantService
+from tollgate.services.usage import UsageService
+
+
+class Root:
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        models.bind(self.settings)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+
+    # -------------------------------------------------------------- adapters
+    @cached_property
+    def dynamodb(self) -> Any:
+        return dynamodb_client(self.settings)
+
+    @cached_property
+    def sqs(self) -> Any:
+        return sqs_client(self.settings.region, self.settings.endpoint_url)
+
+    @cached_property
+    def tenant_repo(self) -> AuditedTenantRepo:
+        return AuditedTenantRepo()
+
+    @cached_property
+    def meter_repo(self) -> MeterRepo:
+        return MeterRepo()
+
+    @cached_property
+    def plan_repo(self) -> PlanRepo:
+        return PlanRepo()
+
+    @cached_property
+    def overrides_repo(self) -> OverridesRepo:
+        return OverridesRepo()
+
+    @cached_property
+    def key_repo(self) -> ApiKeyRepo:
+        return ApiKeyRepo()
+
+    @cached_property
+    def audit_log(self) -> AuditRepo:
+        return AuditRepo()
+
+    @cached_property
+    def counter_reader(self) -> CounterReader:
+        return CounterReader()
+
+    @cached_property
+    def counter_store(self) -> QuotaStore:
+        s = self.settings
+        return QuotaStore(self.dynamodb, events_table=s.events_table, counters_table=s.counters_table)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        s = self.settings
+        return Ledger(
+            self.dynamodb,
+            events_table=s.events_table,
+            counters_table=s.counters_table,
+            retention_days=s.raw_event_retention_days,
+        )
+
+    @cached_property
+    def quarantine_log(self) -> QuarantineStore:
+        s = self.settings
+        return QuarantineStore(
+            self.dynamodb,
+            events_table=s.events_table,
+            counters_table=s.counters_table,
+            retention_days=s.raw_event_retention_days,
+        )
+
+    @cached_property
+    def notifier(self) -> SnsNotifier:
+        return SnsNotifier(self._client("sns"), self.settings.alerts_topic_arn)
+
+    @cached_property
+    def blob_store(self) -> S3BlobStore:
+        return S3BlobStore(self._client("s3"), self.settings.invoice_bucket)
+
+    def _client(self, service: str) -> Any:
+        return boto3.session.Session().client(
+            service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url
+        )
+
+    @cached_property
+    def usage_queue(self) -> UsageQueue:
+        return UsageQueue(self.sqs, self.settings.usage_queue_url)
+
+    # -------------------------------------------------------------- the one cache
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.tenant_repo, self.meter_repo, self.plan_repo, self.overrides_repo)
+
+    # -------------------------------------------------------------- services
+    @cached_property
+    def keys(self) -> KeyService:
+        return KeyService(self.key_repo, self.tenant_repo, self.clock, cache_ttl=self.settings.auth_cache_ttl_seconds)
+
+    @cached_property
+    def rate_limits(self) -> ApiRateLimits:
+        s = self.settings
+        limiter = None
+        if s.rate_limits_table:
+            limiter = RateLimiter(DynamoBucketStore(self.dynamodb, s.rate_limits_table), self._epoch_seconds)
+        default = ApiRateLimit(per_second=s.default_api_rate_per_second, burst=s.default_api_burst)
+        return ApiRateLimits(limiter, self.catalog, default)
+
+    def _epoch_seconds(self) -> float:
+        return self.clock.now().timestamp()
+
+    @cached_property
+    def tenants(self) -> TenantService:
+        return TenantService(self.tenant_repo, self.overrides_repo, self.plan_repo, self.catalog, self.clock)
+
+    @cached_property
+    def meters(self) -> MeterService:
+        return MeterService(self.meter_repo, self.catalog, self.clock)
+
+    @cached_property
+    def plans(self) -> PlanService:
+        return PlanService(self.plan_repo, self.catalog, self.clock)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        return AuditService(self.audit_log)
+
+    @cached_property
+    def quotas(self) -> QuotaService:
+        """Reads configuration fresh (consistent reads), not through the catalog: an operator
+        who just changed a plan sees it in GET /v1/quotas at once."""
+        return QuotaService(
+            self.tenant_repo, self.plan_repo, self.overrides_repo, self.meter_repo, self.counter_store, self.clock
+        )
+
+    @cached_property
+    def consume(self) -> ConsumeService:
+        return ConsumeService(
+            self.catalog, self.counter_store, self.clock, retention_days=self.settings.raw_event_retention_days
+        )
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        return IngestService(self.catalog, self.usage_queue, self.clock)
+
+    @cached_property
+    def usage(self) -> UsageService:
+        return UsageService(self.tenants, self.meters, self.counter_reader, self.clock)
+
+    @cached_property
+    def events_log(self) -> EventsLogService:
+        return EventsLogService(self.ledger, self.tenants)
+
+    @cached_property
+    def quarantine(self) -> QuarantineService:
+        return QuarantineService(self.quarantine_log, self.tenants)
+
+    @cached_property
+    def count_usage(self) -> CountUsage:
+        return CountUsage(self.ledger, self.quarantine_log, self.clock)
+
+    @cached_property
+    def queue_health(self) -> QueueHealthService:
+        s = self.settings
+        return QueueHealthService(
+            SqsQueueMonitor(self.sqs),
+            self.quarantine_log,
+            self.clock,
+            usage_queue_url=s.usage_queue_url,
+            dlq_url=s.usage_dlq_url,
+        )

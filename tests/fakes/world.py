@@ -1,0 +1,119 @@
+"""A "fake root": the catalog and the services wired on the fakes, like tollgate.wiring.Root
+wires them on AWS. ``World()`` is one execution environment; ``world.another_environment()``
+is a second one on the same stores (its own catalog and caches), as another function or
+another Lambda instance would be.
+
+Every cache (the catalog, the key service's record cache) and the rate limiter read the one
+``FakeClock``: ``world.clock.advance(seconds=...)`` moves them all.
+
+Not wired: QuotaService, ConsumeService and CountUsage (they need a CounterStore / an
+EventLedger, which have no fake yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tollgate.domain.limits import ApiRateLimit
+from tollgate.services.audit import AuditService
+from tollgate.services.catalog import CONFIG_TTL_S, Catalog
+from tollgate.services.events_log import EventsLogService
+from tollgate.services.ingest import IngestService
+from tollgate.services.keys import KeyService
+from tollgate.services.meters import MeterService
+from tollgate.services.plans import PlanService
+from tollgate.services.quarantine import QuarantineService
+from tollgate.services.queue_health import QueueHealthService
+from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
+from tollgate.services.tenants import TenantService
+from tollgate.services.usage import UsageService
+
+from .clock import FakeClock
+from .counters import FakeCounterReader
+from .logs import FakeQuarantineLog, FakeRawEventLog
+from .queues import FakeQueueMonitor, FakeUsageQueue
+from .ratelimit import FakeBucketStore
+from .repos import (
+    FakeApiKeyRepository,
+    FakeAuditLog,
+    FakeMeterRepository,
+    FakeOverridesRepository,
+    FakePlanRepository,
+    FakeTenantRepository,
+)
+
+USAGE_QUEUE_URL = "fake://queues/usage"
+DLQ_URL = "fake://queues/usage-dlq"
+DEFAULT_API_RATE = ApiRateLimit(per_second=Decimal(5), burst=10)
+AUTH_CACHE_TTL_S = 60.0
+
+
+@dataclass
+class Stores:
+    """What every environment shares: the tables, the queues and the clock."""
+
+    clock: FakeClock = field(default_factory=FakeClock)
+    audit_log: FakeAuditLog = field(default_factory=FakeAuditLog)
+    meter_repo: FakeMeterRepository = field(default_factory=FakeMeterRepository)
+    key_repo: FakeApiKeyRepository = field(default_factory=FakeApiKeyRepository)
+    usage_queue: FakeUsageQueue = field(default_factory=FakeUsageQueue)
+    queue_monitor: FakeQueueMonitor = field(default_factory=lambda: FakeQueueMonitor({USAGE_QUEUE_URL: 0, DLQ_URL: 0}))
+    quarantine_log: FakeQuarantineLog = field(default_factory=FakeQuarantineLog)
+    raw_events: FakeRawEventLog = field(default_factory=FakeRawEventLog)
+    counter_reader: FakeCounterReader = field(default_factory=FakeCounterReader)
+    bucket_store: FakeBucketStore = field(default_factory=FakeBucketStore)
+    tenant_repo: FakeTenantRepository = field(init=False)
+    plan_repo: FakePlanRepository = field(init=False)
+    overrides_repo: FakeOverridesRepository = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tenant_repo = FakeTenantRepository(self.audit_log)
+        self.plan_repo = FakePlanRepository(self.audit_log)
+        self.overrides_repo = FakeOverridesRepository(self.audit_log)
+
+
+class World:
+    """One execution environment on ``stores`` (new ones by default)."""
+
+    def __init__(
+        self,
+        stores: Stores | None = None,
+        *,
+        ttl: float = CONFIG_TTL_S,
+        auth_cache_ttl: float = AUTH_CACHE_TTL_S,
+        rate_limited: bool = True,
+        default_api_rate: ApiRateLimit = DEFAULT_API_RATE,
+    ) -> None:
+        s = self.stores = stores if stores is not None else Stores()
+        self.ttl, self.auth_cache_ttl, self.default_api_rate = ttl, auth_cache_ttl, default_api_rate
+        self.clock = s.clock
+        self.catalog = Catalog(
+            s.tenant_repo, s.meter_repo, s.plan_repo, s.overrides_repo, ttl=ttl, clock=s.clock.monotonic
+        )
+        self.tenants = TenantService(s.tenant_repo, s.overrides_repo, s.plan_repo, self.catalog, s.clock)
+        self.meters = MeterService(s.meter_repo, self.catalog, s.clock)
+        self.plans = PlanService(s.plan_repo, self.catalog, s.clock)
+        self.keys = KeyService(
+            s.key_repo, s.tenant_repo, s.clock, cache_ttl=auth_cache_ttl, monotonic=s.clock.monotonic
+        )
+        self.audit = AuditService(s.audit_log)
+        self.ingest = IngestService(self.catalog, s.usage_queue, s.clock)
+        self.usage = UsageService(self.tenants, self.meters, s.counter_reader, s.clock)
+        self.quarantine = QuarantineService(s.quarantine_log, self.tenants)
+        self.events_log = EventsLogService(s.raw_events, self.tenants)
+        self.queue_health = QueueHealthService(
+            s.queue_monitor, s.quarantine_log, s.clock, usage_queue_url=USAGE_QUEUE_URL, dlq_url=DLQ_URL
+        )
+        limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
+        self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
+
+    def another_environment(self) -> World:
+        """A second environment (own catalog, caches and limiter) on the same stores."""
+        return World(
+            self.stores,
+            ttl=self.ttl,
+            auth_cache_ttl=self.auth_cache_ttl,
+            rate_limited=self.rate_limits.limiter is not None,
+            default_api_rate=self.default_api_rate,
+        )

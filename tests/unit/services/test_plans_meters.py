@@ -1,0 +1,86 @@
+"""PlanService and MeterService on the fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.world import World
+from tollgate.domain.audit import SYSTEM_ACTOR, Action, plan_subject
+from tollgate.domain.errors import Conflict, NotFound
+from tollgate.domain.meters import Aggregation
+from tollgate.domain.periods import Window
+from tollgate.services.plans import default_catalog
+
+from .conftest import add_meter, add_plan, limit, rate
+
+DEFAULT_IDS = [p["id"] for p in default_catalog()]
+
+
+def test_seed_default_catalog_is_idempotent(world: World):
+    assert world.plans.seed_default_catalog() == DEFAULT_IDS
+    plans = {pid: world.plans.get_plan(pid) for pid in DEFAULT_IDS}
+    entries = list(world.stores.audit_log.entries)
+    assert [(e.subject, e.actor, e.action) for e in entries] == [
+        (plan_subject(pid), SYSTEM_ACTOR, Action.PLAN_PUT) for pid in DEFAULT_IDS
+    ]
+    assert plans["free"].api_rate_limit == rate(10, 20)
+
+    world.clock.advance(seconds=60)
+    assert world.plans.seed_default_catalog() == []
+    assert {pid: world.plans.get_plan(pid) for pid in DEFAULT_IDS} == plans  # not rewritten
+    assert world.stores.audit_log.entries == entries
+
+
+def test_seed_never_overwrites_an_operators_plan(world: World):
+    add_plan(world, "free", [limit("api_calls", Window.MONTH, 7)], rate(1, 2))
+    mine = world.plans.get_plan("free")
+    assert world.plans.seed_default_catalog() == [pid for pid in DEFAULT_IDS if pid != "free"]
+    assert world.plans.get_plan("free") == mine
+
+
+def test_put_plan_creates_then_replaces_with_audit_entries(world: World):
+    plan, created = world.plans.put_plan(
+        "pro", "Pro", [limit("storage_gb", Window.LIFETIME, 5), limit("api_calls", Window.MONTH, 9)], None, "key_a"
+    )
+    assert created and plan.created_at == plan.updated_at == world.clock.now()
+    assert [lim.meter for lim in plan.limits] == ["api_calls", "storage_gb"]
+    assert world.catalog.plan("pro") == plan  # cached now
+
+    world.clock.advance(seconds=1)  # well within the catalog's TTL
+    replaced, created = world.plans.put_plan("pro", "Pro 2", [], rate(3, 6), "key_b", reason="simplify")
+    assert not created
+    assert replaced.created_at == plan.created_at and replaced.updated_at == world.clock.now()
+    assert world.catalog.plan("pro") == replaced  # invalidated in this environment at once
+    first, second = world.stores.audit_log.of(plan_subject("pro"))
+    assert (first.before, first.after) == (None, plan.as_dict())
+    assert (second.before, second.after, second.reason) == (plan.as_dict(), replaced.as_dict(), "simplify")
+
+    with pytest.raises(NotFound):
+        world.plans.get_plan("gold")
+
+
+def test_list_plans_pages(world: World):
+    world.plans.seed_default_catalog()
+    seen, cursor = [], None
+    while True:
+        page, cursor = world.plans.list_plans(3, cursor)
+        seen += [p.id for p in page]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(DEFAULT_IDS) and len(seen) == len(DEFAULT_IDS)
+
+
+def test_meters(world: World):
+    meter = add_meter(world, "api_calls", Aggregation.COUNT, group_by=["region"])
+    assert meter.created_at == world.clock.now()
+    assert world.meters.get_meter("api_calls") == meter
+    assert world.catalog.meter("api_calls").spec().group_by == ("region",)
+    with pytest.raises(Conflict):
+        add_meter(world, "api_calls", Aggregation.SUM)
+    assert world.meters.get_meter("api_calls").aggregation is Aggregation.COUNT
+    with pytest.raises(NotFound):
+        world.meters.get_meter("nope")
+    add_meter(world, "storage_gb", Aggregation.LATEST)
+    page, cursor = world.meters.list_meters(1, None)
+    rest, end = world.meters.list_meters(1, cursor)
+    assert [m.key for m in page + rest] == ["api_calls", "storage_gb"] and end is None
