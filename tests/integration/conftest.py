@@ -26,6 +26,16 @@ class Reply:
         assert self.headers.get("Content-Type") == "application/problem+json", (self.status, self.headers, self.body)
         return self.body
 
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Reply:
+        """A handler's API Gateway (payload 2.0) response, its JSON body parsed."""
+        text = raw.get("body") or ""
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return cls(raw["statusCode"], raw.get("headers") or {}, parsed)
+
 
 class InProcessApi:
     """Routes by template.yaml's HttpApi events, runs the template's authorizer first, then the
@@ -60,7 +70,7 @@ class InProcessApi:
         assert result["isAuthorized"] is True  # the handlers decide; see docs/security.md
         return result["context"]
 
-    def call(
+    def request(
         self,
         method: str,
         path: str,
@@ -70,7 +80,9 @@ class InProcessApi:
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         header_style: str = "bearer",
-    ) -> Reply:
+    ) -> tuple[str, dict[str, Any]]:
+        """What API Gateway hands the route's function: (its logical id, the event), the
+        authorizer run on the request's headers."""
         headers = dict(headers or {})
         if key is not None:
             if header_style == "bearer":
@@ -85,13 +97,26 @@ class InProcessApi:
         event["requestContext"]["routeKey"] = route.route_key
         if params:
             event["pathParameters"] = params
-        raw = self.handler_for(route.function_id)(event, FakeContext())
-        text = raw.get("body") or ""
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = text
-        return Reply(raw["statusCode"], raw.get("headers") or {}, parsed)
+        return route.function_id, event
+
+    def call(self, method: str, path: str, **request: Any) -> Reply:
+        """``request``'s keywords; the route's function run on the event."""
+        function_id, event = self.request(method, path, **request)
+        return Reply.of(self.handler_for(function_id)(event, FakeContext()))
+
+
+def cli_admin_key(name: str = "admin") -> str:
+    """A new admin key made by ``tollgate keys create`` (the CLI an operator bootstraps with),
+    in the table the environment names: setup through the product's entry points only."""
+    import contextlib
+    import io
+
+    from tollgate.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["keys", "create", "--scope", "admin", "--name", name]) == 0
+    return out.getvalue().strip()
 
 
 def _admin_key() -> str:
