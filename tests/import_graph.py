@@ -201,9 +201,12 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(tarjan.components, key=lambda c: (-len(c), c))
 
 
-def layer_violations(graph: ImportGraph, layer: str, forbidden: Iterable[str]) -> list[Edge]:
-    """Imports (of any kind, type-only included) from modules of ``layer`` into ``forbidden`` ones."""
-    forbidden = tuple(forbidden)
+def layer_violations(
+    graph: ImportGraph, layer: str, forbidden: Iterable[str], allowed: Iterable[str] = ()
+) -> list[Edge]:
+    """Imports (of any kind, type-only included) from modules of ``layer`` into ``forbidden``
+    ones, except into ``allowed`` ones (e.g. the ports the adapters implement)."""
+    forbidden, allowed = tuple(forbidden), tuple(allowed)
 
     def inside(module: str, package: str) -> bool:
         return module == package or module.startswith(package + ".")
@@ -211,5 +214,8 @@ def layer_violations(graph: ImportGraph, layer: str, forbidden: Iterable[str]) -
     return [
         e
         for e in graph.edges
-        if inside(e.source, layer) and any(inside(e.target, f) for f in forbidden) and not inside(e.target, layer)
+        if inside(e.source, layer)
+        and any(inside(e.target, f) for f in forbidden)
+        and not inside(e.target, layer)
+        and not any(inside(e.target, a) for a in allowed)
     ]
