@@ -115,8 +115,8 @@ def moto_stack() -> Iterator[Any]:
     from moto import mock_aws
 
     from tollgate import config
-    from tollgate.local.resources import create_all
-    from tollgate.local.template import Template, merged_environment
+    from tollgate_dev.local.resources import create_all
+    from tollgate_dev.local.template import Template, merged_environment
 
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         template = Template.load(ROOT / "template.yaml")

@@ -114,10 +114,10 @@ class World:
 
 @pytest.fixture
 def world(aws, monkeypatch, lambda_context) -> World:
-    from tollgate.local.template import Template, import_handler
     from tollgate.services.keys import create_key
     from tollgate.services.meters import create_meter
     from tollgate.services.tenants import create_tenant
+    from tollgate_dev.local.template import Template, import_handler
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
     monkeypatch.setattr(ingest, "usage_queue", ingest.usage_queue)

@@ -10,7 +10,7 @@ from tests.conftest import FakeContext
 from tests.integration.test_consumer import METERS, T0, body, e, sqs_event
 from tollgate.domain.keys import Scope
 from tollgate.domain.usage import UsageEvent, format_time
-from tollgate.local.template import load_handler
+from tollgate_dev.local.template import load_handler
 
 
 @pytest.fixture

@@ -110,8 +110,8 @@ def _run_local(args: argparse.Namespace) -> int:
     except UsageError as error:
         print(f"tollgate local: {error}", file=sys.stderr)
         return 2
-    from tollgate.local.stack import StackError, check_port_free, resolve_state_dir, serve
-    from tollgate.local.template import TemplateError
+    from tollgate_dev.local.stack import StackError, check_port_free, resolve_state_dir, serve
+    from tollgate_dev.local.template import TemplateError
 
     fresh = args.fresh or os.environ.get("TOLLGATE_FRESH", "").lower() in ("1", "true", "yes")
     try:
@@ -133,8 +133,8 @@ def _fire(args: argparse.Namespace) -> int:
     import urllib.request
     from urllib.parse import quote
 
-    from tollgate.local.stack import resolve_state_dir
-    from tollgate.local.state import read_admin_key
+    from tollgate_dev.local.stack import resolve_state_dir
+    from tollgate_dev.local.state import read_admin_key
 
     if not args.list and not args.schedule:
         print("tollgate local fire: name a schedule, or pass --list", file=sys.stderr)
