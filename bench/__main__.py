@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.sections) - {k for k, _ in SECTIONS}
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
-    sys.path.insert(0, str(ROOT / "shared"))
+    sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "dev")]  # tollgate, and tollgate_dev (cost, local stack)
 
     results = _load()
     rows: list[tuple[str, str, str, str]] = []

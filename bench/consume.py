@@ -259,7 +259,8 @@ def on_local_stack() -> dict[str, Any]:
     port, admin_key = free_port(), generate_key().key
     log = tempfile.NamedTemporaryFile(prefix="bench-local-", suffix=".log")  # noqa: SIM115
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(TOLLGATE_ADMIN_KEY=admin_key, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT / "shared"))
+    pythonpath = os.pathsep.join([str(ROOT / "shared"), str(ROOT / "dev")])  # tollgate, tollgate_dev (the stack)
+    env.update(TOLLGATE_ADMIN_KEY=admin_key, PYTHONUNBUFFERED="1", PYTHONPATH=pythonpath)
     state_dir = tempfile.mkdtemp(prefix="bench-state-")  # never the project's .tollgate/
     process, _ = spawn(port, state_dir, env, log, 60, 0.1)
     base = f"http://127.0.0.1:{port}"

@@ -1,7 +1,7 @@
 """(b) consumer CPU per event, (c) AWS requests and write units per event, (d) hot tenant.
 
 Runs the real consumer use case (``CountUsage.count_messages`` of a composition root, as the
-consumer function builds it) against moto in-process, with ``tollgate.adapters.cost.DynamoCost``
+consumer function builds it) against moto in-process, with ``tollgate_dev.cost.DynamoCost``
 counting requests and write units by AWS's sizing rules from the parameters of every DynamoDB
 call (1 unit per KB per item, x2 in transactions, failed conditional writes charged). Events:
 one tenant in Europe/Paris, one sum meter with group_by over 4 regions, so each event touches
@@ -49,8 +49,8 @@ def _messages(n_events: int, per_message: int, start: datetime) -> list[tuple[st
 
 def _run_batches(messages: list[tuple[str, str]]) -> tuple[dict[str, Any], float]:
     """In a fresh execution environment (a new root) of the current moto world."""
-    from tollgate.adapters.cost import DynamoCost
     from tollgate.wiring import Root
+    from tollgate_dev.cost import DynamoCost
 
     root = Root()
     cost = DynamoCost().attach(root.dynamodb)

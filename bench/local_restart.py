@@ -3,7 +3,7 @@
 1. The state: a tenant, a sum meter, a tenant key and 100 requests of 1,000 events, sent to
    the real ingest function (in-process, moto in memory, the local stack's own resources and
    moto tuning) and counted by the real consumer fed by the local stack's own SQS poller;
-   then saved with the local stack's snapshot code (tollgate/local/state.py). (Through a
+   then saved with the local stack's snapshot code (tollgate_dev/local/state.py). (Through a
    running ``tollgate local`` over HTTP the same state takes about 20 minutes to count here:
    each event's claim is one PutItem to the moto server, about 10 ms apiece on this machine.)
 2. ``tollgate local --state-dir`` in a subprocess, from spawn until ``GET /health`` answers:
@@ -45,11 +45,11 @@ def build_state(state_dir: Path, events: int = EVENTS) -> dict[str, Any]:
 
     from tests.conftest import moto_stack, new_root
     from tests.integration.conftest import InProcessApi
-    from tollgate.local import state
-    from tollgate.local.esm import SqsPoller, sqs_mappings
-    from tollgate.local.moto_server import tune_moto
-    from tollgate.local.runtime import FunctionRuntime
-    from tollgate.local.template import ACCOUNT_ID, REGION, Template
+    from tollgate_dev.local import state
+    from tollgate_dev.local.esm import SqsPoller, sqs_mappings
+    from tollgate_dev.local.moto_server import tune_moto
+    from tollgate_dev.local.runtime import FunctionRuntime
+    from tollgate_dev.local.template import ACCOUNT_ID, REGION, Template
 
     tune_moto()  # as the local stack's moto server: rollback copies per partition
     started = time.perf_counter()

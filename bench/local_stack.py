@@ -27,7 +27,7 @@ def spawn(
 
     spawned = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tollgate.cli", "local", "--port", str(port), "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "tollgate_dev.cli", "local", "--port", str(port), "--state-dir", str(state_dir)],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -116,8 +116,8 @@ def moto_stack() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from tollgate.local.resources import create_all
-    from tollgate.local.template import Template, merged_environment
+    from tollgate_dev.local.resources import create_all
+    from tollgate_dev.local.template import Template, merged_environment
 
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         template = Template.load(ROOT / "template.yaml")

@@ -5,7 +5,10 @@ Layout:
 - ``tollgate.adapters``: DynamoDB (pynamodb models, low-level writes), SQS.
 - ``tollgate.api``: HTTP edge (problem+json, auth guard, pydantic schemas, routes).
 - ``tollgate.services``: application services the handlers call.
-- ``tollgate.local``: the local stack, built from template.yaml.
+
+This package is the Lambda layer (template.yaml's ``ContentUri: shared/``). The developer
+tooling (the ``tollgate`` command, the local stack, the cost counter) is ``tollgate_dev`` in
+``dev/``, which this package never imports.
 """
 
 __version__ = "0.1.0"

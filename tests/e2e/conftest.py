@@ -69,7 +69,7 @@ class LocalStackProcess:
 def start_local_stack(
     state_dir: Path | None = None, *, admin_key: str | None = None, extra_args: tuple[str, ...] = ()
 ) -> LocalStackProcess:
-    """Start `python -m tollgate.cli local` on a free port and wait until /health answers.
+    """Start `python -m tollgate_dev.cli local` on a free port and wait until /health answers.
     ``state_dir``: the stack's state directory (default: a new temporary one). ``admin_key``:
     TOLLGATE_ADMIN_KEY (default: a new key; pass "" to let the stack choose)."""
     port = free_port()
@@ -87,7 +87,7 @@ def start_local_stack(
         [
             sys.executable,
             "-m",
-            "tollgate.cli",
+            "tollgate_dev.cli",
             "local",
             "--port",
             str(port),

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def _tollgate(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
     return subprocess.run(
-        [sys.executable, "-m", "tollgate.cli", *args],
+        [sys.executable, "-m", "tollgate_dev.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tollgate.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tollgate_dev.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
 
 

@@ -160,7 +160,7 @@ def _start(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -
 
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
     return subprocess.run(
-        [sys.executable, "-m", "tollgate.cli", "local", *args],
+        [sys.executable, "-m", "tollgate_dev.cli", "local", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -182,7 +182,7 @@ def test_an_unreadable_snapshot_is_one_line_that_says_how_to_start_fresh(state_d
 def test_a_snapshot_written_halfway_leaves_the_previous_one(state_dir: Path) -> None:
     """The write goes to a temporary file renamed over the snapshot: a crash leaves a stray
     temporary file at worst, which the next save replaces, and the old snapshot loads."""
-    from tollgate.local import state
+    from tollgate_dev.local import state
 
     state.save(state_dir, state.Snapshot(tables={"t": {"key_schema": [("k", "S")], "items": [{"k": {"S": "a"}}]}}))
     (state_dir / ".state.pickle.99999.tmp").write_bytes(b"\x80\x05half")
@@ -198,7 +198,7 @@ def test_a_second_stack_on_the_same_state_is_refused(local_stack: LocalStackProc
 
 def test_a_snapshot_moto_cannot_take_is_one_line_too(state_dir: Path) -> None:
     """Readable, but its items do not fit moto (as after a moto change): no traceback either."""
-    from tollgate.local import state
+    from tollgate_dev.local import state
 
     bad = {"key_schema": [("id", "S")], "items": [{"id": {"S": "acme"}, "x": "not an attribute value"}]}
     state.save(state_dir, state.Snapshot(tables={"tollgate-local-tenantstable": bad}))

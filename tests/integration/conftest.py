@@ -43,8 +43,8 @@ class InProcessApi:
     environments, with their own composition roots (``root_of``)."""
 
     def __init__(self) -> None:
-        from tollgate.local.gateway import routes_from_template
-        from tollgate.local.template import Template
+        from tollgate_dev.local.gateway import routes_from_template
+        from tollgate_dev.local.template import Template
 
         template = Template.load(ROOT / "template.yaml")
         self._functions = template.functions()
@@ -53,7 +53,7 @@ class InProcessApi:
         self._authorizer = self.handler_for("AuthorizerFunction")
 
     def handler_for(self, function_id: str) -> Any:
-        from tollgate.local.template import import_handler
+        from tollgate_dev.local.template import import_handler
 
         if function_id not in self._handlers:
             self._handlers[function_id] = import_handler(self._functions[function_id], fresh=True)
@@ -147,9 +147,9 @@ def module_admin_key(aws_module) -> str:
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    """A serialized moto server (the local stack's own, tollgate/local/moto_server.py) for a
+    """A serialized moto server (the local stack's own, tollgate_dev/local/moto_server.py) for a
     module's server-mode tests; its endpoint URL."""
-    from tollgate.local.moto_server import AtomicMotoServer
+    from tollgate_dev.local.moto_server import AtomicMotoServer
 
     server = AtomicMotoServer()
     server.start()

@@ -18,8 +18,8 @@ def module_aws() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from tollgate.local.resources import create_all
-    from tollgate.local.template import Template, merged_environment
+    from tollgate_dev.local.resources import create_all
+    from tollgate_dev.local.template import Template, merged_environment
 
     patch = pytest.MonkeyPatch()
     try:

@@ -6,7 +6,7 @@ moto's DynamoDB backend applies a TransactWriteItems item by item and rolls a ca
 back by restoring a copy of the whole table taken when it began (moto/dynamodb/models/
 __init__.py, ``transact_write_items``), so under concurrent requests a cancellation can undo
 another request's committed write. DynamoDB isolates transactions (serializably, per item).
-``AtomicMotoServer`` (tollgate/local/moto_server.py, which the local stack runs too) gives
+``AtomicMotoServer`` (tollgate_dev/local/moto_server.py, which the local stack runs too) gives
 moto that property the simplest way - one request at a time - while the requests themselves
 still interleave arbitrarily (each decision is a read, then a conditional transaction, from
 16 threads).
@@ -37,7 +37,7 @@ def server(moto_server: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack(server) -> Iterator[Any]:
-    from tollgate.local.template import Template, merged_environment
+    from tollgate_dev.local.template import Template, merged_environment
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     patch = pytest.MonkeyPatch()
@@ -60,7 +60,7 @@ def world(server, stack) -> dict[str, Any]:
     import requests
 
     from tollgate.domain.keys import Scope
-    from tollgate.local.resources import create_all
+    from tollgate_dev.local.resources import create_all
 
     requests.post(f"{server}/moto-api/reset", timeout=10).raise_for_status()
     create_all(stack, boto3.Session())

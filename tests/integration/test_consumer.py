@@ -22,12 +22,12 @@ from moto import mock_aws
 
 from tests.conftest import FakeContext, new_root
 from tollgate.adapters import ledger
-from tollgate.adapters.cost import DynamoCost
 from tollgate.domain import counting
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.periods import Window, zone
 from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
-from tollgate.local.template import default_template, import_handler, table_specs
+from tollgate_dev.cost import DynamoCost
+from tollgate_dev.local.template import default_template, import_handler, table_specs
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 TABLES = {"EventsTable": "EVENTS_TABLE", "CountersTable": "COUNTERS_TABLE"}

@@ -213,8 +213,8 @@ def free_port() -> int:
 def moto_clients(monkeypatch) -> Iterator[Callable[[], Any]]:
     """Clients of a serialized moto server: plain moto rolls a cancelled transaction back by
     restoring a copy of the table taken when it began, undoing other requests' writes, which
-    lost counts here now and then (tollgate/local/moto_server.py)."""
-    from tollgate.local.moto_server import AtomicMotoServer
+    lost counts here now and then (tollgate_dev/local/moto_server.py)."""
+    from tollgate_dev.local.moto_server import AtomicMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     port = free_port()

@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from tollgate.local.esm import SqsMapping, SqsPoller
+from tollgate_dev.local.esm import SqsMapping, SqsPoller
 
 pytestmark = pytest.mark.server
 

@@ -117,7 +117,7 @@ class World:
 
 @pytest.fixture
 def world(aws, monkeypatch, lambda_context) -> World:
-    from tollgate.local.template import Template, import_handler
+    from tollgate_dev.local.template import Template, import_handler
 
     monkeypatch.setattr(clock, "now", lambda: NOW)
     admin = new_root()  # the admin API's environment

@@ -1,4 +1,4 @@
-"""The local gateway's HTTP edge (tollgate/local/gateway.py), over raw sockets against a real
+"""The local gateway's HTTP edge (tollgate_dev/local/gateway.py), over raw sockets against a real
 ``GatewayServer`` with stub functions: what never reaches a route is answered as RFC 9457
 problem+json, quickly, and a misbehaving client costs one log line, not a thread or a
 traceback."""
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tollgate.local.gateway import MAX_PAYLOAD_BYTES, Gateway, GatewayServer, Route, RouteTable
+from tollgate_dev.local.gateway import MAX_PAYLOAD_BYTES, Gateway, GatewayServer, Route, RouteTable
 
 TIMEOUT_S = 1.0  # the server's socket timeout in these tests (30 s in the stack)
 

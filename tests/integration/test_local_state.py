@@ -1,4 +1,4 @@
-"""The local stack's snapshot (tollgate/local/state.py) round-trips every kind of value, queue
+"""The local stack's snapshot (tollgate_dev/local/state.py) round-trips every kind of value, queue
 message and object through a file into freshly created resources, and refuses what it cannot
 read without running anything in it."""
 
@@ -25,8 +25,8 @@ def fresh_world() -> Iterator[Any]:
     from moto.s3.models import s3_backends
     from moto.sqs.models import sqs_backends
 
-    from tollgate.local.resources import create_all
-    from tollgate.local.template import Template
+    from tollgate_dev.local.resources import create_all
+    from tollgate_dev.local.template import Template
 
     template = Template.load(ROOT / "template.yaml")
     with mock_aws():
@@ -48,7 +48,7 @@ def _client(service: str) -> Any:
 def test_items_messages_and_objects_round_trip(fresh_world, tmp_path: Path) -> None:
     import boto3
 
-    from tollgate.local import state
+    from tollgate_dev.local import state
 
     created = fresh_world()
     dynamodb, sqs, s3 = _client("dynamodb"), _client("sqs"), _client("s3")
@@ -137,7 +137,7 @@ def test_items_messages_and_objects_round_trip(fresh_world, tmp_path: Path) -> N
 def test_a_table_whose_key_schema_changed_is_skipped_by_name(fresh_world, tmp_path: Path) -> None:
     import boto3
 
-    from tollgate.local import state
+    from tollgate_dev.local import state
 
     created = fresh_world()
     name = created.tables["TenantsTable"]
@@ -168,7 +168,7 @@ def test_a_table_whose_key_schema_changed_is_skipped_by_name(fresh_world, tmp_pa
     ids=["empty", "garbage", "foreign", "future-version", "incomplete", "class"],
 )
 def test_an_unreadable_snapshot_raises_state_error(tmp_path: Path, content: bytes) -> None:
-    from tollgate.local import state
+    from tollgate_dev.local import state
 
     (tmp_path / "state.pickle").write_bytes(content)
     with pytest.raises(state.StateError) as error:
@@ -177,7 +177,7 @@ def test_an_unreadable_snapshot_raises_state_error(tmp_path: Path, content: byte
 
 
 def test_no_snapshot_is_none_and_fresh_clears(tmp_path: Path) -> None:
-    from tollgate.local import state
+    from tollgate_dev.local import state
 
     assert state.load(tmp_path) is None
     state.save(tmp_path, state.Snapshot())

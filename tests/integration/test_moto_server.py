@@ -1,4 +1,4 @@
-"""The local stack's moto server (tollgate/local/moto_server.py): isolated transactions,
+"""The local stack's moto server (tollgate_dev/local/moto_server.py): isolated transactions,
 38-digit numbers and long polls that do not stall everyone else.
 
 Each test would fail against moto's plain ``ThreadedMotoServer``: concurrent cancelled

@@ -83,8 +83,8 @@ def _outcome(reply: Reply) -> str:
 
 
 def test_concurrent_ingest_requests_keep_their_own_principal(tenants, rate_check_pauses) -> None:
-    from tollgate.local.runtime import FunctionRuntime
-    from tollgate.local.template import Template
+    from tollgate_dev.local.runtime import FunctionRuntime
+    from tollgate_dev.local.template import Template
 
     runtime = FunctionRuntime(Template.load(ROOT / "template.yaml").functions()["IngestFunction"])
     runtime.warm()

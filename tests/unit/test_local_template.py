@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tollgate.local.esm import failed_ids, sqs_mappings
-from tollgate.local.gateway import (
+from tollgate_dev.local.esm import failed_ids, sqs_mappings
+from tollgate_dev.local.gateway import (
     Authorizer,
     Gateway,
     HttpRequest,
@@ -24,7 +24,7 @@ from tollgate.local.gateway import (
     http_response,
     routes_from_template,
 )
-from tollgate.local.schedules import (
+from tollgate_dev.local.schedules import (
     Cron,
     Rate,
     ScheduleExpressionError,
@@ -33,7 +33,7 @@ from tollgate.local.schedules import (
     parse_expression,
     schedules_from_template,
 )
-from tollgate.local.template import (
+from tollgate_dev.local.template import (
     Template,
     TemplateError,
     load_yaml,

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tollgate.adapters import models
-from tollgate.local.template import Template, import_handler
+from tollgate_dev.local.template import Template, import_handler
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import ipaddress
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -616,8 +617,6 @@ class GatewayServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-response is one log line, not a traceback."""
-        import sys
-
         error = sys.exc_info()[1]
         where = ":".join(str(part) for part in client_address) if isinstance(client_address, tuple) else client_address
         if isinstance(error, (ConnectionError, TimeoutError, socket.timeout)):

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import yaml
 
@@ -154,7 +155,7 @@ def merge_globals(globals_: Mapping[str, Any], properties: Mapping[str, Any]) ->
 
 
 def _is_intrinsic(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _INTRINSICS
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in Template.INTRINSICS
 
 
 class Template:
@@ -297,7 +298,7 @@ class Template:
         if isinstance(value, dict):
             if _is_intrinsic(value):
                 key, argument = next(iter(value.items()))
-                return _INTRINSICS[key](self, argument)
+                return self.INTRINSICS[key](self, argument)
             resolved = {k: self.resolve(v) for k, v in value.items()}
             return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
         if isinstance(value, list):
@@ -359,6 +360,26 @@ class Template:
         map_name, top, second = self.resolve(argument)
         return self.resolve((self.document.get("Mappings") or {})[map_name][top][second])
 
+    # The intrinsic functions ``resolve`` knows, by name: each is called with the template and
+    # the function's argument (unresolved).
+    INTRINSICS: ClassVar[Mapping[str, Callable[[Template, Any], Any]]] = MappingProxyType(
+        {
+            "Ref": _ref,
+            "Condition": condition,
+            "Fn::GetAtt": _fn_get_att,
+            "Fn::Sub": _fn_sub,
+            "Fn::Join": _fn_join,
+            "Fn::Select": _fn_select,
+            "Fn::Split": _fn_split,
+            "Fn::If": _fn_if,
+            "Fn::Equals": _fn_equals,
+            "Fn::Not": _fn_not,
+            "Fn::And": _fn_and,
+            "Fn::Or": _fn_or,
+            "Fn::FindInMap": _fn_find_in_map,
+        }
+    )
+
     # -------------------------------------------------------------- tables
     def table_specs(self) -> dict[str, TableSpec]:
         """Every active ``AWS::DynamoDB::Table``, keyed by logical id."""
@@ -407,23 +428,6 @@ class Template:
             if spec.arn == arn:
                 return logical_id
         raise TemplateError(f"no function in the template has ARN {arn!r}")
-
-
-_INTRINSICS: dict[str, Callable[[Template, Any], Any]] = {
-    "Ref": Template._ref,
-    "Condition": Template.condition,
-    "Fn::GetAtt": Template._fn_get_att,
-    "Fn::Sub": Template._fn_sub,
-    "Fn::Join": Template._fn_join,
-    "Fn::Select": Template._fn_select,
-    "Fn::Split": Template._fn_split,
-    "Fn::If": Template._fn_if,
-    "Fn::Equals": Template._fn_equals,
-    "Fn::Not": Template._fn_not,
-    "Fn::And": Template._fn_and,
-    "Fn::Or": Template._fn_or,
-    "Fn::FindInMap": Template._fn_find_in_map,
-}
 
 
 def merged_environment(functions: Mapping[str, FunctionSpec]) -> dict[str, str]:

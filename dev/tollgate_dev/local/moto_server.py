@@ -37,6 +37,7 @@ import copy
 import decimal
 import io
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -99,6 +100,8 @@ def _with_body(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ moto tuning
+# moto and werkzeug are imported where they are used, not at the top: they take ~0.5 s to
+# import, and `tollgate local fire` imports the stack (hence this module) without running moto.
 _transaction = threading.local()  # .touched: {table name: {hash key}} while a transaction runs
 _tuned = False
 
@@ -108,8 +111,8 @@ def tune_moto() -> None:
     global _tuned
     if _tuned:
         return
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - see "moto tuning"
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415 - see "moto tuning"
 
     original = DynamoDBBackend.transact_write_items
 
@@ -127,7 +130,7 @@ def tune_moto() -> None:
 
 def _touched_partitions(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, set[Any]] | None:
     """The hash keys each table's items in the transaction have; None when unsure (full copy)."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415 - see "moto tuning"
 
     touched: dict[str, set[Any]] = {}
     try:
@@ -166,8 +169,6 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
 def _forget_tracked_instances() -> None:
     """moto keeps every model instance it ever created for its dashboard; drop DynamoDB's items
     and tables and SQS's messages (each usage message is up to 256 KB, and every receive copies it)."""
-    import sys
-
     for module_name, class_name in (
         ("moto.dynamodb.models.dynamo_type", "Item"),
         ("moto.dynamodb.models.table", "Table"),
@@ -189,8 +190,12 @@ class AtomicMotoServer:
         self.app: SerializedMotoApp | None = None
 
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - see "moto tuning"
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server  # noqa: PLC0415 - see "moto tuning"
 
         tune_moto()
         self.app = SerializedMotoApp(DomainDispatcherApplication(create_backend_app))

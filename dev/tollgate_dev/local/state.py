@@ -166,8 +166,10 @@ def load(state_dir: Path) -> Snapshot | None:
 
 
 # ------------------------------------------------------------------ moto
+# moto is imported where it is used, not at the top: its models take ~0.4 s to import, and
+# `tollgate local fire` imports this module for read_admin_key() without running moto.
 def _dynamodb_backend(account_id: str, region: str) -> Any:
-    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415 - see above
 
     return dynamodb_backends[account_id][region]
 
@@ -234,7 +236,7 @@ def _key_schema(table: Any) -> list[tuple[str, str]]:
 def _capture_queues(created: CreatedResources, *, account_id: str, region: str) -> dict[str, list[dict[str, Any]]]:
     """Every message, in flight or not (one that was being processed when the stack stopped is
     delivered again after the restart, as SQS would once its visibility timeout ran out)."""
-    from moto.sqs.models import sqs_backends
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415 - moto only when used (see _dynamodb_backend)
 
     backend = sqs_backends[account_id][region]
     queues: dict[str, list[dict[str, Any]]] = {}
@@ -250,7 +252,7 @@ def _capture_queues(created: CreatedResources, *, account_id: str, region: str) 
                 "group_id": message.group_id,
                 "deduplication_id": message.deduplication_id,
             }
-            for message in list(queue._messages)
+            for message in list(queue._messages)  # noqa: SLF001 - moto has no public accessor for every message
         ]
     return queues
 
@@ -282,6 +284,15 @@ def restore(snapshot: Snapshot, created: CreatedResources, session: Any, *, acco
     """Put a snapshot's data into the freshly created resources. A table whose key schema has
     changed in template.yaml, or a resource the template no longer has, is skipped (and named)."""
     restored = Restored()
+    _restore_tables(snapshot, created, restored, account_id=account_id, region=region)
+    _restore_queues(snapshot, created, restored, session.client("sqs"))
+    _restore_buckets(snapshot, created, restored, session.client("s3"))
+    return restored
+
+
+def _restore_tables(
+    snapshot: Snapshot, created: CreatedResources, restored: Restored, *, account_id: str, region: str
+) -> None:
     backend = _dynamodb_backend(account_id, region)
     enabled = gc.isenabled()
     gc.disable()
@@ -298,7 +309,9 @@ def restore(snapshot: Snapshot, created: CreatedResources, session: Any, *, acco
     finally:
         if enabled:
             gc.enable()
-    sqs = session.client("sqs")
+
+
+def _restore_queues(snapshot: Snapshot, created: CreatedResources, restored: Restored, sqs: Any) -> None:
     queue_urls = {url.rstrip("/").rsplit("/", 1)[-1]: url for url in created.queues.values()}
     for name, messages in snapshot.queues.items():
         if name not in queue_urls:
@@ -306,21 +319,26 @@ def restore(snapshot: Snapshot, created: CreatedResources, session: Any, *, acco
                 restored.skipped.append(f"queue {name} ({len(messages)} messages; no longer in the template)")
             continue
         for start in range(0, len(messages), 10):
-            entries = []
-            for i, message in enumerate(messages[start : start + 10]):
-                entry: dict[str, Any] = {"Id": str(i), "MessageBody": message["body"]}
-                if message.get("attributes"):
-                    entry["MessageAttributes"] = message["attributes"]
-                if message.get("group_id"):
-                    entry["MessageGroupId"] = message["group_id"]
-                if message.get("deduplication_id"):
-                    entry["MessageDeduplicationId"] = message["deduplication_id"]
-                entries.append(entry)
+            entries = [_batch_entry(i, message) for i, message in enumerate(messages[start : start + 10])]
             failed = sqs.send_message_batch(QueueUrl=queue_urls[name], Entries=entries).get("Failed", [])
             if failed:
                 raise StateError(f"queue {name} refused restored messages: {failed[0].get('Message')}")
             restored.messages += len(entries)
-    s3 = session.client("s3")
+
+
+def _batch_entry(i: int, message: dict[str, Any]) -> dict[str, Any]:
+    """A saved message as a SendMessageBatch entry."""
+    entry: dict[str, Any] = {"Id": str(i), "MessageBody": message["body"]}
+    if message.get("attributes"):
+        entry["MessageAttributes"] = message["attributes"]
+    if message.get("group_id"):
+        entry["MessageGroupId"] = message["group_id"]
+    if message.get("deduplication_id"):
+        entry["MessageDeduplicationId"] = message["deduplication_id"]
+    return entry
+
+
+def _restore_buckets(snapshot: Snapshot, created: CreatedResources, restored: Restored, s3: Any) -> None:
     for name, objects in snapshot.buckets.items():
         if name not in created.buckets.values():
             if objects:
@@ -330,14 +348,13 @@ def restore(snapshot: Snapshot, created: CreatedResources, session: Any, *, acco
             extra = {"ContentType": obj["content_type"]} if obj.get("content_type") else {}
             s3.put_object(Bucket=name, Key=obj["key"], Body=obj["body"], Metadata=obj.get("metadata") or {}, **extra)
             restored.objects += 1
-    return restored
 
 
 def _restore_items(table: Any, items: list[dict[str, Any]]) -> int:
     """Build moto's items directly into the table's storage (``hash -> item`` or
     ``hash -> {range -> item}``), as ``Table.put_item`` stores them, without its per-item
     validation (the items passed it when they were first written)."""
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict  # noqa: PLC0415 - see _dynamodb_backend
 
     hash_name, range_name = table.hash_key_attr, table.range_key_attr
     storage = table.items

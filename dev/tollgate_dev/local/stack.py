@@ -35,6 +35,10 @@ from urllib.parse import unquote
 
 import boto3
 
+from tollgate.domain.errors import TollgateError
+from tollgate.domain.keys import Scope
+from tollgate.wiring import Root
+
 from . import state as local_state
 from .esm import SqsPoller, sqs_mappings
 from .gateway import Gateway, GatewayServer, HttpRequest, routes_from_template
@@ -43,6 +47,11 @@ from .resources import CreatedResources, create_all
 from .runtime import FunctionRuntime
 from .schedules import Scheduler, ScheduleSpec, find_schedule, schedules_from_template
 from .template import REGION, Template, default_template_path, merged_environment
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock
+    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger("tollgate.local.stack")
 
@@ -103,9 +112,7 @@ class _StateLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock
+        if fcntl is None:  # not POSIX: no lock
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")  # noqa: SIM115 - held until release()
@@ -178,23 +185,47 @@ class LocalStack:
         with a one-line reason when it cannot (busy port, unreadable state, bad admin key)."""
         started = time.monotonic()
         check_port_free(self.host, self.port)
-        snapshot = None
-        if self.state_dir is not None:
-            assert self._lock is not None
-            self._lock.acquire()
-            if self.fresh:
-                local_state.clear(self.state_dir)
-            try:
-                snapshot = local_state.load(self.state_dir)
-            except local_state.StateError as error:
-                raise StackError(
-                    f"cannot restore the local state: {error}. Start fresh with `tollgate local --fresh` "
-                    f"(or TOLLGATE_FRESH=1 make run), which deletes it, or move {self.state_dir} aside"
-                ) from error
+        snapshot = self._read_state()
         self.timings["state_read_s"] = time.monotonic() - started
         if snapshot is not None:
             logger.info("read the saved state in %.2f s", self.timings["state_read_s"])
 
+        endpoint = self._start_moto()
+        template = Template.load(self.template_path, endpoint_url=endpoint)
+        self.template = template
+        session = self._session = boto3.Session()
+        self.created = create_all(template, session)
+        logger.info("moto at %s: created %s", endpoint, self.created.summary())
+        if snapshot is not None:
+            self._restore(snapshot, template, session)
+            del snapshot
+
+        self._start_functions(template)
+        self._start_threads(template, session)
+        self._start_gateway(template)
+        gc.freeze()  # what start-up built (restored items included) lives on; the collector can skip it
+        self._started = True
+        self.timings["start_s"] = time.monotonic() - started
+        logger.info("started in %.2f s", self.timings["start_s"])
+
+    def _read_state(self) -> local_state.Snapshot | None:
+        """Take the state directory's lock and read its snapshot (None: no state kept, or none yet)."""
+        if self.state_dir is None:
+            return None
+        assert self._lock is not None
+        self._lock.acquire()
+        if self.fresh:
+            local_state.clear(self.state_dir)
+        try:
+            return local_state.load(self.state_dir)
+        except local_state.StateError as error:
+            raise StackError(
+                f"cannot restore the local state: {error}. Start fresh with `tollgate local --fresh` "
+                f"(or TOLLGATE_FRESH=1 make run), which deletes it, or move {self.state_dir} aside"
+            ) from error
+
+    def _start_moto(self) -> str:
+        """Start the embedded moto server and point this process's AWS clients at it only."""
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self._moto = AtomicMotoServer()  # one request at a time, 38-digit numbers: see moto_server.py
         self._moto.start()
@@ -202,47 +233,46 @@ class LocalStack:
         for name in [*_STRIPPED, *(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_"))]:
             os.environ.pop(name, None)
         os.environ.update(aws_environment(endpoint))
+        return endpoint
 
-        template = Template.load(self.template_path, endpoint_url=endpoint)
-        self.template = template
-        session = self._session = boto3.Session()
-        self.created = create_all(template, session)
-        logger.info("moto at %s: created %s", endpoint, self.created.summary())
-        if snapshot is not None:
-            mark = time.monotonic()
-            try:
-                self.restored = local_state.restore(
-                    snapshot, self.created, session, account_id=template.account_id, region=template.region
-                )
-            except Exception as error:
-                logger.debug("restoring the local state failed", exc_info=True)
-                reason = str(error) if isinstance(error, local_state.StateError) else f"{type(error).__name__}: {error}"
-                raise StackError(
-                    f"cannot restore the local state from {local_state.snapshot_path(self.state_dir)} ({reason}). "
-                    "Start fresh with `tollgate local --fresh` (or TOLLGATE_FRESH=1 make run), which deletes it"
-                ) from error
-            self.timings["restore_s"] = time.monotonic() - mark
-            for skipped in self.restored.skipped:
-                logger.warning("saved state not restored: %s", skipped)
-            logger.info(
-                "restored %s from %s in %.2f s",
-                self.restored.summary(),
-                local_state.snapshot_path(self.state_dir),
-                self.timings["restore_s"],
+    def _restore(self, snapshot: local_state.Snapshot, template: Template, session: boto3.Session) -> None:
+        assert self.state_dir is not None and self.created is not None
+        mark = time.monotonic()
+        try:
+            self.restored = local_state.restore(
+                snapshot, self.created, session, account_id=template.account_id, region=template.region
             )
-            del snapshot
+        except Exception as error:
+            logger.debug("restoring the local state failed", exc_info=True)
+            reason = str(error) if isinstance(error, local_state.StateError) else f"{type(error).__name__}: {error}"
+            raise StackError(
+                f"cannot restore the local state from {local_state.snapshot_path(self.state_dir)} ({reason}). "
+                "Start fresh with `tollgate local --fresh` (or TOLLGATE_FRESH=1 make run), which deletes it"
+            ) from error
+        self.timings["restore_s"] = time.monotonic() - mark
+        for skipped in self.restored.skipped:
+            logger.warning("saved state not restored: %s", skipped)
+        logger.info(
+            "restored %s from %s in %.2f s",
+            self.restored.summary(),
+            local_state.snapshot_path(self.state_dir),
+            self.timings["restore_s"],
+        )
 
+    def _start_functions(self, template: Template) -> None:
+        """The functions' environment into os.environ, then their handlers imported (warm), the
+        admin key and the default plans."""
         functions = template.functions()
         os.environ.update(merged_environment(functions))
         self.runtimes = {logical_id: FunctionRuntime(spec) for logical_id, spec in functions.items()}
         for runtime in self.runtimes.values():
             runtime.warm()
-        from tollgate.wiring import Root  # noqa: PLC0415 - after os.environ holds the stack's settings
-
-        self.root = Root()  # the stack's own environment: bootstrap key, default plans, control auth
+        self.root = Root()  # after os.environ holds the stack's settings; the stack's own environment: bootstrap key, default plans, control auth
         self.admin_key = self._bootstrap_admin_key()
         self.root.plans.seed_default_catalog()  # free, basic, premium, enterprise; never overwrites
 
+    def _start_threads(self, template: Template, session: boto3.Session) -> None:
+        """The SQS pollers of the enabled event source mappings, and the scheduler."""
         sqs = session.client("sqs")
         for mapping in sqs_mappings(template):
             if mapping.enabled:
@@ -254,6 +284,7 @@ class LocalStack:
         for thread in self._threads:
             thread.start()
 
+    def _start_gateway(self, template: Template) -> None:
         routes, api_id = routes_from_template(template)
         gateway = Gateway(
             routes,
@@ -274,10 +305,6 @@ class LocalStack:
         )
         server_thread.start()
         self._threads.append(server_thread)
-        gc.freeze()  # what start-up built (restored items included) lives on; the collector can skip it
-        self._started = True
-        self.timings["start_s"] = time.monotonic() - started
-        logger.info("started in %.2f s", self.timings["start_s"])
 
     def stop(self, *, save: bool = True) -> None:
         """Stop accepting requests, drain the queues, stop the threads, save the state, stop
@@ -369,8 +396,6 @@ class LocalStack:
         """``TOLLGATE_ADMIN_KEY`` if set; else the key saved with the state, if it is still an
         active admin key there; else a new one. The key in use is saved with the state, so the
         one printed stays valid across restarts and ``tollgate local fire`` can find it."""
-        from tollgate.domain.errors import TollgateError
-        from tollgate.domain.keys import Scope
 
         create_key = self.root.keys.create_key
         preset = self.admin_key

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 KB = 1024
 
@@ -145,37 +145,58 @@ class DynamoCost:
         op = model.name
         with self._lock:
             self.requests[op] += 1
-            if op == "PutItem":
-                item = params["Item"]
-                self._write(params["TableName"], item, item_size(item))
-            elif op == "UpdateItem":
-                size, growth = self._update_size(params)
-                self._write(params["TableName"], params["Key"], size, set_growth=growth)
-            elif op == "DeleteItem":
-                self._write(params["TableName"], params["Key"], 1)
-            elif op == "BatchWriteItem":
-                for table, requests in params["RequestItems"].items():
-                    for r in requests:
-                        if "PutRequest" in r:
-                            item = r["PutRequest"]["Item"]
-                            self._write(table, item, item_size(item))
-                        else:
-                            self._write(table, r["DeleteRequest"]["Key"], 1)
-            elif op == "TransactWriteItems":
-                for entry in params["TransactItems"]:
-                    ((kind, p),) = entry.items()
-                    if kind == "Put":
-                        self._write(p["TableName"], p["Item"], item_size(p["Item"]), factor=2)
-                    elif kind == "Update":
-                        size, growth = self._update_size(p)
-                        self._write(p["TableName"], p["Key"], size, factor=2, set_growth=growth)
-                    else:  # Delete, ConditionCheck
-                        self._write(p["TableName"], p["Key"], 1, factor=2)
-            elif op == "GetItem":  # a miss still costs the minimum read
-                self.read_units += 1.0 if params.get("ConsistentRead") else 0.5
-            elif op == "BatchGetItem":
-                for request in params["RequestItems"].values():
-                    self.read_units += len(request["Keys"]) * (1.0 if request.get("ConsistentRead") else 0.5)
+            count = self._BEFORE.get(op)
+            if count is not None:
+                count(self, params)
+
+    def _put(self, params: Mapping[str, Any]) -> None:
+        item = params["Item"]
+        self._write(params["TableName"], item, item_size(item))
+
+    def _update(self, params: Mapping[str, Any]) -> None:
+        size, growth = self._update_size(params)
+        self._write(params["TableName"], params["Key"], size, set_growth=growth)
+
+    def _delete(self, params: Mapping[str, Any]) -> None:
+        self._write(params["TableName"], params["Key"], 1)
+
+    def _batch_write(self, params: Mapping[str, Any]) -> None:
+        for table, requests in params["RequestItems"].items():
+            for r in requests:
+                if "PutRequest" in r:
+                    item = r["PutRequest"]["Item"]
+                    self._write(table, item, item_size(item))
+                else:
+                    self._write(table, r["DeleteRequest"]["Key"], 1)
+
+    def _transaction(self, params: Mapping[str, Any]) -> None:
+        for entry in params["TransactItems"]:
+            ((kind, p),) = entry.items()
+            if kind == "Put":
+                self._write(p["TableName"], p["Item"], item_size(p["Item"]), factor=2)
+            elif kind == "Update":
+                size, growth = self._update_size(p)
+                self._write(p["TableName"], p["Key"], size, factor=2, set_growth=growth)
+            else:  # Delete, ConditionCheck
+                self._write(p["TableName"], p["Key"], 1, factor=2)
+
+    def _get(self, params: Mapping[str, Any]) -> None:
+        self.read_units += 1.0 if params.get("ConsistentRead") else 0.5  # a miss still costs the minimum read
+
+    def _batch_get(self, params: Mapping[str, Any]) -> None:
+        for request in params["RequestItems"].values():
+            self.read_units += len(request["Keys"]) * (1.0 if request.get("ConsistentRead") else 0.5)
+
+    # What each operation costs before it is sent; other operations count as requests only.
+    _BEFORE: ClassVar[Mapping[str, Callable[[DynamoCost, Mapping[str, Any]], None]]] = {
+        "PutItem": _put,
+        "UpdateItem": _update,
+        "DeleteItem": _delete,
+        "BatchWriteItem": _batch_write,
+        "TransactWriteItems": _transaction,
+        "GetItem": _get,
+        "BatchGetItem": _batch_get,
+    }
 
     def _after_call(self, model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
         """Reads are charged by what they return: items over 4 KB cost more than the minimum

@@ -7,7 +7,8 @@
     tollgate local fire --list             list the local stack's schedules
     tollgate keys create --scope S ...     create an API key in the AWS the environment points to
 
-Imports are lazy so ``tollgate --help`` stays fast.
+The local stack (boto3, YAML, moto) is imported only by the commands that run it, so
+``tollgate --help`` and ``tollgate keys create`` stay fast.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import json
 import logging
 import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tollgate.domain.errors import TollgateError
+from tollgate.domain.keys import Scope, split_key
 
 KEY_COMMAND = """python3 -c 'import secrets; print(f"tg_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}")'"""
 
@@ -44,8 +52,6 @@ def _resolve_port(args: argparse.Namespace) -> int:
 
 def _check_admin_key(key: str) -> None:
     """The same rule as create_key's for a preset key, before seconds of start-up."""
-    from tollgate.domain.keys import split_key
-
     parts = split_key(key)
     if parts is None or len(parts[1]) < 22:
         raise UsageError(
@@ -110,8 +116,10 @@ def _run_local(args: argparse.Namespace) -> int:
     except UsageError as error:
         print(f"tollgate local: {error}", file=sys.stderr)
         return 2
-    from tollgate.local.stack import StackError, check_port_free, resolve_state_dir, serve
-    from tollgate.local.template import TemplateError
+    # The stack's modules load boto3, YAML and the gateway (~0.5 s): not for --help, `keys create`
+    # or a usage error found above.
+    from tollgate_dev.local.stack import StackError, check_port_free, resolve_state_dir, serve  # noqa: PLC0415 - ~0.5 s
+    from tollgate_dev.local.template import TemplateError  # noqa: PLC0415 - ~0.5 s, as above
 
     fresh = args.fresh or os.environ.get("TOLLGATE_FRESH", "").lower() in ("1", "true", "yes")
     try:
@@ -129,12 +137,8 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _fire(args: argparse.Namespace) -> int:
-    import urllib.error
-    import urllib.request
-    from urllib.parse import quote
-
-    from tollgate.local.stack import resolve_state_dir
-    from tollgate.local.state import read_admin_key
+    from tollgate_dev.local.stack import resolve_state_dir  # noqa: PLC0415 - ~0.5 s, as in _run_local
+    from tollgate_dev.local.state import read_admin_key  # noqa: PLC0415 - ~0.5 s, as in _run_local
 
     if not args.list and not args.schedule:
         print("tollgate local fire: name a schedule, or pass --list", file=sys.stderr)
@@ -153,45 +157,59 @@ def _fire(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    base = f"http://127.0.0.1:{port}/_local/schedules"
-    headers = {"Authorization": f"Bearer {key}"}
-    if args.list:
-        request = urllib.request.Request(base, headers=headers)
-    else:
-        url = f"{base}/{quote(args.schedule, safe='')}/fire"
-        request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=900) as response:
-            status, body = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, body = error.code, error.read()
+        status, body = _send(_control_request(args, port, key))
     except urllib.error.URLError as error:
         print(f"no local stack on port {port}: {error.reason}", file=sys.stderr)
         return 1
-    try:
-        document = json.loads(body or b"null")
-    except ValueError:
-        document = body.decode(errors="replace")
     if status == 401:
         print(
             f"tollgate local fire: the stack refused the admin key ({key[:19]}...); pass the one it printed with --key",
             file=sys.stderr,
         )
         return 1
+    _print_control_answer(args, status, body)
+    return 0 if status == 200 else 1
+
+
+def _control_request(args: argparse.Namespace, port: int, key: str) -> urllib.request.Request:
+    """``GET /_local/schedules`` for --list, else ``POST /_local/schedules/<name>/fire``."""
+    base = f"http://127.0.0.1:{port}/_local/schedules"
+    headers = {"Authorization": f"Bearer {key}"}
+    if args.list:
+        return urllib.request.Request(base, headers=headers)
+    url = f"{base}/{quote(args.schedule, safe='')}/fire"
+    return urllib.request.Request(url, data=b"", method="POST", headers=headers)
+
+
+def _send(request: urllib.request.Request) -> tuple[int, bytes]:
+    """The answer's status and body, an HTTP error's included; URLError when nothing answers."""
+    try:
+        with urllib.request.urlopen(request, timeout=900) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _print_control_answer(args: argparse.Namespace, status: int, body: bytes) -> None:
+    document: Any
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        document = body.decode(errors="replace")
     if args.list and status == 200:
         for spec in document["schedules"]:
             state = "enabled" if spec["enabled"] else "disabled"
             print(f"{spec['qualified_name']:<40} {spec['expression']:<24} {state:<9} {spec['name']}")
     else:
         print(json.dumps(document, indent=2))
-    return 0 if status == 200 else 1
 
 
 def _api_keys_table(args: argparse.Namespace) -> str | None:
     if args.table:
         return args.table
     if args.stack_name:
-        import boto3
+        import boto3  # noqa: PLC0415 - ~0.4 s to import; --help and the local stack's usage errors skip it
 
         stack = boto3.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
@@ -207,9 +225,7 @@ def _create_key(args: argparse.Namespace) -> int:
         print("tollgate keys create: pass --table or --stack-name, or set API_KEYS_TABLE", file=sys.stderr)
         return 2
     os.environ["API_KEYS_TABLE"] = table
-    from tollgate.domain.errors import TollgateError
-    from tollgate.domain.keys import Scope
-    from tollgate.wiring import Root
+    from tollgate.wiring import Root  # noqa: PLC0415 - boto3 and pynamodb only for this command
 
     try:
         record, key = Root().keys.create_key(scope=Scope(args.scope), tenant_id=args.tenant_id, name=args.name)
