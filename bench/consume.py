@@ -122,9 +122,9 @@ def _load_handler():
 def _stub_world(stub: StubDynamo, limits: int, limit_value: int = 10**9) -> None:
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.adapters.repos import TtlCache
-    from tollgate.domain.limits import Enforcement, Limit, Plan
     from tollgate.domain.meters import Aggregation
     from tollgate.domain.periods import Window
+    from tollgate.domain.plans import Enforcement, Limit, Plan
     from tollgate.domain.records import Meter, Tenant
     from tollgate.services import consume, plans, quotas
 

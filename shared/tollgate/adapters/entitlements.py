@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.errors import Conflict
-from tollgate.domain.limits import ApiRateLimit, Limit, Plan
+from tollgate.domain.plans import ApiRateLimit, Limit, Plan
 from tollgate.domain.records import Tenant
 
 from .models import AuditModel, LimitOverridesModel, PlanModel, TenantModel

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from tollgate.config import settings
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey
+from tollgate.domain.decisions import DecisionDoc
 
 from .ledger import dynamodb_client, num, s
 
@@ -55,7 +56,7 @@ class Marker:
     """An existing dedupe marker: who claimed the id, and (for consume) the decision."""
 
     claimed_by: str | None
-    decision: dict[str, Any] | None
+    decision: DecisionDoc | None
 
     @property
     def by_consume(self) -> bool:
@@ -170,7 +171,7 @@ class QuotaStore:
         return Marker.of(item) if item else None
 
     # -------------------------------------------------------------- write
-    def _marker_item(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> dict[str, Any]:
+    def _marker_item(self, tenant: str, event_id: str, decision: DecisionDoc, expires_at: int) -> dict[str, Any]:
         return {
             **marker_key(tenant, event_id),
             "msg": s(CONSUME_MSG),
@@ -182,7 +183,7 @@ class QuotaStore:
         self,
         tenant: str,
         event_id: str,
-        decision: dict[str, Any],
+        decision: DecisionDoc,
         expires_at: int,
         writes: Sequence[CounterWrite],
     ) -> CommitResult:
@@ -244,7 +245,7 @@ class QuotaStore:
             raise
         return Committed()
 
-    def put_marker(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> Marker | None:
+    def put_marker(self, tenant: str, event_id: str, decision: DecisionDoc, expires_at: int) -> Marker | None:
         """Record a decision taken without a transaction (a denial). Returns the marker that
         was there first, if any (its decision stands), else None."""
         try:

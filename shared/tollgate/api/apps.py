@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from tollgate.services.keys import key_is_active
 
 from .http import Edge, create_app
+from .ratelimit_headers import rate_limit_headers
 from .routes import audit, consume, ingest, keys, meters, plans, quarantine, quotas, system, tenants, usage
 
 DESCRIPTION = (
@@ -52,7 +53,7 @@ api_edge = Edge(api_app, key_is_active=key_is_active)
 def consume_rate_limited(decision) -> Response:
     """/v1/consume answers a rate limit with a decision, like a quota denial."""
     body = {"allowed": False, "reason": "rate_limited", "replayed": False, "limits": []}
-    return Response(429, content_types.APPLICATION_JSON, json.dumps(body), headers=decision.headers())
+    return Response(429, content_types.APPLICATION_JSON, json.dumps(body), headers=rate_limit_headers(decision))
 
 
 def build_limits_edge() -> Edge:

@@ -11,7 +11,9 @@ from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.events import MAX_ID_LENGTH
-from tollgate.domain.limits import (
+from tollgate.domain.meters import METER_KEY_PATTERN
+from tollgate.domain.periods import Window
+from tollgate.domain.plans import (
     DEFAULT_THRESHOLDS,
     MAX_LIMIT_VALUE,
     MAX_LIMITS,
@@ -20,13 +22,10 @@ from tollgate.domain.limits import (
     EffectiveLimit,
     Enforcement,
     Limit,
-    LimitState,
     Plan,
-    Status,
     duplicate_keys,
 )
-from tollgate.domain.meters import METER_KEY_PATTERN
-from tollgate.domain.periods import Window
+from tollgate.domain.quota import LimitState, Status
 
 from .schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Instant, Name, Number, Reason, Strict
 

@@ -45,20 +45,12 @@ from tollgate.adapters.quota_store import (
 from tollgate.config import settings
 from tollgate.domain import periods
 from tollgate.domain.counting import CounterKey, counter_targets
+from tollgate.domain.decisions import DecisionDoc, decision_doc, limit_entry
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
 from tollgate.domain.events import MAX_AHEAD
-from tollgate.domain.limits import (
-    MAX_LIMIT_VALUE,
-    LimitState,
-    bounds,
-    decision_doc,
-    doc_headers,
-    judge,
-    limit_entry,
-    too_big,
-    write_ceiling,
-)
 from tollgate.domain.meters import Aggregation, InvalidValue, MeterSpec
+from tollgate.domain.plans import MAX_LIMIT_VALUE
+from tollgate.domain.quota import LimitState, bounds, judge, too_big, write_ceiling
 from tollgate.domain.usage import UsageEvent, format_time
 
 from . import clock, quotas
@@ -75,9 +67,9 @@ class Busy(TollgateError):
 @dataclass(frozen=True)
 class ConsumeResult:
     status: int  # 200 or 429
-    doc: dict[str, Any]  # allowed, reason, limits (+ w)
+    doc: DecisionDoc
     replayed: bool
-    headers: dict[str, str]
+    answered_at: datetime  # the RateLimit headers count ``t`` from here
 
     @property
     def body(self) -> dict[str, Any]:
@@ -89,8 +81,8 @@ class ConsumeResult:
         }
 
 
-def _result(doc: dict[str, Any], replayed: bool, now: datetime) -> ConsumeResult:
-    return ConsumeResult(200 if doc["allowed"] else 429, doc, replayed, doc_headers(doc, now))
+def _result(doc: DecisionDoc, replayed: bool, now: datetime) -> ConsumeResult:
+    return ConsumeResult(200 if doc["allowed"] else 429, doc, replayed, now)
 
 
 def validate_amount(amount: Decimal, meter: MeterSpec) -> Decimal:
@@ -242,7 +234,7 @@ class _Decision:
         assert set(self.keys) <= {w.key for w in out}, "a limit's counter is not one the consumer keeps"
         return out
 
-    def allowed_doc(self, states: list[LimitState]) -> dict[str, Any]:
+    def allowed_doc(self, states: list[LimitState]) -> DecisionDoc:
         after = [s.after(self.amount) for s in states]
         return decision_doc(True, after, {s.limit.key for s in after if s.exceeded}, self.tz)
 
@@ -369,7 +361,7 @@ def _replay(marker: Marker, states: list[LimitState], tz: Any, now: datetime) ->
     admitted there; the answer is "allowed" with the limits as they are now."""
     if marker.by_consume and marker.decision is not None:
         return _result(marker.decision, True, now)
-    doc = {
+    doc: DecisionDoc = {
         "allowed": True,
         "reason": None,
         "limits": [limit_entry(s, tz, s.exceeded) for s in states],

@@ -10,7 +10,7 @@ from tollgate.adapters.entitlements import PlanRepo
 from tollgate.adapters.repos import TtlCache
 from tollgate.domain.audit import SYSTEM_ACTOR, Action, AuditEntry, plan_subject
 from tollgate.domain.errors import NotFound
-from tollgate.domain.limits import ApiRateLimit, Limit, Plan, sort_limits
+from tollgate.domain.plans import ApiRateLimit, Limit, Plan, sort_limits
 
 from . import clock
 

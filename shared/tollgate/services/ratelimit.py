@@ -30,7 +30,7 @@ from decimal import Decimal
 from tollgate.adapters.ratelimit_store import BucketStore, DynamoBucketStore, table_name
 from tollgate.adapters.repos import TtlCache
 from tollgate.domain.keys import Principal, Scope
-from tollgate.domain.limits import ApiRateLimit, HeaderPolicy, ceil_seconds, ratelimit_headers
+from tollgate.domain.plans import ApiRateLimit
 from tollgate.domain.ratelimit import (
     LEASE_TTL_S,
     MAX_ATTEMPTS,
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 FAIL_OPEN_S = 1.0
 CONFIG_TTL_S = 30.0
-POLICY_NAME = "api"
 
 
 def default_limit() -> ApiRateLimit:
@@ -63,14 +62,6 @@ class RateDecision:
     bucket_key: str
     limit: ApiRateLimit
     retry_after_s: float = 0.0
-
-    def headers(self) -> dict[str, str]:
-        """RateLimit headers of a denial: the policy is ``burst`` requests per the time the
-        bucket takes to refill (``q/w`` is the sustained rate)."""
-        window = ceil_seconds(self.limit.burst / float(self.limit.per_second))
-        retry = ceil_seconds(self.retry_after_s)
-        policy = HeaderPolicy(POLICY_NAME, self.limit.burst, window, 0, retry)
-        return ratelimit_headers([policy], retry)
 
 
 @dataclass

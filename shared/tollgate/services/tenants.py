@@ -11,7 +11,7 @@ from tollgate.adapters.entitlements import OverridesRepo, TenantChanges
 from tollgate.adapters.repos import TenantRepo
 from tollgate.domain.audit import Action, AuditEntry, tenant_subject
 from tollgate.domain.errors import FieldError, NotFound, ValidationFailed
-from tollgate.domain.limits import ApiRateLimit, EffectiveLimit, Limit, effective_limits, sort_limits
+from tollgate.domain.plans import ApiRateLimit, EffectiveLimit, Limit, effective_limits, sort_limits
 from tollgate.domain.records import Tenant
 
 from . import clock
