@@ -26,8 +26,10 @@ from tollgate.adapters.cost import DynamoCost
 from tollgate.domain import counting
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.periods import Window, zone
-from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.local.template import load_handler, table_specs
+from tollgate.wire.usage_message import encode
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 TABLES = {"EventsTable": "EVENTS_TABLE", "CountersTable": "COUNTERS_TABLE"}
@@ -94,7 +96,7 @@ def sqs_event(messages: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def body(tenant: str, events: list[UsageEvent], meters: dict[str, MeterSpec], tz: str = "Europe/Paris") -> str:
-    return UsageMessage(tenant, tz, meters, events).encode()
+    return encode(UsageMessage(tenant, tz, meters, events))
 
 
 def failures(response: dict[str, Any]) -> set[str]:

@@ -30,7 +30,8 @@ from tests.conftest import FakeContext
 from tollgate import config
 from tollgate.adapters import ledger
 from tollgate.domain.meters import Aggregation, MeterSpec
-from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.services import count_usage
 
 from .test_consumer import (

@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def at(minutes: int) -> str:
-    from tollgate.domain.usage import format_time
+    from tollgate.domain.times import format_time
 
     return format_time(NOW - timedelta(minutes=minutes))
 

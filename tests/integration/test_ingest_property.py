@@ -33,8 +33,8 @@ from tollgate.adapters.quarantine import QuarantineStore
 from tollgate.adapters.queue import pack
 from tollgate.domain.events import Accepted, EventValidator
 from tollgate.domain.meters import Aggregation, MeterSpec, Rounding
-from tollgate.domain.usage import UsageMessage
 from tollgate.services import clock
+from tollgate.wire.usage_message import decode
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 METERS = {
@@ -138,7 +138,7 @@ def test_every_accepted_event_is_counted(tables, handler, monkeypatch, raw_event
     assert failures(handler(sqs_event(messages), FakeContext())) == set()
     assert QuarantineStore().list(tenant, 100, None)[0] == []
 
-    decoded = [UsageMessage.decode(b) for b in bodies]
+    decoded = [decode(b) for b in bodies]
     assert counter_state(tables) == expected_state(decoded)
     logged: dict[str, int] = defaultdict(int)
     for t, event_id in logged_events(tables):

@@ -17,7 +17,8 @@ from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.periods import Window, zone
-from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent, UsageMessage
 
 PARIS = zone("Europe/Paris")
 KATHMANDU = zone("Asia/Kathmandu")

@@ -29,7 +29,7 @@ from tollgate.config import settings
 from tollgate.domain import counting, stored_events
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, EventRef, LogChunk
-from tollgate.domain.usage import format_time
+from tollgate.domain.times import format_time
 
 T = TypeVar("T")
 R = TypeVar("R")

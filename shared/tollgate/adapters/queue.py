@@ -1,5 +1,6 @@
-"""The usage queue: packing accepted events into ``UsageMessage`` bodies, and sending them with
-SendMessageBatch, retrying the entries SQS did not take.
+"""The usage queue: packing accepted events into usage message bodies
+(``tollgate.wire.usage_message``), and sending them with SendMessageBatch, retrying the
+entries SQS did not take.
 
 Limits (conservative on purpose):
 - a message body is at most ``MAX_MESSAGE_BYTES`` (240 KiB). SQS has taken 1 MiB since 2025,
@@ -15,14 +16,13 @@ Bodies are ASCII (``\\uXXXX`` escapes), so ``len()`` is the byte size SQS measur
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tollgate.domain.meters import MeterSpec
-from tollgate.domain.usage import MESSAGE_VERSION
+from tollgate.wire import usage_message
 
 MAX_MESSAGE_BYTES = 240 * 1024
 MAX_BATCH_BYTES = 256 * 1024
@@ -30,8 +30,6 @@ MAX_BATCH_ENTRIES = 10
 SQS_BILLING_CHUNK = 64 * 1024
 ATTEMPTS = 3
 BACKOFF_SECONDS = (0.05, 0.2)  # before the 2nd and 3rd attempt
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +42,6 @@ class Packed:
         return len(self.body)
 
 
-def _header(tenant: str, timezone: str, meters: dict[str, MeterSpec]) -> str:
-    specs = _dumps({k: meters[k].as_message() for k in sorted(meters)})
-    return f'{{"v":{MESSAGE_VERSION},"tenant":{_dumps(tenant)},"tz":{_dumps(timezone)},"meters":{specs},"events":['
-
-
-_FOOTER = "]}"
-
-
 def pack(
     tenant: str,
     timezone: str,
@@ -60,11 +50,11 @@ def pack(
     max_bytes: int = MAX_MESSAGE_BYTES,
 ) -> list[Packed]:
     """Pack one tenant's events ``(index, meter key, encoded event)`` into as few message bodies
-    as fit ``max_bytes``. Each body is what ``UsageMessage.encode`` would produce for its
+    as fit ``max_bytes``. Each body is what ``usage_message.encode`` would produce for its
     events, naming only the meters they use. An event too large for any message raises
     ValueError (the validator's per-event limit keeps that from happening)."""
     # Size the header with every meter of the tenant: an upper bound for each chunk's header.
-    room = max_bytes - len(_header(tenant, timezone, meters)) - len(_FOOTER)
+    room = max_bytes - len(usage_message.head(tenant, timezone, meters)) - len(usage_message.TAIL)
     out: list[Packed] = []
     chunk: list[str] = []
     idx: list[int] = []
@@ -89,8 +79,8 @@ def pack(
 def _packed(
     tenant: str, tz: str, meters: dict[str, MeterSpec], used: set[str], chunk: list[str], idx: list[int]
 ) -> Packed:
-    header = _header(tenant, tz, {k: meters[k] for k in used})
-    return Packed(header + ",".join(chunk) + _FOOTER, tuple(idx))
+    head = usage_message.head(tenant, tz, {k: meters[k] for k in used})
+    return Packed(usage_message.body(head, chunk), tuple(idx))
 
 
 def batches(

@@ -30,10 +30,13 @@ from decimal import Context, Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from tollgate.wire.usage_message import event_dict
+
 from . import storage_keys as keys
 from .meters import Aggregation, MeterSpec
 from .periods import COUNTED_WINDOWS, Window, utc_key, window_start, zone
-from .usage import UsageEvent, UsageMessage, parse_time
+from .times import parse_time
+from .usage import UsageEvent, UsageMessage
 
 # DynamoDB numbers hold 38 significant digits; Python's default context rounds at 28.
 DECIMAL = Context(prec=38)
@@ -291,7 +294,7 @@ class LogChunk:
     sk: str
     newest: str  # time of the newest event (the sk's prefix)
     oldest: str
-    events: tuple[dict[str, Any], ...]  # UsageEvent.as_message() dicts, oldest first
+    events: tuple[dict[str, Any], ...]  # usage_message.event_dict() of each, oldest first
 
     def body(self) -> bytes:
         return compress_events(self.events)
@@ -315,7 +318,7 @@ def log_chunks(
     days: list[str] = []
     size = 0
     for e in ordered:
-        d = e.as_message()
+        d = event_dict(e)
         n = len(json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) + 1
         day = e.time[:10]
         if not groups or days[-1] != day or (size + n > max_raw_bytes and groups[-1]):
@@ -412,7 +415,7 @@ def uncountable(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) 
     """Why no write could count or log ``event``, or None: every per-event step of the
     consumer, tried on its own (log encoding, value, counter items, unique hash)."""
     try:
-        json.dumps(event.as_message(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        json.dumps(event_dict(event), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return "the event holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode text"
     if meter.aggregation is Aggregation.UNIQUE_COUNT:

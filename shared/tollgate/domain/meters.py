@@ -65,24 +65,6 @@ class MeterSpec:
     scale: int = DEFAULT_SCALE
     rounding: Rounding = Rounding.REJECT
 
-    def as_message(self) -> dict:
-        return {
-            "aggregation": self.aggregation.value,
-            "value_property": self.value_property,
-            "group_by": list(self.group_by),
-            "scale": self.scale,
-        }
-
-    @classmethod
-    def from_message(cls, key: str, d: dict) -> MeterSpec:
-        return cls(
-            key,
-            Aggregation(d["aggregation"]),
-            d.get("value_property", "value"),
-            tuple(d.get("group_by") or ()),
-            int(d.get("scale", DEFAULT_SCALE)),
-        )
-
     @property
     def max_value(self) -> Decimal:
         """Values must be below this in magnitude. Sums: 10^(38 - 16 - scale), so 10^16 such

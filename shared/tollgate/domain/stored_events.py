@@ -1,7 +1,7 @@
 """Reading the raw-event log back for ``GET /v1/events``, whatever it holds. Pure; no AWS.
 
 The log is written by the consumer (``counting.log_chunks``: zlib of a JSON array of
-``UsageEvent.as_message()`` dicts), but the listing must answer for everything it ever wrote
+``usage_message.event_dict()`` dicts), but the listing must answer for everything it ever wrote
 and anything storage may hold: data that ingest once accepted and no longer does (nested 900
 levels deep, before ingest limited nesting), and chunks no code writes (corrupt, not JSON,
 nested past any parser's recursion). So:
@@ -29,7 +29,9 @@ from json.decoder import scanstring
 from json.scanner import NUMBER_RE
 from typing import Any
 
-from .usage import UsageEvent
+from tollgate.wire.usage_message import event_of
+
+from .times import TIME_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,6 @@ MAX_DATA_DEPTH = 64
 """Data nested deeper is not rendered: twice what ingest takes today, well inside the response
 encoder's limits (pydantic stops near 255 levels, ``json`` at the interpreter's recursion limit)."""
 
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")  # usage.TIME_FORMAT, fixed width
 _WS = re.compile(r"[ \t\n\r]*")
 _SPECIAL = re.compile(r'["\[\]{}]')
 _CONSTANTS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -85,7 +86,7 @@ def decode_chunk(blob: Any) -> list[dict[str, Any]]:
 def _listable(e: Any) -> bool:
     if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not isinstance(e.get("time"), str):
         return False
-    if not _TIME.match(e["time"]):
+    if not TIME_TEXT.match(e["time"]):
         return False
     try:
         datetime.fromisoformat(e["time"])
@@ -98,7 +99,7 @@ def _listable(e: Any) -> bool:
 def render(e: dict[str, Any], tenant: str) -> dict[str, Any]:
     """The CloudEvent ``GET /v1/events`` answers for a stored event (see ``StoredEvent``)."""
     try:
-        out = UsageEvent.from_message(e).as_cloudevent(tenant)
+        out = event_of(e).as_cloudevent(tenant)
     except (KeyError, TypeError, ValueError):  # a field missing: show what there is
         out = {
             "specversion": "1.0",

@@ -47,11 +47,11 @@ from tollgate.domain import periods
 from tollgate.domain.counting import CounterKey, counter_targets
 from tollgate.domain.decisions import DecisionDoc, decision_doc, limit_entry
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
-from tollgate.domain.events import MAX_AHEAD
 from tollgate.domain.meters import Aggregation, InvalidValue, MeterSpec
 from tollgate.domain.plans import MAX_LIMIT_VALUE
 from tollgate.domain.quota import LimitState, bounds, judge, too_big, write_ceiling
-from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.domain.times import MAX_AHEAD, TOO_FAR_AHEAD, format_time
+from tollgate.domain.usage import UsageEvent
 
 from . import clock, quotas
 
@@ -127,7 +127,7 @@ def _validate_time(at: datetime, now: datetime) -> None:
             "record back-dated usage through POST /v1/events"
         )
     elif at > now + TIME_TOLERANCE:
-        message = f"is more than {minutes} minutes in the future"
+        message = TOO_FAR_AHEAD
     else:
         return
     raise ValidationFailed(f"time: {message}", [FieldError("time", message)])

@@ -43,6 +43,7 @@ from tollgate.domain.events import TENANT_ID
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
 from tollgate.domain.usage import UsageMessage
+from tollgate.wire import usage_message
 
 from . import clock
 
@@ -82,9 +83,9 @@ class BatchOutcome:
 
 
 def decode(body: str) -> UsageMessage:
-    """``UsageMessage.decode`` plus what counting needs: a valid tenant id, a known zone and
+    """``usage_message.decode`` plus what counting needs: a valid tenant id, a known zone and
     finite numbers. Anything wrong here concerns the whole message: it is poison."""
-    message = UsageMessage.decode(body)
+    message = usage_message.decode(body)
     if not isinstance(message.tenant, str) or not TENANT_ID.match(message.tenant):
         raise ValueError("the message's tenant is not a valid tenant id")
     zone(message.timezone)

@@ -17,7 +17,7 @@ from tollgate.adapters.queue import UsageQueue, pack, sqs_client
 from tollgate.adapters.repos import MeterRepo, TenantRepo, TtlCache
 from tollgate.config import settings
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
-from tollgate.domain.events import Batch, EventValidator, Rejected, read_body
+from tollgate.domain.events import Batch, EventValidator, Rejected
 from tollgate.domain.keys import Principal, Scope
 from tollgate.domain.meters import MeterSpec
 from tollgate.domain.records import Meter, Tenant
@@ -97,11 +97,8 @@ def _meter_of(key: str) -> MeterSpec | None:
 
 
 # ------------------------------------------------------------------ the use case
-def validate(
-    principal: Principal, media_type: str, headers: dict[str, str], body: bytes | str, now: datetime | None = None
-) -> Batch:
-    """Parse and validate. Raises MalformedBody (400) or ValidationFailed (422, request-level)."""
-    raw_events = read_body(media_type, headers, body)
+def validate(principal: Principal, raw_events: list[Any], now: datetime | None = None) -> Batch:
+    """Validate the raw events of a request (``tollgate.api.cloudevents.read_body``)."""
     validator = EventValidator(
         now=now or clock.now(),
         own_tenant=principal.tenant_id if principal.scope is Scope.TENANT else None,
@@ -113,9 +110,7 @@ def validate(
 
 def ingest(
     principal: Principal,
-    media_type: str,
-    headers: dict[str, str],
-    body: bytes | str,
+    raw_events: list[Any],
     now: datetime | None = None,
     queue: UsageQueue | None = None,
 ) -> IngestResult:
@@ -123,7 +118,7 @@ def ingest(
 
     Raises NoValidEvents (422) when no event is valid, with every event's errors;
     QueueUnavailable (503) when valid events exist but none could be queued."""
-    batch = validate(principal, media_type, headers, body, now)
+    batch = validate(principal, raw_events, now)
     if not batch.accepted:
         raise NoValidEvents(batch)
 

@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollgate.api import problems
+from tollgate.api.cloudevents import MalformedBody, read_body
 from tollgate.api.http import media_type, raw_body, require
 from tollgate.api.problems import FieldErrorOut
 from tollgate.domain import events as ev
@@ -153,8 +154,8 @@ def build_router() -> Router:
         raw = router.current_event.raw_event
         headers = raw.get("headers") or {}
         try:
-            result = ingest.ingest(principal, media_type(headers), headers, raw_body(raw))
-        except ev.MalformedBody as exc:
+            result = ingest.ingest(principal, read_body(media_type(headers), headers, raw_body(raw)))
+        except MalformedBody as exc:
             return problems.bad_request(exc.detail)
         except ingest.QueueUnavailable as exc:
             logger.error("usage queue refused every message", extra={"detail": exc.detail})
