@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from tests.conftest import FakeContext
 from tollgate import config
-from tollgate.adapters import ledger
+from tollgate.adapters import event_log, ledger
 from tollgate.adapters.cost import DynamoCost
 from tollgate.domain import counting
 from tollgate.domain.meters import Aggregation, MeterSpec
@@ -147,7 +147,7 @@ def logged_events(client: Any) -> list[tuple[str, str]]:
     for it in scan(client, os.environ["EVENTS_TABLE"]):
         if it["pk"]["S"].startswith("L#"):
             tenant = it["pk"]["S"].split("#")[1]
-            out += [(tenant, e["id"]) for e in counting.decompress_events(it["z"]["B"])]
+            out += [(tenant, e["id"]) for e in event_log.decompress_events(it["z"]["B"])]
     return sorted(out)
 
 

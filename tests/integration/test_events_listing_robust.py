@@ -58,9 +58,9 @@ class RawChunk:
 
 
 def write(message_id: str, events: list[dict], raw_json: str | None = None, blob: bytes | None = None) -> None:
+    from tollgate.adapters.event_log import LogChunk
     from tollgate.adapters.ledger import Ledger
     from tollgate.domain import storage_keys as keys
-    from tollgate.domain.counting import LogChunk
 
     newest, oldest = max(e["time"] for e in events), min(e["time"] for e in events)
     pk, sk = keys.log_pk("acme", newest[:10]), keys.log_sk(newest, message_id, 0)

@@ -3,8 +3,6 @@ hot paths use. Each maps between a pynamodb model and a domain record."""
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -19,15 +17,14 @@ from tollgate.domain.keys import Scope
 from tollgate.domain.meters import DEFAULT_SCALE, Aggregation, Rounding
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
+from . import cursors
 from .models import ApiKeyModel, MeterModel, TenantModel
 
 T = TypeVar("T")
 
 
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
+    return cursors.encode(last_key) if last_key else None
 
 
 NOT_A_CURSOR = "not a cursor issued by this API for this list; start again without one"
@@ -50,9 +47,8 @@ def decode_cursor(cursor: str | None, model: type[Model]) -> dict[str, Any] | No
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw.decode("utf-8"))
-    except Exception:  # noqa: BLE001 - bad base64, not UTF-8, not JSON, nested too deep
+        data = cursors.decode(cursor)
+    except ValueError:
         raise ValueError(NOT_A_CURSOR) from None
     names = key_names(model)
     if not isinstance(data, dict) or sorted(data) != sorted(names):

@@ -1,12 +1,13 @@
 """Reading the raw-event log back for ``GET /v1/events``, whatever it holds. Pure; no AWS.
 
-The log is written by the consumer (``counting.log_chunks``: zlib of a JSON array of
+The log is written by the consumer (``tollgate.adapters.event_log``: zlib of a JSON array of
 ``usage_message.event_dict()`` dicts), but the listing must answer for everything it ever wrote
 and anything storage may hold: data that ingest once accepted and no longer does (nested 900
 levels deep, before ingest limited nesting), and chunks no code writes (corrupt, not JSON,
 nested past any parser's recursion). So:
 
-- ``decode_chunk`` never raises. It parses with ``json.loads`` and, when that fails (recursion,
+- ``chunk_events`` (the text of a chunk; ``event_log.decode_chunk`` unpacks the stored bytes)
+  never raises. It parses with ``json.loads`` and, when that fails (recursion,
   a number Python will not hold), with ``loads_bounded``, which uses no recursion and stands a
   marker in for what it cannot hold. A chunk that is not JSON at all, and an event without a
   string ``id`` and a well-formed ``time`` (it could be neither ordered nor paged past), are
@@ -23,7 +24,6 @@ import json
 import logging
 import math
 import re
-import zlib
 from datetime import datetime
 from json.decoder import scanstring
 from json.scanner import NUMBER_RE
@@ -57,13 +57,8 @@ TOO_DEEP = f"data is nested more than {MAX_DATA_DEPTH} levels deep"
 
 
 # ------------------------------------------------------------------ reading a chunk
-def decode_chunk(blob: Any) -> list[dict[str, Any]]:
-    """The events of one stored log chunk that can be listed; never raises."""
-    try:
-        text = zlib.decompress(blob).decode("utf-8")
-    except Exception as exc:  # noqa: BLE001 - not zlib, not UTF-8, not bytes: nothing to show
-        log.error("a raw-event log chunk could not be read (%s); its events are left out", type(exc).__name__)
-        return []
+def chunk_events(text: str) -> list[dict[str, Any]]:
+    """The events of one log chunk's JSON text that can be listed; never raises."""
     try:
         doc = json.loads(text)
     except (RecursionError, ValueError):

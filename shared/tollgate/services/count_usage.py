@@ -35,10 +35,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from tollgate.adapters import commit_plan, event_log
+from tollgate.adapters.commit_plan import CommitUnit
 from tollgate.adapters.ledger import CommitCancelled, Ledger, backoff, is_retryable
 from tollgate.adapters.quarantine import Quarantine, QuarantineStore
 from tollgate.domain import counting
-from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, Delivery, EventRef
+from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
 from tollgate.domain.events import TENANT_ID
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
@@ -213,9 +215,9 @@ class _BatchRun:
                 continue
             try:  # pure planning; a failure here is a bug, and it is this message's alone
                 mine = counting.claimed_events(d, self.owners)
-                chunks[d.message_id] = counting.log_chunks(d.message.tenant, d.message_id, mine)
+                chunks[d.message_id] = event_log.log_chunks(d.message.tenant, d.message_id, mine)
                 updates[d.message_id] = counting.updates_for(d.message, mine)
-                units[d.message_id] = counting.commit_units(d.message_id, len(mine), updates[d.message_id])
+                units[d.message_id] = commit_plan.commit_units(d.message_id, len(mine), updates[d.message_id])
                 claimed[d.message_id] = mine
             except Exception as exc:
                 self.outcome.fail(d.message_id, f"planning failed: {type(exc).__name__}: {exc}")
@@ -292,7 +294,7 @@ class _BatchRun:
                 break
             if attempt:
                 backoff(attempt)
-            txs = counting.pack_units([u for u in pending if u.marker_pk not in alone]) + [
+            txs = commit_plan.pack_units([u for u in pending if u.marker_pk not in alone]) + [
                 [u] for u in pending if u.marker_pk in alone
             ]
             retry: list[CommitUnit] = []
