@@ -27,7 +27,7 @@ from tollgate.domain.plans import (
 )
 from tollgate.domain.quota import LimitState, Status
 
-from .schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Instant, Name, Number, Reason, Strict
+from .schemas import Instant, Name, Number, Reason, Strict, TenantId
 
 WindowName = Literal["minute", "hour", "day", "month", "lifetime"]
 MeterKey = Annotated[str, StringConstraints(pattern=METER_KEY_PATTERN)]
@@ -216,7 +216,7 @@ class ConsumeIn(Strict):
         description="The event id: required when amount > 0. Dedupe is shared with /v1/events: an id seen "
         "before (here or there) is not counted again and gets the original decision.",
     )
-    tenant: Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)] | None = Field(
+    tenant: TenantId | None = Field(
         default=None, description="Implied by a tenant key; required with an admin or ingest key."
     )
     meter: MeterKey

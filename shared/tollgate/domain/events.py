@@ -26,12 +26,12 @@ from typing import Any
 from tollgate.wire.usage_message import encode_event
 
 from .errors import FieldError
+from .ids import ID_MAX_LENGTH, is_id
 from .meters import METER_KEY_PATTERN, InvalidValue, MeterSpec, extract, plain
 from .times import MAX_AGE, MAX_AHEAD, event_time, format_time
 
 MAX_EVENTS = 1000  # per request
 MAX_ID_LENGTH = 256
-MAX_TENANT_ID_LENGTH = 64  # tenant ids are [a-zA-Z0-9_.-]{1,64}; any other text is simply not found
 MAX_SOURCE_LENGTH = 1024
 MAX_EVENT_BYTES = 32 * 1024  # one event in the SQS message form (compact JSON)
 MAX_DATA_DEPTH = 32  # objects and arrays nested inside ``data`` (``data`` itself is depth 1)
@@ -40,7 +40,6 @@ _USED = frozenset({"id", "type", "subject", "time", "data", "source", "specversi
 _IGNORED = frozenset({"dataschema", "datacontenttype"})
 _EXTENSION = re.compile(r"[a-z0-9]{1,64}\Z")
 _METER_KEY = re.compile(METER_KEY_PATTERN)
-TENANT_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")  # what a tenant id can be; others are never looked up
 _JSON_MEDIA = re.compile(r"^(application/json|application/[^;\s]+\+json|text/json)\s*(;.*)?$", re.IGNORECASE)
 
 
@@ -134,14 +133,14 @@ class EventValidator:
         elif not isinstance(subject, str):
             return None, "must be a string (the tenant id)"
         elif own is not None and subject != own:
-            return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"
+            return None, tenant_not_found(subject) if len(subject) <= ID_MAX_LENGTH else "tenant not found"
         try:
             tz = self._tenants[subject]
         except KeyError:
-            tz = self._timezone_of(subject) if TENANT_ID.match(subject) else None
+            tz = self._timezone_of(subject) if is_id(subject) else None
             self._tenants[subject] = tz
         if tz is None:
-            return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"
+            return None, tenant_not_found(subject) if len(subject) <= ID_MAX_LENGTH else "tenant not found"
         return subject, None
 
     # -------------------------------------------------------------- one request

@@ -41,7 +41,7 @@ from tollgate.adapters.ledger import CommitCancelled, Ledger, backoff, is_retrya
 from tollgate.adapters.quarantine import Quarantine, QuarantineStore
 from tollgate.domain import counting
 from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
-from tollgate.domain.events import TENANT_ID
+from tollgate.domain.ids import is_id
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
 from tollgate.domain.usage import UsageMessage
@@ -88,7 +88,7 @@ def decode(body: str) -> UsageMessage:
     """``usage_message.decode`` plus what counting needs: a valid tenant id, a known zone and
     finite numbers. Anything wrong here concerns the whole message: it is poison."""
     message = usage_message.decode(body)
-    if not isinstance(message.tenant, str) or not TENANT_ID.match(message.tenant):
+    if not isinstance(message.tenant, str) or not is_id(message.tenant):
         raise ValueError("the message's tenant is not a valid tenant id")
     zone(message.timezone)
     for e in message.events:

@@ -14,13 +14,14 @@ from tollgate.api.problems import error_responses
 from tollgate.api.schemas import Page
 from tollgate.domain.audit import plan_subject, tenant_subject
 from tollgate.domain.errors import FieldError, Forbidden, ValidationFailed
+from tollgate.domain.ids import ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services import audit, tenants
 
 from .common import Cursor, Limit, paged
 
 router = Router()
-Id = r"^[a-zA-Z0-9_.-]{1,64}$"
+Id = ID_PATTERN
 
 
 @router.get(

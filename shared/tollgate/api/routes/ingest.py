@@ -30,6 +30,7 @@ from tollgate.api.cloudevents import MalformedBody, read_body
 from tollgate.api.http import media_type, raw_body, require
 from tollgate.api.problems import FieldErrorOut
 from tollgate.domain import events as ev
+from tollgate.domain.ids import ID_MAX_LENGTH
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.services import ingest
@@ -54,7 +55,7 @@ class EventIn(BaseModel):
     subject: str | None = Field(
         default=None,
         min_length=1,
-        max_length=ev.MAX_TENANT_ID_LENGTH,
+        max_length=ID_MAX_LENGTH,
         description="The tenant id. Required with an admin or ingest key; a tenant key may omit it "
         "and may not name another tenant.",
     )

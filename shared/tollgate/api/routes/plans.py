@@ -10,14 +10,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from tollgate.api.http import require
 from tollgate.api.limit_schemas import PlanIn, PlanOut
 from tollgate.api.problems import error_responses
-from tollgate.api.schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Page
+from tollgate.api.schemas import Page
+from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services import plans
 
 from .common import Cursor, Limit, paged
 
 router = Router()
-PlanPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
+PlanPath = Annotated[str, Path(pattern=NEW_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
 @router.put(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from tollgate.api.http import require
 from tollgate.api.problems import error_responses
+from tollgate.domain.ids import ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services import quarantine
 
@@ -45,7 +46,7 @@ class RejectedPage(BaseModel):
     responses=error_responses(401, 403, 404, 422, 429),
 )
 def list_rejected(
-    tenant: Annotated[str, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="The tenant.")],
+    tenant: Annotated[str, Query(pattern=ID_PATTERN, description="The tenant.")],
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> RejectedPage:

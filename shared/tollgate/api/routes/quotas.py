@@ -14,8 +14,9 @@ from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.services import meters, quotas
 
+from .common import TenantQ
+
 router = Router()
-TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
 
 
 @router.get(

@@ -16,11 +16,10 @@ from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.domain.periods import Window
 from tollgate.services import clock, events_log, usage
 
-from .common import Cursor
+from .common import Cursor, TenantQ
 
 router = Router()
 
-TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
 From = Annotated[
     Instant | None,
     Query(
