@@ -140,58 +140,79 @@ def loads_bounded(text: str, max_depth: int) -> Any:
     """``json.loads`` with an explicit stack instead of recursion, for text it cannot take. A
     container deeper than ``max_depth`` is skipped and an ``Unrenderable`` stands in for it, as
     for a number Python will not hold. Raises ValueError for text that is not JSON."""
-    n = len(text)
-    stack: list[list[Any]] = []  # [container, key of the value being read (objects)]
-    idx = _WS.match(text, 0).end()
+    parser = _BoundedParser(text, max_depth)
+    idx = _ws(text, 0)
     while True:
-        # ---- one value at idx
-        if idx >= n:
+        value, idx = parser.value_at(idx)
+        if value is _OPENED:
+            continue
+        done, value, idx = parser.settle(value, idx)
+        if done:
+            return value
+
+
+_OPENED = object()
+"""``value_at`` opened a container: its first value is read next."""
+
+
+class _BoundedParser:
+    def __init__(self, text: str, max_depth: int) -> None:
+        self.text = text
+        self.max_depth = max_depth
+        self.stack: list[list[Any]] = []  # [container, key of the value being read (objects)]
+
+    def value_at(self, idx: int) -> tuple[Any, int]:
+        """The value at ``idx`` and the position after it; or ``_OPENED`` and the position of
+        its first value, for a non-empty array or object within ``max_depth`` (now on the stack)."""
+        text = self.text
+        if idx >= len(text):
             raise ValueError("unexpected end of text")
         c = text[idx]
-        if c in "[{":
-            close = "]" if c == "[" else "}"
-            if len(stack) >= max_depth:
-                idx = _skip_container(text, idx)
-                value: Any = Unrenderable(TOO_DEEP)
-            else:
-                idx = _WS.match(text, idx + 1).end()
-                if text.startswith(close, idx):
-                    idx += 1
-                    value = [] if c == "[" else {}
-                else:
-                    container: Any = [] if c == "[" else {}
-                    stack.append([container, None])
-                    if c == "{":
-                        stack[-1][1], idx = _key(text, idx)
-                    continue
-        elif c == '"':
-            value, idx = scanstring(text, idx + 1)
-        else:
-            value, idx = _scalar(text, idx)
-        # ---- put it in its container; close the containers it completes
-        while True:
-            if not stack:
-                if _WS.match(text, idx).end() != n:
-                    raise ValueError(f"extra data at {idx}")
-                return value
-            container, key = stack[-1]
+        if c == '"':
+            return scanstring(text, idx + 1)
+        if c not in "[{":
+            return _scalar(text, idx)
+        if len(self.stack) >= self.max_depth:
+            return Unrenderable(TOO_DEEP), _skip_container(text, idx)
+        idx = _ws(text, idx + 1)
+        if text.startswith("]" if c == "[" else "}", idx):
+            return ([] if c == "[" else {}), idx + 1
+        self.stack.append([[] if c == "[" else {}, None])
+        if c == "{":
+            self.stack[-1][1], idx = _key(text, idx)
+        return _OPENED, idx
+
+    def settle(self, value: Any, idx: int) -> tuple[bool, Any, int]:
+        """Put ``value`` in its container and close the containers it completes. ``(True, the
+        document, idx)`` at the end of the text, else ``(False, None, position of the next value)``."""
+        text = self.text
+        while self.stack:
+            container, key = self.stack[-1]
             if isinstance(container, dict):
                 container[key] = value
             else:
                 container.append(value)
-            idx = _WS.match(text, idx).end()
+            idx = _ws(text, idx)
             ch = text[idx : idx + 1]
             if ch == ",":
-                idx = _WS.match(text, idx + 1).end()
+                idx = _ws(text, idx + 1)
                 if isinstance(container, dict):
-                    stack[-1][1], idx = _key(text, idx)
-                break
-            if ch == ("}" if isinstance(container, dict) else "]"):
-                idx += 1
-                stack.pop()
-                value = container
-                continue
-            raise ValueError(f"expected ',' or a closing bracket at {idx}")
+                    self.stack[-1][1], idx = _key(text, idx)
+                return False, None, idx
+            if ch != ("}" if isinstance(container, dict) else "]"):
+                raise ValueError(f"expected ',' or a closing bracket at {idx}")
+            idx += 1
+            self.stack.pop()
+            value = container
+        if _ws(text, idx) != len(text):
+            raise ValueError(f"extra data at {idx}")
+        return True, value, idx
+
+
+def _ws(text: str, idx: int) -> int:
+    """The position after the JSON white space at ``idx``."""
+    m = _WS.match(text, idx)
+    return m.end() if m else idx
 
 
 def _key(text: str, idx: int) -> tuple[str, int]:
@@ -199,10 +220,10 @@ def _key(text: str, idx: int) -> tuple[str, int]:
     if not text.startswith('"', idx):
         raise ValueError(f"expected a key at {idx}")
     key, idx = scanstring(text, idx + 1)
-    idx = _WS.match(text, idx).end()
+    idx = _ws(text, idx)
     if not text.startswith(":", idx):
         raise ValueError(f"expected ':' at {idx}")
-    return key, _WS.match(text, idx + 1).end()
+    return key, _ws(text, idx + 1)
 
 
 def _scalar(text: str, idx: int) -> tuple[Any, int]:
