@@ -131,8 +131,8 @@ class CounterUpdates:
             tag, value = latest_tag(event), event.decimal_value()
             for t in targets:
                 self._expire(t)
-                old = self.latest.get(t.key)
-                if old is None or tag > old[0]:
+                seen = self.latest.get(t.key)
+                if seen is None or tag > seen[0]:
                     self.latest[t.key] = (tag, value)
         else:
             h = unique_hash(event.value)

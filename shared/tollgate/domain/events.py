@@ -184,6 +184,7 @@ class EventValidator:
             errors = _add(errors, f"{at}.subject", problem)
 
         text = raw.get("time")
+        time: str | None
         if text is None:
             time = self.default_time
         else:
@@ -222,9 +223,12 @@ class EventValidator:
 
         if errors is not None:
             return Rejected(index, event_id, errors)
-        assert spec is not None and tenant is not None and time is not None  # no errors: each was found
+        # No errors: each of these was found (the checks are for the type checker).
+        assert (
+            spec is not None and tenant is not None and event_id is not None and time is not None and data is not None
+        )
 
-        text_value = value if type(value) is str else plain(value)
+        text_value = value if isinstance(value, str) else plain(value)
         try:
             encoded = encode_event(event_id, spec.key, time, text_value, dims, data, source)
         except ValueError:  # a non-finite float somewhere in data

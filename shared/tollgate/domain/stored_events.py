@@ -25,7 +25,7 @@ import logging
 import math
 import re
 from datetime import datetime
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # typeshed does not declare it
 from json.scanner import NUMBER_RE
 from typing import Any
 
@@ -169,7 +169,8 @@ class _BoundedParser:
             raise ValueError("unexpected end of text")
         c = text[idx]
         if c == '"':
-            return scanstring(text, idx + 1)
+            string: tuple[str, int] = scanstring(text, idx + 1)
+            return string
         if c not in "[{":
             return _scalar(text, idx)
         if len(self.stack) >= self.max_depth:
