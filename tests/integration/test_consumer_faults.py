@@ -240,10 +240,9 @@ def moto_clients(monkeypatch) -> Iterator[Callable[[], Any]]:
         config.settings.cache_clear()
 
 
-@pytest.mark.server
-def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
-    rng = random.Random(5118)
-    tenants = ("acme", "beta")
+def half_duplicate_messages(rng: random.Random, tenants: tuple[str, str]) -> list[tuple[str, UsageMessage]]:
+    """40 messages of 12 events, alternating tenants; 240 event slots per tenant drawn from
+    its 120 events, so more than half repeat one."""
     pool = []
     for i in range(240):
         meter = rng.choice(sorted(METERS))
@@ -252,10 +251,26 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
     messages: list[tuple[str, UsageMessage]] = []
     for m in range(40):
         tenant = tenants[m % 2]
-        # 240 event slots per tenant drawn from its 120 events: more than half repeat one.
         mine = pool[:120] if tenant == "acme" else pool[120:]
         events = [mine[rng.randrange(len(mine))] for _ in range(12)]
         messages.append((f"msg-{m:03d}", UsageMessage(tenant, "Europe/Paris", METERS, events)))
+    return messages
+
+
+def list_all_events(tenant: str) -> list[dict]:
+    """Every listed event of the tenant around T0, page by page."""
+    listed, cursor = [], None
+    while True:
+        page, cursor = ledger.list_events(tenant, T0 - timedelta(days=1), T0 + timedelta(days=1), 50, cursor)
+        listed += page
+        if cursor is None:
+            return listed
+
+
+@pytest.mark.server
+def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
+    tenants = ("acme", "beta")
+    messages = half_duplicate_messages(random.Random(5118), tenants)
     encoded = {mid: body(m.tenant, m.events, m.meters, m.timezone) for mid, m in messages}
     ids = [mid for mid, _ in messages]
     # Consumer 1 gets messages 0-29, consumer 2 gets 10-39 in another order: messages 10-29
@@ -294,12 +309,7 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
     ledger.reset_client(client)
     try:
         for tenant in tenants:
-            listed, cursor = [], None
-            while True:
-                page, cursor = ledger.list_events(tenant, T0 - timedelta(days=1), T0 + timedelta(days=1), 50, cursor)
-                listed += page
-                if cursor is None:
-                    break
+            listed = list_all_events(tenant)
             assert sorted(x["id"] for x in listed) == sorted(i for t, i in distinct if t == tenant)
             assert [(x["time"], x["id"]) for x in listed] == sorted(
                 ((x["time"], x["id"]) for x in listed), reverse=True
