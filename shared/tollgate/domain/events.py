@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tollgate.wire.usage_message import encode_event
+from tollgate.wire.usage_message import event_fields, event_json
 
 from .errors import FieldError
 from .ids import ID_MAX_LENGTH, is_id
@@ -52,7 +52,7 @@ class Accepted:
     tenant: str
     id: str
     meter: str
-    encoded: str  # the event as it stands in the usage message (wire.usage_message.encode_event)
+    encoded: str  # the event as it stands in the usage message (wire.usage_message.event_json)
 
 
 @dataclass(slots=True)
@@ -230,7 +230,7 @@ class EventValidator:
 
         text_value = value if isinstance(value, str) else plain(value)
         try:
-            encoded = encode_event(event_id, spec.key, time, text_value, dims, data, source)
+            encoded = event_json(event_fields(event_id, spec.key, time, text_value, dims, data, source))
         except ValueError:  # a non-finite float somewhere in data
             return Rejected(index, event_id, [FieldError(f"{at}.data", "numbers must be finite")])
         except RecursionError:

@@ -60,4 +60,4 @@ def event_time(text: Any, lo: datetime, hi: datetime) -> tuple[str | None, str |
         return None, TOO_OLD
     if at > hi:
         return None, TOO_FAR_AHEAD
-    return format_time(at), None
+    return at.astimezone(UTC).strftime(TIME_FORMAT), None  # format_time(at), inline: once per event

@@ -11,7 +11,7 @@ Message body (JSON, version 1, compact, ASCII: ``len()`` is the byte size SQS me
 ``times.format_time`` text. Meters are in key order.
 
 Ingest writes a message in two steps, so that a request of 1,000 events encodes each event
-once: ``encode_event`` per event (the validator, on the hot path), then ``head`` + the encoded
+once: ``event_json(event_fields(...))`` per event (the validator, on the hot path), then ``head`` + the encoded
 events + ``TAIL`` per message (the queue's packing). ``encode`` makes the same bytes from a
 ``UsageMessage`` (tests and tools); ``decode`` reads it back (the consumer).
 
@@ -33,9 +33,11 @@ VERSION = 1
 TAIL = "]}"
 
 _envelope_json = json.JSONEncoder(separators=(",", ":")).encode
-# Compact, ASCII-only (so len() is the byte size), and no NaN/Infinity: a non-finite number
-# hiding in ``data`` (JSON ``1e999`` parses as inf) is an error, not an invalid message.
-_event_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
+event_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
+"""One event (``event_fields``) as it stands in ``events``: compact, ASCII-only (so len() is
+the byte size), and no NaN/Infinity - a non-finite number hiding in ``data`` (JSON ``1e999``
+parses as inf) is an error, not an invalid message. Raises ValueError for a non-finite float,
+RecursionError for data nested too deeply, TypeError for a value JSON does not have."""
 
 
 # ------------------------------------------------------------------ events
@@ -61,14 +63,6 @@ def event_fields(
     if subject is not None:
         d["subject"] = subject
     return d
-
-
-def encode_event(
-    event_id: str, meter: str, time: str, value: str, dims: dict[str, str], data: dict[str, Any], source: str | None
-) -> str:
-    """One event as it stands in ``events``. Raises ValueError for a non-finite float,
-    RecursionError for data nested too deeply, TypeError for a value JSON does not have."""
-    return _event_json(event_fields(event_id, meter, time, value, dims, data, source))
 
 
 def event_dict(e: UsageEvent) -> dict[str, Any]:
@@ -125,7 +119,7 @@ def body(message_head: str, encoded_events: Iterable[str]) -> str:
 
 def encode(message: UsageMessage) -> str:
     """The body ingest sends for ``message`` (tests and tools build messages with it)."""
-    events = [_event_json(event_dict(e)) for e in message.events]
+    events = [event_json(event_dict(e)) for e in message.events]
     return body(head(message.tenant, message.timezone, message.meters), events)
 
 
