@@ -140,9 +140,9 @@ def _stub_world(module: Any, stub: StubDynamo, limits: int, limit_value: int = 1
     the function's edge rebuilt on it (the revocation check stubbed). Returns the root."""
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.api.apps import build_limits_edge
-    from tollgate.domain.limits import Enforcement, Limit, Plan
     from tollgate.domain.meters import Aggregation
     from tollgate.domain.periods import Window
+    from tollgate.domain.plans import Enforcement, Limit, Plan
     from tollgate.domain.records import Meter, Tenant
     from tollgate.services.catalog import Catalog
     from tollgate.wiring import Root

@@ -26,7 +26,9 @@ REGIONS = ["eu", "us", "ap", "sa"]
 
 def _messages(n_events: int, per_message: int, start: datetime) -> list[tuple[str, str]]:
     from tollgate.domain.meters import Aggregation, MeterSpec
-    from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+    from tollgate.domain.times import format_time
+    from tollgate.domain.usage import UsageEvent, UsageMessage
+    from tollgate.wire.usage_message import encode
 
     meter = MeterSpec("api_calls", Aggregation.SUM, "value", ("region",))
     out = []
@@ -42,7 +44,7 @@ def _messages(n_events: int, per_message: int, start: datetime) -> list[tuple[st
             )
             for i in range(m, min(m + per_message, n_events))
         ]
-        body = UsageMessage("acme", "Europe/Paris", {"api_calls": meter}, events).encode()
+        body = encode(UsageMessage("acme", "Europe/Paris", {"api_calls": meter}, events))
         out.append((str(uuid.uuid4()), body))
     return out
 

@@ -30,7 +30,7 @@ T0 = 1_800_000_000.0
 
 def _simulate(instances: int, offered: int, per_second: int, burst: int, seed: int = 1) -> dict[str, Any]:
     from tollgate.adapters.ratelimit_store import MemoryBucketStore
-    from tollgate.domain.limits import ApiRateLimit
+    from tollgate.domain.plans import ApiRateLimit
     from tollgate.services.ratelimit import RateLimiter
 
     now = [T0]
@@ -57,7 +57,7 @@ def _simulate(instances: int, offered: int, per_second: int, burst: int, seed: i
 
 def _cpu_per_check() -> float:
     from tollgate.adapters.ratelimit_store import MemoryBucketStore
-    from tollgate.domain.limits import ApiRateLimit
+    from tollgate.domain.plans import ApiRateLimit
     from tollgate.services.ratelimit import RateLimiter
 
     now = [T0]

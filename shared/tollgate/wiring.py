@@ -29,7 +29,7 @@ from tollgate.adapters.quota_store import QuotaStore
 from tollgate.adapters.ratelimit_store import DynamoBucketStore
 from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
 from tollgate.config import Settings
-from tollgate.domain.limits import ApiRateLimit
+from tollgate.domain.plans import ApiRateLimit
 from tollgate.services.audit import AuditService
 from tollgate.services.catalog import Catalog
 from tollgate.services.clock import SystemClock

@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from tollgate.domain import counting, stored_events
-from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.adapters import event_log
+from tollgate.domain import stored_events
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent
 from tollgate.services.ports import Quarantine
+from tollgate.wire.usage_message import event_dict
 
 from . import _paging
 
@@ -40,7 +43,7 @@ class FakeQuarantineLog:
             items = self.items.setdefault(q.tenant, {})
             sk = self._sk(q.event)
             if sk not in items:
-                message = q.event.as_message()
+                message = event_dict(q.event)
                 items[sk] = {
                     "id": q.event.id,
                     "type": q.event.meter,
@@ -66,21 +69,21 @@ class FakeQuarantineLog:
 
 class FakeRawEventLog:
     """``ports.RawEventLog``: the events the consumer logged, per tenant, as
-    ``UsageEvent.as_message()`` dicts; listed like ``Ledger.list_events`` (newest first by
+    ``usage_message.event_dict`` dicts; listed like ``Ledger.list_events`` (newest first by
     ``(time, id)``, ``start <= time < end``, ``counting`` cursors, rendered CloudEvents)."""
 
     def __init__(self) -> None:
         self.events: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, tenant: str, *events: UsageEvent) -> None:
-        self.events.setdefault(tenant, []).extend(e.as_message() for e in events)
+        self.events.setdefault(tenant, []).extend(event_dict(e) for e in events)
 
     def list_events(
         self, tenant: str, start: datetime, end: datetime, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         limit = max(1, int(limit))
         lower, upper = format_time(start), format_time(end)
-        after = counting.decode_cursor(cursor, tenant) if cursor else None
+        after = event_log.decode_cursor(cursor, tenant) if cursor else None
         found = [
             e
             for e in self.events.get(tenant, [])
@@ -88,5 +91,5 @@ class FakeRawEventLog:
         ]
         found.sort(key=lambda e: (e["time"], e["id"]), reverse=True)
         page = found[:limit]
-        nxt = counting.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if len(found) > limit else None
+        nxt = event_log.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if len(found) > limit else None
         return [stored_events.render(e, tenant) for e in page], nxt

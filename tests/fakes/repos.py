@@ -23,7 +23,7 @@ from datetime import datetime
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.errors import Conflict
-from tollgate.domain.limits import Limit, Plan
+from tollgate.domain.plans import Limit, Plan
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
 from . import _paging

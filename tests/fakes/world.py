@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tollgate.domain.limits import ApiRateLimit
+from tollgate.domain.plans import ApiRateLimit
 from tollgate.services.audit import AuditService
 from tollgate.services.catalog import CONFIG_TTL_S, Catalog
 from tollgate.services.events_log import EventsLogService

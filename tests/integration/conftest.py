@@ -111,7 +111,7 @@ def cli_admin_key(name: str = "admin") -> str:
     import contextlib
     import io
 
-    from tollgate.cli import main
+    from tollgate_dev.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):

@@ -123,8 +123,10 @@ def test_a_hard_limit_of_500_admits_exactly_500_under_16_threads(world):
 
 def test_the_same_holds_with_event_traffic_for_other_tenants(world):
     from tollgate.domain.meters import Aggregation, MeterSpec
-    from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+    from tollgate.domain.times import format_time
+    from tollgate.domain.usage import UsageEvent, UsageMessage
     from tollgate.services import clock
+    from tollgate.wire.usage_message import encode
 
     at = format_time(clock.now())
     counter = new_root().count_usage  # the consumer's environment, shared by the 4 threads
@@ -136,7 +138,7 @@ def test_the_same_holds_with_event_traffic_for_other_tenants(world):
             meters={"calls": MeterSpec("calls", Aggregation.COUNT)},
             events=[UsageEvent(id=f"{tenant}-{batch}-{k}", meter="calls", time=at, value="1") for k in range(20)],
         )
-        return counter.count_messages([(f"msg-{tenant}-{batch}", message.encode())]).counted
+        return counter.count_messages([(f"msg-{tenant}-{batch}", encode(message))]).counted
 
     with ThreadPoolExecutor(4) as pool:
         background = [pool.submit(events, f"other{1 + b % 2}", b) for b in range(10)]

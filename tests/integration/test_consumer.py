@@ -21,11 +21,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from tests.conftest import FakeContext, new_root
-from tollgate.adapters import ledger
+from tollgate.adapters import event_log, ledger
 from tollgate.domain import counting
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.periods import Window, zone
-from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent, UsageMessage
+from tollgate.wire.usage_message import encode
 from tollgate_dev.cost import DynamoCost
 from tollgate_dev.local.template import default_template, import_handler, table_specs
 
@@ -101,7 +103,7 @@ def sqs_event(messages: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def body(tenant: str, events: list[UsageEvent], meters: dict[str, MeterSpec], tz: str = "Europe/Paris") -> str:
-    return UsageMessage(tenant, tz, meters, events).encode()
+    return encode(UsageMessage(tenant, tz, meters, events))
 
 
 def failures(response: dict[str, Any]) -> set[str]:
@@ -152,7 +154,7 @@ def logged_events(client: Any) -> list[tuple[str, str]]:
     for it in scan(client, os.environ["EVENTS_TABLE"]):
         if it["pk"]["S"].startswith("L#"):
             tenant = it["pk"]["S"].split("#")[1]
-            out += [(tenant, e["id"]) for e in counting.decompress_events(it["z"]["B"])]
+            out += [(tenant, e["id"]) for e in event_log.decompress_events(it["z"]["B"])]
     return sorted(out)
 
 

@@ -31,7 +31,8 @@ from tollgate.adapters import ledger
 from tollgate.adapters.quarantine import QuarantineStore
 from tollgate.config import Settings
 from tollgate.domain.meters import Aggregation, MeterSpec
-from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.services import count_usage
 from tollgate.services.clock import SystemClock
 

@@ -28,7 +28,8 @@ from tests.integration.test_consumer import (  # noqa: F401 - fixtures
     tables,
     value,
 )
-from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent
 from tollgate.services import clock
 
 TENANTS = [f"t{i}" for i in range(9)]

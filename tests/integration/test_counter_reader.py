@@ -43,7 +43,7 @@ def test_period_totals_of_every_meter_by_month_and_by_day(aws, monkeypatch):
     ]
     queue = Capture()
     IngestService(root.catalog, queue, root.clock).ingest(
-        Principal("key_admin", Scope.ADMIN), "application/json", {}, json.dumps(events)
+        Principal("key_admin", Scope.ADMIN), json.loads(json.dumps(events))
     )
     outcome = root.count_usage.count_messages([(f"m{i}", b) for i, b in enumerate(queue.bodies)])
     assert outcome.counted == 5 and not outcome.failed

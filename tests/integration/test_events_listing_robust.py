@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def at(minutes: int) -> str:
-    from tollgate.domain.usage import format_time
+    from tollgate.domain.times import format_time
 
     return format_time(NOW - timedelta(minutes=minutes))
 
@@ -59,8 +59,8 @@ class RawChunk:
 
 
 def write(message_id: str, events: list[dict], raw_json: str | None = None, blob: bytes | None = None) -> None:
+    from tollgate.adapters.event_log import LogChunk
     from tollgate.domain import storage_keys as keys
-    from tollgate.domain.counting import LogChunk
 
     newest, oldest = max(e["time"] for e in events), min(e["time"] for e in events)
     pk, sk = keys.log_pk("acme", newest[:10]), keys.log_sk(newest, message_id, 0)

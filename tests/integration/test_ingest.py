@@ -23,11 +23,12 @@ from cloudevents.v1.http import CloudEvent as V1CloudEvent
 from tests.conftest import ROOT, http_event, load_event, new_root
 from tests.integration.conftest import Reply
 from tollgate.adapters import queue as queue_adapter
-from tollgate.adapters.queue import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, UsageQueue
+from tollgate.adapters.queue import MAX_BATCH_BYTES, UsageQueue
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.services import clock, ingest
+from tollgate.wire.usage_message import MAX_MESSAGE_BYTES, decode
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 T0 = "2026-11-20T09:00:00Z"
@@ -100,7 +101,7 @@ class World:
             got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600)
             if not got.get("Messages"):
                 return out
-            out += [UsageMessage.decode(m["Body"]) for m in got["Messages"]]
+            out += [decode(m["Body"]) for m in got["Messages"]]
 
     def queued_ids(self) -> list[tuple[str, str]]:
         return sorted((m.tenant, e.id) for m in self.drain() for e in m.events)

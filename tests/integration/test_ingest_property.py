@@ -30,11 +30,10 @@ from tests.integration.test_consumer import (  # noqa: F401 - fixtures
     sqs_event,
     tables,
 )
-from tollgate.adapters.queue import pack
 from tollgate.domain.events import Accepted, EventValidator
 from tollgate.domain.meters import Aggregation, MeterSpec, Rounding
-from tollgate.domain.usage import UsageMessage
 from tollgate.services import clock
+from tollgate.wire.usage_message import decode, pack
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 METERS = {
@@ -139,7 +138,7 @@ def test_every_accepted_event_is_counted(tables, handler, monkeypatch, raw_event
     quarantine_log = inspect.unwrap(handler).__globals__["root"].quarantine_log  # the consumer environment's
     assert quarantine_log.list(tenant, 100, None)[0] == []
 
-    decoded = [UsageMessage.decode(b) for b in bodies]
+    decoded = [decode(b) for b in bodies]
     assert counter_state(tables) == expected_state(decoded)
     logged: dict[str, int] = defaultdict(int)
     for t, event_id in logged_events(tables):

@@ -273,15 +273,19 @@ def test_an_id_already_counted_as_an_event_is_not_counted_again(api, world):
     """The consumer's dedupe marker for an event id makes consume answer "allowed" and count
     nothing; a consumed id makes the consumer skip the event."""
     from tollgate.domain.meters import Aggregation, MeterSpec
-    from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+    from tollgate.domain.times import format_time
+    from tollgate.domain.usage import UsageEvent, UsageMessage
+    from tollgate.wire.usage_message import encode
 
     def message(event_id: str) -> str:
-        return UsageMessage(
-            tenant="acme",
-            timezone="Europe/Paris",
-            meters={"api_calls": MeterSpec("api_calls", Aggregation.COUNT)},
-            events=[UsageEvent(id=event_id, meter="api_calls", time=format_time(NOW), value="1")],
-        ).encode()
+        return encode(
+            UsageMessage(
+                tenant="acme",
+                timezone="Europe/Paris",
+                meters={"api_calls": MeterSpec("api_calls", Aggregation.COUNT)},
+                events=[UsageEvent(id=event_id, meter="api_calls", time=format_time(NOW), value="1")],
+            )
+        )
 
     assert count_messages([("sqs-1", message("ev-1"))]).counted == 1
     key = world["acme"]
@@ -386,15 +390,19 @@ def test_a_tenant_without_limits_is_always_allowed_and_counted(api, world):
 
 def test_quotas_count_events_and_consumes_and_follow_the_zone(api, world, clock):
     from tollgate.domain.meters import Aggregation, MeterSpec
-    from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+    from tollgate.domain.times import format_time
+    from tollgate.domain.usage import UsageEvent, UsageMessage
+    from tollgate.wire.usage_message import encode
 
     key = world["acme"]
-    body = UsageMessage(
-        tenant="acme",
-        timezone="Europe/Paris",
-        meters={"gb": MeterSpec("gb", Aggregation.SUM)},
-        events=[UsageEvent(id="e", meter="gb", time=format_time(NOW), value="1.5")],
-    ).encode()
+    body = encode(
+        UsageMessage(
+            tenant="acme",
+            timezone="Europe/Paris",
+            meters={"gb": MeterSpec("gb", Aggregation.SUM)},
+            events=[UsageEvent(id="e", meter="gb", time=format_time(NOW), value="1.5")],
+        )
+    )
     count_messages([("m1", body)])
     consume(api, key, id="c", meter="gb", amount=0.75)
     q = quota(api, key, "gb", "day")
@@ -499,7 +507,9 @@ def dynamo_calls(api):
 
 def test_a_warm_instance_decides_in_one_request_with_exact_numbers(api, world, dynamo_calls):
     from tollgate.domain.meters import Aggregation, MeterSpec
-    from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+    from tollgate.domain.times import format_time
+    from tollgate.domain.usage import UsageEvent, UsageMessage
+    from tollgate.wire.usage_message import encode
 
     key = world["acme"]
     assert consume(api, key, id="w0", meter="gb", amount=0.5).status == 200  # cold: read, then write
@@ -511,12 +521,14 @@ def test_a_warm_instance_decides_in_one_request_with_exact_numbers(api, world, d
 
     # another writer (an event, through the consumer) changes the counter: the bet is lost,
     # the decision reads and still counts right
-    message = UsageMessage(
-        tenant="acme",
-        timezone="Europe/Paris",
-        meters={"gb": MeterSpec("gb", Aggregation.SUM)},
-        events=[UsageEvent(id="ev", meter="gb", time=format_time(NOW), value="0.25")],
-    ).encode()
+    message = encode(
+        UsageMessage(
+            tenant="acme",
+            timezone="Europe/Paris",
+            meters={"gb": MeterSpec("gb", Aggregation.SUM)},
+            events=[UsageEvent(id="ev", meter="gb", time=format_time(NOW), value="0.25")],
+        )
+    )
     count_messages([("m-ev", message)])
     dynamo_calls.clear()
     r = consume(api, key, id="w2", meter="gb", amount=0.5)

@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import FakeContext, new_root
 from tests.integration.test_consumer import METERS, T0, body, e, sqs_event
 from tollgate.domain.keys import Scope
-from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent
 
 
 @pytest.fixture

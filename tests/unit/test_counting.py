@@ -1,14 +1,12 @@
-"""Pure counting rules: counter keys, windows in the tenant's zone, coalescing, dedupe,
-commit plan, raw-event log chunks and the newest-first merge."""
+"""Pure counting rules: counter keys, windows in the tenant's zone, coalescing, dedupe and
+screening. How the writes are packed is tests/unit/test_commit_plan.py and test_event_log.py."""
 
 from __future__ import annotations
 
 import hashlib
-import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +15,8 @@ from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.periods import Window, zone
-from tollgate.domain.usage import UsageEvent, UsageMessage, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent, UsageMessage
 
 PARIS = zone("Europe/Paris")
 KATHMANDU = zone("Asia/Kathmandu")
@@ -185,104 +184,6 @@ def test_candidates_list_every_message_holding_an_event_and_the_owner_counts_it(
     assert counting.claimed_events(other_tenant, owners) == []  # owned outside the batch
     owners[EventRef("acme", "e")] = "A"
     assert [x.id for x in counting.claimed_events(a, owners)] == ["e", "a"]  # once, though sent twice
-
-
-# ------------------------------------------------------------------ commit plan
-def updates_with(n_keys: int) -> CounterUpdates:
-    u = CounterUpdates()
-    for i in range(n_keys):
-        u.add[CounterKey("G#acme#m#day#region", f"2026-11-19T23:00:00Z#{i:04d}")] = Decimal(i + 1)
-    return u
-
-
-def test_a_message_that_fits_is_one_unit_with_the_message_marker():
-    units = counting.commit_units("msg-1", 7, updates_with(99))
-    assert len(units) == 1
-    assert units[0].marker_pk == keys.message_marker_pk("msg-1") == "M#msg-1"
-    assert len(units[0].adds) == 99 and units[0].counted == 7
-    assert counting.commit_units("msg-1", 0, CounterUpdates()) == []
-
-
-def test_a_message_too_big_for_one_transaction_splits_into_deterministic_parts():
-    u = updates_with(250)
-    units = counting.commit_units("msg-1", 3, u)
-    assert [x.marker_pk for x in units] == ["M#msg-1#0", "M#msg-1#1", "M#msg-1#2"]
-    assert all(len(x.adds) + 1 <= 100 for x in units)
-    assert sorted(k for x in units for k, _, _ in x.adds) == sorted(u.add)
-    shuffled = CounterUpdates(add=dict(random.Random(1).sample(sorted(u.add.items()), len(u.add))))
-    assert counting.commit_units("msg-1", 3, shuffled) == units  # a redelivery recomputes the same parts
-
-
-def test_packing_respects_the_transaction_item_limit_and_shares_counter_keys():
-    shared = {CounterKey("T#acme#m#day", "d"): Decimal(1)}
-    units = [counting.commit_units(f"m{i}", 1, CounterUpdates(add=dict(shared)))[0] for i in range(150)]
-    txs = counting.pack_units(units)
-    assert [len(tx) for tx in txs] == [99, 51]  # 99 markers + 1 shared key, then the rest
-    assert counting.coalesce_units(txs[0]) == {CounterKey("T#acme#m#day", "d"): (Decimal(99), None)}
-    big = counting.commit_units("big", 1, updates_with(250))
-    txs = counting.pack_units(big + units[:3])
-    assert all(len(tx) + len(counting.coalesce_units(tx)) <= 100 for tx in txs)
-    assert sorted(u.marker_pk for tx in txs for u in tx) == sorted(u.marker_pk for u in big + units[:3])
-
-
-# ------------------------------------------------------------------ raw-event log
-def test_log_chunks_split_by_utc_day_and_size_and_are_deterministic():
-    events = [ev(f"e{i:03d}", utc(2026, 11, 20, 23, 59, 0) + timedelta(seconds=i * 7), data="x") for i in range(40)]
-    events = [UsageEvent(e.id, e.meter, e.time, e.value, data={"pad": "p" * 50}) for e in events]
-    chunks = counting.log_chunks("acme", "msg-1", list(reversed(events)), max_raw_bytes=1200)
-    assert {c.pk for c in chunks} == {"L#acme#2026-11-20", "L#acme#2026-11-21"}
-    flat = [d for c in chunks for d in c.events]
-    assert [d["id"] for d in flat] == [e.id for e in events]  # each once, oldest first
-    for part, c in enumerate(chunks):
-        assert c.sk == keys.log_sk(c.newest, "msg-1", part)
-        assert c.newest == c.events[-1]["time"] and c.oldest == c.events[0]["time"]
-        assert c.pk == keys.log_pk("acme", c.newest[:10]) == keys.log_pk("acme", c.oldest[:10])
-        assert counting.decompress_events(c.body()) == list(c.events)
-    assert len(chunks) > 2
-    assert counting.log_chunks("acme", "msg-1", random.Random(3).sample(events, len(events)), 1200) == chunks
-
-
-def test_cursor_round_trips_and_is_bound_to_its_tenant():
-    cursor = counting.encode_cursor("2026-11-20T05:00:00.000000Z", "acme", "e/1")
-    assert counting.decode_cursor(cursor, "acme") == ("2026-11-20T05:00:00.000000Z", "e/1")
-    with pytest.raises(ValueError):
-        counting.decode_cursor(cursor, "beta")
-    for garbage in ("", "!!!", "bm90IGpzb24", counting.encode_cursor("yesterday", "acme", "e")):
-        with pytest.raises(ValueError):
-            counting.decode_cursor(garbage, "acme")
-
-
-times = st.integers(min_value=0, max_value=40).map(lambda s: format_time(utc(2026, 11, 20, 5) + timedelta(seconds=s)))
-
-
-@given(
-    chunk_events=st.lists(st.lists(st.tuples(times, st.sampled_from("abcdef")), max_size=6), max_size=8),
-    lower=times,
-    span=st.integers(min_value=0, max_value=40),
-    cut=st.integers(min_value=0, max_value=30),
-)
-@settings(max_examples=200, deadline=None)
-def test_merge_is_exact_and_newest_first_whatever_the_chunks(chunk_events, lower, span, cut):
-    seen, chunks = set(), []
-    for n, evs in enumerate(chunk_events):
-        uniq = [
-            {"time": t, "id": f"{i}{n}"} for t, i in evs if (t, f"{i}{n}") not in seen and not seen.add((t, f"{i}{n}"))
-        ]
-        if uniq:
-            chunks.append((max(e["time"] for e in uniq), uniq))
-    chunks.sort(key=lambda c: c[0], reverse=True)
-    upper = format_time(datetime.strptime(lower, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) + timedelta(seconds=span))
-    everything = sorted(
-        ((e["time"], e["id"]) for _, evs in chunks for e in evs if lower <= e["time"] < upper), reverse=True
-    )
-    got = [(e["time"], e["id"]) for e in counting.merge_newest_first(chunks, lower=lower, upper=upper)]
-    assert got == everything
-    if cut < len(everything):
-        after = everything[cut]
-        rest = [
-            (e["time"], e["id"]) for e in counting.merge_newest_first(chunks, lower=lower, upper=upper, after=after)
-        ]
-        assert rest == everything[cut + 1 :]
 
 
 # ------------------------------------------------------------------ property: exactly once

@@ -1,5 +1,6 @@
-"""Pure parsing and validation of incoming usage events (tollgate.domain.events) and the
-packing of accepted events into SQS message bodies (tollgate.adapters.queue.pack). No AWS."""
+"""Pure parsing (tollgate.api.cloudevents) and validation (tollgate.domain.events) of incoming
+usage events, their usage message form (tollgate.wire.usage_message) and the packing of
+accepted events into SQS message bodies (tollgate.adapters.queue.pack). No AWS."""
 
 from __future__ import annotations
 
@@ -10,21 +11,14 @@ import pytest
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 
-from tollgate.adapters.queue import MAX_BATCH_ENTRIES, batches, pack
+from tollgate.adapters.queue import MAX_BATCH_ENTRIES, batches
+from tollgate.api.cloudevents import CE_BATCH, CE_JSON, JSON, MalformedBody, read_body
 from tollgate.domain.errors import ValidationFailed
-from tollgate.domain.events import (
-    CE_BATCH,
-    CE_JSON,
-    JSON,
-    MAX_EVENTS,
-    Accepted,
-    EventValidator,
-    MalformedBody,
-    Rejected,
-    read_body,
-)
+from tollgate.domain.events import MAX_EVENTS, Accepted, EventValidator, Rejected
 from tollgate.domain.meters import Aggregation, MeterSpec, Rounding
-from tollgate.domain.usage import UsageEvent, UsageMessage
+from tollgate.domain.usage import UsageMessage
+from tollgate.wire import usage_message
+from tollgate.wire.usage_message import pack
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 METERS = {
@@ -343,7 +337,7 @@ def test_data_must_be_an_object():
 def test_encoded_event_is_the_usage_message_form():
     accepted = one(event(source="/svc"))
     as_dict = message(accepted)
-    assert UsageEvent.from_message(as_dict).as_message() == as_dict
+    assert usage_message.event_dict(usage_message.event_of(as_dict)) == as_dict
     assert accepted.encoded == json.dumps(as_dict, separators=(",", ":"))
 
 
@@ -497,13 +491,39 @@ def _accepted(n: int, pad: int = 0) -> list[tuple[int, str, str]]:
 def test_pack_one_message_decodes_to_the_events():
     events = _accepted(5)
     [packed] = pack("acme", "Europe/Paris", METERS, events)
-    decoded = UsageMessage.decode(packed.body)
+    decoded = usage_message.decode(packed.body)
     assert decoded.tenant == "acme" and decoded.timezone == "Europe/Paris"
     assert list(decoded.meters) == ["api_calls"]  # only the meters its events use
     assert [e.id for e in decoded.events] == [f"e{i}" for i in range(5)]
     assert packed.indexes == (0, 1, 2, 3, 4)
-    expected = UsageMessage("acme", "Europe/Paris", {"api_calls": METERS["api_calls"]}, decoded.events).encode()
-    assert packed.body == expected  # byte for byte what UsageMessage.encode makes
+    expected = usage_message.encode(
+        UsageMessage("acme", "Europe/Paris", {"api_calls": METERS["api_calls"]}, decoded.events)
+    )
+    assert packed.body == expected  # byte for byte what usage_message.encode makes
+
+
+def test_the_message_is_byte_for_byte_the_version_1_form():
+    """The consumer of an older or newer deployment reads these bytes: they do not change."""
+    v = validator()
+    raws = [
+        event(
+            time="2026-11-20T10:00:00+01:00",
+            data={"value": "1.50", "region": "eu", "note": "caf\u00e9 \U0001f600"},
+            source="/svc",
+        ),
+        event(id="e2", type="users", time=..., data={"user": 42}),
+    ]
+    batch = v.validate(raws)
+    [packed] = pack("acme", "Europe/Paris", batch.meters, [(a.index, a.meter, a.encoded) for a in batch.accepted])
+    assert packed.body == (
+        '{"v":1,"tenant":"acme","tz":"Europe/Paris","meters":{"api_calls":{"aggregation":"sum",'
+        '"value_property":"value","group_by":["region"],"scale":9},"users":{"aggregation":"unique_count",'
+        '"value_property":"user","group_by":[],"scale":9}},"events":[{"id":"e1","type":"api_calls",'
+        '"time":"2026-11-20T09:00:00.000000Z","value":"1.5","dims":{"region":"eu"},'
+        '"data":{"value":"1.50","region":"eu","note":"caf\\u00e9 \\ud83d\\ude00"},"source":"/svc"},'
+        '{"id":"e2","type":"users","time":"2026-11-20T10:00:00.000000Z","value":"42","data":{"user":42}}]}'
+    )
+    assert usage_message.encode(usage_message.decode(packed.body)) == packed.body
 
 
 def test_pack_splits_by_size():
@@ -512,7 +532,7 @@ def test_pack_splits_by_size():
     packed = pack("acme", "UTC", METERS, events, max_bytes=limit)
     assert len(packed) > 1 and all(p.size <= limit for p in packed)
     assert [i for p in packed for i in p.indexes] == list(range(300))
-    assert [e.id for p in packed for e in UsageMessage.decode(p.body).events] == [f"e{i}" for i in range(300)]
+    assert [e.id for p in packed for e in usage_message.decode(p.body).events] == [f"e{i}" for i in range(300)]
     # greedy: every message but the last is nearly full (within one ~1.1 KB event, plus the
     # specs of the tenant's meters that this message does not use: the header is sized for all)
     assert all(p.size > limit - 1300 for p in packed[:-1])

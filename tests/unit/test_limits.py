@@ -1,4 +1,5 @@
-"""Limit math, windows in the tenant's zone, quota status, and the RateLimit headers. Pure."""
+"""Limit math, windows in the tenant's zone, quota status, decisions (tollgate.domain) and the RateLimit
+headers (tollgate.api.ratelimit_headers). Pure."""
 
 from __future__ import annotations
 
@@ -9,25 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.structured_fields import parse_list
-from tollgate.domain.limits import (
-    LIFETIME_RETRY_AFTER_S,
-    Enforcement,
-    HeaderPolicy,
-    Limit,
-    LimitState,
-    Status,
-    bounds,
-    decision_doc,
-    doc_headers,
-    doc_retry_after,
-    effective_limits,
-    judge,
-    ratelimit_headers,
-    status_for,
-    too_big,
-    write_ceiling,
-)
+from tollgate.api.ratelimit_headers import HeaderPolicy, doc_headers, ratelimit_headers
+from tollgate.domain.decisions import LIFETIME_RETRY_AFTER_S, decision_doc, doc_retry_after
 from tollgate.domain.periods import Window
+from tollgate.domain.plans import Enforcement, Limit, effective_limits
+from tollgate.domain.quota import LimitState, Status, bounds, judge, status_for, too_big, write_ceiling
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tollgate.adapters.ratelimit_store import MemoryBucketStore
-from tollgate.domain.limits import ApiRateLimit
+from tollgate.domain.plans import ApiRateLimit
 from tollgate.domain.ratelimit import (
     US,
     Branch,

@@ -1,4 +1,5 @@
-"""The raw-event log reader's own JSON parser (no recursion) and the data checks."""
+"""The raw-event log reader's own JSON parser (no recursion) and the data checks
+(tollgate.domain.stored_events), and reading a stored chunk (tollgate.adapters.event_log)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tollgate.domain.stored_events import (
-    MAX_DATA_DEPTH,
-    TOO_DEEP,
-    Unrenderable,
-    data_problem,
-    decode_chunk,
-    loads_bounded,
-)
+from tollgate.adapters.event_log import decode_chunk
+from tollgate.domain.stored_events import MAX_DATA_DEPTH, TOO_DEEP, Unrenderable, data_problem, loads_bounded
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

@@ -16,11 +16,11 @@ from pynamodb.transactions import TransactWrite
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.errors import Conflict
-from tollgate.domain.limits import ApiRateLimit, Limit, Plan
+from tollgate.domain.plans import ApiRateLimit, Limit, Plan
 from tollgate.domain.records import Tenant
 
 from .models import AuditModel, LimitOverridesModel, PlanModel, TenantModel
-from .repos import TenantRepo, _tenant_model, decode_cursor, encode_cursor
+from .repos import TenantRepo, _tenant_model, decode_cursor, encode_cursor, fields_of, get_item, scan_page
 
 
 def _connection() -> Connection:
@@ -40,65 +40,49 @@ def _is_conditional(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) in ("ConditionalCheckFailedException",)
 
 
+_AUDIT = ("subject", "at", "actor", "action", "before", "after", "reason")  # and the id, in the sort key
+
+
 def _audit_model(e: AuditEntry) -> AuditModel:
-    return AuditModel(
-        subject=e.subject,
-        sk=e.sk,
-        at=e.at,
-        actor=e.actor,
-        action=e.action,
-        before=e.before,
-        after=e.after,
-        reason=e.reason,
-    )
+    return AuditModel(**fields_of(e, (*_AUDIT, "sk")))
 
 
 def _audit(m: AuditModel) -> AuditEntry:
-    return AuditEntry(
-        subject=m.subject,
-        at=m.at,
-        actor=m.actor,
-        action=m.action,
-        before=m.before,
-        after=m.after,
-        reason=m.reason,
-        id=m.sk.rsplit("#", 1)[1],
-    )
+    return AuditEntry(**fields_of(m, (*_AUDIT, "id"), id=m.sk.rsplit("#", 1)[1]))
 
 
 # ------------------------------------------------------------------ plans
+_PLAN = ("id", "name", "limits", "api_rate_limit", "created_at", "updated_at")
+
+
 def _plan(m: PlanModel) -> Plan:
     return Plan(
-        id=m.id,
-        name=m.name,
-        limits=tuple(Limit.from_dict(d) for d in m.limits or []),
-        api_rate_limit=ApiRateLimit.from_dict(m.api_rate_limit),
-        created_at=m.created_at,
-        updated_at=m.updated_at,
+        **fields_of(
+            m,
+            _PLAN,
+            limits=tuple(Limit.from_dict(d) for d in m.limits or []),
+            api_rate_limit=ApiRateLimit.from_dict(m.api_rate_limit),
+        )
     )
 
 
 def _plan_model(p: Plan) -> PlanModel:
     return PlanModel(
-        id=p.id,
-        name=p.name,
-        limits=[lim.as_dict() for lim in p.limits],
-        api_rate_limit=p.api_rate_limit.as_dict() if p.api_rate_limit else None,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
+        **fields_of(
+            p,
+            _PLAN,
+            limits=[lim.as_dict() for lim in p.limits],
+            api_rate_limit=p.api_rate_limit.as_dict() if p.api_rate_limit else None,
+        )
     )
 
 
 class PlanRepo:
     def get(self, plan_id: str, consistent: bool = False) -> Plan | None:
-        try:
-            return _plan(PlanModel.get(plan_id, consistent_read=consistent))
-        except PlanModel.DoesNotExist:
-            return None
+        return get_item(PlanModel, plan_id, _plan, consistent)
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Plan], str | None]:
-        result = PlanModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, PlanModel))
-        return [_plan(m) for m in result], encode_cursor(result.last_evaluated_key)
+        return scan_page(PlanModel, limit, cursor, _plan)
 
     def put(self, plan: Plan, previous: Plan | None, entry: AuditEntry) -> None:
         """Create or replace, with its audit entry; conditional on ``previous`` still holding."""

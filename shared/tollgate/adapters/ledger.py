@@ -24,11 +24,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tollgate.config import Settings
-from tollgate.domain import counting, stored_events
 from tollgate.domain import storage_keys as keys
-from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, EventRef, LogChunk
-from tollgate.domain.usage import format_time
+from tollgate.domain import stored_events
+from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
+from tollgate.domain.times import format_time
 from tollgate.services.ports import CommitCancelled, StoreBusy, StoreRefused
+
+from . import event_log
+from .commit_plan import MESSAGE_MARKER_TTL, CommitUnit, coalesce_units
+from .event_log import LogChunk
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,7 +51,7 @@ _RETRYABLE_CODES = frozenset(
         "TransactionInProgressException",
     }
 )
-_RETRYABLE_REASONS = frozenset(
+RETRYABLE_REASONS = frozenset(  # of a cancelled transaction's items: worth trying again
     {
         "TransactionConflict",
         "ThrottlingError",
@@ -97,6 +101,16 @@ def s(value: str) -> dict[str, str]:
 
 def _epoch(at: datetime, days: float) -> int:
     return int((at + timedelta(days=days)).timestamp())
+
+
+def _changes(updates: CounterUpdates) -> Iterator[tuple[CounterKey, tuple[str, str | None, dict[str, Any]]]]:
+    """Each idempotent update as ``(key, (update expression, condition, values))``, in a fixed order."""
+    for key, value in updates.max.items():
+        yield key, ("SET v = :x", "attribute_not_exists(v) OR v < :x", {":x": num(value)})
+    for key, (tag, value) in updates.latest.items():
+        yield key, ("SET v = :x, t = :t", "attribute_not_exists(t) OR t < :t", {":x": num(value), ":t": s(tag)})
+    for key, hashes in updates.unique.items():
+        yield key, ("ADD u :u", None, {":u": {"SS": sorted(hashes)}})
 
 
 class Ledger:
@@ -234,7 +248,7 @@ class Ledger:
         """One TransactWriteItems: each unit's marker (``attribute_not_exists``) and one ADD
         per distinct counter key. Raises CommitCancelled, StoreBusy, StoreRefused, or the client's
         error (the outcome is then unknown)."""
-        marker_expires = num(int((now + counting.MESSAGE_MARKER_TTL).timestamp()))
+        marker_expires = num(int((now + MESSAGE_MARKER_TTL).timestamp()))
         items: list[dict[str, Any]] = []
         marker_of: dict[int, str] = {}
         for unit in units:
@@ -253,7 +267,7 @@ class Ledger:
                     }
                 }
             )
-        for key, (delta, expires) in sorted(counting.coalesce_units(units).items()):
+        for key, (delta, expires) in sorted(coalesce_units(units).items()):
             update: dict[str, Any] = {
                 "TableName": self.counters_table,
                 "Key": {"pk": s(key.pk), "sk": s(key.sk)},
@@ -280,40 +294,18 @@ class Ledger:
             others = {
                 c for i, c in enumerate(codes) if c != "None" and not (i in marker_of and c == "ConditionalCheckFailed")
             }
-            retryable = bool(codes) and others <= _RETRYABLE_REASONS
+            retryable = bool(codes) and others <= RETRYABLE_REASONS
             raise CommitCancelled(committed, retryable, codes) from exc
 
     # -------------------------------------------------------------- 4. idempotent counters
-    def apply_idempotent(  # noqa: C901 - the consumer hot path, measured by bench/consumer.py
-        self, updates: CounterUpdates
-    ) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
+    def apply_idempotent(self, updates: CounterUpdates) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
         """max, latest and unique_count updates, one UpdateItem per key; each is harmless to
         repeat. Returns (failed keys, saturated unique keys: the item reached 400 KB)."""
-        jobs: list[tuple[CounterKey, str, str | None, dict[str, Any]]] = []
-        for key, value in updates.max.items():
-            jobs.append((key, "SET v = :x", "attribute_not_exists(v) OR v < :x", {":x": num(value)}))
-        for key, (tag, value) in updates.latest.items():
-            jobs.append(
-                (key, "SET v = :x, t = :t", "attribute_not_exists(t) OR t < :t", {":x": num(value), ":t": s(tag)})
-            )
-        for key, hashes in updates.unique.items():
-            jobs.append((key, "ADD u :u", None, {":u": {"SS": sorted(hashes)}}))
+        changes = list(_changes(updates))
+        jobs = [self._idempotent_request(key, updates.expires.get(key), *change) for key, change in changes]
         client = self.client
 
-        def one(job: tuple[CounterKey, str, str | None, dict[str, Any]]) -> str | Exception | None:
-            key, expression, condition, values = job
-            expires = updates.expires.get(key)
-            if expires is not None:
-                values = {**values, ":e": num(expires)}
-                expression += ", expires_at = :e" if expression.startswith("SET") else " SET expires_at = :e"
-            request: dict[str, Any] = {
-                "TableName": self.counters_table,
-                "Key": {"pk": s(key.pk), "sk": s(key.sk)},
-                "UpdateExpression": expression,
-                "ExpressionAttributeValues": values,
-            }
-            if condition:
-                request["ConditionExpression"] = condition
+        def one(request: dict[str, Any]) -> str | Exception | None:
             try:
                 client.update_item(**request)
             except ClientError as exc:
@@ -329,12 +321,28 @@ class Ledger:
 
         failed: dict[CounterKey, Exception] = {}
         saturated: set[CounterKey] = set()
-        for (key, *_), result in zip(jobs, self._map(one, jobs), strict=True):
+        for (key, _), result in zip(changes, self._map(one, jobs), strict=True):
             if result == "saturated":
                 saturated.add(key)
             elif isinstance(result, Exception):
                 failed[key] = result
         return failed, saturated
+
+    def _idempotent_request(
+        self, key: CounterKey, expires: int | None, expression: str, condition: str | None, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        if expires is not None:
+            values = {**values, ":e": num(expires)}
+            expression += ", expires_at = :e" if expression.startswith("SET") else " SET expires_at = :e"
+        request: dict[str, Any] = {
+            "TableName": self.counters_table,
+            "Key": {"pk": s(key.pk), "sk": s(key.sk)},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        return request
 
     # -------------------------------------------------------------- raw-event reader
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -372,7 +380,7 @@ class Ledger:
         for q in queries:
             for item in self._query(ProjectionExpression=projection, ExpressionAttributeNames=names, **q):
                 newest = item["sk"]["S"].split("#", 1)[0]
-                yield newest, stored_events.decode_chunk(item.get("z", {}).get("B"))
+                yield newest, event_log.decode_chunk(item.get("z", {}).get("B"))
 
     def list_events(
         self, tenant: str, start: datetime, end: datetime, limit: int, cursor: str | None
@@ -382,7 +390,7 @@ class Ledger:
         Raises ValueError for a cursor that is not valid for this tenant."""
         limit = max(1, int(limit))
         lower, upper = format_time(start), format_time(end)
-        after = counting.decode_cursor(cursor, tenant) if cursor else None
+        after = event_log.decode_cursor(cursor, tenant) if cursor else None
         top = min(upper, after[0]) if after else upper
         first_day = datetime.strptime(top[:10], "%Y-%m-%d").replace(tzinfo=UTC).date()
         last_day = start.astimezone(UTC).date()
@@ -395,10 +403,10 @@ class Ledger:
 
         page: list[dict[str, Any]] = []
         more = False
-        for event in counting.merge_newest_first(chunks(), lower=lower, upper=upper, after=after):
+        for event in event_log.merge_newest_first(chunks(), lower=lower, upper=upper, after=after):
             if len(page) == limit:
                 more = True
                 break
             page.append(event)
-        next_cursor = counting.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if more else None
+        next_cursor = event_log.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if more else None
         return [stored_events.render(e, tenant) for e in page], next_cursor

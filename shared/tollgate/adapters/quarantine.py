@@ -25,8 +25,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tollgate.domain import stored_events
-from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.domain.times import format_time
+from tollgate.domain.usage import UsageEvent
 from tollgate.services.ports import Quarantine
+from tollgate.wire.usage_message import event_dict
 
 from .ledger import num, s
 
@@ -61,7 +63,7 @@ class QuarantineStore:
             item = {
                 "pk": s(quarantine_pk(q.tenant)),
                 "sk": s(quarantine_sk(q.event)),
-                "event": s(json.dumps(q.event.as_message(), separators=(",", ":"), ensure_ascii=True)),
+                "event": s(json.dumps(event_dict(q.event), separators=(",", ":"), ensure_ascii=True)),
                 "reason": s(_ascii(q.reason)[:2000]),
                 "msg": s(q.message_id),
                 "at": s(format_time(now)),

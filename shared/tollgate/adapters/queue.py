@@ -1,5 +1,6 @@
-"""The usage queue: packing accepted events into ``UsageMessage`` bodies, and sending them with
-SendMessageBatch, retrying the entries SQS did not take.
+"""The usage queue: packing accepted events into usage message bodies
+(``tollgate.wire.usage_message``), and sending them with SendMessageBatch, retrying the
+entries SQS did not take.
 
 Limits (conservative on purpose):
 - a message body is at most ``MAX_MESSAGE_BYTES`` (240 KiB). SQS has taken 1 MiB since 2025,
@@ -15,83 +16,17 @@ Bodies are ASCII (``\\uXXXX`` escapes), so ``len()`` is the byte size SQS measur
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from tollgate.domain.meters import MeterSpec
-from tollgate.domain.usage import MESSAGE_VERSION
 from tollgate.services.ports import SendReport
 
-MAX_MESSAGE_BYTES = 240 * 1024
 MAX_BATCH_BYTES = 256 * 1024
 MAX_BATCH_ENTRIES = 10
 SQS_BILLING_CHUNK = 64 * 1024
 ATTEMPTS = 3
 BACKOFF_SECONDS = (0.05, 0.2)  # before the 2nd and 3rd attempt
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-
-@dataclass(frozen=True, slots=True)
-class Packed:
-    body: str
-    indexes: tuple[int, ...]  # request positions of the events it carries
-
-    @property
-    def size(self) -> int:
-        return len(self.body)
-
-
-def _header(tenant: str, timezone: str, meters: dict[str, MeterSpec]) -> str:
-    specs = _dumps({k: meters[k].as_message() for k in sorted(meters)})
-    return f'{{"v":{MESSAGE_VERSION},"tenant":{_dumps(tenant)},"tz":{_dumps(timezone)},"meters":{specs},"events":['
-
-
-_FOOTER = "]}"
-
-
-def pack(
-    tenant: str,
-    timezone: str,
-    meters: dict[str, MeterSpec],
-    events: Sequence[tuple[int, str, str]],
-    max_bytes: int = MAX_MESSAGE_BYTES,
-) -> list[Packed]:
-    """Pack one tenant's events ``(index, meter key, encoded event)`` into as few message bodies
-    as fit ``max_bytes``. Each body is what ``UsageMessage.encode`` would produce for its
-    events, naming only the meters they use. An event too large for any message raises
-    ValueError (the validator's per-event limit keeps that from happening)."""
-    # Size the header with every meter of the tenant: an upper bound for each chunk's header.
-    room = max_bytes - len(_header(tenant, timezone, meters)) - len(_FOOTER)
-    out: list[Packed] = []
-    chunk: list[str] = []
-    idx: list[int] = []
-    used: set[str] = set()
-    size = 0
-    for index, meter, encoded in events:
-        extra = len(encoded) + (1 if chunk else 0)
-        if chunk and size + extra > room:
-            out.append(_packed(tenant, timezone, meters, used, chunk, idx))
-            chunk, idx, used, size, extra = [], [], set(), 0, len(encoded)
-        if extra > room:
-            raise ValueError(f"event at index {index} is {len(encoded)} bytes; no message can hold it")
-        chunk.append(encoded)
-        idx.append(index)
-        used.add(meter)
-        size += extra
-    if chunk:
-        out.append(_packed(tenant, timezone, meters, used, chunk, idx))
-    return out
-
-
-def _packed(
-    tenant: str, tz: str, meters: dict[str, MeterSpec], used: set[str], chunk: list[str], idx: list[int]
-) -> Packed:
-    header = _header(tenant, tz, {k: meters[k] for k in used})
-    return Packed(header + ",".join(chunk) + _FOOTER, tuple(idx))
 
 
 def batches(

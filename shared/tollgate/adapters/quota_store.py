@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey
+from tollgate.domain.decisions import DecisionDoc
 from tollgate.services.ports import (
     CONSUME_MSG,
     CommitResult,
@@ -39,17 +40,7 @@ from tollgate.services.ports import (
     Marker,
 )
 
-from .ledger import num, s
-
-RETRYABLE_REASONS = frozenset(
-    {
-        "TransactionConflict",
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-        "RequestLimitExceeded",
-        "InternalServerError",
-    }
-)
+from .ledger import RETRYABLE_REASONS, num, s
 
 
 def marker_key(tenant: str, event_id: str) -> dict[str, dict[str, str]]:
@@ -66,6 +57,37 @@ def _counter_value(item: dict[str, Any] | None) -> CounterValue:
         return CounterValue(None, 0)
     v = item.get("v", {}).get("N")
     return CounterValue(Decimal(v) if v is not None else None, len(item.get("u", {}).get("SS", [])))
+
+
+_CONTENDED_CODES = frozenset(
+    {
+        "TransactionConflictException",
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+    }
+)
+"""Errors of the whole transaction call worth retrying (the SDK has retried them already)."""
+
+
+def _cancelled(exc: ClientError, writes: Sequence[CounterWrite]) -> CommitResult:
+    """What a cancelled commit means: item 0 is the marker, item ``i`` is ``writes[i - 1]``.
+    Raises ``exc`` when it is none of the known outcomes."""
+    reasons = exc.response.get("CancellationReasons") or []
+    codes = [r.get("Code", "None") or "None" for r in reasons]
+    if codes and codes[0] == "ConditionalCheckFailed":
+        item = reasons[0].get("Item")
+        return Duplicate(_marker(item) if item else None)
+    failed = {
+        writes[i - 1].key: _counter_value(reasons[i].get("Item"))
+        for i, code in enumerate(codes)
+        if i > 0 and code == "ConditionalCheckFailed"
+    }
+    if failed:
+        return CounterConflict(failed)
+    if codes and {c for c in codes if c != "None"} <= RETRYABLE_REASONS:
+        return Contended(codes)
+    raise exc
 
 
 class QuotaStore:
@@ -112,7 +134,7 @@ class QuotaStore:
         return _marker(item) if item else None
 
     # -------------------------------------------------------------- write
-    def _marker_item(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> dict[str, Any]:
+    def _marker_item(self, tenant: str, event_id: str, decision: DecisionDoc, expires_at: int) -> dict[str, Any]:
         return {
             **marker_key(tenant, event_id),
             "msg": s(CONSUME_MSG),
@@ -120,11 +142,11 @@ class QuotaStore:
             "expires_at": num(expires_at),
         }
 
-    def commit(  # noqa: C901 - the consume hot path, measured by bench/consume.py
+    def commit(
         self,
         tenant: str,
         event_id: str,
-        decision: dict[str, Any],
+        decision: DecisionDoc,
         expires_at: int,
         writes: Sequence[CounterWrite],
     ) -> CommitResult:
@@ -138,55 +160,39 @@ class QuotaStore:
                 }
             }
         ]
-        for w in writes:
-            update: dict[str, Any] = {
-                "TableName": self.counters_table,
-                "Key": {"pk": s(w.key.pk), "sk": s(w.key.sk)},
-                "UpdateExpression": "ADD v :n",
-                "ExpressionAttributeValues": {":n": num(w.amount)},
-            }
-            if w.expires_at is not None:
-                update["UpdateExpression"] += " SET expires_at = :e"
-                update["ExpressionAttributeValues"][":e"] = num(w.expires_at)
-            if w.expected is not None:
-                update["ConditionExpression"] = "attribute_not_exists(v) OR v = :x" if w.expected == 0 else "v = :x"
-                update["ExpressionAttributeValues"][":x"] = num(w.expected)
-                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-            elif w.ceiling is not None:
-                update["ConditionExpression"] = "attribute_not_exists(v) OR v <= :c"
-                update["ExpressionAttributeValues"][":c"] = num(w.ceiling)
-                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-            items.append({"Update": update})
+        items += [{"Update": self._counter_update(w)} for w in writes]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                if exc.response.get("Error", {}).get("Code") in (
-                    "TransactionConflictException",
-                    "ThrottlingException",
-                    "ProvisionedThroughputExceededException",
-                    "InternalServerError",
-                ):
-                    return Contended([exc.response["Error"]["Code"]])
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            codes = [r.get("Code", "None") or "None" for r in reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                item = reasons[0].get("Item")
-                return Duplicate(_marker(item) if item else None)
-            failed = {
-                writes[i - 1].key: _counter_value(reasons[i].get("Item"))
-                for i, code in enumerate(codes)
-                if i > 0 and code == "ConditionalCheckFailed"
-            }
-            if failed:
-                return CounterConflict(failed)
-            if codes and {c for c in codes if c != "None"} <= RETRYABLE_REASONS:
-                return Contended(codes)
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "TransactionCanceledException":
+                return _cancelled(exc, writes)
+            if code in _CONTENDED_CODES:
+                return Contended([code])
             raise
         return Committed()
 
-    def put_marker(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> Marker | None:
+    def _counter_update(self, w: CounterWrite) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.counters_table,
+            "Key": {"pk": s(w.key.pk), "sk": s(w.key.sk)},
+            "UpdateExpression": "ADD v :n",
+            "ExpressionAttributeValues": {":n": num(w.amount)},
+        }
+        if w.expires_at is not None:
+            update["UpdateExpression"] += " SET expires_at = :e"
+            update["ExpressionAttributeValues"][":e"] = num(w.expires_at)
+        if w.expected is not None:
+            update["ConditionExpression"] = "attribute_not_exists(v) OR v = :x" if w.expected == 0 else "v = :x"
+            update["ExpressionAttributeValues"][":x"] = num(w.expected)
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        elif w.ceiling is not None:
+            update["ConditionExpression"] = "attribute_not_exists(v) OR v <= :c"
+            update["ExpressionAttributeValues"][":c"] = num(w.ceiling)
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return update
+
+    def put_marker(self, tenant: str, event_id: str, decision: DecisionDoc, expires_at: int) -> Marker | None:
         """Record a decision taken without a transaction (a denial). Returns the marker that
         was there first, if any (its decision stands), else None."""
         try:

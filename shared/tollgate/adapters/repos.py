@@ -3,8 +3,8 @@ hot paths use. Each maps between a pynamodb model and a domain record."""
 
 from __future__ import annotations
 
-import base64
-import json
+import dataclasses
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pynamodb.exceptions import PutError
@@ -15,15 +15,15 @@ from tollgate.domain.keys import Scope
 from tollgate.domain.meters import DEFAULT_SCALE, Aggregation, Rounding
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
+from . import cursors
 from .models import ApiKeyModel, MeterModel, TenantModel
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
+    return cursors.encode(last_key) if last_key else None
 
 
 NOT_A_CURSOR = "not a cursor issued by this API for this list; start again without one"
@@ -46,9 +46,8 @@ def decode_cursor(cursor: str | None, model: type[Model]) -> dict[str, Any] | No
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw.decode("utf-8"))
-    except Exception:  # noqa: BLE001 - bad base64, not UTF-8, not JSON, nested too deep
+        data = cursors.decode(cursor)
+    except ValueError:
         raise ValueError(NOT_A_CURSOR) from None
     names = key_names(model)
     if not isinstance(data, dict) or sorted(data) != sorted(names):
@@ -66,37 +65,45 @@ def decode_cursor(cursor: str | None, model: type[Model]) -> dict[str, Any] | No
     return data
 
 
+def fields_of(obj: Any, names: Iterable[str], **converted: Any) -> dict[str, Any]:
+    """``obj``'s attributes ``names`` as keyword arguments, ``converted`` ones given instead:
+    the mapping between a domain record and a pynamodb model, field by field."""
+    return {n: converted[n] if n in converted else getattr(obj, n) for n in names}
+
+
+def record_fields(record_type: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(record_type))
+
+
+def get_item(model: type[M], key: str, convert: Callable[[M], T], consistent: bool = False) -> T | None:
+    """The record of ``key``, or None."""
+    try:
+        return convert(model.get(key, consistent_read=consistent))
+    except model.DoesNotExist:
+        return None
+
+
+def scan_page(model: type[M], limit: int, cursor: str | None, convert: Callable[[M], T]) -> tuple[list[T], str | None]:
+    """One page of a table's records and the cursor of the next (None on the last page)."""
+    result = model.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, model))
+    items = [convert(m) for m in result]
+    return items, encode_cursor(result.last_evaluated_key)
+
+
 def _is_conditional_failure(exc: PutError) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 # ------------------------------------------------------------------ tenants
+_TENANT = record_fields(Tenant)
+
+
 def _tenant(m: TenantModel) -> Tenant:
-    return Tenant(
-        id=m.id,
-        name=m.name,
-        plan=m.plan,
-        billing_email=m.billing_email,
-        currency=m.currency,
-        timezone=m.timezone,
-        metadata=m.metadata,
-        created_at=m.created_at,
-        updated_at=m.updated_at,
-    )
+    return Tenant(**fields_of(m, _TENANT))
 
 
 def _tenant_model(t: Tenant) -> TenantModel:
-    return TenantModel(
-        id=t.id,
-        name=t.name,
-        plan=t.plan,
-        billing_email=t.billing_email,
-        currency=t.currency,
-        timezone=t.timezone,
-        metadata=t.metadata,
-        created_at=t.created_at,
-        updated_at=t.updated_at,
-    )
+    return TenantModel(**fields_of(t, _TENANT))
 
 
 class TenantRepo:
@@ -112,45 +119,44 @@ class TenantRepo:
         _tenant_model(tenant).save(condition=TenantModel.id.exists())
 
     def get(self, tenant_id: str, consistent: bool = False) -> Tenant | None:
-        try:
-            return _tenant(TenantModel.get(tenant_id, consistent_read=consistent))
-        except TenantModel.DoesNotExist:
-            return None
+        return get_item(TenantModel, tenant_id, _tenant, consistent)
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
-        result = TenantModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, TenantModel))
-        items = [_tenant(m) for m in result]
-        return items, encode_cursor(result.last_evaluated_key)
+        return scan_page(TenantModel, limit, cursor, _tenant)
 
 
 # ------------------------------------------------------------------ meters
+_METER = record_fields(Meter)
+
+
 def _meter(m: MeterModel) -> Meter:
     return Meter(
-        key=m.key,
-        name=m.name,
-        unit=m.unit,
-        aggregation=Aggregation(m.aggregation),
-        value_property=m.value_property,
-        group_by=list(m.group_by or []),
-        scale=DEFAULT_SCALE if m.scale is None else int(m.scale),
-        rounding=Rounding(m.rounding or Rounding.REJECT.value),
-        created_at=m.created_at,
+        **fields_of(
+            m,
+            _METER,
+            aggregation=Aggregation(m.aggregation),
+            group_by=list(m.group_by or []),
+            scale=DEFAULT_SCALE if m.scale is None else int(m.scale),
+            rounding=Rounding(m.rounding or Rounding.REJECT.value),
+        )
+    )
+
+
+def _meter_model(meter: Meter) -> MeterModel:
+    return MeterModel(
+        **fields_of(
+            meter,
+            _METER,
+            aggregation=meter.aggregation.value,
+            group_by=meter.group_by or None,
+            rounding=meter.rounding.value,
+        )
     )
 
 
 class MeterRepo:
     def create(self, meter: Meter) -> None:
-        model = MeterModel(
-            key=meter.key,
-            name=meter.name,
-            unit=meter.unit,
-            aggregation=meter.aggregation.value,
-            value_property=meter.value_property,
-            group_by=meter.group_by or None,
-            scale=meter.scale,
-            rounding=meter.rounding.value,
-            created_at=meter.created_at,
-        )
+        model = _meter_model(meter)
         try:
             model.save(condition=MeterModel.key.does_not_exist())
         except PutError as exc:
@@ -159,49 +165,30 @@ class MeterRepo:
             raise
 
     def get(self, key: str) -> Meter | None:
-        try:
-            return _meter(MeterModel.get(key))
-        except MeterModel.DoesNotExist:
-            return None
+        return get_item(MeterModel, key, _meter)
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Meter], str | None]:
-        result = MeterModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, MeterModel))
-        return [_meter(m) for m in result], encode_cursor(result.last_evaluated_key)
+        return scan_page(MeterModel, limit, cursor, _meter)
 
 
 # ------------------------------------------------------------------ API keys
+_KEY = record_fields(ApiKeyRecord)
+
+
 def _key(m: ApiKeyModel) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        id=m.id,
-        key_hash=m.key_hash,
-        scope=Scope(m.scope),
-        tenant_id=m.tenant_id,
-        name=m.name,
-        created_at=m.created_at,
-        revoked_at=m.revoked_at,
-    )
+    return ApiKeyRecord(**fields_of(m, _KEY, scope=Scope(m.scope)))
 
 
 class ApiKeyRepo:
     def create(self, record: ApiKeyRecord) -> None:
-        ApiKeyModel(
-            id=record.id,
-            key_hash=record.key_hash,
-            scope=record.scope.value,
-            tenant_id=record.tenant_id,
-            name=record.name,
-            created_at=record.created_at,
-        ).save(condition=ApiKeyModel.id.does_not_exist())
+        new = [n for n in _KEY if n != "revoked_at"]  # a new key is not revoked
+        ApiKeyModel(**fields_of(record, new, scope=record.scope.value)).save(condition=ApiKeyModel.id.does_not_exist())
 
     def get(self, key_id: str, consistent: bool = False) -> ApiKeyRecord | None:
-        try:
-            return _key(ApiKeyModel.get(key_id, consistent_read=consistent))
-        except ApiKeyModel.DoesNotExist:
-            return None
+        return get_item(ApiKeyModel, key_id, _key, consistent)
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[ApiKeyRecord], str | None]:
-        result = ApiKeyModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor, ApiKeyModel))
-        return [_key(m) for m in result], encode_cursor(result.last_evaluated_key)
+        return scan_page(ApiKeyModel, limit, cursor, _key)
 
     def revoke(self, record: ApiKeyRecord) -> None:
         model = ApiKeyModel(id=record.id)

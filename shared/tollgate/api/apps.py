@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from .http import Edge, create_app
+from .ratelimit_headers import rate_limit_headers
 
 if TYPE_CHECKING:
     from tollgate.wiring import Root
@@ -58,7 +59,7 @@ def build_api_edge(root: Root) -> Edge:
 def consume_rate_limited(decision) -> Response:
     """/v1/consume answers a rate limit with a decision, like a quota denial."""
     body = {"allowed": False, "reason": "rate_limited", "replayed": False, "limits": []}
-    return Response(429, content_types.APPLICATION_JSON, json.dumps(body), headers=decision.headers())
+    return Response(429, content_types.APPLICATION_JSON, json.dumps(body), headers=rate_limit_headers(decision))
 
 
 def build_limits_edge(root: Root) -> Edge:

@@ -26,6 +26,7 @@ from tollgate.domain.errors import FieldError, Forbidden, NotFound, TollgateErro
 from tollgate.domain.keys import Principal, Scope
 
 from . import problems
+from .ratelimit_headers import rate_limit_headers
 
 if TYPE_CHECKING:
     from tollgate.services.ratelimit import RateDecision
@@ -165,9 +166,9 @@ def rate_limited_problem(decision: RateDecision) -> Response:
     detail = (
         f"over the API rate limit of {limit.per_second} requests/s (burst {limit.burst}) for "
         f"{'this tenant' if decision.bucket_key.startswith('t#') else 'this key'}; "
-        f"retry in {decision.headers()['Retry-After']} s"
+        f"retry in {rate_limit_headers(decision)['Retry-After']} s"
     )
-    return problems.problem(429, "rate-limited", "Too many requests", detail, headers=decision.headers())
+    return problems.problem(429, "rate-limited", "Too many requests", detail, headers=rate_limit_headers(decision))
 
 
 # ------------------------------------------------------------------ edge checks

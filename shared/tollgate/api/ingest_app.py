@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tollgate.domain.events import CE_PREFIX, JSON, MEDIA_TYPES
-
+from .cloudevents import JSON, MEDIA_TYPES, is_binary_mode
 from .http import Edge, Response, create_app
 from .routes import ingest
 
@@ -34,7 +33,7 @@ class IngestEdge(Edge):
         # CloudEvents binary mode from an SDK sends no Content-Type when the event has no
         # ``datacontenttype``; its data is JSON, so treat it as application/json.
         headers = event.get("headers") or {}
-        if any(k[:3].lower() == CE_PREFIX for k in headers) and not any(k.lower() == "content-type" for k in headers):
+        if is_binary_mode(headers) and not any(k.lower() == "content-type" for k in headers):
             event["headers"] = {**headers, "content-type": JSON}
         return super()._check(event)
 

@@ -11,7 +11,9 @@ from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.events import MAX_ID_LENGTH
-from tollgate.domain.limits import (
+from tollgate.domain.meters import METER_KEY_PATTERN
+from tollgate.domain.periods import Window
+from tollgate.domain.plans import (
     DEFAULT_THRESHOLDS,
     MAX_LIMIT_VALUE,
     MAX_LIMITS,
@@ -20,15 +22,12 @@ from tollgate.domain.limits import (
     EffectiveLimit,
     Enforcement,
     Limit,
-    LimitState,
     Plan,
-    Status,
     duplicate_keys,
 )
-from tollgate.domain.meters import METER_KEY_PATTERN
-from tollgate.domain.periods import Window
+from tollgate.domain.quota import LimitState, Status
 
-from .schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Instant, Name, Number, Reason, Strict
+from .schemas import Instant, Name, Number, Reason, Strict, TenantId
 
 WindowName = Literal["minute", "hour", "day", "month", "lifetime"]
 MeterKey = Annotated[str, StringConstraints(pattern=METER_KEY_PATTERN)]
@@ -217,7 +216,7 @@ class ConsumeIn(Strict):
         description="The event id: required when amount > 0. Dedupe is shared with /v1/events: an id seen "
         "before (here or there) is not counted again and gets the original decision.",
     )
-    tenant: Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)] | None = Field(
+    tenant: TenantId | None = Field(
         default=None, description="Implied by a tenant key; required with an admin or ingest key."
     )
     meter: MeterKey

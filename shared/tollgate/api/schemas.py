@@ -15,11 +15,13 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from tollgate.domain.currency import is_currency
+from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import (
     DEFAULT_SCALE,
@@ -30,19 +32,14 @@ from tollgate.domain.meters import (
     Aggregation,
     Rounding,
 )
+from tollgate.domain.numbers import json_number
 from tollgate.domain.periods import instant_problem, is_valid_timezone
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
-ID_MAX_LENGTH = 64
-TENANT_ID_PATTERN = r"^[a-zA-Z0-9_.-]*[a-zA-Z0-9_-][a-zA-Z0-9_.-]*$"
-"""Tenant and plan ids: letters, digits, ``_``, ``.`` and ``-``, up to ``ID_MAX_LENGTH``, and not
-only dots - ``.`` and ``..`` are path segments that URLs normalize away (and ``...`` is as bad
-in practice), so such an id could never be addressed as ``/v1/tenants/<id>``."""
-TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
+TenantId = Annotated[str, StringConstraints(pattern=NEW_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=320)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-PlanId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
+PlanId = Annotated[str, StringConstraints(pattern=NEW_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 MetadataValue = str | int | float | bool | None
 
 T = TypeVar("T")
@@ -54,16 +51,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_currency(v: str | None) -> str | None:
-    if v is not None and not is_currency(v):
+def _check_currency(v: str) -> str:
+    if not is_currency(v):
         raise ValueError(f"{v!r} is not an ISO 4217 currency code")
     return v
 
 
-def _check_timezone(v: str | None) -> str | None:
-    if v is not None and not is_valid_timezone(v):
+def _check_timezone(v: str) -> str:
+    if not is_valid_timezone(v):
         raise ValueError(f"{v!r} is not an IANA Area/Location time zone name (e.g. Europe/Paris) or UTC")
     return v
+
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_check_currency)]
+Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
 
 
 def _check_instant(v: datetime) -> datetime:
@@ -77,14 +78,16 @@ Instant = Annotated[AwareDatetime, AfterValidator(_check_instant)]
 """An RFC 3339 date-time with an offset, from 1970 to 9998 (tollgate.domain.periods.EARLIEST, LATEST)."""
 
 
-def _check_metadata(v: dict[str, Any] | None) -> dict[str, Any] | None:
-    if v is not None:
-        if len(v) > 50:
-            raise ValueError("at most 50 keys")
-        for k, val in v.items():
-            if len(k) > 64 or (isinstance(val, str) and len(val) > 1024):
-                raise ValueError("keys are at most 64 characters and string values at most 1024")
+def _check_metadata(v: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
+    if len(v) > 50:
+        raise ValueError("at most 50 keys")
+    for k, val in v.items():
+        if len(k) > 64 or (isinstance(val, str) and len(val) > 1024):
+            raise ValueError("keys are at most 64 characters and string values at most 1024")
     return v
+
+
+Metadata = Annotated[dict[str, MetadataValue], AfterValidator(_check_metadata)]
 
 
 class TenantCreate(Strict):
@@ -95,16 +98,11 @@ class TenantCreate(Strict):
     plan: PlanId | None = None
     billing_email: Email | None = None
     currency: Currency = Field(default="USD", description="ISO 4217 code.")
-    timezone: str = Field(
+    timezone: Timezone = Field(
         default="UTC",
-        max_length=64,
         description="IANA Area/Location zone (e.g. Europe/Paris), or UTC; billing windows follow it.",
     )
-    metadata: dict[str, MetadataValue] | None = None
-
-    _currency = field_validator("currency")(_check_currency)
-    _timezone = field_validator("timezone")(_check_timezone)
-    _metadata = field_validator("metadata")(_check_metadata)
+    metadata: Metadata | None = None
 
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
@@ -116,12 +114,8 @@ class TenantPatch(Strict):
     reason: Reason | None = Field(default=None, description="Why the plan changes; kept in the audit trail.")
     billing_email: Email | None = None
     currency: Currency | None = None
-    timezone: str | None = Field(default=None, max_length=64)
-    metadata: dict[str, MetadataValue] | None = None
-
-    _currency = field_validator("currency")(_check_currency)
-    _timezone = field_validator("timezone")(_check_timezone)
-    _metadata = field_validator("metadata")(_check_metadata)
+    timezone: Timezone | None = None
+    metadata: Metadata | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> TenantPatch:
@@ -244,12 +238,14 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-def _number(d: Decimal) -> int | float:
-    """Usage values as JSON numbers: integers stay exact; fractions as the nearest double."""
-    return int(d) if d == d.to_integral_value() else float(d)
-
-
-Number = Annotated[Decimal, PlainSerializer(_number, return_type=int | float)]
+Number = Annotated[
+    Decimal,
+    PlainSerializer(json_number, return_type=Any),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "number"}]}, mode="serialization"),
+]
+"""A quantity in a response, exact (``tollgate.domain.numbers.json_number``): a JSON number,
+or in the rare case no double holds the value (more than 15 to 17 significant digits in a
+fraction) its decimal text."""
 
 
 class SeriesPointOut(BaseModel):

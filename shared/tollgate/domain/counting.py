@@ -6,51 +6,37 @@ What lives here:
   max, newest event time for latest, a set of value hashes for unique_count);
 - in-batch dedupe: which messages of a batch hold each event, and which events a message
   owns once the claims are known;
-- the commit plan: a message's counter deltas as transaction units (split into parts,
-  deterministically, when one message needs more items than a transaction takes), packed
-  greedily into transactions of at most 100 items;
-- the raw-event log: chunks per message and UTC day, compressed, and the newest-first merge
-  that reads them back, with its opaque cursor;
 - screening: which events of a message no write could store (ingest rejects them; this is
   the safety net that quarantines one event instead of failing a batch).
+
+How the writes are packed for DynamoDB is the adapters': ``tollgate.adapters.commit_plan``
+(transactions of at most 100 items) and ``tollgate.adapters.event_log`` (the raw-event log).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import heapq
 import json
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
+
+from tollgate.wire.usage_message import event_dict
 
 from . import storage_keys as keys
 from .meters import Aggregation, MeterSpec
 from .periods import COUNTED_WINDOWS, Window, utc_key, window_start, zone
-from .usage import UsageEvent, UsageMessage, parse_time
+from .times import parse_time
+from .usage import UsageEvent, UsageMessage
 
 # DynamoDB numbers hold 38 significant digits; Python's default context rounds at 28.
 DECIMAL = Context(prec=38)
 
 MINUTE_COUNTER_TTL = timedelta(days=3)
 """Minute counters expire 3 days after their window starts (deterministic per item)."""
-
-MESSAGE_MARKER_TTL = timedelta(days=15)
-"""Longer than SQS can keep a message (14 days), so a redelivery always finds its marker."""
-
-MAX_TRANSACT_ITEMS = 100
-"""TransactWriteItems takes at most 100 items (and 4 MB; our items are a few hundred bytes)."""
-
-MAX_LOG_CHUNK_RAW_BYTES = 300_000
-"""Raw JSON per log chunk. zlib never grows data by more than a few bytes per 16 KB, so a
-chunk stays under DynamoDB's 400 KB item limit whatever the events hold. The split depends on
-the raw text only (not on the compressor), so every redelivery cuts the same chunks."""
 
 UNIQUE_HASH_BYTES = 8
 
@@ -145,8 +131,8 @@ class CounterUpdates:
             tag, value = latest_tag(event), event.decimal_value()
             for t in targets:
                 self._expire(t)
-                old = self.latest.get(t.key)
-                if old is None or tag > old[0]:
+                seen = self.latest.get(t.key)
+                if seen is None or tag > seen[0]:
                     self.latest[t.key] = (tag, value)
         else:
             h = unique_hash(event.value)
@@ -226,172 +212,6 @@ def claimed_events(delivery: Delivery, owners: Mapping[EventRef, str | None]) ->
     return [e for ref, e in delivery.refs() if owners.get(ref) == delivery.message_id]
 
 
-# ------------------------------------------------------------------ commit plan
-@dataclass(frozen=True)
-class CommitUnit:
-    """A message marker plus the additive deltas it makes durable, all or nothing."""
-
-    message_id: str
-    marker_pk: str
-    counted: int  # events the message counts (the same on every part)
-    adds: tuple[tuple[CounterKey, Decimal, int | None], ...]  # key, delta, expires_at
-
-
-def commit_units(
-    message_id: str, counted: int, updates: CounterUpdates, max_items: int = MAX_TRANSACT_ITEMS
-) -> list[CommitUnit]:
-    """A message's additive deltas as units. One unit (marker ``M#<id>``) when it fits a
-    transaction with its marker; otherwise parts of ``max_items - 1`` keys in key order, each
-    with marker ``M#<id>#<k>``. Depends only on the message's claimed events, so a redelivery
-    recomputes the same parts."""
-    items = sorted((k, v, updates.expires.get(k)) for k, v in updates.add.items())
-    if not items:
-        return []
-    if len(items) + 1 <= max_items:
-        return [CommitUnit(message_id, keys.message_marker_pk(message_id), counted, tuple(items))]
-    size = max_items - 1
-    return [
-        CommitUnit(message_id, keys.message_part_marker_pk(message_id, n), counted, tuple(items[i : i + size]))
-        for n, i in enumerate(range(0, len(items), size))
-    ]
-
-
-def pack_units(units: Sequence[CommitUnit], max_items: int = MAX_TRANSACT_ITEMS) -> list[list[CommitUnit]]:
-    """Greedy packing into transactions; a counter key shared by units is one item."""
-    txs: list[list[CommitUnit]] = []
-    current: list[CommitUnit] = []
-    current_keys: set[CounterKey] = set()
-    for unit in units:
-        unit_keys = {k for k, _, _ in unit.adds}
-        need = 1 + len(unit_keys - current_keys)
-        if current and len(current) + len(current_keys) + need > max_items:
-            txs.append(current)
-            current, current_keys = [], set()
-        current.append(unit)
-        current_keys |= unit_keys
-    if current:
-        txs.append(current)
-    return txs
-
-
-def coalesce_units(units: Sequence[CommitUnit]) -> dict[CounterKey, tuple[Decimal, int | None]]:
-    """The counter items of one transaction: deltas summed per key."""
-    out: dict[CounterKey, tuple[Decimal, int | None]] = {}
-    for unit in units:
-        for k, v, exp in unit.adds:
-            old = out.get(k)
-            out[k] = (DECIMAL.add(old[0], v) if old else v, exp if exp is not None else (old[1] if old else None))
-    return out
-
-
-# ------------------------------------------------------------------ raw-event log
-@dataclass(frozen=True)
-class LogChunk:
-    pk: str
-    sk: str
-    newest: str  # time of the newest event (the sk's prefix)
-    oldest: str
-    events: tuple[dict[str, Any], ...]  # UsageEvent.as_message() dicts, oldest first
-
-    def body(self) -> bytes:
-        return compress_events(self.events)
-
-
-def compress_events(events: Iterable[dict[str, Any]]) -> bytes:
-    return zlib.compress(json.dumps(list(events), separators=(",", ":"), ensure_ascii=False).encode("utf-8"), 6)
-
-
-def decompress_events(blob: bytes) -> list[dict[str, Any]]:
-    return json.loads(zlib.decompress(blob).decode("utf-8"))
-
-
-def log_chunks(
-    tenant: str, message_id: str, events: Sequence[UsageEvent], max_raw_bytes: int = MAX_LOG_CHUNK_RAW_BYTES
-) -> list[LogChunk]:
-    """The claimed events of one message as log chunks: per UTC day, sorted by (time, id),
-    cut where the raw JSON would pass ``max_raw_bytes``. Parts are numbered across the message."""
-    ordered = sorted(events, key=lambda e: (e.time, e.id))
-    groups: list[list[dict[str, Any]]] = []
-    days: list[str] = []
-    size = 0
-    for e in ordered:
-        d = e.as_message()
-        n = len(json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) + 1
-        day = e.time[:10]
-        if not groups or days[-1] != day or (size + n > max_raw_bytes and groups[-1]):
-            groups.append([])
-            days.append(day)
-            size = 0
-        groups[-1].append(d)
-        size += n
-    out = []
-    for part, (day, chunk) in enumerate(zip(days, groups, strict=True)):
-        newest, oldest = chunk[-1]["time"], chunk[0]["time"]
-        out.append(
-            LogChunk(keys.log_pk(tenant, day), keys.log_sk(newest, message_id, part), newest, oldest, tuple(chunk))
-        )
-    return out
-
-
-def encode_cursor(time: str, tenant: str, event_id: str) -> str:
-    raw = json.dumps([time, tenant, event_id], separators=(",", ":")).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str, tenant: str) -> tuple[str, str]:
-    """``(time, event id)`` of the last event of the previous page. ValueError when invalid."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        time, owner, event_id = json.loads(raw)
-        if not all(isinstance(x, str) for x in (time, owner, event_id)):
-            raise TypeError
-        parse_time(time)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("the cursor is not valid") from None
-    if owner != tenant:
-        raise ValueError("the cursor belongs to another query")
-    return time, event_id
-
-
-class _Newest:
-    """Heap entry ordering events newest first: (time, id) descending."""
-
-    __slots__ = ("key", "event")
-
-    def __init__(self, event: dict[str, Any]):
-        self.key = (event["time"], event["id"])
-        self.event = event
-
-    def __lt__(self, other: _Newest) -> bool:
-        return self.key > other.key
-
-
-def merge_newest_first(
-    chunks: Iterable[tuple[str, Iterable[dict[str, Any]]]],
-    *,
-    lower: str,
-    upper: str,
-    after: tuple[str, str] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Events of ``chunks`` (given as ``(newest time, events)`` in descending newest time)
-    newest first, ``lower <= time < upper`` and, with a cursor, strictly older than ``after``.
-
-    A chunk holds nothing newer than its newest time, so an event read so far can be emitted
-    once it is newer than the next chunk's newest time: pages are exact, and only as many
-    chunks are read as the page needs."""
-    heap: list[_Newest] = []
-    for newest, events in chunks:
-        while heap and heap[0].key[0] > newest:
-            yield heapq.heappop(heap).event
-        for e in events:
-            t = e["time"]
-            if t < lower or t >= upper or (after is not None and (t, e["id"]) >= after):
-                continue
-            heapq.heappush(heap, _Newest(e))
-    while heap:
-        yield heapq.heappop(heap).event
-
-
 # ------------------------------------------------------------------ screening
 def storable_number(text: str) -> str | None:
     """Why a value text is not a number DynamoDB stores, or None."""
@@ -412,7 +232,7 @@ def uncountable(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) 
     """Why no write could count or log ``event``, or None: every per-event step of the
     consumer, tried on its own (log encoding, value, counter items, unique hash)."""
     try:
-        json.dumps(event.as_message(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        json.dumps(event_dict(event), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return "the event holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode text"
     if meter.aggregation is Aggregation.UNIQUE_COUNT:

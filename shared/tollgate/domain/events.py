@@ -1,14 +1,7 @@
-"""Incoming usage events: HTTP body -> validated events in the SQS message form, or per-event
-errors. Pure; no AWS. The ingest hot path, so it is plain Python on dicts (no pydantic per
-event), measured by ``python -m bench``.
-
-Accepted bodies (the CloudEvents 1.0 HTTP binding, plus plain JSON):
-
-- ``application/json``: one event object, or an array of them;
-- ``application/cloudevents+json``: structured mode, one event object;
-- ``application/cloudevents-batch+json``: batched mode, an array of event objects;
-- binary mode: the attributes in ``ce-*`` headers (percent-encoded, as the spec says), the body
-  is the event's ``data`` (``application/json``, or no body at all).
+"""Incoming usage events: the rules an event must follow, and its encoding for the usage
+message, or its per-event errors. Pure; no AWS. The ingest hot path, so it is plain Python on
+dicts (no pydantic per event), measured by ``python -m bench``. The HTTP side (media types,
+``ce-*`` headers, the body as JSON) is ``tollgate.api.cloudevents``.
 
 An event has CloudEvents attributes: ``id`` (1-256 characters; the dedupe key, unique per
 tenant), ``type`` (the meter key), ``subject`` (the tenant id; a tenant-scoped key may omit it),
@@ -24,115 +17,30 @@ event's position in the request (0 for a single event) and ``body`` is the reque
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from urllib.parse import unquote
 
-from .errors import FieldError, TollgateError, ValidationFailed
+from tollgate.wire.usage_message import event_fields, event_json
+
+from .errors import FieldError
+from .ids import ID_MAX_LENGTH, is_id
 from .meters import METER_KEY_PATTERN, InvalidValue, MeterSpec, extract, plain
-from .usage import TIME_FORMAT
+from .times import MAX_AGE, MAX_AHEAD, event_time, format_time
 
-MAX_EVENTS = 1000
+MAX_EVENTS = 1000  # per request
 MAX_ID_LENGTH = 256
-MAX_TENANT_ID_LENGTH = 64  # tenant ids are [a-zA-Z0-9_.-]{1,64}; any other text is simply not found
 MAX_SOURCE_LENGTH = 1024
 MAX_EVENT_BYTES = 32 * 1024  # one event in the SQS message form (compact JSON)
-MAX_AGE = timedelta(days=35)  # the consumer's dedupe window
-MAX_AHEAD = timedelta(minutes=5)  # clock skew allowance
 MAX_DATA_DEPTH = 32  # objects and arrays nested inside ``data`` (``data`` itself is depth 1)
-
-JSON = "application/json"
-CE_JSON = "application/cloudevents+json"
-CE_BATCH = "application/cloudevents-batch+json"
-MEDIA_TYPES = (JSON, CE_JSON, CE_BATCH)
-CE_PREFIX = "ce-"
 
 _USED = frozenset({"id", "type", "subject", "time", "data", "source", "specversion"})
 _IGNORED = frozenset({"dataschema", "datacontenttype"})
 _EXTENSION = re.compile(r"[a-z0-9]{1,64}\Z")
 _METER_KEY = re.compile(METER_KEY_PATTERN)
-TENANT_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")  # what a tenant id can be; others are never looked up
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?\Z")
 _JSON_MEDIA = re.compile(r"^(application/json|application/[^;\s]+\+json|text/json)\s*(;.*)?$", re.IGNORECASE)
-# Compact, ASCII-only (so len() is the byte size), and no NaN/Infinity: a non-finite number
-# hiding in ``data`` (JSON ``1e999`` parses as inf) is an error, not an invalid message.
-_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
-
-TIME_EXAMPLE = "2026-11-20T10:00:00Z"
-
-
-class MalformedBody(TollgateError):
-    """The body is not JSON at all (400); everything else is per event or 422."""
-
-    status, slug, title = 400, "malformed-request", "The request body is not valid JSON"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _loads(body: bytes | str, what: str = "body") -> Any:
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-        raise MalformedBody(f"malformed JSON in the {what}: {exc}") from None
-    except RecursionError:
-        raise MalformedBody(f"the JSON in the {what} is nested too deeply") from None
-
-
-def _invalid(field_name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field_name}: {message}", [FieldError(field_name, message)])
-
-
-# ------------------------------------------------------------------ body -> raw events
-def is_binary_mode(headers: Mapping[str, str]) -> bool:
-    """Binary content mode: the CloudEvents attributes travel as ``ce-*`` headers."""
-    return any(k[:3].lower() == CE_PREFIX for k in headers)
-
-
-def read_body(media_type: str, headers: Mapping[str, str], body: bytes | str) -> list[Any]:
-    """The raw events of a request, in order. Raises ``MalformedBody`` (400) for a body that
-    is not JSON and ``ValidationFailed`` (422) for one of the wrong shape or size."""
-    if media_type in (JSON, "") and is_binary_mode(headers):
-        return [binary_event(headers, body)]
-    if not body:
-        raise MalformedBody("the body is empty; send an event object or an array of events")
-    doc = _loads(body)
-    if media_type == CE_JSON:
-        if not isinstance(doc, dict):
-            raise _invalid("body", f"{CE_JSON} is one event object; send an array as {CE_BATCH}")
-        return [doc]
-    if media_type == CE_BATCH:
-        if not isinstance(doc, list):
-            raise _invalid("body", f"{CE_BATCH} is an array of events")
-        events = doc
-    elif isinstance(doc, dict):
-        return [doc]
-    elif isinstance(doc, list):
-        events = doc
-    else:
-        raise _invalid("body", "must be an event object or an array of events")
-    if not events:
-        raise _invalid("body", "the array is empty; send at least one event")
-    if len(events) > MAX_EVENTS:
-        raise _invalid("body", f"holds {len(events)} events; the limit is {MAX_EVENTS} per request")
-    return events
-
-
-def binary_event(headers: Mapping[str, str], body: bytes | str) -> dict[str, Any]:
-    """Rebuild the event of a binary-mode request (header values are percent-decoded)."""
-    event: dict[str, Any] = {}
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower[:3] == CE_PREFIX and len(lower) > 3:
-            event[lower[3:]] = unquote(value)
-    if body:
-        event["data"] = _loads(body, "body (the event's data)")
-    return event
 
 
 # ------------------------------------------------------------------ validation
@@ -144,7 +52,7 @@ class Accepted:
     tenant: str
     id: str
     meter: str
-    encoded: str  # compact JSON of UsageEvent.as_message()
+    encoded: str  # the event as it stands in the usage message (wire.usage_message.event_json)
 
 
 @dataclass(slots=True)
@@ -174,29 +82,6 @@ def tenant_not_found(tenant_id: str) -> str:
     return f"tenant {tenant_id!r} not found"
 
 
-def parse_time(text: Any, lo: datetime, hi: datetime) -> tuple[str | None, str | None]:
-    """(format_time() text, None) or (None, error message)."""
-    if not isinstance(text, str):
-        return None, f"must be an RFC 3339 date-time string such as {TIME_EXAMPLE}"
-    m = _TIME.match(text)
-    if m is None:
-        return None, f"must be an RFC 3339 date-time with an offset, such as {TIME_EXAMPLE}"
-    offset = m.group(1)
-    if offset is None:
-        return None, f"has no UTC offset, so the instant is ambiguous; add Z or ±hh:mm (e.g. {TIME_EXAMPLE})"
-    if len(offset) == 6 and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
-        return None, f"has an offset of {offset}; offsets are between -23:59 and +23:59"
-    try:
-        at = datetime.fromisoformat(text.upper() if "t" in text or "z" in text else text)
-    except ValueError:
-        return None, "is not a valid date-time (check the day of the month and the time of day)"
-    if at < lo:
-        return None, f"is more than {MAX_AGE.days} days in the past"
-    if at > hi:
-        return None, f"is more than {int(MAX_AHEAD.total_seconds() // 60)} minutes in the future"
-    return at.astimezone(UTC).strftime(TIME_FORMAT), None
-
-
 class EventValidator:
     """Validates the raw events of one request.
 
@@ -217,7 +102,7 @@ class EventValidator:
         self.now = now
         self.lo = now - MAX_AGE
         self.hi = now + MAX_AHEAD
-        self.default_time = now.astimezone(UTC).strftime(TIME_FORMAT)
+        self.default_time = format_time(now)
         self.own_tenant = own_tenant
         self._timezone_of = timezone_of
         self._meter_of = meter_of
@@ -248,14 +133,14 @@ class EventValidator:
         elif not isinstance(subject, str):
             return None, "must be a string (the tenant id)"
         elif own is not None and subject != own:
-            return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"
+            return None, tenant_not_found(subject) if len(subject) <= ID_MAX_LENGTH else "tenant not found"
         try:
             tz = self._tenants[subject]
         except KeyError:
-            tz = self._timezone_of(subject) if TENANT_ID.match(subject) else None
+            tz = self._timezone_of(subject) if is_id(subject) else None
             self._tenants[subject] = tz
         if tz is None:
-            return None, tenant_not_found(subject) if len(subject) <= MAX_TENANT_ID_LENGTH else "tenant not found"
+            return None, tenant_not_found(subject) if len(subject) <= ID_MAX_LENGTH else "tenant not found"
         return subject, None
 
     # -------------------------------------------------------------- one request
@@ -273,11 +158,13 @@ class EventValidator:
                 continue
             seen.add(key)
             out.accepted.append(result)
-            out.timezones[result.tenant] = self._tenants[result.tenant]  # type: ignore[assignment]
-            out.meters[result.meter] = self._meters[result.meter]  # type: ignore[assignment]
+            tz, spec = self._tenants[result.tenant], self._meters[result.meter]
+            assert tz is not None and spec is not None  # an accepted event's tenant and meter were found
+            out.timezones[result.tenant] = tz
+            out.meters[result.meter] = spec
         return out
 
-    def validate_one(self, index: int, raw: Any) -> Accepted | Rejected:
+    def validate_one(self, index: int, raw: Any) -> Accepted | Rejected:  # noqa: C901 - hot path, measured by bench/ingest.py
         at = f"[{index}]"
         if type(raw) is not dict:
             return Rejected(index, None, [FieldError(at, "must be an event object")])
@@ -297,10 +184,11 @@ class EventValidator:
             errors = _add(errors, f"{at}.subject", problem)
 
         text = raw.get("time")
+        time: str | None
         if text is None:
             time = self.default_time
         else:
-            time, problem = parse_time(text, self.lo, self.hi)
+            time, problem = event_time(text, self.lo, self.hi)
             if problem:
                 errors = _add(errors, f"{at}.time", problem)
 
@@ -335,17 +223,14 @@ class EventValidator:
 
         if errors is not None:
             return Rejected(index, event_id, errors)
+        # No errors: each of these was found (the checks are for the type checker).
+        assert (
+            spec is not None and tenant is not None and event_id is not None and time is not None and data is not None
+        )
 
-        text_value = value if type(value) is str else plain(value)  # type: ignore[arg-type]
-        message: dict[str, Any] = {"id": event_id, "type": spec.key, "time": time, "value": text_value}  # type: ignore[union-attr]
-        if dims:
-            message["dims"] = dims
-        if data:
-            message["data"] = data
-        if source is not None:
-            message["source"] = source
+        text_value = value if isinstance(value, str) else plain(value)
         try:
-            encoded = _encode(message)
+            encoded = event_json(event_fields(event_id, spec.key, time, text_value, dims, data, source))
         except ValueError:  # a non-finite float somewhere in data
             return Rejected(index, event_id, [FieldError(f"{at}.data", "numbers must be finite")])
         except RecursionError:
@@ -353,7 +238,7 @@ class EventValidator:
         except TypeError:  # cannot happen with json.loads output; kept for callers passing objects
             return Rejected(index, event_id, [FieldError(f"{at}.data", "must hold JSON values only")])
         if "\\ud" in encoded:  # non-BMP text is escaped as a surrogate pair; a lone half is an error
-            where = _lone_surrogate(message)
+            where = _lone_surrogate(event_id, source, data)
             if where is not None:
                 field_name = f"{at}.{where}"
                 return Rejected(index, event_id if where != "id" else None, [FieldError(field_name, _SURROGATE)])
@@ -363,7 +248,7 @@ class EventValidator:
                 event_id,
                 [FieldError(f"{at}.data", f"the event is {len(encoded)} bytes; the limit is {MAX_EVENT_BYTES}")],
             )
-        return Accepted(index, tenant, event_id, spec.key, encoded)  # type: ignore[arg-type, union-attr]
+        return Accepted(index, tenant, event_id, spec.key, encoded)
 
 
 _SURROGATE = "holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair), which is not valid Unicode text"
@@ -385,30 +270,32 @@ def _has_lone_surrogate(text: str) -> bool:
     return False
 
 
-def _lone_surrogate(message: dict[str, Any]) -> str | None:
+def _lone_surrogate(event_id: str, source: str | None, data: dict[str, Any]) -> str | None:
     """Where the encoded event holds a lone surrogate (``id``, ``data.note``, ``data``), or None."""
-
-    def walk(value: Any, path: str) -> str | None:
-        if type(value) is str:
-            return path if _has_lone_surrogate(value) else None
-        if type(value) is dict:
-            for k, v in value.items():
-                if _has_lone_surrogate(k):
-                    return path  # the name itself is bad: point at its parent
-                found = walk(v, f"{path}.{k}")
-                if found:
-                    return found
-        elif type(value) is list:
-            for i, v in enumerate(value):
-                found = walk(v, f"{path}[{i}]")
-                if found:
-                    return found
-        return None
-
-    for name in ("id", "source", "data"):
-        found = walk(message.get(name), name)
+    for name, value in (("id", event_id), ("source", source), ("data", data)):
+        found = _surrogate_at(value, name)
         if found:
             return found
+    return None
+
+
+def _surrogate_at(value: Any, path: str) -> str | None:
+    """The path of the first lone surrogate in ``value`` (a bad object key points at the
+    object), or None."""
+    if type(value) is str:
+        return path if _has_lone_surrogate(value) else None
+    if type(value) is dict:
+        for k, v in value.items():
+            if _has_lone_surrogate(k):
+                return path
+            found = _surrogate_at(v, f"{path}.{k}")
+            if found:
+                return found
+    elif type(value) is list:
+        for i, v in enumerate(value):
+            found = _surrogate_at(v, f"{path}[{i}]")
+            if found:
+                return found
     return None
 
 

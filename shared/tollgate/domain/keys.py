@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 KEY_PREFIX = "tg_"
 _ID_BYTES = 8  # 16 hex characters
@@ -47,7 +49,7 @@ class Principal:
         return {"key_id": self.key_id, "scope": self.scope.value, "tenant_id": self.tenant_id or ""}
 
     @classmethod
-    def from_context(cls, ctx: dict) -> Principal | None:
+    def from_context(cls, ctx: Mapping[str, Any]) -> Principal | None:
         try:
             return cls(key_id=ctx["key_id"], scope=Scope(ctx["scope"]), tenant_id=ctx.get("tenant_id") or None)
         except (KeyError, ValueError, TypeError):

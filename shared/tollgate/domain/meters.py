@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Context, Decimal, InvalidOperation
 from enum import Enum
+from typing import Any
 
 METER_KEY_PATTERN = r"^[a-zA-Z0-9_.:-]{1,64}$"
 DIMENSION_PATTERN = r"^[a-zA-Z0-9_.-]{1,64}$"
@@ -64,24 +65,6 @@ class MeterSpec:
     group_by: tuple[str, ...] = field(default_factory=tuple)
     scale: int = DEFAULT_SCALE
     rounding: Rounding = Rounding.REJECT
-
-    def as_message(self) -> dict:
-        return {
-            "aggregation": self.aggregation.value,
-            "value_property": self.value_property,
-            "group_by": list(self.group_by),
-            "scale": self.scale,
-        }
-
-    @classmethod
-    def from_message(cls, key: str, d: dict) -> MeterSpec:
-        return cls(
-            key,
-            Aggregation(d["aggregation"]),
-            d.get("value_property", "value"),
-            tuple(d.get("group_by") or ()),
-            int(d.get("scale", DEFAULT_SCALE)),
-        )
 
     @property
     def max_value(self) -> Decimal:
@@ -156,7 +139,17 @@ def to_decimal(raw: object, field_name: str) -> Decimal:
     return value
 
 
-def extract(meter: MeterSpec, data: dict) -> tuple[Decimal | str, dict[str, str]]:
+def _unique_value(raw: object, where: str) -> str:
+    """The text a unique_count meter counts: a non-empty string or a number, as text."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)) or raw == "":
+        raise InvalidValue(where, "must be a non-empty string or a number")
+    value = str(raw)
+    if len(value) > MAX_DIMENSION_VALUE_LENGTH:
+        raise InvalidValue(where, f"must be at most {MAX_DIMENSION_VALUE_LENGTH} characters")
+    return value
+
+
+def extract(meter: MeterSpec, data: dict[str, Any]) -> tuple[Decimal | str, dict[str, str]]:
     """The counted value and group dimensions of one event's ``data``.
 
     - count: 1 per event;
@@ -171,12 +164,7 @@ def extract(meter: MeterSpec, data: dict) -> tuple[Decimal | str, dict[str, str]
     if meter.aggregation is Aggregation.COUNT:
         value: Decimal | str = Decimal(1)
     elif meter.aggregation is Aggregation.UNIQUE_COUNT:
-        raw = data.get(prop)
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)) or raw == "":
-            raise InvalidValue(where, "must be a non-empty string or a number")
-        value = str(raw)
-        if len(value) > MAX_DIMENSION_VALUE_LENGTH:
-            raise InvalidValue(where, f"must be at most {MAX_DIMENSION_VALUE_LENGTH} characters")
+        value = _unique_value(data.get(prop), where)
     else:
         if prop not in data:
             raise InvalidValue(where, "is required")

@@ -1,12 +1,13 @@
 """Reading the raw-event log back for ``GET /v1/events``, whatever it holds. Pure; no AWS.
 
-The log is written by the consumer (``counting.log_chunks``: zlib of a JSON array of
-``UsageEvent.as_message()`` dicts), but the listing must answer for everything it ever wrote
+The log is written by the consumer (``tollgate.adapters.event_log``: zlib of a JSON array of
+``usage_message.event_dict()`` dicts), but the listing must answer for everything it ever wrote
 and anything storage may hold: data that ingest once accepted and no longer does (nested 900
 levels deep, before ingest limited nesting), and chunks no code writes (corrupt, not JSON,
 nested past any parser's recursion). So:
 
-- ``decode_chunk`` never raises. It parses with ``json.loads`` and, when that fails (recursion,
+- ``chunk_events`` (the text of a chunk; ``event_log.decode_chunk`` unpacks the stored bytes)
+  never raises. It parses with ``json.loads`` and, when that fails (recursion,
   a number Python will not hold), with ``loads_bounded``, which uses no recursion and stands a
   marker in for what it cannot hold. A chunk that is not JSON at all, and an event without a
   string ``id`` and a well-formed ``time`` (it could be neither ordered nor paged past), are
@@ -23,13 +24,14 @@ import json
 import logging
 import math
 import re
-import zlib
 from datetime import datetime
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # typeshed does not declare it
 from json.scanner import NUMBER_RE
 from typing import Any
 
-from .usage import UsageEvent
+from tollgate.wire.usage_message import event_of
+
+from .times import TIME_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,6 @@ MAX_DATA_DEPTH = 64
 """Data nested deeper is not rendered: twice what ingest takes today, well inside the response
 encoder's limits (pydantic stops near 255 levels, ``json`` at the interpreter's recursion limit)."""
 
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")  # usage.TIME_FORMAT, fixed width
 _WS = re.compile(r"[ \t\n\r]*")
 _SPECIAL = re.compile(r'["\[\]{}]')
 _CONSTANTS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -56,13 +57,8 @@ TOO_DEEP = f"data is nested more than {MAX_DATA_DEPTH} levels deep"
 
 
 # ------------------------------------------------------------------ reading a chunk
-def decode_chunk(blob: Any) -> list[dict[str, Any]]:
-    """The events of one stored log chunk that can be listed; never raises."""
-    try:
-        text = zlib.decompress(blob).decode("utf-8")
-    except Exception as exc:  # noqa: BLE001 - not zlib, not UTF-8, not bytes: nothing to show
-        log.error("a raw-event log chunk could not be read (%s); its events are left out", type(exc).__name__)
-        return []
+def chunk_events(text: str) -> list[dict[str, Any]]:
+    """The events of one log chunk's JSON text that can be listed; never raises."""
     try:
         doc = json.loads(text)
     except (RecursionError, ValueError):
@@ -85,7 +81,7 @@ def decode_chunk(blob: Any) -> list[dict[str, Any]]:
 def _listable(e: Any) -> bool:
     if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not isinstance(e.get("time"), str):
         return False
-    if not _TIME.match(e["time"]):
+    if not TIME_TEXT.match(e["time"]):
         return False
     try:
         datetime.fromisoformat(e["time"])
@@ -98,7 +94,7 @@ def _listable(e: Any) -> bool:
 def render(e: dict[str, Any], tenant: str) -> dict[str, Any]:
     """The CloudEvent ``GET /v1/events`` answers for a stored event (see ``StoredEvent``)."""
     try:
-        out = UsageEvent.from_message(e).as_cloudevent(tenant)
+        out = event_of(e).as_cloudevent(tenant)
     except (KeyError, TypeError, ValueError):  # a field missing: show what there is
         out = {
             "specversion": "1.0",
@@ -144,58 +140,80 @@ def loads_bounded(text: str, max_depth: int) -> Any:
     """``json.loads`` with an explicit stack instead of recursion, for text it cannot take. A
     container deeper than ``max_depth`` is skipped and an ``Unrenderable`` stands in for it, as
     for a number Python will not hold. Raises ValueError for text that is not JSON."""
-    n = len(text)
-    stack: list[list[Any]] = []  # [container, key of the value being read (objects)]
-    idx = _WS.match(text, 0).end()
+    parser = _BoundedParser(text, max_depth)
+    idx = _ws(text, 0)
     while True:
-        # ---- one value at idx
-        if idx >= n:
+        value, idx = parser.value_at(idx)
+        if value is _OPENED:
+            continue
+        done, value, idx = parser.settle(value, idx)
+        if done:
+            return value
+
+
+_OPENED = object()
+"""``value_at`` opened a container: its first value is read next."""
+
+
+class _BoundedParser:
+    def __init__(self, text: str, max_depth: int) -> None:
+        self.text = text
+        self.max_depth = max_depth
+        self.stack: list[list[Any]] = []  # [container, key of the value being read (objects)]
+
+    def value_at(self, idx: int) -> tuple[Any, int]:
+        """The value at ``idx`` and the position after it; or ``_OPENED`` and the position of
+        its first value, for a non-empty array or object within ``max_depth`` (now on the stack)."""
+        text = self.text
+        if idx >= len(text):
             raise ValueError("unexpected end of text")
         c = text[idx]
-        if c in "[{":
-            close = "]" if c == "[" else "}"
-            if len(stack) >= max_depth:
-                idx = _skip_container(text, idx)
-                value: Any = Unrenderable(TOO_DEEP)
-            else:
-                idx = _WS.match(text, idx + 1).end()
-                if text.startswith(close, idx):
-                    idx += 1
-                    value = [] if c == "[" else {}
-                else:
-                    container: Any = [] if c == "[" else {}
-                    stack.append([container, None])
-                    if c == "{":
-                        stack[-1][1], idx = _key(text, idx)
-                    continue
-        elif c == '"':
-            value, idx = scanstring(text, idx + 1)
-        else:
-            value, idx = _scalar(text, idx)
-        # ---- put it in its container; close the containers it completes
-        while True:
-            if not stack:
-                if _WS.match(text, idx).end() != n:
-                    raise ValueError(f"extra data at {idx}")
-                return value
-            container, key = stack[-1]
+        if c == '"':
+            string: tuple[str, int] = scanstring(text, idx + 1)
+            return string
+        if c not in "[{":
+            return _scalar(text, idx)
+        if len(self.stack) >= self.max_depth:
+            return Unrenderable(TOO_DEEP), _skip_container(text, idx)
+        idx = _ws(text, idx + 1)
+        if text.startswith("]" if c == "[" else "}", idx):
+            return ([] if c == "[" else {}), idx + 1
+        self.stack.append([[] if c == "[" else {}, None])
+        if c == "{":
+            self.stack[-1][1], idx = _key(text, idx)
+        return _OPENED, idx
+
+    def settle(self, value: Any, idx: int) -> tuple[bool, Any, int]:
+        """Put ``value`` in its container and close the containers it completes. ``(True, the
+        document, idx)`` at the end of the text, else ``(False, None, position of the next value)``."""
+        text = self.text
+        while self.stack:
+            container, key = self.stack[-1]
             if isinstance(container, dict):
                 container[key] = value
             else:
                 container.append(value)
-            idx = _WS.match(text, idx).end()
+            idx = _ws(text, idx)
             ch = text[idx : idx + 1]
             if ch == ",":
-                idx = _WS.match(text, idx + 1).end()
+                idx = _ws(text, idx + 1)
                 if isinstance(container, dict):
-                    stack[-1][1], idx = _key(text, idx)
-                break
-            if ch == ("}" if isinstance(container, dict) else "]"):
-                idx += 1
-                stack.pop()
-                value = container
-                continue
-            raise ValueError(f"expected ',' or a closing bracket at {idx}")
+                    self.stack[-1][1], idx = _key(text, idx)
+                return False, None, idx
+            if ch != ("}" if isinstance(container, dict) else "]"):
+                raise ValueError(f"expected ',' or a closing bracket at {idx}")
+            idx += 1
+            self.stack.pop()
+            value = container
+        if _ws(text, idx) != len(text):
+            raise ValueError(f"extra data at {idx}")
+        return True, value, idx
+
+
+def _ws(text: str, idx: int) -> int:
+    """The position after the JSON white space at ``idx``."""
+    m = _WS.match(text, idx)
+    return m.end() if m else idx
 
 
 def _key(text: str, idx: int) -> tuple[str, int]:
@@ -203,10 +221,10 @@ def _key(text: str, idx: int) -> tuple[str, int]:
     if not text.startswith('"', idx):
         raise ValueError(f"expected a key at {idx}")
     key, idx = scanstring(text, idx + 1)
-    idx = _WS.match(text, idx).end()
+    idx = _ws(text, idx)
     if not text.startswith(":", idx):
         raise ValueError(f"expected ':' at {idx}")
-    return key, _WS.match(text, idx + 1).end()
+    return key, _ws(text, idx + 1)
 
 
 def _scalar(text: str, idx: int) -> tuple[Any, int]:

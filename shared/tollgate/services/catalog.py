@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from tollgate.domain.limits import ApiRateLimit, EffectiveLimit, Limit, Plan, effective_limits
+from tollgate.domain.plans import ApiRateLimit, EffectiveLimit, Limit, Plan, effective_limits
 from tollgate.domain.records import Meter, Tenant
 
 from .ports import MeterRepository, OverridesRepository, PlanRepository, TenantRepository

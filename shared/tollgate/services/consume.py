@@ -35,21 +35,13 @@ from typing import Any
 
 from tollgate.domain import periods
 from tollgate.domain.counting import CounterKey, counter_targets
+from tollgate.domain.decisions import DecisionDoc, decision_doc, limit_entry
 from tollgate.domain.errors import FieldError, NotFound, TollgateError, ValidationFailed
-from tollgate.domain.events import MAX_AHEAD
-from tollgate.domain.limits import (
-    MAX_LIMIT_VALUE,
-    LimitState,
-    bounds,
-    decision_doc,
-    doc_headers,
-    judge,
-    limit_entry,
-    too_big,
-    write_ceiling,
-)
 from tollgate.domain.meters import Aggregation, InvalidValue, MeterSpec
-from tollgate.domain.usage import UsageEvent, format_time
+from tollgate.domain.plans import MAX_LIMIT_VALUE
+from tollgate.domain.quota import LimitState, bounds, judge, too_big, write_ceiling
+from tollgate.domain.times import MAX_AHEAD, TOO_FAR_AHEAD, format_time
+from tollgate.domain.usage import UsageEvent
 
 from .catalog import Catalog
 from .ports import (
@@ -77,9 +69,9 @@ class Busy(TollgateError):
 @dataclass(frozen=True)
 class ConsumeResult:
     status: int  # 200 or 429
-    doc: dict[str, Any]  # allowed, reason, limits (+ w)
+    doc: DecisionDoc
     replayed: bool
-    headers: dict[str, str]
+    answered_at: datetime  # the RateLimit headers count ``t`` from here
 
     @property
     def body(self) -> dict[str, Any]:
@@ -91,8 +83,8 @@ class ConsumeResult:
         }
 
 
-def _result(doc: dict[str, Any], replayed: bool, now: datetime) -> ConsumeResult:
-    return ConsumeResult(200 if doc["allowed"] else 429, doc, replayed, doc_headers(doc, now))
+def _result(doc: DecisionDoc, replayed: bool, now: datetime) -> ConsumeResult:
+    return ConsumeResult(200 if doc["allowed"] else 429, doc, replayed, now)
 
 
 def validate_amount(amount: Decimal, meter: MeterSpec) -> Decimal:
@@ -137,7 +129,7 @@ def _validate_time(at: datetime, now: datetime) -> None:
             "record back-dated usage through POST /v1/events"
         )
     elif at > now + TIME_TOLERANCE:
-        message = f"is more than {minutes} minutes in the future"
+        message = TOO_FAR_AHEAD
     else:
         return
     raise ValidationFailed(f"time: {message}", [FieldError("time", message)])
@@ -266,7 +258,7 @@ class _Decision:
         assert set(self.keys) <= {w.key for w in out}, "a limit's counter is not one the consumer keeps"
         return out
 
-    def allowed_doc(self, states: list[LimitState]) -> dict[str, Any]:
+    def allowed_doc(self, states: list[LimitState]) -> DecisionDoc:
         after = [s.after(self.amount) for s in states]
         return decision_doc(True, after, {s.limit.key for s in after if s.exceeded}, self.tz)
 
@@ -403,7 +395,7 @@ def _replay(marker: Marker, states: list[LimitState], tz: Any, now: datetime) ->
     admitted there; the answer is "allowed" with the limits as they are now."""
     if marker.by_consume and marker.decision is not None:
         return _result(marker.decision, True, now)
-    doc = {
+    doc: DecisionDoc = {
         "allowed": True,
         "reason": None,
         "limits": [limit_entry(s, tz, s.exceeded) for s in states],

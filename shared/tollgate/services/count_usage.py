@@ -35,12 +35,15 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from tollgate.adapters import commit_plan, event_log
+from tollgate.adapters.commit_plan import CommitUnit
 from tollgate.domain import counting
-from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, Delivery, EventRef
-from tollgate.domain.events import TENANT_ID
+from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
+from tollgate.domain.ids import is_id
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
 from tollgate.domain.usage import UsageMessage
+from tollgate.wire import usage_message
 
 from .ports import (
     Clock,
@@ -88,10 +91,10 @@ class BatchOutcome:
 
 
 def decode(body: str) -> UsageMessage:
-    """``UsageMessage.decode`` plus what counting needs: a valid tenant id, a known zone and
+    """``usage_message.decode`` plus what counting needs: a valid tenant id, a known zone and
     finite numbers. Anything wrong here concerns the whole message: it is poison."""
-    message = UsageMessage.decode(body)
-    if not isinstance(message.tenant, str) or not TENANT_ID.match(message.tenant):
+    message = usage_message.decode(body)
+    if not isinstance(message.tenant, str) or not is_id(message.tenant):
         raise ValueError("the message's tenant is not a valid tenant id")
     zone(message.timezone)
     for e in message.events:
@@ -232,9 +235,9 @@ class _BatchRun:
                 continue
             try:  # pure planning; a failure here is a bug, and it is this message's alone
                 mine = counting.claimed_events(d, self.owners)
-                chunks[d.message_id] = counting.log_chunks(d.message.tenant, d.message_id, mine)
+                chunks[d.message_id] = event_log.log_chunks(d.message.tenant, d.message_id, mine)
                 updates[d.message_id] = counting.updates_for(d.message, mine)
-                units[d.message_id] = counting.commit_units(d.message_id, len(mine), updates[d.message_id])
+                units[d.message_id] = commit_plan.commit_units(d.message_id, len(mine), updates[d.message_id])
                 claimed[d.message_id] = mine
             except Exception as exc:
                 self.outcome.fail(d.message_id, f"planning failed: {type(exc).__name__}: {exc}")
@@ -310,7 +313,7 @@ class _BatchRun:
                 break
             if n:
                 backoff(n)
-            txs = counting.pack_units([u for u in pending if u.marker_pk not in attempt.alone])
+            txs = commit_plan.pack_units([u for u in pending if u.marker_pk not in attempt.alone])
             txs += [[u] for u in pending if u.marker_pk in attempt.alone]
             attempt.retry = []
             for tx in txs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tollgate.domain import counting
+from tollgate.adapters import event_log
 from tollgate.domain.errors import FieldError, ValidationFailed
 
 from .ports import RawEventLog
@@ -32,10 +32,10 @@ class EventsLogService:
 
 
 def _check_cursor(cursor: str, tenant_id: str) -> None:
-    """422 naming ``cursor`` for anything ``counting.decode_cursor`` refuses - a crafted cursor
+    """422 naming ``cursor`` for anything ``event_log.decode_cursor`` refuses - a crafted cursor
     nested deep enough to exhaust the JSON decoder's recursion included."""
     try:
-        counting.decode_cursor(cursor, tenant_id)
+        event_log.decode_cursor(cursor, tenant_id)
     except ValueError as exc:
         raise ValidationFailed(str(exc), [FieldError("cursor", str(exc))]) from None
     except RecursionError:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tollgate.adapters.queue import pack
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
-from tollgate.domain.events import Batch, EventValidator, Rejected, read_body
+from tollgate.domain.events import Batch, EventValidator, Rejected
 from tollgate.domain.keys import Principal, Scope
 from tollgate.domain.meters import MeterSpec
+from tollgate.wire.usage_message import pack
 
 from .catalog import Catalog
 from .ports import Clock, UsageQueue
@@ -70,16 +70,8 @@ class IngestService:
         meter = self._catalog.meter(key)
         return meter.spec() if meter else None
 
-    def validate(
-        self,
-        principal: Principal,
-        media_type: str,
-        headers: dict[str, str],
-        body: bytes | str,
-        now: datetime | None = None,
-    ) -> Batch:
-        """Parse and validate. Raises MalformedBody (400) or ValidationFailed (422, request-level)."""
-        raw_events = read_body(media_type, headers, body)
+    def validate(self, principal: Principal, raw_events: list[Any], now: datetime | None = None) -> Batch:
+        """Validate the raw events of a request (``tollgate.api.cloudevents.read_body``)."""
         validator = EventValidator(
             now=now or self._clock.now(),
             own_tenant=principal.tenant_id if principal.scope is Scope.TENANT else None,
@@ -88,19 +80,12 @@ class IngestService:
         )
         return validator.validate(raw_events)
 
-    def ingest(
-        self,
-        principal: Principal,
-        media_type: str,
-        headers: dict[str, str],
-        body: bytes | str,
-        now: datetime | None = None,
-    ) -> IngestResult:
+    def ingest(self, principal: Principal, raw_events: list[Any], now: datetime | None = None) -> IngestResult:
         """Validate the events of one request and queue the valid ones.
 
         Raises NoValidEvents (422) when no event is valid, with every event's errors;
         QueueUnavailable (503) when valid events exist but none could be queued."""
-        batch = self.validate(principal, media_type, headers, body, now)
+        batch = self.validate(principal, raw_events, now)
         if not batch.accepted:
             raise NoValidEvents(batch)
         by_tenant: dict[str, list[tuple[int, str, str]]] = defaultdict(list)

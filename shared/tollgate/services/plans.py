@@ -8,7 +8,7 @@ from typing import Any
 
 from tollgate.domain.audit import SYSTEM_ACTOR, Action, AuditEntry, plan_subject
 from tollgate.domain.errors import NotFound
-from tollgate.domain.limits import ApiRateLimit, Limit, Plan, sort_limits
+from tollgate.domain.plans import ApiRateLimit, Limit, Plan, sort_limits
 
 from .catalog import Catalog
 from .ports import Clock, PlanRepository

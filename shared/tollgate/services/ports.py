@@ -12,9 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tollgate.adapters.commit_plan import CommitUnit
+from tollgate.adapters.event_log import LogChunk
 from tollgate.domain.audit import AuditEntry
-from tollgate.domain.counting import CommitUnit, CounterKey, CounterUpdates, EventRef, LogChunk
-from tollgate.domain.limits import Limit, Plan
+from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
+from tollgate.domain.plans import Limit, Plan
 from tollgate.domain.ratelimit import LeaseWrite
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 from tollgate.domain.usage import UsageEvent

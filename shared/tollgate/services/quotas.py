@@ -18,8 +18,9 @@ from tollgate.domain import periods
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey
 from tollgate.domain.errors import NotFound
-from tollgate.domain.limits import Limit, LimitState, Plan, bounds, effective_limits
 from tollgate.domain.meters import Aggregation
+from tollgate.domain.plans import Limit, Plan, effective_limits
+from tollgate.domain.quota import LimitState, bounds
 from tollgate.domain.records import Tenant
 
 from .ports import (

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tollgate.domain.keys import Principal, Scope
-from tollgate.domain.limits import ApiRateLimit, HeaderPolicy, ceil_seconds, ratelimit_headers
+from tollgate.domain.plans import ApiRateLimit
 from tollgate.domain.ratelimit import (
     LEASE_TTL_S,
     MAX_ATTEMPTS,
@@ -53,14 +53,6 @@ class RateDecision:
     bucket_key: str
     limit: ApiRateLimit
     retry_after_s: float = 0.0
-
-    def headers(self) -> dict[str, str]:
-        """RateLimit headers of a denial: the policy is ``burst`` requests per the time the
-        bucket takes to refill (``q/w`` is the sustained rate)."""
-        window = ceil_seconds(self.limit.burst / float(self.limit.per_second))
-        retry = ceil_seconds(self.retry_after_s)
-        policy = HeaderPolicy(POLICY_NAME, self.limit.burst, window, 0, retry)
-        return ratelimit_headers([policy], retry)
 
 
 @dataclass

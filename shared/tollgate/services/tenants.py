@@ -8,7 +8,7 @@ from typing import Any
 
 from tollgate.domain.audit import Action, AuditEntry, tenant_subject
 from tollgate.domain.errors import FieldError, NotFound, ValidationFailed
-from tollgate.domain.limits import ApiRateLimit, EffectiveLimit, Limit, effective_limits, sort_limits
+from tollgate.domain.plans import ApiRateLimit, EffectiveLimit, Limit, effective_limits, sort_limits
 from tollgate.domain.records import Tenant
 
 from .catalog import Catalog

@@ -10,9 +10,9 @@ import pytest
 from tests.fakes.world import World
 from tollgate.domain.errors import ValidationFailed
 from tollgate.domain.keys import Principal, Scope
-from tollgate.domain.limits import ApiRateLimit, Enforcement, Limit
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import Window
+from tollgate.domain.plans import ApiRateLimit, Enforcement, Limit
 from tollgate.domain.records import Meter, Tenant
 
 

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from tests.fakes.world import World
-from tollgate.domain.events import JSON
 from tollgate.domain.keys import Principal, Scope
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.usage import UsageMessage
 from tollgate.services.catalog import CONFIG_TTL_S
 from tollgate.services.ingest import QUEUE_FAILED, RETRY_AFTER_SECONDS, NoValidEvents, QueueUnavailable
+from tollgate.wire.usage_message import decode
 
 from .conftest import add_meter, add_tenant, tenant_principal
 
@@ -41,11 +41,11 @@ def event(event_id: str, tenant: str = "acme", meter: str = "api_calls", **data)
 
 
 def send(world: World, *events: dict, principal: Principal = INGEST):
-    return world.ingest.ingest(principal, JSON, {}, json.dumps(list(events)))
+    return world.ingest.ingest(principal, json.loads(json.dumps(list(events))))
 
 
 def messages(world: World) -> list[UsageMessage]:
-    return [UsageMessage.decode(b) for b in world.stores.usage_queue.bodies]
+    return [decode(b) for b in world.stores.usage_queue.bodies]
 
 
 def test_valid_events_are_queued(world: World):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.fakes.world import DLQ_URL, USAGE_QUEUE_URL, World
-from tollgate.domain import counting
+from tollgate.adapters import event_log
 from tollgate.domain.audit import Action, plan_subject, tenant_subject
 from tollgate.domain.errors import NotFound, ValidationFailed
 from tollgate.domain.periods import Window
@@ -121,7 +121,7 @@ def test_the_events_log_validates_before_reading(world: World):
     assert fields_of(exc.value) == ["from"]
     with pytest.raises(NotFound):
         world.events_log.list_events("nobody", START, END, 10, None)
-    for bad in ("garbage", counting.encode_cursor("2026-11-20T09:00:00.000000Z", "beta", "x"), "W" * 40 + "[" * 3000):
+    for bad in ("garbage", event_log.encode_cursor("2026-11-20T09:00:00.000000Z", "beta", "x"), "W" * 40 + "[" * 3000):
         with pytest.raises(ValidationFailed) as exc:
             world.events_log.list_events("acme", START, END, 10, bad)
         assert fields_of(exc.value) == ["cursor"]

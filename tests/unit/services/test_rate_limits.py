@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.fakes.world import DEFAULT_API_RATE, World
+from tollgate.api.ratelimit_headers import rate_limit_headers
 from tollgate.domain.keys import Principal, Scope
 from tollgate.domain.periods import Window
 
@@ -34,7 +35,7 @@ def test_the_limiter_spends_the_bucket_then_denies(world: World):
     assert all(d.allowed for d in decisions[:burst])
     denied = decisions[-1]
     assert not denied.allowed and denied.bucket_key == "k#key_admin" and denied.retry_after_s > 0
-    assert "Retry-After" in denied.headers()
+    assert "Retry-After" in rate_limit_headers(denied)
     store = world.stores.bucket_store
     assert set(store.tat) == {"k#key_admin"}
     assert sum(store.writes.values()) >= 1

@@ -15,13 +15,14 @@ from tollgate.api.problems import error_responses
 from tollgate.api.schemas import Page
 from tollgate.domain.audit import plan_subject, tenant_subject
 from tollgate.domain.errors import FieldError, Forbidden, ValidationFailed
+from tollgate.domain.ids import ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services.audit import AuditService
 from tollgate.services.tenants import TenantService
 
 from .common import Cursor, Limit, paged
 
-Id = r"^[a-zA-Z0-9_.-]{1,64}$"
+Id = ID_PATTERN
 
 
 def build_router(audit: AuditService, tenants: TenantService) -> Router:

@@ -8,9 +8,11 @@ from typing import Annotated, TypeVar
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tollgate.domain.errors import FieldError, ValidationFailed
+from tollgate.domain.ids import ID_PATTERN
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100.")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` from the previous page.")]
+TenantQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Implied by a tenant key.")]
 
 T = TypeVar("T")
 

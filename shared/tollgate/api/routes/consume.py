@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.request import Request
 from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import ConsumeIn, consume_responses
 from tollgate.api.problems import error_responses
+from tollgate.api.ratelimit_headers import doc_headers
 from tollgate.domain.keys import Scope
 from tollgate.services.consume import ConsumeService
 
@@ -38,7 +39,7 @@ def build_router(service: ConsumeService) -> Router:
             status_code=result.status,
             content_type=content_types.APPLICATION_JSON,
             body=json.dumps(result.body, separators=(",", ":")),
-            headers=result.headers,
+            headers=doc_headers(result.doc, result.answered_at),
         )
 
     return router

@@ -27,9 +27,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollgate.api import problems
+from tollgate.api.cloudevents import MalformedBody, read_body
 from tollgate.api.http import caller, media_type, raw_body, require
 from tollgate.api.problems import FieldErrorOut
 from tollgate.domain import events as ev
+from tollgate.domain.ids import ID_MAX_LENGTH
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.services import ingest as ingest_service
@@ -55,7 +57,7 @@ class EventIn(BaseModel):
     subject: str | None = Field(
         default=None,
         min_length=1,
-        max_length=ev.MAX_TENANT_ID_LENGTH,
+        max_length=ID_MAX_LENGTH,
         description="The tenant id. Required with an admin or ingest key; a tenant key may omit it "
         "and may not name another tenant.",
     )
@@ -156,8 +158,8 @@ def build_router(ingest: IngestService) -> Router:
         raw = request.resolved_event.raw_event
         headers = raw.get("headers") or {}
         try:
-            result = ingest.ingest(principal, media_type(headers), headers, raw_body(raw))
-        except ev.MalformedBody as exc:
+            result = ingest.ingest(principal, read_body(media_type(headers), headers, raw_body(raw)))
+        except MalformedBody as exc:
             return problems.bad_request(exc.detail)
         except ingest_service.QueueUnavailable as exc:
             logger.error("usage queue refused every message", extra={"detail": exc.detail})

@@ -11,13 +11,14 @@ from aws_lambda_powertools.event_handler.request import Request
 from tollgate.api.http import caller, require
 from tollgate.api.limit_schemas import PlanIn, PlanOut
 from tollgate.api.problems import error_responses
-from tollgate.api.schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Page
+from tollgate.api.schemas import Page
+from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services.plans import PlanService
 
 from .common import Cursor, Limit, paged
 
-PlanPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
+PlanPath = Annotated[str, Path(pattern=NEW_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
 def build_router(plans: PlanService) -> Router:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from tollgate.api.http import caller, require
 from tollgate.api.problems import error_responses
+from tollgate.domain.ids import ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services.quarantine import QuarantineService
 
@@ -48,7 +49,7 @@ def build_router(quarantine: QuarantineService) -> Router:
     )
     def list_rejected(
         request: Request,
-        tenant: Annotated[str, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="The tenant.")],
+        tenant: Annotated[str, Query(pattern=ID_PATTERN, description="The tenant.")],
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> RejectedPage:

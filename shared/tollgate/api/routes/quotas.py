@@ -16,7 +16,7 @@ from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.services.meters import MeterService
 from tollgate.services.quotas import QuotaService
 
-TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
+from .common import TenantQ
 
 
 def build_router(quotas: QuotaService, meters: MeterService) -> Router:

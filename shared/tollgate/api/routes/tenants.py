@@ -13,14 +13,15 @@ from aws_lambda_powertools.event_handler.request import Request
 from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import ApiRateLimitOut, EffectiveLimitOut, LimitOut, TenantLimitsIn, TenantLimitsOut
 from tollgate.api.problems import error_responses
-from tollgate.api.schemas import ID_MAX_LENGTH, TENANT_ID_PATTERN, Page, TenantCreate, TenantOut, TenantPatch
+from tollgate.api.schemas import Page, TenantCreate, TenantOut, TenantPatch
+from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services.ratelimit import ApiRateLimits
 from tollgate.services.tenants import TenantService
 
 from .common import Cursor, Limit, paged
 
-TenantPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, max_length=ID_MAX_LENGTH)]
+TenantPath = Annotated[str, Path(pattern=NEW_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
 def build_router(tenants: TenantService, ratelimit: ApiRateLimits) -> Router:

@@ -19,9 +19,8 @@ from tollgate.services.events_log import EventsLogService
 from tollgate.services.ports import Clock
 from tollgate.services.usage import UsageService
 
-from .common import Cursor
+from .common import Cursor, TenantQ
 
-TenantQ = Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9_.-]{1,64}$", description="Implied by a tenant key.")]
 From = Annotated[
     Instant | None,
     Query(

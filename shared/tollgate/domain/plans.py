@@ -1,0 +1,134 @@
+"""Plans and limits. Pure; no AWS.
+
+A *limit* caps one meter over one window (minute, hour, day, month - in the tenant's zone -
+or lifetime). A *plan* is a named set of limits plus an API rate limit; a tenant's
+*effective* limits are its plan's with the tenant's overrides applied (an override replaces
+the plan's limit for the same meter and window, or adds one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Literal
+
+from .numbers import as_decimal, json_number
+from .periods import Window
+
+WINDOW_ORDER = {w: i for i, w in enumerate((Window.MINUTE, Window.HOUR, Window.DAY, Window.MONTH, Window.LIFETIME))}
+DEFAULT_THRESHOLDS: tuple[Decimal, ...] = (Decimal("0.8"), Decimal("1.0"))
+MAX_LIMITS = 50
+MAX_THRESHOLDS = 10
+MAX_LIMIT_VALUE = Decimal("1e30")
+
+
+class Enforcement(str, Enum):
+    HARD = "hard"
+    SOFT = "soft"
+
+
+@dataclass(frozen=True)
+class Limit:
+    meter: str
+    window: Window
+    limit: Decimal
+    enforcement: Enforcement = Enforcement.HARD
+    thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
+
+    @property
+    def key(self) -> tuple[str, Window]:
+        return self.meter, self.window
+
+    @property
+    def hard(self) -> bool:
+        return self.enforcement is Enforcement.HARD
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stored form (plans and overrides) and the audit trail's view (JSON-safe)."""
+        return {
+            "meter": self.meter,
+            "window": self.window.value,
+            "limit": json_number(self.limit),
+            "enforcement": self.enforcement.value,
+            "thresholds": [json_number(t) for t in self.thresholds],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Limit:
+        thresholds = d.get("thresholds")
+        return cls(
+            meter=d["meter"],
+            window=Window(d["window"]),
+            limit=as_decimal(d["limit"]),
+            enforcement=Enforcement(d.get("enforcement") or "hard"),
+            thresholds=DEFAULT_THRESHOLDS if thresholds is None else tuple(as_decimal(t) for t in thresholds),
+        )
+
+
+def sort_limits(limits: Iterable[Limit]) -> list[Limit]:
+    return sorted(limits, key=lambda lim: (lim.meter, WINDOW_ORDER[lim.window]))
+
+
+def duplicate_keys(limits: Sequence[Limit]) -> list[int]:
+    """Indexes of limits repeating an earlier (meter, window)."""
+    seen: set[tuple[str, Window]] = set()
+    out = []
+    for i, lim in enumerate(limits):
+        if lim.key in seen:
+            out.append(i)
+        seen.add(lim.key)
+    return out
+
+
+@dataclass(frozen=True)
+class ApiRateLimit:
+    """Token bucket: ``per_second`` sustained, ``burst`` at once."""
+
+    per_second: Decimal
+    burst: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"per_second": json_number(self.per_second), "burst": self.burst}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> ApiRateLimit | None:
+        if not d:
+            return None
+        return cls(per_second=as_decimal(d["per_second"]), burst=int(d["burst"]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    name: str
+    limits: tuple[Limit, ...]
+    api_rate_limit: ApiRateLimit | None
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """The audit trail's view of a plan (JSON-safe)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "limits": [lim.as_dict() for lim in self.limits],
+            "api_rate_limit": self.api_rate_limit.as_dict() if self.api_rate_limit else None,
+        }
+
+
+@dataclass(frozen=True)
+class EffectiveLimit:
+    limit: Limit
+    source: Literal["plan", "override"]
+
+
+def effective_limits(plan_limits: Iterable[Limit], overrides: Iterable[Limit]) -> list[EffectiveLimit]:
+    """The plan's limits with each override replacing the plan's limit of the same meter and
+    window (or adding one), sorted by meter then window."""
+    merged: dict[tuple[str, Window], EffectiveLimit] = {lim.key: EffectiveLimit(lim, "plan") for lim in plan_limits}
+    for lim in overrides:
+        merged[lim.key] = EffectiveLimit(lim, "override")
+    return sorted(merged.values(), key=lambda e: (e.limit.meter, WINDOW_ORDER[e.limit.window]))

@@ -1,0 +1,1 @@
+"""Wire formats between Tollgate's functions: what one writes and another reads."""
