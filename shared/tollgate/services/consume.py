@@ -32,14 +32,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tollgate.domain import periods
 from tollgate.domain.counting import CounterKey, counter_targets
 from tollgate.domain.decisions import DecisionDoc, decision_doc, limit_entry
 from tollgate.domain.errors import FieldError, NotFound, TollgateError, ValidationFailed
 from tollgate.domain.meters import Aggregation, InvalidValue, MeterSpec
-from tollgate.domain.plans import MAX_LIMIT_VALUE
+from tollgate.domain.periods import Window
+from tollgate.domain.plans import MAX_LIMIT_VALUE, Limit
 from tollgate.domain.quota import LimitState, bounds, judge, too_big, write_ceiling
+from tollgate.domain.records import Meter
 from tollgate.domain.times import MAX_AHEAD, TOO_FAR_AHEAD, format_time
 from tollgate.domain.usage import UsageEvent
 
@@ -227,9 +230,21 @@ class ConsumeService:
 class _Decision:
     expires_at: int
 
-    def __init__(self, store, known, tenant_id, meter, amount, event_id, at, now, tz, limits, counter_keys):
-        self.store: CounterStore = store
-        self.known: KnownCounters = known
+    def __init__(
+        self,
+        store: CounterStore,
+        known: KnownCounters,
+        tenant_id: str,
+        meter: Meter,
+        amount: Decimal,
+        event_id: str | None,
+        at: datetime,
+        now: datetime,
+        tz: ZoneInfo,
+        limits: list[Limit],
+        counter_keys: list[CounterKey],
+    ) -> None:
+        self.store, self.known = store, known
         self.tenant_id, self.meter, self.amount, self.event_id = tenant_id, meter, amount, event_id
         self.at, self.now, self.tz, self.limits, self.keys = at, now, tz, limits, counter_keys
 
@@ -376,7 +391,7 @@ def _deny(
     tenant_id: str,
     event_id: str,
     states: list[LimitState],
-    blocking: set,
+    blocking: set[tuple[str, Window]],
     tz: Any,
     expires_at: int,
     now: datetime,

@@ -37,12 +37,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tollgate.adapters import commit_plan, event_log
 from tollgate.adapters.commit_plan import CommitUnit
+from tollgate.adapters.event_log import LogChunk
 from tollgate.domain import counting
 from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
 from tollgate.domain.ids import is_id
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
-from tollgate.domain.usage import UsageMessage
+from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.wire import usage_message
 
 from .ports import (
@@ -226,8 +227,8 @@ class _BatchRun:
     def wave(self, wave: list[Delivery]) -> None:
         members = {d.message_id for d in wave}
         self.claim(members)
-        claimed: dict[str, list] = {}
-        chunks: dict[str, list] = {}
+        claimed: dict[str, list[UsageEvent]] = {}
+        chunks: dict[str, list[LogChunk]] = {}
         updates: dict[str, CounterUpdates] = {}
         units: dict[str, list[CommitUnit]] = {}
         for d in wave:
@@ -271,7 +272,7 @@ class _BatchRun:
             else:
                 self.owners[ref] = result
 
-    def write_log(self, live: list[Delivery], chunks_of: dict[str, list]) -> None:
+    def write_log(self, live: list[Delivery], chunks_of: dict[str, list[LogChunk]]) -> None:
         """One BatchWriteItem per 25 chunks of any messages. A request that fails fails every
         message in it, so the messages that failed are written again one by one: only a
         message whose own chunks fail is reported."""

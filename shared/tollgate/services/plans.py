@@ -17,7 +17,8 @@ from .ports import Clock, PlanRepository
 def default_catalog() -> list[dict[str, Any]]:
     """The plans of ``tollgate/data/default_plans.json`` (shipped in the layer)."""
     text = resources.files("tollgate.data").joinpath("default_plans.json").read_text(encoding="utf-8")
-    return json.loads(text)["plans"]
+    plans: list[dict[str, Any]] = json.loads(text)["plans"]
+    return plans
 
 
 class PlanService:

@@ -16,6 +16,7 @@ from tollgate.adapters.commit_plan import CommitUnit
 from tollgate.adapters.event_log import LogChunk
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
+from tollgate.domain.decisions import DecisionDoc
 from tollgate.domain.plans import Limit, Plan
 from tollgate.domain.ratelimit import LeaseWrite
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
@@ -90,7 +91,7 @@ class Marker:
     """An existing dedupe marker: who claimed the id, and (for consume) the decision."""
 
     claimed_by: str | None
-    decision: dict[str, Any] | None
+    decision: DecisionDoc | None
 
     @property
     def by_consume(self) -> bool:
@@ -145,9 +146,9 @@ class CounterStore(Protocol):
     ) -> tuple[Marker | None, dict[CounterKey, CounterValue]]: ...
     def get_marker(self, tenant: str, event_id: str) -> Marker | None: ...
     def commit(
-        self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int, writes: Sequence[CounterWrite]
+        self, tenant: str, event_id: str, decision: DecisionDoc, expires_at: int, writes: Sequence[CounterWrite]
     ) -> CommitResult: ...
-    def put_marker(self, tenant: str, event_id: str, decision: dict[str, Any], expires_at: int) -> Marker | None:
+    def put_marker(self, tenant: str, event_id: str, decision: DecisionDoc, expires_at: int) -> Marker | None:
         """Record a decision on the id's marker; the marker found instead when one exists."""
 
 

@@ -46,17 +46,26 @@ class Usage:
     series: list[SeriesPoint]
 
 
-def _range_keys(start: datetime, end: datetime, window: Window, tz) -> tuple[str, str]:
+def _range_keys(start: datetime, end: datetime, window: Window, tz: ZoneInfo) -> tuple[str, str]:
     first = periods.window_start(start, window, tz)
     # Windows that start before ``end``: every key up to the last whole second before it.
     last = end.replace(microsecond=0) - timedelta(seconds=0 if end.microsecond else 1)
     return periods.utc_key(first), periods.utc_key(last)
 
 
-def current_month(tz, now: datetime) -> tuple[datetime, datetime]:
+def _end_of(start: datetime, window: Window, tz: ZoneInfo) -> datetime:
+    end = periods.window_end(start, window, tz)
+    assert end is not None, "series windows (hour, day, month) have an end"
+    return end
+
+
+def current_month(tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
     """The start of the month holding ``now`` in ``tz``, and the start of the next."""
     start = periods.window_start(now, Window.MONTH, tz)
-    return start, periods.window_end(start, Window.MONTH, tz)
+    assert start is not None  # a month has bounds
+    end = periods.window_end(start, Window.MONTH, tz)
+    assert end is not None
+    return start, end
 
 
 class UsageService:
@@ -107,9 +116,9 @@ class UsageService:
             series.append(
                 SeriesPoint(
                     start=s,
-                    end=periods.window_end(s, window, tz),
+                    end=_end_of(s, window, tz),
                     value=cell_value(c, agg),
-                    group=None if c.group is None else {group_by: c.group},
+                    group=None if c.group is None or group_by is None else {group_by: c.group},
                 )
             )
         return Usage(
