@@ -29,12 +29,12 @@ T0 = 1_800_000_000.0
 
 
 def _simulate(instances: int, offered: int, per_second: int, burst: int, seed: int = 1) -> dict[str, Any]:
-    from tollgate.adapters.ratelimit_store import MemoryBucketStore
+    from tests.fakes.ratelimit import FakeBucketStore
     from tollgate.domain.plans import ApiRateLimit
     from tollgate.services.ratelimit import RateLimiter
 
     now = [T0]
-    store = MemoryBucketStore()
+    store = FakeBucketStore()
     limiters = [RateLimiter(store, lambda: now[0]) for _ in range(instances)]
     limit = ApiRateLimit(Decimal(per_second), burst)
     rnd = random.Random(seed)
@@ -56,12 +56,12 @@ def _simulate(instances: int, offered: int, per_second: int, burst: int, seed: i
 
 
 def _cpu_per_check() -> float:
-    from tollgate.adapters.ratelimit_store import MemoryBucketStore
+    from tests.fakes.ratelimit import FakeBucketStore
     from tollgate.domain.plans import ApiRateLimit
     from tollgate.services.ratelimit import RateLimiter
 
     now = [T0]
-    limiter = RateLimiter(MemoryBucketStore(), lambda: now[0])
+    limiter = RateLimiter(FakeBucketStore(), lambda: now[0])
     limit = ApiRateLimit(Decimal(RATE), 2 * RATE)
     samples = []
     for _ in range(7):

@@ -7,8 +7,9 @@ import os
 import random
 
 from tests.conftest import new_root
+from tests.fakes.ratelimit import FakeBucketStore
 from tests.integration.moto_world import fresh_aws, module_aws  # noqa: F401 - fixtures
-from tollgate.adapters.ratelimit_store import DynamoBucketStore, MemoryBucketStore
+from tollgate.adapters.ratelimit_store import DynamoBucketStore
 from tollgate.domain.ratelimit import US, Branch, Bucket, LeaseWrite, plan_write
 
 
@@ -20,7 +21,7 @@ def dynamo_store() -> DynamoBucketStore:
 
 
 def test_dynamo_and_memory_stores_agree_on_every_write(fresh_aws):
-    dynamo, memory = dynamo_store(), MemoryBucketStore()
+    dynamo, memory = dynamo_store(), FakeBucketStore()
     rnd = random.Random(7)
     bucket = Bucket(1000, 400)  # slack 20 ms: both branches and the slack band get exercised
     now_us = 1_800_000_000 * US

@@ -10,7 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tollgate.adapters.ratelimit_store import MemoryBucketStore
+from tests.fakes.ratelimit import FakeBucketStore
 from tollgate.domain.plans import ApiRateLimit
 from tollgate.domain.ratelimit import (
     US,
@@ -98,7 +98,7 @@ def test_a_big_bucket_has_slack_and_never_grants_more_than_gcra():
 
 # ------------------------------------------------------------------ the limiter
 def test_burst_then_the_sustained_rate():
-    clock, store = FakeClock(), MemoryBucketStore()
+    clock, store = FakeClock(), FakeBucketStore()
     rl = RateLimiter(store, clock)
     lim = limit(10, 20)
     assert [rl.acquire("t#a", lim).allowed for _ in range(25)] == [True] * 20 + [False] * 5
@@ -118,7 +118,7 @@ def test_burst_then_the_sustained_rate():
 
 
 def test_a_denied_instance_waits_without_writing():
-    clock, store = FakeClock(), MemoryBucketStore()
+    clock, store = FakeClock(), FakeBucketStore()
     rl = RateLimiter(store, clock)
     lim = limit(1, 1)
     assert rl.acquire("k#x", lim).allowed
@@ -130,7 +130,7 @@ def test_a_denied_instance_waits_without_writing():
 
 
 def test_buckets_are_independent():
-    clock, store = FakeClock(), MemoryBucketStore()
+    clock, store = FakeClock(), FakeBucketStore()
     rl = RateLimiter(store, clock)
     lim = limit(5, 5)
     assert sum(rl.acquire("t#noisy", lim).allowed for _ in range(100)) == 5
@@ -140,7 +140,7 @@ def test_buckets_are_independent():
 def test_leased_tokens_expire():
     """Tokens leased but unspent are dropped after a second: an instance cannot save them up
     and spend them on top of a refilled bucket."""
-    clock, store = FakeClock(), MemoryBucketStore()
+    clock, store = FakeClock(), FakeBucketStore()
     a, b = RateLimiter(store, clock), RateLimiter(store, clock)
     lim = limit(1000, 100)
     for _ in range(300):  # a busy second on instance a: it leases in slices of up to 50
@@ -163,7 +163,7 @@ def test_leased_tokens_expire():
 def test_never_more_than_burst_plus_rate_times_elapsed(per_second, burst, instances, gaps, seed):
     """GCRA's bound holds with leasing, across instances: over any run of length t from a
     full bucket, at most burst + per_second * t requests are admitted."""
-    clock, store = FakeClock(), MemoryBucketStore()
+    clock, store = FakeClock(), FakeBucketStore()
     limiters = [RateLimiter(store, clock) for _ in range(instances)]
     rnd = random.Random(seed)
     lim = limit(per_second, burst)
@@ -176,7 +176,7 @@ def test_never_more_than_burst_plus_rate_times_elapsed(per_second, burst, instan
 
 
 def test_one_instance_at_a_steady_rate_gets_the_whole_rate():
-    clock, store = FakeClock(), MemoryBucketStore()
+    clock, store = FakeClock(), FakeBucketStore()
     rl = RateLimiter(store, clock)
     lim = limit(100, 10)
     admitted = 0
@@ -189,7 +189,7 @@ def test_one_instance_at_a_steady_rate_gets_the_whole_rate():
 def test_ten_thousand_requests_a_second_need_few_writes_on_the_bucket_item():
     """The scale requirement: one tenant at 10,000 requests/s over 50 instances costs at most
     1,000 writes/s on its bucket item (the bench reports the exact figure)."""
-    clock, store = FakeClock(), MemoryBucketStore()
+    clock, store = FakeClock(), FakeBucketStore()
     limiters = [RateLimiter(store, clock) for _ in range(50)]
     lim = limit(10_000, 20_000)
     rnd = random.Random(1)

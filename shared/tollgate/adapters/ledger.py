@@ -4,9 +4,9 @@ The hot path uses the low-level client (numbers as ``Decimal`` text) for full co
 conditions, transactions and what each call costs. The protocol and the item layout are in
 docs/storage.md; keys come from ``tollgate.domain.storage_keys``.
 
-The client is created lazily, once per process (boto3 clients are thread-safe), and honours
-``AWS_ENDPOINT_URL`` so the local stack can point it at moto. Tests swap it with
-``reset_client``.
+``Ledger`` is ``services.ports.EventLedger``. Its client comes from the composition root
+(``dynamodb_client(settings)``, one per execution environment; boto3 clients are thread-safe),
+pointed at ``Settings.endpoint_url`` when the local stack runs on moto.
 """
 
 from __future__ import annotations

@@ -2,19 +2,18 @@
 
 Each lease is one conditional UpdateItem (see tollgate.domain.ratelimit for the two
 branches). A failed condition returns the item as found (``ReturnValuesOnConditionCheckFailure``),
-so the next try knows the bucket's state without a read. ``MemoryBucketStore`` has the same
-semantics in memory, for unit tests and the benchmark, and counts writes per key.
+so the next try knows the bucket's state without a read.
+``tests/fakes/ratelimit.FakeBucketStore`` has the same semantics in memory, for unit tests
+and the benchmark; tests/integration/test_ratelimit_store.py holds both to them.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tollgate.domain.ratelimit import US, Branch, LeaseWrite, apply_write
+from tollgate.domain.ratelimit import US, Branch, LeaseWrite
 
 from .ledger import num, s
 
@@ -57,23 +56,3 @@ class DynamoBucketStore:
             found = exc.response.get("Item", {}).get("tat", {}).get("N")
             return False, int(found) if found is not None else None
         return True, int(resp["Attributes"]["tat"]["N"])
-
-
-class MemoryBucketStore:
-    """The same conditional semantics in memory; ``writes`` counts write attempts per
-    ``(key, whole second of the write's now)`` (failed conditional writes cost too)."""
-
-    def __init__(self) -> None:
-        self.tat: dict[str, int] = {}
-        self.writes: Counter[tuple[str, int]] = Counter()
-        self._lock = threading.Lock()
-
-    def write(self, key: str, write: LeaseWrite) -> tuple[bool, int | None]:
-        with self._lock:
-            self.writes[(key, write.now_us // US)] += 1
-            current = self.tat.get(key)
-            new = apply_write(write, current)
-            if new is None:
-                return False, current
-            self.tat[key] = new
-            return True, new
