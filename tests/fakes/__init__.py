@@ -2,7 +2,9 @@
 unit tests; ``tests.fakes.world.World`` wires the services on them."""
 
 from .clock import FakeClock
+from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
+from .event_ledger import FakeEventLedger
 from .logs import FakeQuarantineLog, FakeRawEventLog
 from .queues import FakeQueueMonitor, FakeUsageQueue
 from .ratelimit import FakeBucketStore
@@ -23,6 +25,8 @@ __all__ = [
     "FakeBucketStore",
     "FakeClock",
     "FakeCounterReader",
+    "FakeCounterStore",
+    "FakeEventLedger",
     "FakeMeterRepository",
     "FakeOverridesRepository",
     "FakePlanRepository",

@@ -6,8 +6,10 @@ another Lambda instance would be.
 Every cache (the catalog, the key service's record cache) and the rate limiter read the one
 ``FakeClock``: ``world.clock.advance(seconds=...)`` moves them all.
 
-Not wired: QuotaService, ConsumeService and CountUsage (they need a CounterStore / an
-EventLedger, which have no fake yet).
+The consume path's ``FakeCounterStore`` and the consumer's ``FakeEventLedger`` share their
+event markers and counters, as the two paths share the events and counters tables: an id
+consumed first is never counted by the consumer, and consume's limits see what the consumer
+counted. (``FakeCounterReader``, behind ``/v1/usage``, keeps its own items.)
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from decimal import Decimal
 from tollgate.domain.plans import ApiRateLimit
 from tollgate.services.audit import AuditService
 from tollgate.services.catalog import CONFIG_TTL_S, Catalog
+from tollgate.services.consume import ConsumeService, KnownCounters
+from tollgate.services.count_usage import CountUsage
 from tollgate.services.events_log import EventsLogService
 from tollgate.services.ingest import IngestService
 from tollgate.services.keys import KeyService
@@ -25,12 +29,15 @@ from tollgate.services.meters import MeterService
 from tollgate.services.plans import PlanService
 from tollgate.services.quarantine import QuarantineService
 from tollgate.services.queue_health import QueueHealthService
+from tollgate.services.quotas import QuotaService
 from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
 from tollgate.services.tenants import TenantService
 from tollgate.services.usage import UsageService
 
 from .clock import FakeClock
+from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
+from .event_ledger import FakeEventLedger
 from .logs import FakeQuarantineLog, FakeRawEventLog
 from .queues import FakeQueueMonitor, FakeUsageQueue
 from .ratelimit import FakeBucketStore
@@ -63,6 +70,8 @@ class Stores:
     raw_events: FakeRawEventLog = field(default_factory=FakeRawEventLog)
     counter_reader: FakeCounterReader = field(default_factory=FakeCounterReader)
     bucket_store: FakeBucketStore = field(default_factory=FakeBucketStore)
+    counter_store: FakeCounterStore = field(default_factory=FakeCounterStore)
+    event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
     tenant_repo: FakeTenantRepository = field(init=False)
     plan_repo: FakePlanRepository = field(init=False)
     overrides_repo: FakeOverridesRepository = field(init=False)
@@ -71,6 +80,7 @@ class Stores:
         self.tenant_repo = FakeTenantRepository(self.audit_log)
         self.plan_repo = FakePlanRepository(self.audit_log)
         self.overrides_repo = FakeOverridesRepository(self.audit_log)
+        self.event_ledger = FakeEventLedger(self.counter_store.markers, self.counter_store.counters)
 
 
 class World:
@@ -105,6 +115,11 @@ class World:
         self.queue_health = QueueHealthService(
             s.queue_monitor, s.quarantine_log, s.clock, usage_queue_url=USAGE_QUEUE_URL, dlq_url=DLQ_URL
         )
+        self.quotas = QuotaService(s.tenant_repo, s.plan_repo, s.overrides_repo, s.meter_repo, s.counter_store, s.clock)
+        self.consume = ConsumeService(
+            self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
+        )
+        self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
 

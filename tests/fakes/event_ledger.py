@@ -1,0 +1,254 @@
+"""The consumer's side of exactly-once counting in memory: ``ports.EventLedger`` with the
+semantics of tollgate.adapters.ledger.Ledger (docs/storage.md).
+
+Event markers and counters can be shared with a ``FakeCounterStore`` (pass its ``markers``
+and ``counters``): a consume's marker (``msg = "consume"``) then makes the consumer's claim
+of that id fail, as on the real tables.
+
+Failures are injected per request the real adapter makes (``fail``). ``claim``, ``write_log``
+and ``apply_idempotent`` return a request's error in its place, as the adapter does (one
+request per claim, per log chunk, per counter key); ``committed_markers`` and ``commit``
+raise it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tollgate.adapters.commit_plan import MAX_TRANSACT_ITEMS, CommitUnit, coalesce_units
+from tollgate.adapters.event_log import LogChunk
+from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
+from tollgate.services.ports import CommitCancelled, StoreRefused
+
+from .counter_store import CounterItem, Counters, MarkerItem, Markers, add
+
+METHODS = frozenset({"claim", "write_log", "committed_markers", "commit", "apply_idempotent"})
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+    times: int | None  # None: every matching request
+    when: Callable[[Any], bool] | None
+
+
+class FakeEventLedger:
+    """``ports.EventLedger``.
+
+    - ``claim``: per event, a put conditioned on ``attribute_not_exists(pk) OR msg = :me``:
+      the claiming message when it succeeds; otherwise the owner when it is one of the
+      batch's messages holding the event, else None (another message, or consume, owns it).
+    - ``write_log``: puts each chunk at ``(pk, sk)``; the same chunk again replaces itself.
+    - ``committed_markers`` / ``commit``: message markers ``message_markers[pk] = counted``;
+      ``commit`` is atomic: any unit whose marker exists cancels it (``CommitCancelled`` with
+      those markers, codes per item like ``CancellationReasons``); more than 100 items is
+      refused (``StoreRefused``), as DynamoDB's ValidationException.
+    - ``apply_idempotent``: max (greater wins), latest (newer tag wins), unique (set union);
+      with ``unique_capacity`` a set that would grow past it is reported saturated.
+
+    ``calls`` counts calls per method; ``requests`` counts requests (claims, chunks, keys).
+    """
+
+    def __init__(
+        self,
+        markers: Markers | None = None,
+        counters: Counters | None = None,
+        *,
+        unique_capacity: int | None = None,
+    ) -> None:
+        self.markers: Markers = markers if markers is not None else {}
+        self.counters: Counters = counters if counters is not None else {}
+        self.message_markers: dict[str, int] = {}
+        self.log: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
+        self.unique_capacity = unique_capacity
+        self.calls: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self.transactions: list[list[CommitUnit]] = []  # committed ones, in order
+        self._failures: dict[str, list[_Failure]] = {m: [] for m in METHODS}
+        self._lock = threading.RLock()
+
+    # -------------------------------------------------------------- test controls
+    def fail(
+        self,
+        method: str,
+        error: BaseException,
+        *,
+        times: int | None = 1,
+        when: Callable[[Any], bool] | None = None,
+    ) -> None:
+        """The next ``times`` requests of ``method`` (every one with ``times=None``) that
+        match ``when`` fail with ``error``, writing nothing. ``when`` gets the request: a
+        claim's ``(ref, me, holders)``, a ``LogChunk``, the marker pks of ``committed_markers``,
+        the units of a ``commit``, a counter key of ``apply_idempotent``."""
+        if method not in METHODS:
+            raise ValueError(f"no method {method!r}")
+        self._failures[method].append(_Failure(error, times, when))
+
+    def _injected(self, method: str, request: Any) -> BaseException | None:
+        self.requests[method] += 1
+        for f in self._failures[method]:
+            if f.when is None or f.when(request):
+                if f.times is not None:
+                    f.times -= 1
+                    if f.times <= 0:
+                        self._failures[method].remove(f)
+                return f.error
+        return None
+
+    def value(self, key: CounterKey) -> Decimal | None:
+        item = self.counters.get(key)
+        return item.v if item is not None else None
+
+    def uniques(self, key: CounterKey) -> set[str]:
+        item = self.counters.get(key)
+        return set(item.u) if item is not None else set()
+
+    def owner(self, tenant: str, event_id: str) -> str | None:
+        item = self.markers.get((tenant, event_id))
+        return item.msg if item is not None else None
+
+    def logged_ids(self, tenant: str | None = None) -> list[str]:
+        """Ids of the logged events (of ``tenant``'s log partitions), each chunk's in order."""
+        return [
+            e["id"]
+            for (pk, _), events in sorted(self.log.items())
+            if tenant is None or pk.startswith(f"L#{tenant}#")
+            for e in events
+        ]
+
+    # -------------------------------------------------------------- 1. claims
+    def claim(
+        self, claims: Sequence[tuple[EventRef, str, Sequence[str]]], now: datetime
+    ) -> list[str | None | Exception]:
+        with self._lock:
+            self.calls["claim"] += 1
+            return [self._claim_one(ref, me, holders) for ref, me, holders in claims]
+
+    def _claim_one(self, ref: EventRef, me: str, holders: Sequence[str]) -> str | None | Exception:
+        error = self._injected("claim", (ref, me, tuple(holders)))
+        if error is not None:
+            return _exception(error)
+        key = (ref.tenant, ref.event_id)
+        existing = self.markers.get(key)
+        if existing is None or existing.msg == me:
+            self.markers[key] = MarkerItem(me)
+            return me
+        return existing.msg if existing.msg in holders else None
+
+    # -------------------------------------------------------------- 2. raw-event log
+    def write_log(self, chunks: Sequence[LogChunk], now: datetime) -> list[Exception | None]:
+        with self._lock:
+            self.calls["write_log"] += 1
+            out: list[Exception | None] = []
+            for c in chunks:
+                error = self._injected("write_log", c)
+                if error is None:
+                    try:
+                        c.body()  # the adapter encodes each chunk; one that cannot be fails alone
+                    except Exception as exc:  # noqa: BLE001
+                        error = exc
+                if error is None:
+                    self.log[(c.pk, c.sk)] = c.events
+                out.append(None if error is None else _exception(error))
+            return out
+
+    # -------------------------------------------------------------- 3. commit
+    def committed_markers(self, marker_pks: Sequence[str]) -> set[str]:
+        with self._lock:
+            self.calls["committed_markers"] += 1
+            error = self._injected("committed_markers", list(marker_pks))
+            if error is not None:
+                raise error
+            return {pk for pk in marker_pks if pk in self.message_markers}
+
+    def commit(self, units: Sequence[CommitUnit], now: datetime) -> None:
+        with self._lock:
+            self.calls["commit"] += 1
+            error = self._injected("commit", list(units))
+            if error is not None:
+                raise error
+            pks = [u.marker_pk for u in units]
+            deltas = coalesce_units(units)
+            if len(pks) + len(deltas) > MAX_TRANSACT_ITEMS:
+                raise StoreRefused(f"Member must have length less than or equal to {MAX_TRANSACT_ITEMS}")
+            if len(set(pks)) != len(pks):
+                raise StoreRefused("Transaction request cannot include multiple operations on one item")
+            done = {pk for pk in pks if pk in self.message_markers}
+            if done:
+                codes = ["ConditionalCheckFailed" if pk in done else "None" for pk in pks] + ["None"] * len(deltas)
+                raise CommitCancelled(done, True, codes)
+            for u in units:
+                self.message_markers[u.marker_pk] = u.counted
+            for key, (delta, expires) in sorted(deltas.items()):
+                add(self.counters, key, delta, expires)
+            self.transactions.append(list(units))
+
+    # -------------------------------------------------------------- 4. idempotent counters
+    def apply_idempotent(self, updates: CounterUpdates) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
+        """One conditional update per key, in the adapter's order (max, latest, unique). A
+        failed condition is a success that changes nothing."""
+        with self._lock:
+            self.calls["apply_idempotent"] += 1
+            changes: list[tuple[CounterKey, Callable[[CounterItem], str]]] = [
+                *((k, _max(v)) for k, v in updates.max.items()),
+                *((k, _latest(tag, v)) for k, (tag, v) in updates.latest.items()),
+                *((k, self._unique(h)) for k, h in updates.unique.items()),
+            ]
+            failed: dict[CounterKey, Exception] = {}
+            saturated: set[CounterKey] = set()
+            for key, change in changes:
+                error = self._injected("apply_idempotent", key)
+                if error is not None:
+                    failed[key] = _exception(error)
+                    continue
+                item = self.counters.get(key, CounterItem())
+                outcome = change(item)
+                if outcome == "saturated":
+                    saturated.add(key)
+                elif outcome == "written":
+                    self.counters[key] = item
+                    if (expires := updates.expires.get(key)) is not None:
+                        item.expires_at = expires
+            return failed, saturated
+
+    def _unique(self, hashes: set[str]) -> Callable[[CounterItem], str]:
+        def change(item: CounterItem) -> str:  # ADD u :u; the item cannot pass 400 KB
+            grown = item.u | hashes
+            if self.unique_capacity is not None and len(grown) > self.unique_capacity:
+                return "saturated"
+            item.u = grown
+            return "written"
+
+        return change
+
+
+def _max(value: Decimal) -> Callable[[CounterItem], str]:
+    def change(item: CounterItem) -> str:  # attribute_not_exists(v) OR v < :x
+        if item.v is not None and not item.v < value:
+            return "unchanged"
+        item.v = value
+        return "written"
+
+    return change
+
+
+def _latest(tag: str, value: Decimal) -> Callable[[CounterItem], str]:
+    def change(item: CounterItem) -> str:  # attribute_not_exists(t) OR t < :t
+        if item.t is not None and not item.t < tag:
+            return "unchanged"
+        item.v, item.t = value, tag
+        return "written"
+
+    return change
+
+
+def _exception(error: BaseException) -> Exception:
+    if not isinstance(error, Exception):
+        raise error
+    return error
