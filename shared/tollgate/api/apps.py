@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from . import docs
 from .http import Edge, create_app
+from .ingest_app import build_ingest_edge
 from .ratelimit_headers import rate_limit_headers
 
 if TYPE_CHECKING:
     from tollgate.wiring import Root
 
-from .routes import audit, consume, ingest, keys, meters, plans, quarantine, quotas, system, tenants, usage
+from .routes import audit, consume, keys, meters, plans, quarantine, quotas, system, tenants, usage
 
 DESCRIPTION = (
     "Usage metering, quotas and rate limits. Authenticate with `Authorization: Bearer <key>` "
@@ -24,8 +27,10 @@ DESCRIPTION = (
 
 
 def build_api_app(root: Root) -> APIGatewayHttpResolver:
-    """The admin and read API; its /openapi.json documents every route of every function (so
-    it includes the consume and ingest routes too, built on this root's services)."""
+    """The admin and read API. Its /openapi.json and /docs document the routes of every HTTP
+    function: the merged documents of this resolver, the limits function's and the ingest
+    function's (``docs.merge_documents``), built on the first request and kept for this
+    execution environment."""
     app = create_app(
         system.build_router(),
         keys.build_router(root.keys),
@@ -36,15 +41,24 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         quotas.build_router(root.quotas, root.meters),
         audit.build_router(root.audit, root.tenants),
         quarantine.build_router(root.quarantine),
-        consume.build_router(root.consume),
-        ingest.build_router(root.ingest),
         description=DESCRIPTION,
     )
-    app.enable_swagger(path="/docs", title="Tollgate API")
+
+    @functools.cache
+    def document() -> str:
+        return docs.document_json(app, build_limits_edge(root).app, build_ingest_edge(root).app)
+
+    @functools.cache
+    def swagger_page() -> str:
+        return docs.swagger_html(document())
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_json():
-        return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema())
+        return Response(200, content_types.APPLICATION_JSON, document())
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui():
+        return Response(200, "text/html", swagger_page())
 
     return app
 
