@@ -36,6 +36,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.handler_env import Context, set_environment
+
 from .local_stack import free_port, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,27 +89,8 @@ class StubDynamo:
         return {}
 
 
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def _environment() -> None:
-    for name, value in {
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "POWERTOOLS_SERVICE_NAME": "tollgate",
-        "POWERTOOLS_METRICS_NAMESPACE": "Tollgate",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }.items():
-        os.environ.setdefault(name, value)
+    set_environment("WARNING")
     os.environ.pop("RATE_LIMITS_TABLE", None)  # the limiter's own cost is in the ratelimit section
 
 
@@ -195,7 +178,7 @@ def _cpu_case(module: Any, root: Any, stub: StubDynamo, body_of, cold: bool) -> 
             known.reset()
         return inner(event, ctx)
 
-    ctx = _Context()
+    ctx = Context()
     n = 0
     with contextlib.redirect_stdout(io.StringIO()):
         reply = handler(_event(body_of(n)), ctx)

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.handler_env import Context, set_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "ingest_cpu"
 CASES = [(1, 1), (100, 1), (1000, 1), (1000, 10)]  # (events per request, tenants)
@@ -45,28 +47,8 @@ class StubSQS:
         return {"Successful": [{"Id": e["Id"], "MessageId": e["Id"]} for e in Entries], "Failed": []}
 
 
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def _environment() -> None:
-    for name, value in {
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "POWERTOOLS_SERVICE_NAME": "tollgate",
-        "POWERTOOLS_METRICS_NAMESPACE": "Tollgate",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        "USAGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
-    }.items():
-        os.environ.setdefault(name, value)
+    set_environment("INFO", USAGE_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/bench")
 
 
 def _load_module() -> Any:
@@ -162,7 +144,7 @@ def quiet():
 
 
 def _measure(handler, event: dict[str, Any], n: int) -> tuple[float, dict[str, Any]]:
-    ctx = _Context()
+    ctx = Context()
     with quiet():
         reply = handler(event, ctx)
         for _ in range(3):
@@ -197,7 +179,7 @@ def run() -> dict[str, Any]:
         event = _request(n, tenants)
         stub.calls, stub.bodies = 0, []
         with quiet():
-            handler(event, _Context())
+            handler(event, Context())
         calls, sizes = stub.calls, list(stub.bodies)
         seconds, _ = _measure(handler, event, n)
         from tollgate.adapters.queue import billed_requests

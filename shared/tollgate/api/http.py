@@ -9,7 +9,6 @@ costs nothing more, and a rejected request writes nothing.
 
 from __future__ import annotations
 
-import base64
 import codecs
 import json
 from collections.abc import Callable, Iterable
@@ -20,13 +19,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
-from aws_lambda_powertools.event_handler.request import Request
 
-from tollgate.domain.errors import FieldError, Forbidden, NotFound, TollgateError, Unauthenticated, ValidationFailed
-from tollgate.domain.keys import Principal, Scope
+from tollgate.domain.errors import FieldError, TollgateError, Unauthenticated
+from tollgate.domain.keys import Principal
 
 from . import problems
 from .ratelimit_headers import rate_limit_headers
+from .request import media_type, raw_body
 
 if TYPE_CHECKING:
     from tollgate.services.ratelimit import RateDecision
@@ -37,37 +36,6 @@ MAX_BODY_BYTES = 1024 * 1024
 PUBLIC_ROUTES = frozenset({("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
-
-
-# ------------------------------------------------------------------ principal
-def caller(request: Request) -> Principal:
-    """The authenticated caller of this request. The ``Edge`` puts it in the request's context
-    (its own resolver's: one per execution environment), and each route takes the request as a
-    parameter (Powertools injects a ``Request``-typed one) and reads its principal from there,
-    before any I/O."""
-    p = request.context.get("principal")
-    if p is None:  # a route that forgot it is public: fail closed
-        raise Unauthenticated("no API key")
-    return p
-
-
-def require(p: Principal, *scopes: Scope) -> Principal:
-    if p.scope not in scopes:
-        allowed = ", ".join(s.value for s in scopes)
-        raise Forbidden(f"this route needs a key with scope {allowed}; this key has scope {p.scope.value}")
-    return p
-
-
-def tenant_for(p: Principal, tenant_id: str | None, field: str = "tenant") -> str:
-    """The tenant a request acts on. A tenant key may omit it (it is implied) and may not name
-    another tenant: that is a 404, so nothing leaks about whether the other tenant exists."""
-    if p.scope is Scope.TENANT:
-        if tenant_id is not None and tenant_id != p.tenant_id:
-            raise NotFound(f"tenant {tenant_id!r} not found")
-        return p.tenant_id or ""
-    if not tenant_id:
-        raise ValidationFailed("a tenant is required", [FieldError(field, "is required for this key's scope")])
-    return tenant_id
 
 
 # ------------------------------------------------------------------ resolver
@@ -172,18 +140,6 @@ def rate_limited_problem(decision: RateDecision) -> Response:
 
 
 # ------------------------------------------------------------------ edge checks
-def media_type(headers: dict[str, str]) -> str:
-    raw = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    return raw.split(";", 1)[0].strip().lower()
-
-
-def raw_body(event: dict[str, Any]) -> bytes:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        return base64.b64decode(body)
-    return body.encode("utf-8")
-
-
 _OTHER_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -226,12 +182,15 @@ class Edge:
         check_json: bool = True,
         json_constants: bool = False,
         rate_limit: RateCheck | None,
+        prepare: Callable[[dict[str, Any]], None] | None = None,
         on_rate_limited: Callable[[RateDecision], Response] = rate_limited_problem,
     ):
         """``check_json`` False leaves the JSON syntax to the route (the body must still be
         UTF-8). ``json_constants`` lets ``NaN``/``Infinity`` through the syntax check, for a route
         whose validation names the field instead (422). ``rate_limit`` None turns the rate
-        limit off; ``on_rate_limited`` shapes its 429 (problem+json unless a route says otherwise)."""
+        limit off; ``on_rate_limited`` shapes its 429 (problem+json unless a route says otherwise).
+        ``prepare`` sees every request first, before any check (a function's own metric, or a
+        header it normalizes)."""
         self.app = app
         self.key_is_active = key_is_active
         self.media_types = media_types
@@ -239,8 +198,11 @@ class Edge:
         self.json_constants = json_constants
         self.rate_limit = rate_limit
         self.on_rate_limited = on_rate_limited
+        self.prepare = prepare
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if self.prepare is not None:
+            self.prepare(event)
         self.app.clear_context()
         early = self._check(event)
         if early is not None:

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .cloudevents import JSON, MEDIA_TYPES, is_binary_mode
-from .http import Edge, Response, create_app
+from .http import Edge, create_app
 from .routes import ingest
 
 if TYPE_CHECKING:
@@ -23,27 +23,24 @@ if TYPE_CHECKING:
 metrics = Metrics()
 
 
-class IngestEdge(Edge):
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # One metric per request, so a request refused at the edge (401/413/415) is counted too.
-        metrics.add_metric(name="IngestRequests", unit=MetricUnit.Count, value=1)
-        return super().__call__(event, context)
-
-    def _check(self, event: dict[str, Any]) -> Response | None:
-        # CloudEvents binary mode from an SDK sends no Content-Type when the event has no
-        # ``datacontenttype``; its data is JSON, so treat it as application/json.
-        headers = event.get("headers") or {}
-        if is_binary_mode(headers) and not any(k.lower() == "content-type" for k in headers):
-            event["headers"] = {**headers, "content-type": JSON}
-        return super()._check(event)
+def prepare(event: dict[str, Any]) -> None:
+    """Before the Edge's checks: one metric per request, so a request refused at the edge
+    (401/413/415) is counted too; and CloudEvents binary mode from an SDK, which sends no
+    Content-Type when the event has no ``datacontenttype``: its data is JSON, so it is treated
+    as application/json."""
+    metrics.add_metric(name="IngestRequests", unit=MetricUnit.Count, value=1)
+    headers = event.get("headers") or {}
+    if is_binary_mode(headers) and not any(k.lower() == "content-type" for k in headers):
+        event["headers"] = {**headers, "content-type": JSON}
 
 
-def build_ingest_edge(root: Root) -> IngestEdge:
+def build_ingest_edge(root: Root) -> Edge:
     """The ingest function's resolver and Edge, once per execution environment."""
-    return IngestEdge(
+    return Edge(
         create_app(ingest.build_router(root.ingest), title="Tollgate ingest"),
         key_is_active=root.keys.key_is_active,
         rate_limit=root.rate_limits.check,
         media_types=MEDIA_TYPES,
         check_json=False,
+        prepare=prepare,
     )

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from tollgate.domain.meters import MeterSpec
 from tollgate.domain.plans import ApiRateLimit, EffectiveLimit, Limit, Plan, effective_limits
 from tollgate.domain.records import Meter, Tenant
 
@@ -113,6 +114,16 @@ class Catalog:
 
     def plan(self, plan_id: str) -> Plan | None:
         return self._plans.get(plan_id)
+
+    def timezone_of(self, tenant_id: str) -> str | None:
+        """The tenant's zone name; None for an unknown tenant (the event validator's lookup)."""
+        tenant = self._tenants.get(tenant_id)
+        return tenant.timezone if tenant else None
+
+    def meter_spec(self, key: str) -> MeterSpec | None:
+        """How the meter counts; None for an unknown meter (the event validator's lookup)."""
+        meter = self._meters.get(key)
+        return meter.spec() if meter else None
 
     def overrides(self, tenant_id: str) -> tuple[Limit, ...]:
         return self._overrides.get(tenant_id) or ()

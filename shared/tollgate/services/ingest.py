@@ -16,7 +16,6 @@ from typing import Any
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
 from tollgate.domain.events import Batch, EventValidator, Rejected
 from tollgate.domain.keys import Principal, Scope
-from tollgate.domain.meters import MeterSpec
 from tollgate.wire.usage_message import pack
 
 from .catalog import Catalog
@@ -62,21 +61,13 @@ class IngestService:
     def __init__(self, catalog: Catalog, queue: UsageQueue, clock: Clock) -> None:
         self._catalog, self._queue, self._clock = catalog, queue, clock
 
-    def _timezone_of(self, tenant_id: str) -> str | None:
-        tenant = self._catalog.tenant(tenant_id)
-        return tenant.timezone if tenant else None
-
-    def _meter_of(self, key: str) -> MeterSpec | None:
-        meter = self._catalog.meter(key)
-        return meter.spec() if meter else None
-
     def validate(self, principal: Principal, raw_events: list[Any], now: datetime | None = None) -> Batch:
         """Validate the raw events of a request (``tollgate.api.cloudevents.read_body``)."""
         validator = EventValidator(
             now=now or self._clock.now(),
             own_tenant=principal.tenant_id if principal.scope is Scope.TENANT else None,
-            timezone_of=self._timezone_of,
-            meter_of=self._meter_of,
+            timezone_of=self._catalog.timezone_of,
+            meter_of=self._catalog.meter_spec,
         )
         return validator.validate(raw_events)
 

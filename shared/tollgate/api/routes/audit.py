@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.request import Request
 
-from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import AuditOut
 from tollgate.api.problems import error_responses
+from tollgate.api.request import caller, require, tenant_for
 from tollgate.api.schemas import Page
 from tollgate.domain.audit import plan_subject, tenant_subject
 from tollgate.domain.errors import FieldError, Forbidden, ValidationFailed

@@ -15,10 +15,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.request import Request
 
-from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import ConsumeIn, consume_responses
 from tollgate.api.problems import error_responses
 from tollgate.api.ratelimit_headers import doc_headers
+from tollgate.api.request import caller, require, tenant_for
 from tollgate.domain.keys import Scope
 from tollgate.services.consume import ConsumeService
 

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tollgate.api import problems
 from tollgate.api.cloudevents import MalformedBody, read_body
-from tollgate.api.http import caller, media_type, raw_body, require
 from tollgate.api.problems import FieldErrorOut
+from tollgate.api.request import caller, media_type, raw_body, require
 from tollgate.domain import events as ev
 from tollgate.domain.ids import ID_MAX_LENGTH
 from tollgate.domain.keys import Scope

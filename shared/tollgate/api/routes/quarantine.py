@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.request import Request
 from pydantic import BaseModel, Field
 
-from tollgate.api.http import caller, require
 from tollgate.api.problems import error_responses
+from tollgate.api.request import caller, require
 from tollgate.domain.ids import ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.services.quarantine import QuarantineService

@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.request import Request
 
-from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import QuotaOut, QuotasOut
 from tollgate.api.problems import error_responses
+from tollgate.api.request import caller, require, tenant_for
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.services.meters import MeterService

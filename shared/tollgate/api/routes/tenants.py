@@ -10,9 +10,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.request import Request
 
-from tollgate.api.http import caller, require, tenant_for
 from tollgate.api.limit_schemas import ApiRateLimitOut, EffectiveLimitOut, LimitOut, TenantLimitsIn, TenantLimitsOut
 from tollgate.api.problems import error_responses
+from tollgate.api.request import caller, require, tenant_for
 from tollgate.api.schemas import Page, TenantCreate, TenantOut, TenantPatch
 from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
 from tollgate.domain.keys import Scope
