@@ -294,16 +294,7 @@ class _Decision:
         verdict = judge(self.amount, states)
         assert self.event_id is not None
         if not verdict.allowed:  # the known values are lower bounds: this denial is certain
-            return _deny(
-                self.store,
-                self.tenant_id,
-                self.event_id,
-                states,
-                {s.limit.key for s in verdict.blocking},
-                self.tz,
-                self.expires_at,
-                self.now,
-            )
+            return self.deny(states, {s.limit.key for s in verdict.blocking})
         if not self.known.trusted(self.keys):
             return None
         doc = self.allowed_doc(states)
@@ -320,16 +311,7 @@ class _Decision:
             seen = self.seen(states, result.values)
             verdict = judge(self.amount, seen)
             if not verdict.allowed:
-                return _deny(
-                    self.store,
-                    self.tenant_id,
-                    self.event_id,
-                    seen,
-                    {s.limit.key for s in verdict.blocking},
-                    self.tz,
-                    self.expires_at,
-                    self.now,
-                )
+                return self.deny(seen, {s.limit.key for s in verdict.blocking})
         return None  # lost the bet (or contended): read, then write
 
     # -------------------------------------------------------------- read, then write
@@ -349,16 +331,7 @@ class _Decision:
             return _result(doc, False, now)
         assert self.event_id is not None
         if not verdict.allowed:
-            return _deny(
-                self.store,
-                self.tenant_id,
-                self.event_id,
-                states,
-                {s.limit.key for s in verdict.blocking},
-                tz,
-                self.expires_at,
-                now,
-            )
+            return self.deny(states, {s.limit.key for s in verdict.blocking})
         writes = self.writes(states, None)
         doc = self.allowed_doc(states)
         for attempt in range(MAX_ATTEMPTS):
@@ -374,35 +347,26 @@ class _Decision:
                     self.known.learn(k, used_of(v, self.meter.aggregation))
                 seen = self.seen(states, result.values)
                 blocking = {s.limit.key for k, s in zip(self.keys, seen, strict=True) if k in result.values}
-                return _deny(self.store, self.tenant_id, self.event_id, seen, blocking, tz, self.expires_at, now)
+                return self.deny(seen, blocking)
             assert isinstance(result, Contended)
             log.info("consume transaction contended; retrying", extra={"codes": result.codes, "attempt": attempt})
             time.sleep(min(0.2, 0.01 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
         raise Busy("the counters are too contended right now; retry in a moment")
 
+    def deny(self, states: list[LimitState], blocking: set[tuple[str, Window]]) -> ConsumeResult:
+        """Record the denial on the marker, so a retry of the id is denied too - unless another
+        request recorded a decision for the id first, which then stands."""
+        assert self.event_id is not None
+        doc = decision_doc(False, states, blocking, self.tz)
+        first = self.store.put_marker(self.tenant_id, self.event_id, doc, self.expires_at)
+        if first is not None:
+            return _replay(first, states, self.tz, self.now)
+        return _result(doc, False, self.now)
+
     def _duplicate(self, result: Duplicate, states: list[LimitState]) -> ConsumeResult:
         assert self.event_id is not None
         found = result.marker or self.store.get_marker(self.tenant_id, self.event_id) or Marker(None, None)
         return _replay(found, states, self.tz, self.now)
-
-
-def _deny(
-    store: CounterStore,
-    tenant_id: str,
-    event_id: str,
-    states: list[LimitState],
-    blocking: set[tuple[str, Window]],
-    tz: Any,
-    expires_at: int,
-    now: datetime,
-) -> ConsumeResult:
-    """Record the denial on the marker, so a retry of the id is denied too - unless another
-    request recorded a decision for the id first, which then stands."""
-    doc = decision_doc(False, states, blocking, tz)
-    first = store.put_marker(tenant_id, event_id, doc, expires_at)
-    if first is not None:
-        return _replay(first, states, tz, now)
-    return _result(doc, False, now)
 
 
 def _replay(marker: Marker, states: list[LimitState], tz: Any, now: datetime) -> ConsumeResult:
