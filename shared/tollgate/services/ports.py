@@ -10,18 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tollgate.adapters.commit_plan import CommitUnit
-from tollgate.adapters.event_log import LogChunk
-from tollgate.domain.audit import AuditEntry
-from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
-from tollgate.domain.decisions import DecisionDoc
-from tollgate.domain.plans import Limit, Plan
-from tollgate.domain.ratelimit import LeaseWrite
-from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
-from tollgate.domain.usage import UsageEvent
-from tollgate.domain.usage_query import CounterCell
+if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
+    from tollgate.adapters.commit_plan import CommitUnit
+    from tollgate.adapters.event_log import LogChunk
+    from tollgate.domain.audit import AuditEntry
+    from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
+    from tollgate.domain.decisions import DecisionDoc
+    from tollgate.domain.plans import Limit, Plan
+    from tollgate.domain.ratelimit import LeaseWrite
+    from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
+    from tollgate.domain.usage import UsageEvent
+    from tollgate.domain.usage_query import CounterCell
+
 
 Page = tuple[list[Any], str | None]
 
