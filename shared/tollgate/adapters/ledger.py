@@ -11,7 +11,6 @@ pointed at ``Settings.endpoint_url`` when the local stack runs on moto.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from tollgate.config import Settings
 from tollgate.domain import storage_keys as keys
 from tollgate.domain import stored_events
 from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
+from tollgate.domain.retry import backoff_seconds
 from tollgate.domain.times import format_time
 from tollgate.services.ports import CommitCancelled, StoreBusy, StoreRefused
 
@@ -80,12 +80,8 @@ def dynamodb_client(settings: Settings) -> Any:
     )
 
 
-def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _RETRYABLE_CODES
-
-
 def backoff(attempt: int) -> None:
-    time.sleep(min(1.0, 0.025 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+    time.sleep(backoff_seconds(attempt))
 
 
 # ------------------------------------------------------------------ attribute values

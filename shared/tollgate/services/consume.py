@@ -218,8 +218,10 @@ class ConsumeService:
         tz = periods.zone(tenant.timezone)
         limits = [e.limit for e in self._catalog.effective_limits(tenant) if e.limit.meter == meter.key]
         keys = [counter_key(tenant.id, lim, bounds(at, lim.window, tz).start) for lim in limits]
-        d = _Decision(self._store, self.known, tenant.id, meter, amount, event_id, at, now, tz, limits, keys)
-        d.expires_at = int((now + self._retention).timestamp())
+        expires_at = int((now + self._retention).timestamp())
+        d = _Decision(
+            self._store, self.known, tenant.id, meter, amount, event_id, at, now, tz, limits, keys, expires_at
+        )
         if amount > 0 and not too_big(amount, limits):
             fast = d.without_reading()
             if fast is not None:
@@ -228,8 +230,6 @@ class ConsumeService:
 
 
 class _Decision:
-    expires_at: int
-
     def __init__(
         self,
         store: CounterStore,
@@ -243,8 +243,9 @@ class _Decision:
         tz: ZoneInfo,
         limits: list[Limit],
         counter_keys: list[CounterKey],
+        expires_at: int,
     ) -> None:
-        self.store, self.known = store, known
+        self.store, self.known, self.expires_at = store, known, expires_at
         self.tenant_id, self.meter, self.amount, self.event_id = tenant_id, meter, amount, event_id
         self.at, self.now, self.tz, self.limits, self.keys = at, now, tz, limits, counter_keys
 

@@ -25,7 +25,6 @@ of that message counts it again if the commit never happened.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, Event
 from tollgate.domain.ids import is_id
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import zone
+from tollgate.domain.retry import backoff_seconds
 from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.wire import usage_message
 
@@ -105,7 +105,7 @@ def decode(body: str) -> UsageMessage:
 
 
 def backoff(attempt: int) -> None:
-    time.sleep(min(1.0, 0.025 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+    time.sleep(backoff_seconds(attempt))
 
 
 class CountUsage:

@@ -25,9 +25,6 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.usage_query import CounterCell
 
 
-Page = tuple[list[Any], str | None]
-
-
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, time-zone aware (UTC)."""
