@@ -70,8 +70,10 @@ def _expiry(start: datetime | None, window: Window) -> int | None:
 
 
 def counter_targets(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) -> list[CounterTarget]:
-    """Every counter item one event updates: per counted window, the total and one item per
-    group-by dimension the event carries."""
+    """Every counter item one event updates: per counted window, the total and, except for
+    minutes, one item per group-by dimension the event carries. Minutes serve rate windows and
+    quotas, which read totals only; a group item per minute would cost 2 write units per
+    transaction for nothing (docs/storage.md, "Cost")."""
     at = parse_time(event.time)
     dims = [(d, event.dims[d]) for d in meter.group_by if d in event.dims]
     out: list[CounterTarget] = []
@@ -82,7 +84,7 @@ def counter_targets(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEve
         out.append(
             CounterTarget(CounterKey(keys.total_pk(tenant, event.meter, window), keys.total_sk(window_key)), expires)
         )
-        for dim, value in dims:
+        for dim, value in dims if window is not Window.MINUTE else ():
             out.append(
                 CounterTarget(
                     CounterKey(keys.group_pk(tenant, event.meter, window, dim), keys.group_sk(window_key, value)),
