@@ -22,14 +22,9 @@ import importlib.util
 import io
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,7 +33,7 @@ from typing import Any
 
 from bench.handler_env import Context, set_environment
 
-from .local_stack import free_port, spawn
+from .local_stack import bench_tenant, running
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "consume"
@@ -236,42 +231,9 @@ def in_process() -> dict[str, Any]:
 def on_local_stack() -> dict[str, Any]:
     import requests
 
-    sys.path.insert(0, str(ROOT / "shared"))
-    from tollgate.domain.keys import generate_key
-
-    port, admin_key = free_port(), generate_key().key
-    log = tempfile.NamedTemporaryFile(prefix="bench-local-", suffix=".log")  # noqa: SIM115
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    pythonpath = os.pathsep.join([str(ROOT / "shared"), str(ROOT / "dev")])  # tollgate, tollgate_dev (the stack)
-    env.update(TOLLGATE_ADMIN_KEY=admin_key, PYTHONUNBUFFERED="1", PYTHONPATH=pythonpath)
-    state_dir = tempfile.mkdtemp(prefix="bench-state-")  # never the project's .tollgate/
-    process, _ = spawn(port, state_dir, env, log, 60, 0.1)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with running() as (base, admin_key):
         s = requests.Session()
-        admin = {"Authorization": f"Bearer {admin_key}"}
-        tag = uuid.uuid4().hex[:6]
-        meter, tenant = f"bench{tag}", f"bench-{tag}"
-        plan = {
-            "name": "bench",
-            "limits": [{"meter": meter, "window": "month", "limit": 10**9}],
-            "api_rate_limit": {"per_second": 100000, "burst": 100000},
-        }
-        assert s.put(f"{base}/v1/plans/bench-{tag}", headers=admin, json=plan).status_code == 200
-        assert (
-            s.post(
-                f"{base}/v1/meters", headers=admin, json={"key": meter, "name": meter, "aggregation": "count"}
-            ).status_code
-            == 201
-        )
-        assert (
-            s.post(
-                f"{base}/v1/tenants", headers=admin, json={"id": tenant, "name": tenant, "plan": f"bench-{tag}"}
-            ).status_code
-            == 201
-        )
-        key = s.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": tenant}).json()["key"]
-        headers = {"Authorization": f"Bearer {key}"}
+        tenant, meter, headers = bench_tenant(s, base, admin_key)
         out: dict[str, Any] = {}
         cases = (
             ("allowed", "POST", "/v1/consume", lambda i: {"id": f"b{i}", "meter": meter}),
@@ -301,14 +263,6 @@ def on_local_stack() -> dict[str, Any]:
                 "p99_ms": round(latencies[int(0.99 * len(latencies)) - 1], 2),
             }
         return out
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def run() -> dict[str, Any]:

@@ -26,6 +26,8 @@ class Settings:
     rate_limits_table: str | None = None
     """None turns the API rate limit off (outside the template's functions, e.g. a benchmark)."""
     usage_queue_url: str = ""
+    pack_queue_url: str = ""
+    """Where ingest sends small messages for the repack stage; empty sends them to the usage queue."""
     usage_dlq_url: str = ""
     alerts_topic_arn: str = ""
     invoice_bucket: str = ""
@@ -52,6 +54,7 @@ class Settings:
             audit_table=env.get("AUDIT_TABLE", d.audit_table),
             rate_limits_table=env.get("RATE_LIMITS_TABLE") or None,
             usage_queue_url=env.get("USAGE_QUEUE_URL", ""),
+            pack_queue_url=env.get("PACK_QUEUE_URL", ""),
             usage_dlq_url=env.get("USAGE_DLQ_URL", ""),
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
             invoice_bucket=env.get("INVOICE_BUCKET", ""),

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from tollgate.services.queue_health import QueueHealthService
     from tollgate.services.quotas import QuotaService
     from tollgate.services.ratelimit import ApiRateLimits
+    from tollgate.services.repack import RepackService
     from tollgate.services.tenants import TenantService
     from tollgate.services.usage import UsageService
 
@@ -188,6 +189,12 @@ class Root:
 
         return UsageQueue(self.sqs, self.settings.usage_queue_url)
 
+    @cached_property
+    def pack_queue(self) -> UsageQueue | None:
+        from tollgate.adapters.queue import UsageQueue
+
+        return UsageQueue(self.sqs, self.settings.pack_queue_url) if self.settings.pack_queue_url else None
+
     # -------------------------------------------------------------- the one cache
     @cached_property
     def catalog(self) -> Catalog:
@@ -264,7 +271,7 @@ class Root:
     def ingest(self) -> IngestService:
         from tollgate.services.ingest import IngestService
 
-        return IngestService(self.catalog, self.usage_queue, self.clock)
+        return IngestService(self.catalog, self.usage_queue, self.clock, pack_queue=self.pack_queue)
 
     @cached_property
     def usage(self) -> UsageService:
@@ -291,6 +298,12 @@ class Root:
         return CountUsage(self.ledger, self.quarantine_log, self.clock)
 
     @cached_property
+    def repack(self) -> RepackService:
+        from tollgate.services.repack import RepackService
+
+        return RepackService(self.usage_queue)
+
+    @cached_property
     def queue_health(self) -> QueueHealthService:
         from tollgate.adapters.queue import SqsQueueMonitor
         from tollgate.services.queue_health import QueueHealthService
@@ -302,4 +315,5 @@ class Root:
             self.clock,
             usage_queue_url=s.usage_queue_url,
             dlq_url=s.usage_dlq_url,
+            pack_queue_url=s.pack_queue_url,
         )

@@ -28,7 +28,7 @@ from tollgate.services.ports import CommitCancelled, StoreRefused
 
 from .counter_store import CounterItem, Counters, MarkerItem, Markers, add
 
-METHODS = frozenset({"claim", "write_log", "committed_markers", "commit", "apply_idempotent"})
+METHODS = frozenset({"owners", "claim", "write_log", "committed_markers", "commit", "apply_idempotent"})
 
 
 @dataclass
@@ -123,6 +123,15 @@ class FakeEventLedger:
         ]
 
     # -------------------------------------------------------------- 1. claims
+    def owners(self, refs: Sequence[EventRef]) -> dict[EventRef, str]:
+        with self._lock:
+            self.calls["owners"] += 1
+            error = self._injected("owners", tuple(refs))
+            if error is not None:
+                raise _exception(error)
+            found = ((ref, self.markers.get((ref.tenant, ref.event_id))) for ref in refs)
+            return {ref: marker.msg for ref, marker in found if marker is not None}
+
     def claim(
         self, claims: Sequence[tuple[EventRef, str, Sequence[str]]], now: datetime
     ) -> list[str | None | Exception]:

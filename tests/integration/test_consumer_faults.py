@@ -116,13 +116,13 @@ class Faults:
             self.fired = True
             raise Crash(f"died after call {self.k}")
 
-    def attach(self, client: Any) -> Callable[[], None]:
-        client.meta.events.register("before-call.dynamodb", self.before)
-        client.meta.events.register("after-call.dynamodb", self.after)
+    def attach(self, client: Any, service: str = "dynamodb") -> Callable[[], None]:
+        client.meta.events.register(f"before-call.{service}", self.before)
+        client.meta.events.register(f"after-call.{service}", self.after)
 
         def detach() -> None:
-            client.meta.events.unregister("before-call.dynamodb", self.before)
-            client.meta.events.unregister("after-call.dynamodb", self.after)
+            client.meta.events.unregister(f"before-call.{service}", self.before)
+            client.meta.events.unregister(f"after-call.{service}", self.after)
 
         return detach
 

@@ -23,7 +23,7 @@ from cloudevents.v1.http import CloudEvent as V1CloudEvent
 from tests.conftest import ROOT, FakeContext, http_event, load_event, new_root
 from tests.integration.conftest import Reply
 from tollgate.adapters import queue as queue_adapter
-from tollgate.adapters.queue import MAX_BATCH_BYTES, UsageQueue
+from tollgate.adapters.queue import MAX_BATCH_BYTES
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.usage import UsageEvent, UsageMessage
@@ -72,6 +72,7 @@ class World:
         self.keys = keys
         self.secrets = secrets
         self.queue_url = os.environ["USAGE_QUEUE_URL"]
+        self.pack_queue_url = os.environ["PACK_QUEUE_URL"]  # small messages wait there to be folded
         self.sqs = boto3.client("sqs")
         self.sleeps: list[float] = []
 
@@ -95,21 +96,23 @@ class World:
         text = raw.get("body") or ""
         return Reply(raw["statusCode"], raw.get("headers") or {}, json.loads(text) if text else None)
 
-    def drain(self) -> list[UsageMessage]:
+    def drain(self, *queue_urls: str) -> list[UsageMessage]:
+        """The messages ingest sent, to either queue (by default)."""
         out = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600)
-            if not got.get("Messages"):
-                return out
-            out += [decode(m["Body"]) for m in got["Messages"]]
+        for url in queue_urls or (self.queue_url, self.pack_queue_url):
+            while got := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600):
+                if not got.get("Messages"):
+                    break
+                out += [decode(m["Body"]) for m in got["Messages"]]
+        return out
 
     def queued_ids(self) -> list[tuple[str, str]]:
         return sorted((m.tenant, e.id) for m in self.drain() for e in m.events)
 
     def use_client(self, recorder: Recorder) -> Recorder:
         # The environment's own queue adapter, on the recording client (the root lives for this test only).
-        q: UsageQueue = self.root.usage_queue
-        q.client, q.sleep = recorder, self.sleeps.append
+        for q in (self.root.usage_queue, self.root.pack_queue):
+            q.client, q.sleep = recorder, self.sleeps.append
         return recorder
 
     def recorder(self, **kw) -> Recorder:

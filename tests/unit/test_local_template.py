@@ -221,8 +221,12 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     assert by_key["GET /health"].authorizer is None
     assert by_key["$default"].authorizer and by_key["$default"].authorizer.function_id == "AuthorizerFunction"
     assert api_id == "tollgate-local-httpapi"
-    (usage,) = sqs_mappings(real)
+    mappings = {m.name: m for m in sqs_mappings(real)}
+    assert set(mappings) == {"ConsumerFunction.Usage", "RepackFunction.Pack"}
+    usage, pack = mappings["ConsumerFunction.Usage"], mappings["RepackFunction.Pack"]
     assert (usage.batch_size, usage.window_s, usage.report_batch_item_failures) == (10, 1.0, True)
+    assert (pack.batch_size, pack.window_s, pack.report_batch_item_failures) == (1000, 1.0, True)
+    assert usage.queue_arn != pack.queue_arn
     (health,) = schedules_from_template(real)
     assert (health.event_id, health.name, health.enabled) == ("Health", "tollgate-local-queue-health", True)
 

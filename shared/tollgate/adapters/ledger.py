@@ -136,6 +136,37 @@ class Ledger:
             return list(pool.map(fn, items))
 
     # -------------------------------------------------------------- 1. claims
+    def owners(self, refs: Sequence[EventRef]) -> dict[EventRef, str]:
+        """Owners of events already claimed: ``BatchGetItem``, 100 keys a request, eventually
+        consistent (half a read unit per marker). An owner never changes once written, so an
+        answer is never wrong, only possibly missing a claim made a moment ago, which the
+        conditional claim then finds. Raises when a request fails."""
+        by_pk = {keys.event_marker_pk(r.tenant, r.event_id): r for r in refs}
+        pks = list(by_pk)
+        client = self.client
+
+        def one(chunk: list[str]) -> list[tuple[str, str]]:
+            request = {
+                self.events_table: {
+                    "Keys": [{"pk": s(pk), "sk": s(keys.EVENT_SK)} for pk in chunk],
+                    "ProjectionExpression": "pk, msg",
+                }
+            }
+            found: list[tuple[str, str]] = []
+            for attempt in range(8):
+                resp = client.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self.events_table, []):
+                    if "msg" in item:
+                        found.append((item["pk"]["S"], item["msg"]["S"]))
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    return found
+                backoff(attempt)
+            raise RuntimeError("event markers left unprocessed")
+
+        chunks = [pks[i : i + 100] for i in range(0, len(pks), 100)]
+        return {by_pk[pk]: owner for found in self._map(one, chunks) for pk, owner in found}
+
     def claim(
         self, claims: Sequence[tuple[EventRef, str, Sequence[str]]], now: datetime
     ) -> list[str | None | Exception]:

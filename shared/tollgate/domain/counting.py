@@ -24,9 +24,10 @@ from decimal import Context, Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from tollgate.wire.usage_message import event_dict
+from tollgate.wire.usage_message import decode, event_dict
 
 from . import storage_keys as keys
+from .ids import is_id
 from .meters import Aggregation, MeterSpec
 from .periods import COUNTED_WINDOWS, Window, utc_key, window_start, zone
 from .times import parse_time
@@ -184,6 +185,7 @@ class Delivery:
 
     message_id: str
     message: UsageMessage
+    attempt: int = 1  # SQS's ApproximateReceiveCount: above 1, an earlier delivery may have claimed
 
     def refs(self) -> Iterator[tuple[EventRef, UsageEvent]]:
         """Each event of the message once (first occurrence), in message order."""
@@ -212,6 +214,21 @@ def batch_candidates(deliveries: Sequence[Delivery]) -> dict[EventRef, list[str]
 def claimed_events(delivery: Delivery, owners: Mapping[EventRef, str | None]) -> list[UsageEvent]:
     """The events this message owns (first occurrence of each id), in message order."""
     return [e for ref, e in delivery.refs() if owners.get(ref) == delivery.message_id]
+
+
+# ------------------------------------------------------------------ decoding
+def decode_message(body: str) -> UsageMessage:
+    """``usage_message.decode`` plus what counting needs: a valid tenant id, a known zone and
+    finite numbers. Anything wrong here concerns the whole message: it is poison (the consumer
+    and the repack stage fail its record alone)."""
+    message = decode(body)
+    if not isinstance(message.tenant, str) or not is_id(message.tenant):
+        raise ValueError("the message's tenant is not a valid tenant id")
+    zone(message.timezone)
+    for e in message.events:
+        if message.meters[e.meter].aggregation is not Aggregation.UNIQUE_COUNT and not Decimal(e.value).is_finite():
+            raise ValueError(f"event {e.id!r} has a value that is not a finite number")
+    return message
 
 
 # ------------------------------------------------------------------ screening

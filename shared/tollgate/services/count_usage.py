@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,13 +39,10 @@ from tollgate.adapters.commit_plan import CommitUnit
 from tollgate.adapters.event_log import LogChunk
 from tollgate.domain import counting
 from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
-from tollgate.domain.ids import is_id
-from tollgate.domain.meters import Aggregation
-from tollgate.domain.periods import zone
 from tollgate.domain.retry import backoff_seconds
-from tollgate.domain.usage import UsageEvent, UsageMessage
-from tollgate.wire import usage_message
+from tollgate.domain.usage import UsageEvent
 
+from .batch import RecordFailures
 from .ports import (
     Clock,
     CommitCancelled,
@@ -66,42 +63,16 @@ SAFETY_SECONDS = 3.0
 COMMIT_ATTEMPTS = 5
 
 
-class RecordNotCounted(Exception):
-    """Raised by the record handler for a record whose message was not (fully) counted."""
-
-
 @dataclass
-class BatchOutcome:
+class BatchOutcome(RecordFailures):
     """What a batch did. ``record_handler`` reports it to ``process_partial_response``."""
 
-    failed: dict[str, str] = field(default_factory=dict)  # message id -> reason
     counted: int = 0  # events counted by messages this invocation committed
     recounted: int = 0  # events of messages an earlier delivery had already committed
     duplicates: int = 0
     poison: int = 0
     saturated: int = 0
     quarantined: int = 0
-
-    def fail(self, message_id: str, reason: str) -> None:
-        self.failed.setdefault(message_id, reason)
-
-    def record_handler(self, record: Any) -> None:
-        message_id = record.message_id if hasattr(record, "message_id") else record["messageId"]
-        if message_id in self.failed:
-            raise RecordNotCounted(self.failed[message_id])
-
-
-def decode(body: str) -> UsageMessage:
-    """``usage_message.decode`` plus what counting needs: a valid tenant id, a known zone and
-    finite numbers. Anything wrong here concerns the whole message: it is poison."""
-    message = usage_message.decode(body)
-    if not isinstance(message.tenant, str) or not is_id(message.tenant):
-        raise ValueError("the message's tenant is not a valid tenant id")
-    zone(message.timezone)
-    for e in message.events:
-        if message.meters[e.meter].aggregation is not Aggregation.UNIQUE_COUNT and not Decimal(e.value).is_finite():
-            raise ValueError(f"event {e.id!r} has a value that is not a finite number")
-    return message
 
 
 def backoff(attempt: int) -> None:
@@ -113,6 +84,7 @@ class CountUsage:
 
     def __init__(self, ledger: EventLedger, quarantine: QuarantineLog, clock: Clock) -> None:
         self.ledger, self.quarantine, self._clock = ledger, quarantine, clock
+        self.duplicates = DuplicateShare()
 
     def count_batch(self, event: dict[str, Any], *, context: Any = None, metrics: Any = None) -> BatchOutcome:
         """Count an SQS event's records. Never raises for a record's failure: the outcome lists
@@ -126,7 +98,7 @@ class CountUsage:
                 continue
             seen.add(message_id)
             try:
-                deliveries.append(Delivery(message_id, decode(record["body"])))
+                deliveries.append(Delivery(message_id, counting.decode_message(record["body"]), _attempt(record)))
             except Exception as exc:  # noqa: BLE001 - any undecodable body is poison
                 outcome.poison += 1
                 outcome.fail(message_id, f"poison message: {type(exc).__name__}: {exc}")
@@ -136,13 +108,48 @@ class CountUsage:
         deadline = None
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-        _BatchRun(deliveries, self.ledger, outcome, now).run(deadline)
+        run = _BatchRun(deliveries, self.ledger, outcome, now, read_first=self.duplicates.likely)
+        run.run(deadline)
+        self.duplicates.observe(run.events_of, run.duplicates_of)
         _emit(metrics, outcome)
         return outcome
 
     def count_messages(self, messages: Sequence[tuple[str, str]], **kwargs: Any) -> BatchOutcome:
         """Count ``(message id, body)`` pairs as one batch (benchmarks and tools)."""
         return self.count_batch({"Records": [{"messageId": m, "body": b} for m, b in messages]}, **kwargs)
+
+
+def _attempt(record: dict[str, Any]) -> int:
+    try:
+        return int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+class DuplicateShare:
+    """Per tenant, the recent share of events that were duplicates (an exponential average
+    over this environment's batches), to decide when reading claims first pays.
+
+    A duplicate's conditional claim fails, and a failed write is billed: 1 write unit
+    ($0.625 a million on demand). Reading the marker first costs half a read unit ($0.0625 a
+    million) for every event. Reading first is cheaper when more than ``READ_FIRST_SHARE`` of
+    a tenant's events are duplicates (docs/storage.md, "Cost")."""
+
+    READ_FIRST_SHARE = 0.1
+    MAX_TENANTS = 10_000
+
+    def __init__(self) -> None:
+        self._share: dict[str, float] = {}
+
+    def likely(self, tenant: str) -> bool:
+        return self._share.get(tenant, 0.0) >= self.READ_FIRST_SHARE
+
+    def observe(self, events: dict[str, int], duplicates: dict[str, int]) -> None:
+        if len(self._share) > self.MAX_TENANTS:
+            self._share.clear()
+        for tenant, n in events.items():
+            if n:
+                self._share[tenant] = (self._share.get(tenant, 0.0) + duplicates.get(tenant, 0) / n) / 2
 
 
 def _screen(deliveries: list[Delivery], store: QuarantineLog, outcome: BatchOutcome, now: datetime) -> list[Delivery]:
@@ -191,13 +198,25 @@ class _CommitAttempt:
 
 
 class _BatchRun:
-    def __init__(self, deliveries: list[Delivery], ledger: EventLedger, outcome: BatchOutcome, now: datetime):
+    def __init__(
+        self,
+        deliveries: list[Delivery],
+        ledger: EventLedger,
+        outcome: BatchOutcome,
+        now: datetime,
+        *,
+        read_first: Callable[[str], bool] = lambda tenant: False,
+    ):
         self.deliveries = deliveries
         self.ledger = ledger
         self.outcome = outcome
         self.now = now
         self.holders = counting.batch_candidates(deliveries)
         self.owners: dict[EventRef, str | None] = {}
+        self.read_first = read_first
+        self.redelivered = {d.message_id for d in deliveries if d.attempt > 1}
+        self.events_of: Counter[str] = Counter()  # per tenant, distinct events of counted messages
+        self.duplicates_of: Counter[str] = Counter()
 
     def failed(self, d: Delivery) -> bool:
         return d.message_id in self.outcome.failed
@@ -245,7 +264,10 @@ class _BatchRun:
                 log.exception("planning a message's writes failed", extra={"message_id": d.message_id})
         live = [d for d in wave if not self.failed(d)]
         for d in live:
-            self.outcome.duplicates += len(d.message.events) - len(claimed[d.message_id])
+            duplicates = len(d.message.events) - len(claimed[d.message_id])
+            self.outcome.duplicates += duplicates
+            self.events_of[d.message.tenant] += len(d.message.events)
+            self.duplicates_of[d.message.tenant] += duplicates
         self.write_log(live, chunks)
         recounted = self.commit([d for d in live if not self.failed(d)], units)
         self.apply_idempotent([d for d in live if not self.failed(d)], updates)
@@ -263,6 +285,7 @@ class _BatchRun:
             for ref, holders in self.holders.items()
             if holders[0] in members and ref not in self.owners
         ]
+        todo = self.known_owners(todo)
         for (ref, _, holders), result in zip(todo, self.ledger.claim(todo, self.now), strict=True):
             if isinstance(result, Exception):
                 # Unknown owner: no message holding this event may commit in this invocation.
@@ -271,6 +294,29 @@ class _BatchRun:
                 log.warning("claim failed", extra={"error": str(result)})
             else:
                 self.owners[ref] = result
+
+    def known_owners(
+        self, todo: list[tuple[EventRef, str, tuple[str, ...]]]
+    ) -> list[tuple[EventRef, str, tuple[str, ...]]]:
+        """Reads the owners of events likely claimed already (a redelivered message's, or a
+        tenant's that sends many duplicates) and records them; returns the claims still to
+        write. A read that fails only means those events are claimed by writing."""
+        ask = [ref for ref, _, holders in todo if self.read_first(ref.tenant) or self.redelivered.intersection(holders)]
+        if not ask:
+            return todo
+        try:
+            found = self.ledger.owners(ask)
+        except Exception as exc:  # noqa: BLE001 - the claims decide anyway
+            log.warning("reading claims first failed; claiming by writes", extra={"error": str(exc)})
+            return todo
+        rest = []
+        for ref, me, holders in todo:
+            owner = found.get(ref)
+            if owner is None:
+                rest.append((ref, me, holders))
+            else:
+                self.owners[ref] = owner if owner in holders else None
+        return rest
 
     def write_log(self, live: list[Delivery], chunks_of: dict[str, list[LogChunk]]) -> None:
         """One BatchWriteItem per 25 chunks of any messages. A request that fails fails every

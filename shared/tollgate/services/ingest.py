@@ -16,10 +16,11 @@ from typing import Any
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
 from tollgate.domain.events import Batch, EventValidator, Rejected
 from tollgate.domain.keys import Principal, Scope
-from tollgate.wire.usage_message import pack
+from tollgate.wire.repack import DIRECT_EVENTS
+from tollgate.wire.usage_message import MAX_MESSAGE_BYTES, Packed, pack
 
 from .catalog import Catalog
-from .ports import Clock, UsageQueue
+from .ports import Clock, SendReport, UsageQueue
 
 RETRY_AFTER_SECONDS = 2
 QUEUE_FAILED = "could not be queued (the queue is unavailable); send this event again"
@@ -58,8 +59,13 @@ class IngestResult:
 
 # ------------------------------------------------------------------ the service
 class IngestService:
-    def __init__(self, catalog: Catalog, queue: UsageQueue, clock: Clock) -> None:
+    def __init__(
+        self, catalog: Catalog, queue: UsageQueue, clock: Clock, *, pack_queue: UsageQueue | None = None
+    ) -> None:
+        """``pack_queue``: where small messages go to be folded (``tollgate.wire.repack``);
+        without it every message goes to ``queue``."""
         self._catalog, self._queue, self._clock = catalog, queue, clock
+        self._pack_queue = pack_queue
 
     def validate(self, principal: Principal, raw_events: list[Any], now: datetime | None = None) -> Batch:
         """Validate the raw events of a request (``tollgate.api.cloudevents.read_body``)."""
@@ -86,7 +92,7 @@ class IngestService:
         for tenant, events in by_tenant.items():
             used = {meter for _, meter, _ in events}
             messages.extend(pack(tenant, batch.timezones[tenant], {k: batch.meters[k] for k in used}, events))
-        report = self._queue.send([m.body for m in messages])
+        report = self._send(messages)
         failed_indexes = {i for position in report.failed for i in messages[position].indexes}
         result = IngestResult(
             accepted=len(batch.accepted) - len(failed_indexes),
@@ -100,6 +106,32 @@ class IngestService:
         if failed_indexes:
             _reject_unqueued(batch, failed_indexes, result, report.last_error)
         return result
+
+    def _send(self, messages: list[Packed]) -> SendReport:
+        """Large messages to the usage queue, small ones to the pack queue (when there is one):
+        one report, in ``messages``' positions."""
+        routes = [(self._queue, [i for i, m in enumerate(messages) if self._pack_queue is None or direct(m)])]
+        if self._pack_queue is not None:
+            routes.append((self._pack_queue, [i for i, m in enumerate(messages) if not direct(m)]))
+        report = SendReport()
+        for queue, positions in routes:
+            if not positions:
+                continue
+            part = queue.send([messages[i].body for i in positions])
+            report.sent += [positions[i] for i in part.sent]
+            report.failed += [positions[i] for i in part.failed]
+            report.calls += part.calls
+            report.billed += part.billed
+            report.last_error = part.last_error or report.last_error
+        report.sent.sort()
+        report.failed.sort()
+        return report
+
+
+def direct(message: Packed) -> bool:
+    """Whether a message is large enough to be counted as it is: folding it would save little
+    and cost a hop of latency."""
+    return len(message.indexes) >= DIRECT_EVENTS or message.size >= MAX_MESSAGE_BYTES // 2
 
 
 def _reject_unqueued(batch: Batch, failed_indexes: set[int], result: IngestResult, last_error: str | None) -> None:

@@ -185,6 +185,10 @@ class StoreRefused(Exception):
 class EventLedger(Protocol):
     """The consumer's side of exactly-once counting (docs/storage.md)."""
 
+    def owners(self, refs: Sequence[EventRef]) -> dict[EventRef, str]:
+        """The owners of the events already claimed, by a read (eventually consistent: an
+        event missing from the answer may still be claimed). Raises when the read fails."""
+
     def claim(
         self, claims: Sequence[tuple[EventRef, str, Sequence[str]]], now: datetime
     ) -> list[str | None | Exception]: ...

@@ -229,3 +229,50 @@ def test_a_message_repeated_within_one_batch_counts_once(world: World):
     out = count(world, ("m1", message), ("m1", message))
     assert (out.failed, out.counted, out.duplicates) == ({}, 2, 0)
     assert total(world) == Decimal(5)
+
+
+# ------------------------------------------------------------------ reading claims first
+def redelivered(message_id: str, text: str) -> dict:
+    return {"messageId": message_id, "body": text, "attributes": {"ApproximateReceiveCount": "2"}}
+
+
+def test_a_redelivery_reads_its_claims_instead_of_writing_them_again(world: World):
+    ledger = world.stores.event_ledger
+    ledger.fail("commit", ConnectionError("lost"), times=1)  # claimed, then the commit failed
+    text = body(ev("e1", "1"), ev("e2", "2"))
+    assert set(count(world, ("m1", text)).failed) == {"m1"}
+    claims_before = ledger.requests["claim"]
+    out = world.count_usage.count_batch({"Records": [redelivered("m1", text)]})
+    assert (out.failed, out.counted) == ({}, 2)
+    assert ledger.requests["claim"] == claims_before  # both owners were read, none written
+    assert ledger.calls["owners"] == 1 and total(world) == Decimal(3)
+
+
+def test_a_tenant_sending_many_duplicates_has_its_claims_read_first(world: World):
+    ledger = world.stores.event_ledger
+    count(world, ("m1", body(*(ev(f"e{i}") for i in range(10)))))
+    assert ledger.calls["owners"] == 0  # no duplicates seen yet: claims are written
+    resent = [ev(f"e{i}") for i in range(5)] + [ev(f"n{i}") for i in range(5)]  # half retries
+    count(world, ("m2", body(*resent)))
+    assert ledger.calls["owners"] == 0 and ledger.requests["claim"] == 20  # learning: 5 failed claims
+    count(world, ("m3", body(*(ev(f"e{i}") for i in range(5, 10)), *(ev(f"k{i}") for i in range(5)))))
+    assert ledger.calls["owners"] == 1 and ledger.requests["claim"] == 25  # only the 5 new ones
+    assert total(world) == Decimal(20)
+    count(world, ("m4", body(*(ev(f"z{i}") for i in range(10)), tenant="beta")))
+    assert ledger.calls["owners"] == 1  # another tenant, no duplicates: not read
+
+
+def test_a_failed_read_falls_back_to_claims_and_a_stale_read_to_the_claims_condition(world: World):
+    ledger = world.stores.event_ledger
+    text = body(ev("e1", "1"), ev("e2", "2"))
+    count(world, ("m1", text))
+    ledger.fail("owners", ConnectionError("read failed"))
+    out = world.count_usage.count_batch({"Records": [redelivered("m1", text), redelivered("m2", text)]})
+    assert (out.failed, out.counted, out.recounted, out.duplicates) == ({}, 0, 2, 2)
+    real = ledger.owners
+    ledger.owners = lambda refs: {}  # type: ignore[method-assign] - a read that saw nothing yet
+    try:
+        out = world.count_usage.count_batch({"Records": [redelivered("m3", text)]})
+    finally:
+        ledger.owners = real  # type: ignore[method-assign]
+    assert (out.failed, out.counted, out.duplicates) == ({}, 0, 2) and total(world) == Decimal(3)
