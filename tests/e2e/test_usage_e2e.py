@@ -155,7 +155,12 @@ def test_cloudevents_sdk_structured_batch_and_binary(local_stack, tenant):
     assert _usage(local_stack, tid, meter)["total"] == before + 5
 
 
-def test_a_counted_event_is_visible_within_two_seconds(local_stack, tenant):
+VISIBLE_P99_S = 5.0  # issue 9's target, 202 to visible, at every request size (make bench measures it)
+
+
+def test_a_one_event_request_is_visible_within_the_latency_target(local_stack, tenant):
+    """A one-event request takes the longest path: pack queue, repack (a 1 s batching window),
+    usage queue, consumer."""
     tid, key = tenant
     meter = f"{tid}.peak"
     r = requests.post(
@@ -165,7 +170,7 @@ def test_a_counted_event_is_visible_within_two_seconds(local_stack, tenant):
     )
     accepted_at = time.monotonic()
     assert r.status_code == 202
-    body = _wait_for(local_stack, tid, meter, 1000, timeout=2.0)
+    body = _wait_for(local_stack, tid, meter, 1000, timeout=VISIBLE_P99_S)
     assert body["total"] == 1000, f"not visible {time.monotonic() - accepted_at:.2f}s after its 202"
 
 

@@ -224,7 +224,7 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     mappings = {m.name: m for m in sqs_mappings(real)}
     assert set(mappings) == {"ConsumerFunction.Usage", "RepackFunction.Pack"}
     usage, pack = mappings["ConsumerFunction.Usage"], mappings["RepackFunction.Pack"]
-    assert (usage.batch_size, usage.window_s, usage.report_batch_item_failures) == (10, 1.0, True)
+    assert (usage.batch_size, usage.window_s, usage.report_batch_item_failures) == (10, 0.0, True)
     assert (pack.batch_size, pack.window_s, pack.report_batch_item_failures) == (1000, 1.0, True)
     assert usage.queue_arn != pack.queue_arn
     (health,) = schedules_from_template(real)
