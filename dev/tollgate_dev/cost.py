@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from tollgate.domain import storage_keys
+
 KB = 1024
 
 
@@ -214,3 +216,51 @@ class DynamoCost:
         if extra:
             with self._lock:
                 self.read_units += extra
+
+
+# ------------------------------------------------------------------ the hot tenant's log
+LOG_ITEM_OVERHEAD_BYTES = 160
+"""A log chunk's key and attributes besides its body: ``pk`` (``L#<tenant>#<day>#<shard>``),
+``sk`` (time, SQS message id, part), ``n``, ``lo``, ``expires_at`` and the names."""
+
+
+@dataclass(frozen=True)
+class HotLog:
+    """Write units per second of one tenant's raw-event log (``docs/storage.md``, "Known limits")."""
+
+    unsharded: float  # on the one key of the tenant-day, as before sharding
+    per_shard: float  # on each shard key, on average
+    busiest_shard: float  # on the busiest shard key in a second, exceeded once in ``1 / tail`` seconds
+
+
+def _binomial_tail(n: int, p: float, k: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
+def hot_log_write_units(
+    events_per_second: float,
+    bytes_per_1000_events: float,
+    *,
+    events_per_message: int = 1000,
+    shards: int | None = None,
+    tail: float = 1e-3,
+) -> HotLog:
+    """The raw-event log of one tenant at ``events_per_second``, in messages of
+    ``events_per_message`` events whose chunk body is ``bytes_per_1000_events`` per 1,000 events
+    (about 31,000 for typical events, 6,000 for bare ones): each message writes one chunk, of
+    ``ceil(size / 1 KB)`` write units. ``shards`` defaults to ``storage_keys.LOG_SHARDS``.
+
+    Messages go to shards by a hash of their id, so a shard's messages in a second are
+    binomial; ``busiest_shard`` is the load the busiest shard passes in at most ``tail`` of
+    the seconds (whole messages: the smallest k with ``shards * P(X >= k) <= tail``)."""
+    shards = storage_keys.LOG_SHARDS if shards is None else shards
+    chunk_units = write_units(math.ceil(bytes_per_1000_events * events_per_message / 1000) + LOG_ITEM_OVERHEAD_BYTES)
+    messages = events_per_second / events_per_message
+    whole = math.ceil(messages)
+    peak = next(k for k in range(whole + 2) if shards * _binomial_tail(whole, 1 / shards, k) <= tail)
+    return HotLog(
+        unsharded=messages * chunk_units,
+        per_shard=messages * chunk_units / shards,
+        busiest_shard=float(min(peak, whole) * chunk_units),
+    )

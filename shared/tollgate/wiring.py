@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tollgate.adapters.blobs import S3BlobStore
     from tollgate.adapters.counter_reader import CounterReader
     from tollgate.adapters.entitlements import AuditedTenantRepo, AuditRepo, OverridesRepo, PlanRepo
+    from tollgate.adapters.event_reader import EventReader
     from tollgate.adapters.ledger import Ledger
     from tollgate.adapters.notifier import SnsNotifier
     from tollgate.adapters.quarantine import QuarantineStore
@@ -151,6 +152,13 @@ class Root:
             counters_table=s.counters_table,
             retention_days=s.raw_event_retention_days,
         )
+
+    @cached_property
+    def event_reader(self) -> EventReader:
+        """The raw-event log's reader (``GET /v1/events``); ``ledger`` writes the log."""
+        from tollgate.adapters.event_reader import EventReader
+
+        return EventReader(self.dynamodb, events_table=self.settings.events_table)
 
     @cached_property
     def quarantine_log(self) -> QuarantineStore:
@@ -283,7 +291,7 @@ class Root:
     def events_log(self) -> EventsLogService:
         from tollgate.services.events_log import EventsLogService
 
-        return EventsLogService(self.ledger, self.tenants)
+        return EventsLogService(self.event_reader, self.tenants)
 
     @cached_property
     def quarantine(self) -> QuarantineService:

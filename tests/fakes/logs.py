@@ -1,5 +1,5 @@
 """The quarantine log and the raw-event log, in memory, with the list contracts of
-tollgate.adapters.quarantine.QuarantineStore and tollgate.adapters.ledger.Ledger.list_events."""
+tollgate.adapters.quarantine.QuarantineStore and tollgate.adapters.event_reader.EventReader."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class FakeQuarantineLog:
 
 class FakeRawEventLog:
     """``ports.RawEventLog``: the events the consumer logged, per tenant, as
-    ``usage_message.event_dict`` dicts; listed like ``Ledger.list_events`` (newest first by
+    ``usage_message.event_dict`` dicts; listed like ``EventReader.list_events`` (newest first by
     ``(time, id)``, ``start <= time < end``, ``counting`` cursors, rendered CloudEvents)."""
 
     def __init__(self) -> None:

@@ -382,7 +382,7 @@ def test_raw_events_list_newest_first_exactly_with_a_cursor(tables, handler):
     want = sorted(
         (x for x in made if format_time(start) <= x.time < format_time(end)), key=lambda x: (x.time, x.id), reverse=True
     )
-    reader = new_root().ledger
+    reader = new_root().event_reader
     got, cursor, pages = [], None, 0
     while True:
         page, cursor = reader.list_events("acme", start, end, 4, cursor)

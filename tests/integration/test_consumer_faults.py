@@ -28,6 +28,7 @@ from moto import mock_aws
 
 from tests.conftest import FakeContext
 from tollgate.adapters import ledger
+from tollgate.adapters.event_reader import EventReader
 from tollgate.adapters.quarantine import QuarantineStore
 from tollgate.config import Settings
 from tollgate.domain.meters import Aggregation, MeterSpec
@@ -238,7 +239,7 @@ def moto_clients(monkeypatch) -> Iterator[Callable[[], Any]]:
         server.stop()
 
 
-def list_all(reader: ledger.Ledger, tenant: str) -> list[dict[str, Any]]:
+def list_all(reader: EventReader, tenant: str) -> list[dict[str, Any]]:
     """Every raw event of ``tenant`` within a day of T0, page after page."""
     listed, cursor = [], None
     while True:
@@ -309,7 +310,7 @@ def test_two_consumers_at_once_with_half_duplicates_count_exactly(moto_clients):
     distinct = sorted({(m.tenant, e.id) for _, m in messages for e in m.events})
     assert len(distinct) <= sum(len(m.events) for _, m in messages) * 0.5  # at least 50% duplicates
     assert logged_events(client) == distinct
-    reader = ledger.Ledger(client, **tables)
+    reader = EventReader(client, events_table=settings.events_table)
     for tenant in tenants:
         listed = list_all(reader, tenant)
         assert sorted(x["id"] for x in listed) == sorted(i for t, i in distinct if t == tenant)

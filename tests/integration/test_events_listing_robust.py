@@ -63,7 +63,8 @@ def write(message_id: str, events: list[dict], raw_json: str | None = None, blob
     from tollgate.domain import storage_keys as keys
 
     newest, oldest = max(e["time"] for e in events), min(e["time"] for e in events)
-    pk, sk = keys.log_pk("acme", newest[:10]), keys.log_sk(newest, message_id, 0)
+    pk = keys.log_pk("acme", newest[:10], keys.log_shard(message_id))
+    sk = keys.log_sk(newest, message_id, 0)
     if raw_json is None and blob is None:
         chunk = LogChunk(pk, sk, newest, oldest, tuple(events))
     else:

@@ -65,7 +65,8 @@ def log_chunks(
     tenant: str, message_id: str, events: Sequence[UsageEvent], max_raw_bytes: int = MAX_LOG_CHUNK_RAW_BYTES
 ) -> list[LogChunk]:
     """The claimed events of one message as log chunks: per UTC day, sorted by (time, id),
-    cut where the raw JSON would pass ``max_raw_bytes``. Parts are numbered across the message."""
+    cut where the raw JSON would pass ``max_raw_bytes``. Parts are numbered across the message;
+    all of them go to the message's log shard (``storage_keys.log_shard``)."""
     ordered = sorted(events, key=lambda e: (e.time, e.id))
     groups: list[list[dict[str, Any]]] = []
     days: list[str] = []
@@ -80,12 +81,12 @@ def log_chunks(
             size = 0
         groups[-1].append(d)
         size += n
+    shard = keys.log_shard(message_id)  # every chunk of a message, on every delivery
     out = []
     for part, (day, chunk) in enumerate(zip(days, groups, strict=True)):
         newest, oldest = chunk[-1]["time"], chunk[0]["time"]
-        out.append(
-            LogChunk(keys.log_pk(tenant, day), keys.log_sk(newest, message_id, part), newest, oldest, tuple(chunk))
-        )
+        pk = keys.log_pk(tenant, day, shard)
+        out.append(LogChunk(pk, keys.log_sk(newest, message_id, part), newest, oldest, tuple(chunk)))
     return out
 
 

@@ -1,4 +1,5 @@
-"""DynamoDB side of exactly-once counting: event claims, commits, counters and the raw-event log.
+"""DynamoDB side of exactly-once counting: event claims, commits, counters and the raw-event log's
+writes (``adapters.event_reader`` reads the log back).
 
 The hot path uses the low-level client (numbers as ``Decimal`` text) for full control of
 conditions, transactions and what each call costs. The protocol and the item layout are in
@@ -14,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -24,13 +25,10 @@ from botocore.exceptions import ClientError
 
 from tollgate.config import Settings
 from tollgate.domain import storage_keys as keys
-from tollgate.domain import stored_events
 from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
 from tollgate.domain.retry import backoff_seconds
-from tollgate.domain.times import format_time
 from tollgate.services.ports import CommitCancelled, StoreBusy, StoreRefused
 
-from . import event_log
 from .commit_plan import MESSAGE_MARKER_TTL, CommitUnit, coalesce_units
 from .event_log import LogChunk
 
@@ -370,70 +368,3 @@ class Ledger:
         if condition:
             request["ConditionExpression"] = condition
         return request
-
-    # -------------------------------------------------------------- raw-event reader
-    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        start_key = None
-        while True:
-            if start_key:
-                kwargs["ExclusiveStartKey"] = start_key
-            resp = self.client.query(TableName=self.events_table, ScanIndexForward=False, **kwargs)
-            yield from resp.get("Items", [])
-            start_key = resp.get("LastEvaluatedKey")
-            if not start_key:
-                return
-
-    def _day_chunks(self, tenant: str, day: date, top: str | None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """Chunks of one UTC day by newest event, descending. With ``top``, only chunks that
-        may hold events at or before it: those whose newest event is older (by key range)
-        and, among the newer ones, those whose oldest event is not (``lo``, filtered)."""
-        pk = keys.log_pk(tenant, day.isoformat())
-        names = {"#sk": "sk"}
-        projection = "#sk, z"
-        if top is None:
-            queries = [{"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": s(pk)}}]
-        else:
-            queries = [
-                {
-                    "KeyConditionExpression": "pk = :p AND #sk >= :top",
-                    "FilterExpression": "lo <= :top",
-                    "ExpressionAttributeValues": {":p": s(pk), ":top": s(top)},
-                },
-                {
-                    "KeyConditionExpression": "pk = :p AND #sk < :top",
-                    "ExpressionAttributeValues": {":p": s(pk), ":top": s(top)},
-                },
-            ]
-        for q in queries:
-            for item in self._query(ProjectionExpression=projection, ExpressionAttributeNames=names, **q):
-                newest = item["sk"]["S"].split("#", 1)[0]
-                yield newest, event_log.decode_chunk(item.get("z", {}).get("B"))
-
-    def list_events(
-        self, tenant: str, start: datetime, end: datetime, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Raw events of a tenant with ``start <= time < end``, newest first, ``limit`` per
-        page; each as a CloudEvent. ``cursor`` is the previous page's ``next_cursor``.
-        Raises ValueError for a cursor that is not valid for this tenant."""
-        limit = max(1, int(limit))
-        lower, upper = format_time(start), format_time(end)
-        after = event_log.decode_cursor(cursor, tenant) if cursor else None
-        top = min(upper, after[0]) if after else upper
-        first_day = datetime.strptime(top[:10], "%Y-%m-%d").replace(tzinfo=UTC).date()
-        last_day = start.astimezone(UTC).date()
-
-        def chunks() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-            day = first_day
-            while day >= last_day:
-                yield from self._day_chunks(tenant, day, top if day == first_day else None)
-                day -= timedelta(days=1)
-
-        page: list[dict[str, Any]] = []
-        more = False
-        for event in event_log.merge_newest_first(chunks(), lower=lower, upper=upper, after=after):
-            if len(page) == limit:
-                more = True
-                break
-            page.append(event)
-        next_cursor = event_log.encode_cursor(page[-1]["time"], tenant, page[-1]["id"]) if more else None
-        return [stored_events.render(e, tenant) for e in page], next_cursor
