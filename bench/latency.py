@@ -25,8 +25,9 @@ from .local_stack import bench_tenant, running
 
 NAME = "latency"
 TARGET_P99_S = 5.0
-# (events per request, requests, requests per second)
-CASES = ((1, 150, 15), (100, 40, 4), (1000, 12, 1))
+# (events per request, requests, requests per second): paces the local stack (moto in one
+# process) can count as they come, so the figure is the pipeline's delay, not a backlog's.
+CASES = ((1, 100, 10), (100, 30, 2), (1000, 8, 0.25))
 POLL_S = 0.05
 SETTLE_TIMEOUT_S = 90
 
@@ -74,7 +75,8 @@ def _case(session: Any, base: str, admin_key: str, size: int, n: int, rate: floa
         need = size * (i + 1)
         seen = next((when for when, total in polls if total >= need and when >= at), None)
         if seen is None:
-            raise RuntimeError(f"request {i} of {size} events not visible within {SETTLE_TIMEOUT_S} s")
+            last = polls[-1][1] if polls else None
+            raise RuntimeError(f"request {i} of {size} events not visible within {SETTLE_TIMEOUT_S} s (total {last})")
         latencies.append(seen - at)
     latencies.sort()
     return {
