@@ -239,8 +239,10 @@ def uncountable(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) 
     except UnicodeEncodeError:
         return "the event holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode text"
     if meter.aggregation is Aggregation.UNIQUE_COUNT:
-        unique_values.value_scopes(tenant, tz, meter, event)
-    elif meter.aggregation is not Aggregation.COUNT:
+        parse_time(event.time)
+        unique_values.value_scopes(tenant, tz, meter, event)  # its counter keys too
+        return None
+    if meter.aggregation is not Aggregation.COUNT:
         problem = storable_number(event.value)
         if problem:
             return problem

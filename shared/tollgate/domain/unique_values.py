@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ VALUE_HASH_BYTES = 16
 """blake2b-128 of (scope, value): the value claim's partition key spreads over partitions."""
 
 
+@lru_cache(maxsize=1024)
 def owner_tag(message_id: str) -> str:
     """The compact tag a value claim stores for its owner (16 characters: a month item with
     31 days stays under 1 KB). Two messages of one wave with the same tag would be taken for
@@ -48,8 +49,13 @@ def owner_tag(message_id: str) -> str:
 
 
 def value_hash(dimension: str | None, dimension_value: str | None, value: str) -> str:
-    """32 hex characters for a value in a scope (the total: no dimension)."""
-    text = json.dumps([dimension, dimension_value, value], ensure_ascii=False, separators=(",", ":"))
+    """32 hex characters for a value in a scope (the total: no dimension). The text hashed is
+    length-prefixed, so no two (scope, value) pairs hash the same text."""
+    if dimension is None:
+        text = f"T{value}"
+    else:
+        assert dimension_value is not None
+        text = f"G{len(dimension)}:{dimension}{len(dimension_value)}:{dimension_value}{value}"
     return hashlib.blake2b(text.encode("utf-8"), digest_size=VALUE_HASH_BYTES).hexdigest()
 
 
@@ -78,15 +84,30 @@ def _keys(tenant: str, meter: str, window: Window, window_key: str, dim: str | N
     return CounterKey(keys.group_pk(tenant, meter, window, dim), keys.group_sk(window_key, value))
 
 
-def value_scopes(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) -> list[ValueScope]:
-    """The scopes of a unique_count event: the total, then each group_by dimension it carries."""
-    at = parse_time(event.time)
+class _Windows(NamedTuple):
+    day_key: str
+    month_key: str
+    day_of_month: int
+    month_end: int
+
+
+@lru_cache(maxsize=4096)
+def _windows(minute: str, tz: ZoneInfo) -> _Windows:
+    """The day and month holding a minute (``YYYY-MM-DDTHH:MM`` UTC): every zone's offset
+    is whole minutes, so one minute never spans two days."""
+    at = parse_time(f"{minute}:00.000000Z")
     day = window_start(at, Window.DAY, tz)
     month = window_start(at, Window.MONTH, tz)
     assert day is not None and month is not None
     end = window_end(month, Window.MONTH, tz)
     assert end is not None
-    day_key, month_key = utc_key(day), utc_key(month)
+    return _Windows(utc_key(day), utc_key(month), day.astimezone(tz).day, int(end.timestamp()))
+
+
+def value_scopes(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) -> list[ValueScope]:
+    """The scopes of a unique_count event: the total, then each group_by dimension it carries."""
+    w = _windows(event.time[:16], tz)
+    day_key, month_key = w.day_key, w.month_key
     life_key = utc_key(None)
     out = []
     scopes: list[tuple[str | None, str | None]] = [(None, None)]
@@ -96,8 +117,8 @@ def value_scopes(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent)
             ValueScope(
                 pk=keys.value_claim_pk(tenant, event.meter, value_hash(dim, dim_value, event.value)),
                 month_sk=keys.value_month_sk(month_key),
-                day=keys.value_day_attribute(day.astimezone(tz).day),
-                month_end=int(end.timestamp()),
+                day=keys.value_day_attribute(w.day_of_month),
+                month_end=w.month_end,
                 day_key=_keys(tenant, event.meter, Window.DAY, day_key, dim, dim_value),
                 month_key=_keys(tenant, event.meter, Window.MONTH, month_key, dim, dim_value),
                 lifetime_key=_keys(tenant, event.meter, Window.LIFETIME, life_key, dim, dim_value),
