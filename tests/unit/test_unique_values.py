@@ -48,7 +48,9 @@ def test_scopes_are_the_total_and_each_dimension_the_event_carries_in_the_tenant
 def test_owner_tags_are_short_so_a_month_item_with_31_days_stays_under_one_kb():
     tags = {uv.owner_tag(f"0c5f8e2a-1b7d-4c3e-9f00-{i:012d}") for i in range(1000)}
     assert len(tags) == 1000 and {len(t) for t in tags} == {16}
-    s = scope("alice", NOV20)
+    longest = MeterSpec("m" * 64, Aggregation.UNIQUE_COUNT)  # the longest meter key and tenant id
+    event = UsageEvent(id="e", meter=longest.key, time=format_time(NOV20), value="alice")
+    s = uv.value_scopes("t" * 64, PARIS, longest, event)[0]
     item = {"pk": {"S": s.pk}, "sk": {"S": s.month_sk}, "m": {"S": tags.pop()}, "expires_at": {"N": "1900000000"}}
     item |= {f"d{d:02d}": {"S": tags.pop()} for d in range(1, 32)}
     assert item_size(item) < 1024
