@@ -263,9 +263,7 @@ class Root:
         who just changed a plan sees it in GET /v1/quotas at once."""
         from tollgate.services.quotas import QuotaService
 
-        return QuotaService(
-            self.tenant_repo, self.plan_repo, self.overrides_repo, self.meter_repo, self.counter_store, self.clock
-        )
+        return QuotaService(self.tenant_repo, self.plan_repo, self.overrides_repo, self.counter_store, self.clock)
 
     @cached_property
     def consume(self) -> ConsumeService:

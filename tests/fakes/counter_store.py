@@ -6,8 +6,8 @@ The items mirror the two tables the adapter writes, and ``FakeEventLedger`` can 
 
 - ``markers[(tenant, event id)]``: the event's dedupe marker, ``msg`` (who claimed it:
   ``"consume"`` or an SQS message id) and ``d`` (consume's decision, as stored JSON);
-- ``counters[CounterKey]``: ``v`` (None until a value is written), ``u`` (the unique_count
-  hashes) and ``t`` (latest's tag).
+- ``counters[CounterKey]``: ``v`` (None until a value is written; a unique_count item's
+  count) and ``t`` (latest's tag).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from tollgate.domain.counting import DECIMAL, CounterKey
@@ -48,15 +48,14 @@ class MarkerItem:
 
 @dataclass
 class CounterItem:
-    """A counter item: ``v``, ``u``, ``t`` and ``expires_at`` as the writers leave them."""
+    """A counter item: ``v``, ``t`` and ``expires_at`` as the writers leave them."""
 
     v: Decimal | None = None
-    u: set[str] = field(default_factory=set)
     t: str | None = None
     expires_at: int | None = None
 
     def value(self) -> CounterValue:
-        return CounterValue(self.v, len(self.u))
+        return CounterValue(self.v)
 
 
 Markers = dict[tuple[str, str], MarkerItem]
@@ -65,7 +64,7 @@ Counters = dict[CounterKey, CounterItem]
 
 def found(counters: Counters, key: CounterKey) -> CounterValue:
     item = counters.get(key)
-    return item.value() if item is not None else CounterValue(None, 0)
+    return item.value() if item is not None else CounterValue(None)
 
 
 def add(counters: Counters, key: CounterKey, amount: Decimal, expires_at: int | None) -> None:

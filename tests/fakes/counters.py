@@ -29,11 +29,10 @@ class FakeCounterReader:
         value: Decimal | int | str | None = None,
         *,
         latest_at: str | None = None,
-        uniques: frozenset[str] = frozenset(),
     ) -> None:
         sk = keys.total_sk(periods.utc_key(start))
         self.items.setdefault(keys.total_pk(tenant, meter, window), {})[sk] = CounterCell(
-            window_start=start, value=None if value is None else Decimal(value), latest_at=latest_at, uniques=uniques
+            window_start=start, value=None if value is None else Decimal(value), latest_at=latest_at
         )
 
     def put_group(
@@ -63,5 +62,5 @@ class FakeCounterReader:
         out = []
         for sk, c in self._between(pk, low, high + "$"):
             window_key, value = keys.split_group_sk(sk)
-            out.append(CounterCell(periods.parse_utc_key(window_key), c.value, c.latest_at, c.uniques, value))
+            out.append(CounterCell(periods.parse_utc_key(window_key), c.value, c.latest_at, value))
         return out

@@ -5,10 +5,11 @@ Event markers and counters can be shared with a ``FakeCounterStore`` (pass its `
 and ``counters``): a consume's marker (``msg = "consume"``) then makes the consumer's claim
 of that id fail, as on the real tables.
 
-Failures are injected per request the real adapter makes (``fail``). ``claim``, ``write_log``
-and ``apply_idempotent`` return a request's error in its place, as the adapter does (one
-request per claim, per log chunk, per counter key); ``committed_markers`` and ``commit``
-raise it.
+Failures are injected per request the real adapter makes (``fail``). ``claim``,
+``claim_days``, ``claim_lifetimes``, ``write_log`` and ``apply_idempotent`` return a request's
+error in its place, as the adapter does (one request per claim, per value claim, per log
+chunk, per counter key); ``committed_markers`` and ``commit`` raise it. A failure injected
+``after=True`` is applied first, then reported (a lost response).
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from typing import Any
 
 from tollgate.adapters.commit_plan import MAX_TRANSACT_ITEMS, CommitUnit, coalesce_units
 from tollgate.adapters.event_log import LogChunk
+from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
+from tollgate.domain.unique_values import DayClaim, DayOwners, LifetimeClaim, month_item_expiry
 from tollgate.services.ports import CommitCancelled, StoreRefused
 
 from .counter_store import CounterItem, Counters, MarkerItem, Markers, add
 
-METHODS = frozenset({"owners", "claim", "write_log", "committed_markers", "commit", "apply_idempotent"})
+METHODS = frozenset(
+    {"owners", "claim", "claim_days", "claim_lifetimes", "write_log", "committed_markers", "commit", "apply_idempotent"}
+)
 
 
 @dataclass
@@ -36,6 +41,7 @@ class _Failure:
     error: BaseException
     times: int | None  # None: every matching request
     when: Callable[[Any], bool] | None
+    after: bool = False  # applied, then the error (value claims only)
 
 
 class FakeEventLedger:
@@ -49,8 +55,14 @@ class FakeEventLedger:
       ``commit`` is atomic: any unit whose marker exists cancels it (``CommitCancelled`` with
       those markers, codes per item like ``CancellationReasons``); more than 100 items is
       refused (``StoreRefused``), as DynamoDB's ValidationException.
-    - ``apply_idempotent``: max (greater wins), latest (newer tag wins), unique (set union);
-      with ``unique_capacity`` a set that would grow past it is reported saturated.
+    - ``claim_days``: per (month item, day), ``SET #d = :me, m = if_not_exists(m, :me)``
+      if ``attribute_not_exists(#d) OR #d = :me``; returns the day's and the month's owner
+      tags (the new item, or the old one when the condition fails), as the adapter does.
+    - ``claim_lifetimes``: per value, ``o = :me`` if ``attribute_not_exists(pk) OR o = :me``;
+      returns the owner's tag.
+    - ``apply_idempotent``: max (greater wins), latest (newer tag wins).
+
+    ``values[(pk, sk)]`` holds the value claim items (attributes as text).
 
     ``calls`` counts calls per method; ``requests`` counts requests (claims, chunks, keys).
     """
@@ -60,13 +72,14 @@ class FakeEventLedger:
         markers: Markers | None = None,
         counters: Counters | None = None,
         *,
-        unique_capacity: int | None = None,
+        retention_days: int = 400,
     ) -> None:
         self.markers: Markers = markers if markers is not None else {}
         self.counters: Counters = counters if counters is not None else {}
         self.message_markers: dict[str, int] = {}
         self.log: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
-        self.unique_capacity = unique_capacity
+        self.values: dict[tuple[str, str], dict[str, str]] = {}
+        self.retention_days = retention_days
         self.calls: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.transactions: list[list[CommitUnit]] = []  # committed ones, in order
@@ -81,16 +94,20 @@ class FakeEventLedger:
         *,
         times: int | None = 1,
         when: Callable[[Any], bool] | None = None,
+        after: bool = False,
     ) -> None:
         """The next ``times`` requests of ``method`` (every one with ``times=None``) that
-        match ``when`` fail with ``error``, writing nothing. ``when`` gets the request: a
-        claim's ``(ref, me, holders)``, a ``LogChunk``, the marker pks of ``committed_markers``,
-        the units of a ``commit``, a counter key of ``apply_idempotent``."""
+        match ``when`` fail with ``error``, writing nothing (with ``after``, for value claims:
+        written, then failed). ``when`` gets the request: a claim's ``(ref, me, holders)``, a
+        ``DayClaim`` or ``LifetimeClaim``, a ``LogChunk``, the marker pks of
+        ``committed_markers``, the units of a ``commit``, a counter key of ``apply_idempotent``."""
         if method not in METHODS:
             raise ValueError(f"no method {method!r}")
-        self._failures[method].append(_Failure(error, times, when))
+        if after and method not in ("claim_days", "claim_lifetimes"):
+            raise ValueError("after=True is for value claims")
+        self._failures[method].append(_Failure(error, times, when, after))
 
-    def _injected(self, method: str, request: Any) -> BaseException | None:
+    def _failure(self, method: str, request: Any) -> _Failure | None:
         self.requests[method] += 1
         for f in self._failures[method]:
             if f.when is None or f.when(request):
@@ -98,16 +115,19 @@ class FakeEventLedger:
                     f.times -= 1
                     if f.times <= 0:
                         self._failures[method].remove(f)
-                return f.error
+                return f
         return None
+
+    def _injected(self, method: str, request: Any) -> BaseException | None:
+        f = self._failure(method, request)
+        return f.error if f is not None else None
 
     def value(self, key: CounterKey) -> Decimal | None:
         item = self.counters.get(key)
         return item.v if item is not None else None
 
-    def uniques(self, key: CounterKey) -> set[str]:
-        item = self.counters.get(key)
-        return set(item.u) if item is not None else set()
+    def value_items(self) -> int:
+        return len(self.values)
 
     def owner(self, tenant: str, event_id: str) -> str | None:
         item = self.markers.get((tenant, event_id))
@@ -149,6 +169,40 @@ class FakeEventLedger:
             self.markers[key] = MarkerItem(me)
             return me
         return existing.msg if existing.msg in holders else None
+
+    # -------------------------------------------------------------- 1b. value claims
+    def claim_days(self, claims: Sequence[DayClaim], now: datetime) -> list[DayOwners | Exception]:
+        with self._lock:
+            self.calls["claim_days"] += 1
+            return [self._claim_day(c) for c in claims]
+
+    def _claim_day(self, claim: DayClaim) -> DayOwners | Exception:
+        failure = self._failure("claim_days", claim)
+        if failure is not None and not failure.after:
+            return _exception(failure.error)
+        scope, me = claim.scope, claim.tag
+        item = self.values.get(scope.item)
+        if item is not None and item.get(scope.day, me) != me:  # attribute_not_exists(#d) OR #d = :me
+            owners = DayOwners(item[scope.day], item.get("m"))  # ALL_OLD
+        else:
+            item = self.values.setdefault(scope.item, {})
+            item[scope.day] = me
+            item.setdefault("m", me)
+            item["expires_at"] = str(month_item_expiry(scope.month_end, self.retention_days))
+            owners = DayOwners(me, item["m"])  # ALL_NEW
+        return _exception(failure.error) if failure is not None else owners
+
+    def claim_lifetimes(self, claims: Sequence[LifetimeClaim], now: datetime) -> list[str | Exception]:
+        with self._lock:
+            self.calls["claim_lifetimes"] += 1
+            return [self._claim_lifetime(c) for c in claims]
+
+    def _claim_lifetime(self, claim: LifetimeClaim) -> str | Exception:
+        failure = self._failure("claim_lifetimes", claim)
+        if failure is not None and not failure.after:
+            return _exception(failure.error)
+        item = self.values.setdefault((claim.pk, keys.VALUE_LIFETIME_SK), {"o": claim.tag})
+        return _exception(failure.error) if failure is not None else item["o"]
 
     # -------------------------------------------------------------- 2. raw-event log
     def write_log(self, chunks: Sequence[LogChunk], now: datetime) -> list[Exception | None]:
@@ -199,42 +253,27 @@ class FakeEventLedger:
             self.transactions.append(list(units))
 
     # -------------------------------------------------------------- 4. idempotent counters
-    def apply_idempotent(self, updates: CounterUpdates) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
-        """One conditional update per key, in the adapter's order (max, latest, unique). A
-        failed condition is a success that changes nothing."""
+    def apply_idempotent(self, updates: CounterUpdates) -> dict[CounterKey, Exception]:
+        """One conditional update per key, in the adapter's order (max, latest). A failed
+        condition is a success that changes nothing."""
         with self._lock:
             self.calls["apply_idempotent"] += 1
             changes: list[tuple[CounterKey, Callable[[CounterItem], str]]] = [
                 *((k, _max(v)) for k, v in updates.max.items()),
                 *((k, _latest(tag, v)) for k, (tag, v) in updates.latest.items()),
-                *((k, self._unique(h)) for k, h in updates.unique.items()),
             ]
             failed: dict[CounterKey, Exception] = {}
-            saturated: set[CounterKey] = set()
             for key, change in changes:
                 error = self._injected("apply_idempotent", key)
                 if error is not None:
                     failed[key] = _exception(error)
                     continue
                 item = self.counters.get(key, CounterItem())
-                outcome = change(item)
-                if outcome == "saturated":
-                    saturated.add(key)
-                elif outcome == "written":
+                if change(item) == "written":
                     self.counters[key] = item
                     if (expires := updates.expires.get(key)) is not None:
                         item.expires_at = expires
-            return failed, saturated
-
-    def _unique(self, hashes: set[str]) -> Callable[[CounterItem], str]:
-        def change(item: CounterItem) -> str:  # ADD u :u; the item cannot pass 400 KB
-            grown = item.u | hashes
-            if self.unique_capacity is not None and len(grown) > self.unique_capacity:
-                return "saturated"
-            item.u = grown
-            return "written"
-
-        return change
+            return failed
 
 
 def _max(value: Decimal) -> Callable[[CounterItem], str]:

@@ -115,7 +115,7 @@ class World:
         self.queue_health = QueueHealthService(
             s.queue_monitor, s.quarantine_log, s.clock, usage_queue_url=USAGE_QUEUE_URL, dlq_url=DLQ_URL
         )
-        self.quotas = QuotaService(s.tenant_repo, s.plan_repo, s.overrides_repo, s.meter_repo, s.counter_store, s.clock)
+        self.quotas = QuotaService(s.tenant_repo, s.plan_repo, s.overrides_repo, s.counter_store, s.clock)
         self.consume = ConsumeService(
             self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
         )

@@ -57,7 +57,7 @@ METERS = {
     "bytes": MeterSpec("bytes", Aggregation.SUM),
     "peak": MeterSpec("peak", Aggregation.MAX),
     "temp": MeterSpec("temp", Aggregation.LATEST),
-    "users": MeterSpec("users", Aggregation.UNIQUE_COUNT),
+    "users": MeterSpec("users", Aggregation.UNIQUE_COUNT, group_by=("region",)),
 }
 
 
@@ -72,14 +72,20 @@ D = ev("d", "temp", "20", 3)
 E = ev("e", "users", "alice", 1.5)
 F = ev("f", "temp", "18", 1)  # older reading, arrives later
 G = ev("g", "bytes", "2", 4)
+# unique_count values repeated across messages and days: alice on two days (and in two
+# regions), bob from two messages on one day.
+H = ev("h", "users", "alice", 1440, region="eu")  # the next day
+K = ev("k", "users", "alice", 3, region="us")  # alice's day again, another event and message
+L = ev("l", "users", "bob", 2)
+N = ev("n", "users", "bob", 5, region="eu")
 
 # m1 repeats an event within itself; m2 and m3 repeat events of m1 and of each other.
 BATCH = [
-    ("msg-1", UsageMessage("acme", "Europe/Paris", METERS, [A, B, A, C])),
-    ("msg-2", UsageMessage("acme", "Europe/Paris", METERS, [B, D, E])),
-    ("msg-3", UsageMessage("acme", "Europe/Paris", METERS, [E, F, G, C])),
+    ("msg-1", UsageMessage("acme", "Europe/Paris", METERS, [A, B, A, C, H, K])),
+    ("msg-2", UsageMessage("acme", "Europe/Paris", METERS, [B, D, E, L])),
+    ("msg-3", UsageMessage("acme", "Europe/Paris", METERS, [E, F, G, C, N, H])),
 ]
-DISTINCT = sorted(("acme", x.id) for x in (A, B, C, D, E, F, G))
+DISTINCT = sorted(("acme", x.id) for x in (A, B, C, D, E, F, G, H, K, L, N))
 
 
 class Crash(BaseException):
@@ -181,6 +187,11 @@ def test_every_failed_call_ends_in_exact_counters(moto_dynamodb, handler):
     detach()
     assert counter_state(client) == want
     assert logged_events(client) == DISTINCT
+    unique = {k: v[0] for k, v in want.items() if k[0].startswith(("T#acme#users#", "G#acme#users#"))}
+    assert unique[("T#acme#users#lifetime", "lifetime")] == 2  # alice, bob
+    assert unique[("G#acme#users#lifetime#region", "lifetime#eu")] == 2
+    assert unique[("T#acme#users#day", "2026-03-28T23:00:00Z")] == 2  # alice twice, bob twice: 2
+    assert len(unique) == 11  # total and eu: 2 days, month, lifetime; us: 1 day, month, lifetime
     total_calls = clean.calls
     assert total_calls > 10
 

@@ -3,7 +3,6 @@ screening. How the writes are packed is tests/unit/test_commit_plan.py and test_
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -155,15 +154,20 @@ def test_max_keeps_the_greatest_value():
     assert not u.add
 
 
-def test_unique_counts_store_short_stable_hashes_of_the_value_text():
-    meter = MeterSpec("u", Aggregation.UNIQUE_COUNT)
+def test_unique_count_events_add_nothing_until_their_value_claims_are_settled():
+    meter = MeterSpec("u", Aggregation.UNIQUE_COUNT, group_by=("region",))
     u = CounterUpdates()
     for i, value in enumerate(["alice", "bob", "alice", "42"]):
-        u.add_event("acme", PARIS, meter, ev(f"e{i}", utc(2026, 11, 20, 5), value, meter="u"))
-    hashes = u.unique[CounterKey("T#acme#u#lifetime", "lifetime")]
-    assert hashes == {hashlib.blake2b(v.encode(), digest_size=8).hexdigest() for v in ("alice", "bob", "42")}
-    assert all(len(h) == 16 for h in hashes)
-    assert counting.unique_hash("alice") == counting.unique_hash("alice") != counting.unique_hash("Alice")
+        u.add_event("acme", PARIS, meter, ev(f"e{i}", utc(2026, 11, 20, 5), value, meter="u", region="eu"))
+    assert not u.add and not u.max and not u.latest and not u.idempotent()
+
+
+def test_unique_count_meters_are_counted_by_day_month_and_lifetime_only():
+    meter = MeterSpec("u", Aggregation.UNIQUE_COUNT, group_by=("region",))
+    targets = counting.counter_targets("acme", PARIS, meter, ev("e", utc(2026, 11, 20, 5), "alice", "u", region="eu"))
+    assert sorted(t.key.pk for t in targets) == sorted(
+        [f"{kind}#acme#u#{w}{dim}" for w in ("day", "month", "lifetime") for kind, dim in (("T", ""), ("G", "#region"))]
+    )
 
 
 # ------------------------------------------------------------------ in-batch dedupe
@@ -249,7 +253,6 @@ def test_coalesced_updates_equal_the_naive_per_event_fold(pool, picks, order):
                 naive[t.key] = max(naive.get(t.key, Decimal("-Infinity")), Decimal(e.value))
             elif meter.aggregation is Aggregation.LATEST:
                 naive[t.key] = max(naive.get(t.key, ("", None)), (f"{e.time}#{e.id}", Decimal(e.value)))
-            else:
-                naive.setdefault(t.key, set()).add(counting.unique_hash(e.value))
-    got = {**merged.add, **merged.max, **merged.latest, **merged.unique}
+            # unique_count: value claims (tests/unit/test_unique_values.py)
+    got = {**merged.add, **merged.max, **merged.latest}
     assert got == naive

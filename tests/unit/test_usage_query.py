@@ -23,9 +23,12 @@ def test_latest_takes_the_greatest_event_time_not_the_last_window():
     assert total(list(reversed(cells)), Aggregation.LATEST) == Decimal("3")
 
 
-def test_unique_count_is_distinct_across_the_range():
-    cells = [CounterCell(T0, uniques=frozenset({"a", "b"})), CounterCell(T1, uniques=frozenset({"b", "c"}))]
-    assert total(cells, Aggregation.UNIQUE_COUNT) == Decimal(3)
+def test_unique_count_totals_one_window_exactly_and_refuses_to_add_windows():
+    """Distinct counts of two days do not add up (a value may be in both): no total."""
+    one = [CounterCell(T0, Decimal(2))]
+    assert total(one, Aggregation.UNIQUE_COUNT) == Decimal(2)
+    assert total([*one, CounterCell(T1, Decimal(2))], Aggregation.UNIQUE_COUNT) is None
+    assert total([*one, CounterCell(T1)], Aggregation.UNIQUE_COUNT) == Decimal(2)  # an empty cell is no usage
 
 
 def test_no_usage():

@@ -14,7 +14,6 @@ def _cell(item: CounterModel, window_key: str, group: str | None) -> CounterCell
         window_start=periods.parse_utc_key(window_key),
         value=item.value,
         latest_at=item.latest_at,
-        uniques=frozenset(item.uniques or ()),
         group=group,
     )
 

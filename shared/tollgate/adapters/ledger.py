@@ -27,6 +27,7 @@ from tollgate.config import Settings
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
 from tollgate.domain.retry import backoff_seconds
+from tollgate.domain.unique_values import DayClaim, DayOwners, LifetimeClaim, month_item_expiry
 from tollgate.services.ports import CommitCancelled, StoreBusy, StoreRefused
 
 from .commit_plan import MESSAGE_MARKER_TTL, CommitUnit, coalesce_units
@@ -103,8 +104,6 @@ def _changes(updates: CounterUpdates) -> Iterator[tuple[CounterKey, tuple[str, s
         yield key, ("SET v = :x", "attribute_not_exists(v) OR v < :x", {":x": num(value)})
     for key, (tag, value) in updates.latest.items():
         yield key, ("SET v = :x, t = :t", "attribute_not_exists(t) OR t < :t", {":x": num(value), ":t": s(tag)})
-    for key, hashes in updates.unique.items():
-        yield key, ("ADD u :u", None, {":u": {"SS": sorted(hashes)}})
 
 
 class Ledger:
@@ -200,6 +199,84 @@ class Ledger:
                     owner = item.get("msg", {}).get("S")
                 return owner if owner in holders else None
             except Exception as exc:  # noqa: BLE001 - connection errors, timeouts: the claim is retried
+                return exc
+
+        return self._map(one, claims)
+
+    # -------------------------------------------------------------- 1b. value claims
+    def claim_days(self, claims: Sequence[DayClaim], now: datetime) -> list[DayOwners | Exception]:
+        """One UpdateItem per (month item, day): set the day's owner and, if the month has
+        none, the month's, unless another message owns the day. Returns, per claim, the tags
+        of the day's and the month's owners, or the error (the outcome is then unknown)."""
+        client = self.client
+
+        def one(claim: DayClaim) -> DayOwners | Exception:
+            scope, me = claim.scope, claim.tag
+            try:
+                resp = client.update_item(
+                    TableName=self.events_table,
+                    Key={"pk": s(scope.pk), "sk": s(scope.month_sk)},
+                    UpdateExpression="SET #d = :me, m = if_not_exists(m, :me), expires_at = :e",
+                    ConditionExpression="attribute_not_exists(#d) OR #d = :me",
+                    ExpressionAttributeNames={"#d": scope.day},
+                    ExpressionAttributeValues={
+                        ":me": s(me),
+                        ":e": num(month_item_expiry(scope.month_end, self.retention_days)),
+                    },
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                item = resp.get("Attributes", {})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    return exc
+                item = exc.response.get("Item") or {}
+                if not item:  # an endpoint that does not return the old item: ask
+                    try:
+                        item = client.get_item(
+                            TableName=self.events_table,
+                            Key={"pk": s(scope.pk), "sk": s(scope.month_sk)},
+                            ConsistentRead=True,
+                        ).get("Item", {})
+                    except ClientError as read_exc:
+                        return read_exc
+            except Exception as exc:  # noqa: BLE001 - connection errors, timeouts: unknown outcome
+                return exc
+            day = item.get(scope.day, {}).get("S")
+            if day is None:
+                return RuntimeError(f"value claim {scope.pk} {scope.month_sk} {scope.day} came back without its day")
+            return DayOwners(day, item.get("m", {}).get("S"))
+
+        return self._map(one, claims)
+
+    def claim_lifetimes(self, claims: Sequence[LifetimeClaim], now: datetime) -> list[str | Exception]:
+        """One conditional PutItem per value's lifetime item (``o`` = owner tag, never
+        expires). Returns, per claim, the owner's tag, or the error."""
+        client = self.client
+
+        def one(claim: LifetimeClaim) -> str | Exception:
+            key = {"pk": s(claim.pk), "sk": s(keys.VALUE_LIFETIME_SK)}
+            try:
+                client.put_item(
+                    TableName=self.events_table,
+                    Item={**key, "o": s(claim.tag)},
+                    ConditionExpression="attribute_not_exists(pk) OR o = :me",
+                    ExpressionAttributeValues={":me": s(claim.tag)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return claim.tag
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    return exc
+                owner = (exc.response.get("Item") or {}).get("o", {}).get("S")
+                if owner is None:
+                    try:
+                        item = client.get_item(TableName=self.events_table, Key=key, ConsistentRead=True)
+                    except ClientError as read_exc:
+                        return read_exc
+                    owner = item.get("Item", {}).get("o", {}).get("S")
+                return owner if owner is not None else RuntimeError(f"lifetime claim {claim.pk} has no owner")
+            except Exception as exc:  # noqa: BLE001 - connection errors, timeouts: unknown outcome
                 return exc
 
         return self._map(one, claims)
@@ -323,35 +400,29 @@ class Ledger:
             raise CommitCancelled(committed, retryable, codes) from exc
 
     # -------------------------------------------------------------- 4. idempotent counters
-    def apply_idempotent(self, updates: CounterUpdates) -> tuple[dict[CounterKey, Exception], set[CounterKey]]:
-        """max, latest and unique_count updates, one UpdateItem per key; each is harmless to
-        repeat. Returns (failed keys, saturated unique keys: the item reached 400 KB)."""
+    def apply_idempotent(self, updates: CounterUpdates) -> dict[CounterKey, Exception]:
+        """max and latest updates, one UpdateItem per key; each is harmless to repeat.
+        Returns the keys that failed."""
         changes = list(_changes(updates))
         jobs = [self._idempotent_request(key, updates.expires.get(key), *change) for key, change in changes]
         client = self.client
 
-        def one(request: dict[str, Any]) -> str | Exception | None:
+        def one(request: dict[str, Any]) -> Exception | None:
             try:
                 client.update_item(**request)
             except ClientError as exc:
-                error = exc.response.get("Error", {})
-                if error.get("Code") == "ConditionalCheckFailedException":
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                     return None  # the stored value is already at least as great / as new
-                if error.get("Code") == "ValidationException" and "size" in error.get("Message", "").lower():
-                    return "saturated"
                 return exc
             except Exception as exc:  # noqa: BLE001 - returned to the caller, which retries alone
                 return exc
             return None
 
         failed: dict[CounterKey, Exception] = {}
-        saturated: set[CounterKey] = set()
         for (key, _), result in zip(changes, self._map(one, jobs), strict=True):
-            if result == "saturated":
-                saturated.add(key)
-            elif isinstance(result, Exception):
+            if result is not None:
                 failed[key] = result
-        return failed, saturated
+        return failed
 
     def _idempotent_request(
         self, key: CounterKey, expires: int | None, expression: str, condition: str | None, values: dict[str, Any]

@@ -21,7 +21,6 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
-    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
@@ -125,7 +124,6 @@ class CounterModel(Model):
     expires_at = TTLAttribute(null=True)
     value = DecimalAttribute(null=True, attr_name="v")
     latest_at = UnicodeAttribute(null=True, attr_name="t")
-    uniques = UnicodeSetAttribute(null=True, attr_name="u")
 
 
 class PlanModel(Model):

@@ -54,9 +54,9 @@ def _marker(item: dict[str, Any]) -> Marker:
 
 def _counter_value(item: dict[str, Any] | None) -> CounterValue:
     if not item:
-        return CounterValue(None, 0)
+        return CounterValue(None)
     v = item.get("v", {}).get("N")
-    return CounterValue(Decimal(v) if v is not None else None, len(item.get("u", {}).get("SS", [])))
+    return CounterValue(Decimal(v) if v is not None else None)
 
 
 _CONTENDED_CODES = frozenset(
@@ -112,7 +112,7 @@ class QuotaStore:
                 "ProjectionExpression": "pk, sk, v, u",
             }
         found_marker: Marker | None = None
-        values: dict[CounterKey, CounterValue] = {k: CounterValue(None, 0) for k in unique}
+        values: dict[CounterKey, CounterValue] = {k: CounterValue(None) for k in unique}
         if not request:
             return None, values
         for _ in range(10):

@@ -50,7 +50,10 @@ JsonNumber = Annotated[Decimal, BeforeValidator(_number_only)]
 # ------------------------------------------------------------------ limits and plans
 class LimitIn(Strict):
     meter: MeterKey = Field(description="The meter key (it need not exist yet).")
-    window: WindowName = Field(description="minute, hour, day, month (in the tenant's zone) or lifetime.")
+    window: WindowName = Field(
+        description="minute, hour, day, month (in the tenant's zone) or lifetime; day, month or lifetime for a "
+        "unique_count meter (422 otherwise)."
+    )
     limit: JsonNumber = Field(ge=0, le=MAX_LIMIT_VALUE, description="In the meter's unit; 0 allows nothing.")
     enforcement: Enforcement = Field(default=Enforcement.HARD, description="hard denies; soft admits and flags.")
     thresholds: list[JsonNumber] = Field(

@@ -263,7 +263,11 @@ class UsageOut(BaseModel):
     timezone: str
     from_: datetime = Field(alias="from", serialization_alias="from")
     to: datetime
-    total: Number | None = Field(description="Aggregate over the whole range (null for max/latest with no usage).")
+    total: Number | None = Field(
+        description="Aggregate over the whole range (null for max/latest with no usage). For unique_count: the exact "
+        "number of distinct values when the range is exactly one day or one month in the tenant's zone, else null "
+        "(distinct counts of several windows do not add up; the series points are exact)."
+    )
     series: list[SeriesPointOut] = Field(description="One point per non-empty window, oldest first.")
 
     model_config = ConfigDict(populate_by_name=True)

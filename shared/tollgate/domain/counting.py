@@ -3,7 +3,8 @@
 What lives here:
 - which counter items one event touches (windows in the tenant's zone, group-by values);
 - coalescing: many events -> one update per counter item (ADD for sum/count, greatest for
-  max, newest event time for latest, a set of value hashes for unique_count);
+  max, newest event time for latest); unique_count deltas come from value claims
+  (``tollgate.domain.unique_values``);
 - in-batch dedupe: which messages of a batch hold each event, and which events a message
   owns once the claims are known;
 - screening: which events of a message no write could store (ingest rejects them; this is
@@ -15,7 +16,6 @@ How the writes are packed for DynamoDB is the adapters': ``tollgate.adapters.com
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +27,11 @@ from zoneinfo import ZoneInfo
 from tollgate.wire.usage_message import decode, event_dict
 
 from . import storage_keys as keys
+from . import unique_values
 from .ids import is_id
 from .meters import Aggregation, MeterSpec
-from .periods import COUNTED_WINDOWS, Window, utc_key, window_start, zone
+from .periods import COUNTED_WINDOWS, UNIQUE_WINDOWS, Window, utc_key, window_start, zone
+from .storage_keys import CounterKey as CounterKey  # re-exported: the counters' key type
 from .times import parse_time
 from .usage import UsageEvent, UsageMessage
 
@@ -38,8 +40,6 @@ DECIMAL = Context(prec=38)
 
 MINUTE_COUNTER_TTL = timedelta(days=3)
 """Minute counters expire 3 days after their window starts (deterministic per item)."""
-
-UNIQUE_HASH_BYTES = 8
 
 # DynamoDB's number range: 38 significant digits, magnitude from 1e-130 to under 1e126.
 _DYNAMO_MAX_DIGITS = 38
@@ -50,11 +50,6 @@ _DYNAMO_MAX_ADJUSTED = 125
 class EventRef(NamedTuple):
     tenant: str
     event_id: str
-
-
-class CounterKey(NamedTuple):
-    pk: str
-    sk: str
 
 
 # ------------------------------------------------------------------ counter items of an event
@@ -74,11 +69,13 @@ def counter_targets(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEve
     """Every counter item one event updates: per counted window, the total and, except for
     minutes, one item per group-by dimension the event carries. Minutes serve rate windows and
     quotas, which read totals only; a group item per minute would cost 2 write units per
-    transaction for nothing (docs/storage.md, "Cost")."""
+    transaction for nothing (docs/storage.md, "Cost"). unique_count meters are counted in
+    ``UNIQUE_WINDOWS`` only (day, month, lifetime)."""
     at = parse_time(event.time)
     dims = [(d, event.dims[d]) for d in meter.group_by if d in event.dims]
     out: list[CounterTarget] = []
-    for window in COUNTED_WINDOWS:
+    windows = UNIQUE_WINDOWS if meter.aggregation is Aggregation.UNIQUE_COUNT else COUNTED_WINDOWS
+    for window in windows:
         start = window_start(at, window, tz)
         window_key = utc_key(start)
         expires = _expiry(start, window)
@@ -95,11 +92,6 @@ def counter_targets(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEve
     return out
 
 
-def unique_hash(text: str) -> str:
-    """A short stable hash of a unique_count value (16 hex characters)."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=UNIQUE_HASH_BYTES).hexdigest()
-
-
 def latest_tag(event: UsageEvent) -> str:
     """Orders latest values by event time, then event id (times are fixed-width text)."""
     return f"{event.time}#{event.id}"
@@ -113,11 +105,14 @@ class CounterUpdates:
     add: dict[CounterKey, Decimal] = field(default_factory=dict)
     max: dict[CounterKey, Decimal] = field(default_factory=dict)
     latest: dict[CounterKey, tuple[str, Decimal]] = field(default_factory=dict)
-    unique: dict[CounterKey, set[str]] = field(default_factory=dict)
     expires: dict[CounterKey, int] = field(default_factory=dict)
 
     def add_event(self, tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) -> None:
+        """One event's updates. A unique_count event adds nothing here: its deltas depend on
+        its value claims (``unique_values``) and join ``add`` once they are settled."""
         agg = meter.aggregation
+        if agg is Aggregation.UNIQUE_COUNT:
+            return
         targets = counter_targets(tenant, tz, meter, event)
         if agg is Aggregation.COUNT:
             self._add(targets, Decimal(1))
@@ -130,18 +125,13 @@ class CounterUpdates:
                 old = self.max.get(t.key)
                 if old is None or value > old:
                     self.max[t.key] = value
-        elif agg is Aggregation.LATEST:
+        else:
             tag, value = latest_tag(event), event.decimal_value()
             for t in targets:
                 self._expire(t)
                 seen = self.latest.get(t.key)
                 if seen is None or tag > seen[0]:
                     self.latest[t.key] = (tag, value)
-        else:
-            h = unique_hash(event.value)
-            for t in targets:
-                self._expire(t)
-                self.unique.setdefault(t.key, set()).add(h)
 
     def _expire(self, target: CounterTarget) -> None:
         if target.expires_at is not None:
@@ -161,13 +151,11 @@ class CounterUpdates:
         for k, lv in other.latest.items():
             if k not in self.latest or lv[0] > self.latest[k][0]:
                 self.latest[k] = lv
-        for k, s in other.unique.items():
-            self.unique.setdefault(k, set()).update(s)
         self.expires.update(other.expires)
         return self
 
     def idempotent(self) -> bool:
-        return bool(self.max or self.latest or self.unique)
+        return bool(self.max or self.latest)
 
 
 def updates_for(message: UsageMessage, events: Iterable[UsageEvent], tz: ZoneInfo | None = None) -> CounterUpdates:
@@ -175,6 +163,19 @@ def updates_for(message: UsageMessage, events: Iterable[UsageEvent], tz: ZoneInf
     out = CounterUpdates()
     for e in events:
         out.add_event(message.tenant, tz, message.meters[e.meter], e)
+    return out
+
+
+def value_scopes_for(
+    message: UsageMessage, events: Iterable[UsageEvent], tz: ZoneInfo | None = None
+) -> list[unique_values.ValueScope]:
+    """The value claim scopes of a message's unique_count events (see ``unique_values``)."""
+    tz = tz or zone(message.timezone)
+    out: list[unique_values.ValueScope] = []
+    for e in events:
+        meter = message.meters[e.meter]
+        if meter.aggregation is Aggregation.UNIQUE_COUNT:
+            out += unique_values.value_scopes(message.tenant, tz, meter, e)
     return out
 
 
@@ -249,14 +250,16 @@ def storable_number(text: str) -> str | None:
 
 def uncountable(tenant: str, tz: ZoneInfo, meter: MeterSpec, event: UsageEvent) -> str | None:
     """Why no write could count or log ``event``, or None: every per-event step of the
-    consumer, tried on its own (log encoding, value, counter items, unique hash)."""
+    consumer, tried on its own (log encoding, value, counter items, value claim keys)."""
     try:
         json.dumps(event_dict(event), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return "the event holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode text"
     if meter.aggregation is Aggregation.UNIQUE_COUNT:
-        unique_hash(event.value)
-    elif meter.aggregation is not Aggregation.COUNT:
+        parse_time(event.time)
+        unique_values.value_scopes(tenant, tz, meter, event)  # its counter keys too
+        return None
+    if meter.aggregation is not Aggregation.COUNT:
         problem = storable_number(event.value)
         if problem:
             return problem

@@ -31,6 +31,11 @@ class Window(str, Enum):
 COUNTED_WINDOWS: tuple[Window, ...] = (Window.MINUTE, Window.HOUR, Window.DAY, Window.MONTH, Window.LIFETIME)
 """Every counter window the consumer maintains for each event."""
 
+UNIQUE_WINDOWS: tuple[Window, ...] = (Window.DAY, Window.MONTH, Window.LIFETIME)
+"""The windows a unique_count meter is counted in. Hours and minutes are not: an exact count
+per hour would need a value claim per value and hour, a write per event more, for windows no
+bill uses (docs/storage.md, "Value claims")."""
+
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 """Instants the API takes are ``EARLIEST <= t < LATEST``: a year of margin below ``datetime.max``,

@@ -8,15 +8,17 @@ the plan's limit for the same meter and window, or adds one).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
+from .errors import FieldError
+from .meters import Aggregation
 from .numbers import as_decimal, json_number
-from .periods import Window
+from .periods import UNIQUE_WINDOWS, Window
 
 WINDOW_ORDER = {w: i for i, w in enumerate((Window.MINUTE, Window.HOUR, Window.DAY, Window.MONTH, Window.LIFETIME))}
 DEFAULT_THRESHOLDS: tuple[Decimal, ...] = (Decimal("0.8"), Decimal("1.0"))
@@ -81,6 +83,17 @@ def duplicate_keys(limits: Sequence[Limit]) -> list[int]:
             out.append(i)
         seen.add(lim.key)
     return out
+
+
+def uncounted_windows(limits: Sequence[Limit], aggregation_of: Callable[[str], Aggregation | None]) -> list[FieldError]:
+    """Limits on windows their meter is not counted in: a unique_count meter is counted by
+    day, month and lifetime only (``periods.UNIQUE_WINDOWS``). ``aggregation_of`` gives an
+    existing meter's aggregation (None: no such meter yet, nothing to check)."""
+    return [
+        FieldError(f"limits[{i}].window", "must be day, month or lifetime for a unique_count meter")
+        for i, lim in enumerate(limits)
+        if lim.window not in UNIQUE_WINDOWS and aggregation_of(lim.meter) is Aggregation.UNIQUE_COUNT
+    ]
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,17 @@ separator. Group values come last in a sort key, so they may hold anything.
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 from .periods import Window
+
+
+class CounterKey(NamedTuple):
+    """A counter item's key (``tollgate.domain.counting`` re-exports it)."""
+
+    pk: str
+    sk: str
+
 
 # ---- events table
 EVENT_SK = "E"
@@ -58,6 +67,25 @@ def log_pk(tenant: str, utc_day: str, shard: int) -> str:
 def log_sk(max_time: str, message_id: str, part: int) -> str:
     """Chunks sort by the newest event they hold, so listing newest-first reads few chunks."""
     return f"{max_time}#{message_id}#{part:04d}"
+
+
+def value_claim_pk(tenant: str, meter: str, value_hash: str) -> str:
+    """Value claims of one unique_count value in one scope (the hash covers both), spread
+    over partitions by the hash (``unique_values.value_hash``)."""
+    return f"V#{tenant}#{meter}#{value_hash}"
+
+
+VALUE_LIFETIME_SK = "L"
+
+
+def value_month_sk(month_key: str) -> str:
+    """A value's month item: ``month_key`` is ``periods.utc_key`` of the month's start."""
+    return f"M#{month_key}"
+
+
+def value_day_attribute(day_of_month: int) -> str:
+    """The month item's attribute of one local day: ``d01``..``d31``."""
+    return f"d{day_of_month:02d}"
 
 
 # ---- counters table

@@ -1,13 +1,14 @@
 """Folding counter items into a usage series and a range total. Pure; no AWS.
 
-Each aggregation totals a range its own way: sum and count add, max takes the max,
-latest takes the value with the greatest event time, unique_count counts values distinct
-across the whole range (the union of each window's value set).
+Each aggregation totals a range its own way: sum and count add, max takes the max, latest
+takes the value with the greatest event time. unique_count windows hold exact distinct counts,
+which do not add up: a range's total is one window's count, so the caller passes the cells of
+exactly one window, or gets None (``UsageService`` reads the day or month that is the range).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,37 +22,33 @@ class CounterCell:
     window_start: datetime
     value: Decimal | None = None
     latest_at: str | None = None  # "<event time>#<event id>" for latest
-    uniques: frozenset[str] = field(default_factory=frozenset)
     group: str | None = None
 
 
 def cell_value(cell: CounterCell, aggregation: Aggregation) -> Decimal:
-    if aggregation is Aggregation.UNIQUE_COUNT:
-        return Decimal(len(cell.uniques))
     return cell.value if cell.value is not None else Decimal(0)
 
 
 def is_empty(cell: CounterCell, aggregation: Aggregation) -> bool:
-    if aggregation is Aggregation.UNIQUE_COUNT:
-        return not cell.uniques
     if aggregation is Aggregation.LATEST:
         return cell.latest_at is None
     return cell.value is None
 
 
 def total(cells: list[CounterCell], aggregation: Aggregation) -> Decimal | None:
-    """The aggregate over every cell. With no usage: 0, or None for max and latest."""
+    """The aggregate over every cell. With no usage: 0, or None for max and latest. For
+    unique_count, the count of the one window given (0 without an item); None for the cells
+    of more than one window, whose counts cannot be combined exactly."""
     cells = [c for c in cells if not is_empty(c, aggregation)]
+    if aggregation is Aggregation.UNIQUE_COUNT:
+        if len(cells) > 1:
+            return None
+        return cell_value(cells[0], aggregation) if cells else Decimal(0)
     if not cells:
         return None if aggregation in (Aggregation.MAX, Aggregation.LATEST) else Decimal(0)
     if aggregation in (Aggregation.SUM, Aggregation.COUNT):
         return sum((cell_value(c, aggregation) for c in cells), Decimal(0))
     if aggregation is Aggregation.MAX:
         return max(cell_value(c, aggregation) for c in cells)
-    if aggregation is Aggregation.LATEST:
-        newest = max(cells, key=lambda c: c.latest_at or "")
-        return cell_value(newest, aggregation)
-    union: set[str] = set()
-    for c in cells:
-        union |= c.uniques
-    return Decimal(len(union))
+    newest = max(cells, key=lambda c: c.latest_at or "")
+    return cell_value(newest, aggregation)

@@ -250,9 +250,7 @@ class _Decision:
         self.at, self.now, self.tz, self.limits, self.keys = at, now, tz, limits, counter_keys
 
     def states(self, values: dict[CounterKey, CounterValue]) -> list[LimitState]:
-        return states_for(
-            self.tenant_id, self.limits, self.at, self.tz, values, {self.meter.key: self.meter.aggregation}
-        )
+        return states_for(self.tenant_id, self.limits, self.at, self.tz, values)
 
     def writes(self, states: list[LimitState], expected: dict[CounterKey, Decimal] | None) -> list[CounterWrite]:
         event = UsageEvent(
@@ -280,7 +278,7 @@ class _Decision:
 
     def seen(self, states: list[LimitState], values: dict[CounterKey, CounterValue]) -> list[LimitState]:
         return [
-            LimitState(s.limit, used_of(values[k], self.meter.aggregation), s.window) if k in values else s
+            LimitState(s.limit, used_of(values[k]), s.window) if k in values else s
             for k, s in zip(self.keys, states, strict=True)
         ]
 
@@ -291,7 +289,7 @@ class _Decision:
         values = self.known.values(self.keys)
         if values is None:
             return None
-        states = self.states({k: CounterValue(v, int(v)) for k, v in values.items()})
+        states = self.states({k: CounterValue(v) for k, v in values.items()})
         verdict = judge(self.amount, states)
         assert self.event_id is not None
         if not verdict.allowed:  # the known values are lower bounds: this denial is certain
@@ -308,7 +306,7 @@ class _Decision:
             return self._duplicate(result, states)
         if isinstance(result, CounterConflict):
             for k, v in result.values.items():
-                self.known.learn(k, used_of(v, self.meter.aggregation), lost_bet=True)
+                self.known.learn(k, used_of(v), lost_bet=True)
             seen = self.seen(states, result.values)
             verdict = judge(self.amount, seen)
             if not verdict.allowed:
@@ -345,7 +343,7 @@ class _Decision:
                 return self._duplicate(result, states)
             if isinstance(result, CounterConflict):
                 for k, v in result.values.items():
-                    self.known.learn(k, used_of(v, self.meter.aggregation))
+                    self.known.learn(k, used_of(v))
                 seen = self.seen(states, result.values)
                 blocking = {s.limit.key for k, s in zip(self.keys, seen, strict=True) if k in result.values}
                 return self.deny(seen, blocking)

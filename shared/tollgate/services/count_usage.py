@@ -7,12 +7,15 @@ Protocol (docs/storage.md has the full argument):
    (ingest should have rejected it: a bug, or a limit we missed) is quarantined with the
    reason, and the rest of its message is counted;
 2. claim each distinct (tenant, event id) of the batch with one conditional PutItem that
-   records the claiming SQS message; a claim tells who owns the event;
+   records the claiming SQS message; a claim tells who owns the event. Then claim the values
+   of the owned unique_count events (a day and month item per value, and a lifetime item for
+   values new in a month): a value claim tells which message adds 1 to which unique counter;
 3. write each message's raw-event log chunks (idempotent puts keyed by the message);
 4. commit: per transaction, each message's marker (``attribute_not_exists``) together with
-   the coalesced ADD of every additive counter key; messages whose marker already exists
-   were committed by an earlier delivery and are skipped;
-5. apply max / latest / unique_count, idempotent conditional updates, for owned events.
+   the coalesced ADD of every additive counter key (sum, count, and the unique_count deltas
+   of the value claims it owns); messages whose marker already exists were committed by an
+   earlier delivery and are skipped;
+5. apply max / latest, idempotent conditional updates, for owned events.
 
 A message is reported as failed (and SQS redelivers it) when any of its steps fails, and
 each step attributes a failure to the messages that caused it: one bad message never fails
@@ -30,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -37,8 +41,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tollgate.adapters import commit_plan, event_log
 from tollgate.adapters.commit_plan import CommitUnit
 from tollgate.adapters.event_log import LogChunk
-from tollgate.domain import counting
-from tollgate.domain.counting import CounterKey, CounterUpdates, Delivery, EventRef
+from tollgate.domain import counting, unique_values
+from tollgate.domain.counting import DECIMAL, CounterKey, CounterUpdates, Delivery, EventRef
 from tollgate.domain.retry import backoff_seconds
 from tollgate.domain.usage import UsageEvent
 
@@ -71,7 +75,6 @@ class BatchOutcome(RecordFailures):
     recounted: int = 0  # events of messages an earlier delivery had already committed
     duplicates: int = 0
     poison: int = 0
-    saturated: int = 0
     quarantined: int = 0
 
 
@@ -184,10 +187,34 @@ def _emit(metrics: Any, outcome: BatchOutcome) -> None:
         ("DuplicateEvents", outcome.duplicates),
         ("PoisonMessages", outcome.poison),
         ("FailedMessages", len(outcome.failed) - outcome.poison),
-        ("UniqueSetsSaturated", outcome.saturated),
         ("EventsQuarantined", outcome.quarantined),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+@dataclass
+class _WavePlan:
+    """What each message of a wave writes, planned from its claims (pure)."""
+
+    claimed: dict[str, list[UsageEvent]] = field(default_factory=dict)
+    chunks: dict[str, list[LogChunk]] = field(default_factory=dict)
+    updates: dict[str, CounterUpdates] = field(default_factory=dict)
+    scopes: dict[str, list[unique_values.ValueScope]] = field(default_factory=dict)
+    units: dict[str, list[CommitUnit]] = field(default_factory=dict)
+
+    def message(self, d: Delivery, owners: dict[EventRef, str | None]) -> None:
+        """The message's owned events, log chunks, counter updates and value claim scopes."""
+        mine = counting.claimed_events(d, owners)
+        chunks = event_log.log_chunks(d.message.tenant, d.message_id, mine)
+        updates = counting.updates_for(d.message, mine)
+        scopes = counting.value_scopes_for(d.message, mine)
+        self.chunks[d.message_id], self.updates[d.message_id], self.scopes[d.message_id] = chunks, updates, scopes
+        self.claimed[d.message_id] = mine
+
+    def commit_units(self, d: Delivery) -> None:
+        """Once the value claims added their deltas: the message's commit units."""
+        mine, updates = self.claimed[d.message_id], self.updates[d.message_id]
+        self.units[d.message_id] = commit_plan.commit_units(d.message_id, len(mine), updates)
 
 
 @dataclass
@@ -246,38 +273,40 @@ class _BatchRun:
     def wave(self, wave: list[Delivery]) -> None:
         members = {d.message_id for d in wave}
         self.claim(members)
-        claimed: dict[str, list[UsageEvent]] = {}
-        chunks: dict[str, list[LogChunk]] = {}
-        updates: dict[str, CounterUpdates] = {}
-        units: dict[str, list[CommitUnit]] = {}
+        plan = _WavePlan()
         for d in wave:
-            if self.failed(d):
-                continue
-            try:  # pure planning; a failure here is a bug, and it is this message's alone
-                mine = counting.claimed_events(d, self.owners)
-                chunks[d.message_id] = event_log.log_chunks(d.message.tenant, d.message_id, mine)
-                updates[d.message_id] = counting.updates_for(d.message, mine)
-                units[d.message_id] = commit_plan.commit_units(d.message_id, len(mine), updates[d.message_id])
-                claimed[d.message_id] = mine
-            except Exception as exc:
-                self.outcome.fail(d.message_id, f"planning failed: {type(exc).__name__}: {exc}")
-                log.exception("planning a message's writes failed", extra={"message_id": d.message_id})
+            if not self.failed(d):
+                self.planned(d, lambda d: plan.message(d, self.owners))
         live = [d for d in wave if not self.failed(d)]
         for d in live:
-            duplicates = len(d.message.events) - len(claimed[d.message_id])
+            duplicates = len(d.message.events) - len(plan.claimed[d.message_id])
             self.outcome.duplicates += duplicates
             self.events_of[d.message.tenant] += len(d.message.events)
             self.duplicates_of[d.message.tenant] += duplicates
-        self.write_log(live, chunks)
-        recounted = self.commit([d for d in live if not self.failed(d)], units)
-        self.apply_idempotent([d for d in live if not self.failed(d)], updates)
+        self.claim_values(live, plan.scopes, plan.updates)
+        live = [d for d in live if not self.failed(d)]
+        for d in live:
+            self.planned(d, plan.commit_units)
+        live = [d for d in live if not self.failed(d)]
+        self.write_log(live, plan.chunks)
+        recounted = self.commit([d for d in live if not self.failed(d)], plan.units)
+        self.apply_idempotent([d for d in live if not self.failed(d)], plan.updates)
         for d in live:
             if not self.failed(d):
-                n = len(claimed[d.message_id])
+                n = len(plan.claimed[d.message_id])
                 if d.message_id in recounted:
                     self.outcome.recounted += n
                 else:
                     self.outcome.counted += n
+
+    def planned(self, d: Delivery, step: Callable[[Delivery], None]) -> None:
+        """Run a pure planning step for one message: a failure here is a bug, and it is this
+        message's alone."""
+        try:
+            step(d)
+        except Exception as exc:
+            self.outcome.fail(d.message_id, f"planning failed: {type(exc).__name__}: {exc}")
+            log.exception("planning a message's writes failed", extra={"message_id": d.message_id})
 
     def claim(self, members: set[str]) -> None:
         todo = [
@@ -317,6 +346,32 @@ class _BatchRun:
             else:
                 self.owners[ref] = owner if owner in holders else None
         return rest
+
+    def claim_values(
+        self,
+        live: list[Delivery],
+        scopes: dict[str, list[unique_values.ValueScope]],
+        updates: dict[str, CounterUpdates],
+    ) -> None:
+        """Claim the values of the wave's owned unique_count events (day and month items, then
+        the lifetime items of values new in a month), and add each message's unique deltas to
+        its updates. A claim whose outcome is unknown fails every message holding it."""
+        owned = [(d.message_id, scopes[d.message_id]) for d in live if scopes[d.message_id]]
+        if not owned:
+            return
+        plan = unique_values.ValuePlan()
+        days = unique_values.day_claims(owned)
+        lifetimes = unique_values.settle_days(days, self.ledger.claim_days(days, self.now), plan)
+        if lifetimes:
+            unique_values.settle_lifetimes(lifetimes, self.ledger.claim_lifetimes(lifetimes, self.now), plan)
+        for message_id, error in plan.failed.items():
+            self.outcome.fail(message_id, f"value claim failed: {error}")
+        if plan.failed:
+            log.warning("value claim failed", extra={"messages": len(plan.failed)})
+        for message_id, adds in plan.adds.items():
+            add = updates[message_id].add
+            for key, n in adds.items():
+                add[key] = DECIMAL.add(add.get(key, Decimal(0)), Decimal(n))
 
     def write_log(self, live: list[Delivery], chunks_of: dict[str, list[LogChunk]]) -> None:
         """One BatchWriteItem per 25 chunks of any messages. A request that fails fails every
@@ -404,15 +459,11 @@ class _BatchRun:
             u = updates[d.message_id]
             if not u.idempotent():
                 continue
-            merged.merge(CounterUpdates(max=u.max, latest=u.latest, unique=u.unique, expires=u.expires))
-            for key in (*u.max, *u.latest, *u.unique):
+            merged.merge(CounterUpdates(max=u.max, latest=u.latest, expires=u.expires))
+            for key in (*u.max, *u.latest):
                 contributors.setdefault(key, set()).add(d.message_id)
         if not contributors:
             return
-        failed, saturated = self.ledger.apply_idempotent(merged)
-        for key, error in failed.items():
+        for key, error in self.ledger.apply_idempotent(merged).items():
             for message_id in contributors[key]:
                 self.outcome.fail(message_id, f"counter update failed: {error}")
-        if saturated:
-            self.outcome.saturated += len(saturated)
-            log.error("unique_count set full (400 KB item); values not recorded", extra={"items": len(saturated)})

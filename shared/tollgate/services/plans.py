@@ -7,8 +7,8 @@ from importlib import resources
 from typing import Any
 
 from tollgate.domain.audit import SYSTEM_ACTOR, Action, AuditEntry, plan_subject
-from tollgate.domain.errors import NotFound
-from tollgate.domain.plans import ApiRateLimit, Limit, Plan, sort_limits
+from tollgate.domain.errors import NotFound, ValidationFailed
+from tollgate.domain.plans import ApiRateLimit, Limit, Plan, sort_limits, uncounted_windows
 
 from .catalog import Catalog
 from .ports import Clock, PlanRepository
@@ -19,6 +19,14 @@ def default_catalog() -> list[dict[str, Any]]:
     text = resources.files("tollgate.data").joinpath("default_plans.json").read_text(encoding="utf-8")
     plans: list[dict[str, Any]] = json.loads(text)["plans"]
     return plans
+
+
+def check_windows(limits: list[Limit], catalog: Catalog) -> None:
+    """422 for a limit on a window its meter is not counted in (a unique_count meter by the
+    minute or hour)."""
+    errors = uncounted_windows(limits, lambda key: m.aggregation if (m := catalog.meter(key)) else None)
+    if errors:
+        raise ValidationFailed("a unique_count meter is counted by day, month and lifetime only", errors)
 
 
 class PlanService:
@@ -35,6 +43,7 @@ class PlanService:
         reason: str | None = None,
     ) -> tuple[Plan, bool]:
         """Create or replace a plan, with its audit entry. Returns (plan, created)."""
+        check_windows(limits, self._catalog)
         previous = self._plans.get(plan_id, consistent=True)
         at = self._clock.now()
         plan = Plan(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.plans import Limit, Plan
     from tollgate.domain.ratelimit import LeaseWrite
     from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
+    from tollgate.domain.unique_values import DayClaim, DayOwners, LifetimeClaim
     from tollgate.domain.usage import UsageEvent
     from tollgate.domain.usage_query import CounterCell
 
@@ -100,7 +101,6 @@ class Marker:
 @dataclass(frozen=True)
 class CounterValue:
     value: Decimal | None
-    uniques: int
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,9 @@ class EventLedger(Protocol):
         """One transaction. Raises CommitCancelled, StoreBusy or StoreRefused, or anything
         else when the outcome is unknown."""
 
-    def apply_idempotent(self, updates: CounterUpdates) -> tuple[dict[CounterKey, Exception], set[CounterKey]]: ...
+    def claim_days(self, claims: Sequence[DayClaim], now: datetime) -> list[DayOwners | Exception]: ...
+    def claim_lifetimes(self, claims: Sequence[LifetimeClaim], now: datetime) -> list[str | Exception]: ...
+    def apply_idempotent(self, updates: CounterUpdates) -> dict[CounterKey, Exception]: ...
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from tollgate.domain import periods
 from tollgate.domain import storage_keys as keys
 from tollgate.domain.counting import CounterKey
 from tollgate.domain.errors import NotFound
-from tollgate.domain.meters import Aggregation
 from tollgate.domain.plans import Limit, Plan, effective_limits
 from tollgate.domain.quota import LimitState, bounds
 from tollgate.domain.records import Tenant
@@ -27,7 +26,6 @@ from .ports import (
     Clock,
     CounterStore,
     CounterValue,
-    MeterRepository,
     OverridesRepository,
     PlanRepository,
     TenantRepository,
@@ -41,9 +39,8 @@ def counter_key(tenant: str, limit: Limit, start: datetime | None) -> CounterKey
     return CounterKey(keys.total_pk(tenant, limit.meter, limit.window), keys.total_sk(periods.utc_key(start)))
 
 
-def used_of(value: CounterValue, aggregation: Aggregation | None) -> Decimal:
-    if aggregation is Aggregation.UNIQUE_COUNT:
-        return Decimal(value.uniques)
+def used_of(value: CounterValue) -> Decimal:
+    """A counter's usage: ``v`` for every aggregation (unique_count items hold their count)."""
     return value.value if value.value is not None else Decimal(0)
 
 
@@ -53,13 +50,12 @@ def states_for(
     at: datetime,
     tz: ZoneInfo,
     values: dict[CounterKey, CounterValue],
-    aggregations: dict[str, Aggregation | None],
 ) -> list[LimitState]:
     out = []
     for lim in limits:
         b = bounds(at, lim.window, tz)
-        value = values.get(counter_key(tenant_id, lim, b.start), CounterValue(None, 0))
-        out.append(LimitState(lim, used_of(value, aggregations.get(lim.meter)), b))
+        value = values.get(counter_key(tenant_id, lim, b.start), CounterValue(None))
+        out.append(LimitState(lim, used_of(value), b))
     return out
 
 
@@ -76,11 +72,10 @@ class QuotaService:
         tenants: TenantRepository,
         plans: PlanRepository,
         overrides: OverridesRepository,
-        meters: MeterRepository,
         counters: CounterStore,
         clock: Clock,
     ) -> None:
-        self._tenants, self._plans, self._overrides, self._meters = tenants, plans, overrides, meters
+        self._tenants, self._plans, self._overrides = tenants, plans, overrides
         self._counters, self._clock = counters, clock
 
     def quotas(self, tenant_id: str, meter: str | None = None) -> TenantQuotas:
@@ -112,8 +107,4 @@ class QuotaService:
         values: dict[CounterKey, CounterValue] = {}
         for i in range(0, len(wanted), MAX_KEYS_PER_READ):
             values.update(self._counters.read(None, wanted[i : i + MAX_KEYS_PER_READ])[1])
-        aggregations: dict[str, Aggregation | None] = {}
-        for m in {lim.meter for _, lims, _ in planned for lim in lims}:
-            found = self._meters.get(m)
-            aggregations[m] = found.aggregation if found else None
-        return [TenantQuotas(t, states_for(t.id, lims, now, tz, values, aggregations), tz) for t, lims, tz in planned]
+        return [TenantQuotas(t, states_for(t.id, lims, now, tz, values), tz) for t, lims, tz in planned]

@@ -12,6 +12,7 @@ from tollgate.domain.plans import ApiRateLimit, EffectiveLimit, Limit, effective
 from tollgate.domain.records import Tenant
 
 from .catalog import Catalog
+from .plans import check_windows
 from .ports import Clock, OverridesRepository, PlanRepository, TenantRepository
 
 
@@ -102,6 +103,7 @@ class TenantService:
         """Replace the tenant's overrides (each replaces the plan's limit of its meter and
         window), with an audit entry."""
         self.get_tenant(tenant_id)
+        check_windows(limits, self._catalog)
         previous, previous_at = self._overrides.get(tenant_id, consistent=True)
         new = tuple(sort_limits(limits))
         at = self._clock.now()

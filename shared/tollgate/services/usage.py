@@ -97,6 +97,11 @@ class UsageService:
             raise ValidationFailed("the range is not valid", errors)
         tenant = tenant or self._tenants.get_tenant(tenant_id)
         meter = self._meters.get_meter(meter_key)
+        if meter.aggregation is Aggregation.UNIQUE_COUNT and window not in periods.UNIQUE_WINDOWS:
+            raise ValidationFailed(
+                f"meter {meter.key!r} counts unique values by day and month only",
+                [FieldError("window", "must be day or month for a unique_count meter")],
+            )
         if group_by is not None and group_by not in meter.group_by:
             raise ValidationFailed(
                 f"meter {meter.key!r} does not group by {group_by!r}",
@@ -121,6 +126,10 @@ class UsageService:
                     group=None if c.group is None or group_by is None else {group_by: c.group},
                 )
             )
+        if agg is Aggregation.UNIQUE_COUNT:
+            range_total = self._unique_total(tenant.id, meter.key, start, end, tz)
+        else:
+            range_total = total(totals, agg)
         return Usage(
             tenant=tenant.id,
             meter=meter.key,
@@ -129,9 +138,21 @@ class UsageService:
             timezone=tenant.timezone,
             start=start,
             end=end,
-            total=total(totals, agg),
+            total=range_total,
             series=series,
         )
+
+    def _unique_total(self, tenant: str, meter: str, start: datetime, end: datetime, tz: ZoneInfo) -> Decimal | None:
+        """Distinct values over ``[start, end)``: exact when the range is one day or one month
+        in the tenant's zone (that window's count), else None. Distinct counts of several
+        windows do not add up, and only days, months and lifetime are counted."""
+        for window in (Window.DAY, Window.MONTH):
+            if _one_window(start, end, window, tz):
+                low, high = _range_keys(start, end, window, tz)
+                return total(
+                    self._reader.totals(keys.total_pk(tenant, meter, window), low, high), Aggregation.UNIQUE_COUNT
+                )
+        return None
 
     def period_totals(
         self, tenant: Tenant, meters: Sequence[Meter], start: datetime, end: datetime
@@ -139,7 +160,8 @@ class UsageService:
         """Each meter's total for ``[start, end)``, both window boundaries in the tenant's zone:
         one query of the month windows when the period is whole months, else of the days (an
         invoice's period, an analytics row). Nothing is validated here: callers pass whole
-        windows they computed."""
+        windows they computed. A unique_count meter's total is exact for one month or one day,
+        and None for a longer period (``usage_query.total``)."""
         tz = periods.zone(tenant.timezone)
         window = Window.MONTH if _whole(start, end, Window.MONTH, tz) else Window.DAY
         low, high = _range_keys(start, end, window, tz)
@@ -151,3 +173,7 @@ class UsageService:
 
 def _whole(start: datetime, end: datetime, window: Window, tz: ZoneInfo) -> bool:
     return periods.window_start(start, window, tz) == start and periods.window_start(end, window, tz) == end
+
+
+def _one_window(start: datetime, end: datetime, window: Window, tz: ZoneInfo) -> bool:
+    return periods.window_start(start, window, tz) == start and periods.window_end(start, window, tz) == end

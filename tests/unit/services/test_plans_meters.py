@@ -84,3 +84,24 @@ def test_meters(world: World):
     page, cursor = world.meters.list_meters(1, None)
     rest, end = world.meters.list_meters(1, cursor)
     assert [m.key for m in page + rest] == ["api_calls", "storage_gb"] and end is None
+
+
+def test_limits_on_windows_a_unique_count_meter_is_not_counted_in_are_refused(world: World):
+    from tollgate.domain.errors import ValidationFailed
+
+    from .conftest import add_tenant, fields_of
+
+    add_meter(world, "users", Aggregation.UNIQUE_COUNT)
+    ok = [limit("users", Window.MONTH, 100), limit("users", Window.DAY, 10), limit("users", Window.LIFETIME, 1000)]
+    hourly = [limit("api_calls", Window.HOUR, 5), limit("users", Window.HOUR, 5), limit("users", Window.MINUTE, 1)]
+    assert world.plans.put_plan("pro", "Pro", ok, None, "key_a")[1]
+    with pytest.raises(ValidationFailed) as exc:
+        world.plans.put_plan("pro", "Pro", hourly, None, "key_a")
+    assert fields_of(exc.value) == ["limits[1].window", "limits[2].window"]
+    add_tenant(world, "acme", plan="pro")
+    with pytest.raises(ValidationFailed) as exc:
+        world.tenants.set_overrides("acme", hourly[1:], actor="key_a")
+    assert fields_of(exc.value) == ["limits[0].window", "limits[1].window"]
+    assert world.tenants.get_overrides("acme") == ()
+    # A meter that does not exist yet is not checked (limits may name it first).
+    assert world.plans.put_plan("later", "Later", [limit("visitors", Window.HOUR, 5)], None, "key_a")[1]

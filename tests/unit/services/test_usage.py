@@ -94,3 +94,38 @@ def test_invalid_ranges_and_unknown_names(world: World):
     with pytest.raises(NotFound):
         world.usage.query_usage("acme", "nothing", day(1), day(4), Window.DAY, None)
     assert world.stores.counter_reader.queries == []
+
+
+# ------------------------------------------------------------------ unique_count
+@pytest.fixture
+def uniques(world: World) -> World:
+    add_meter(world, "users", Aggregation.UNIQUE_COUNT, group_by=["region"])
+    reader = world.stores.counter_reader
+    for n, count in ((1, 3), (2, 4), (3, 2)):
+        reader.put_total("acme", "users", Window.DAY, day(n), count)
+    reader.put_total("acme", "users", Window.MONTH, day(1), 5)  # 5 distinct over November
+    reader.put_total("acme", "users", Window.MONTH, datetime(2026, 12, 1, tzinfo=PARIS), 2)
+    return world
+
+
+def test_a_unique_count_total_is_exact_for_one_day_or_one_month_and_null_otherwise(uniques: World):
+    usage = uniques.usage
+    month = usage.query_usage("acme", "users", day(1), datetime(2026, 12, 1, tzinfo=PARIS), Window.DAY, None)
+    assert month.total == 5  # the month's own count, not the sum of the days (9)
+    assert [p.value for p in month.series] == [3, 4, 2]
+    assert usage.query_usage("acme", "users", day(2), day(3), Window.DAY, None).total == 4
+    assert usage.query_usage("acme", "users", day(5), day(6), Window.DAY, None).total == 0  # no usage that day
+    assert usage.query_usage("acme", "users", day(1), day(3), Window.DAY, None).total is None  # two days
+    two_months = usage.query_usage("acme", "users", day(1), datetime(2027, 1, 1, tzinfo=PARIS), Window.MONTH, None)
+    assert two_months.total is None and [p.value for p in two_months.series] == [5, 2]
+    tenant = uniques.stores.tenant_repo.get("acme")
+    meters = [uniques.stores.meter_repo.get("users")]
+    assert tenant is not None and meters[0] is not None
+    assert usage.period_totals(tenant, meters, day(1), datetime(2026, 12, 1, tzinfo=PARIS)) == {"users": 5}
+    assert usage.period_totals(tenant, meters, day(1), datetime(2027, 1, 1, tzinfo=PARIS)) == {"users": None}
+
+
+def test_a_unique_count_meter_has_no_hour_series(uniques: World):
+    with pytest.raises(ValidationFailed) as exc:
+        uniques.usage.query_usage("acme", "users", day(1), day(2), Window.HOUR, None)
+    assert fields_of(exc.value) == ["window"]

@@ -52,7 +52,12 @@ def build_router(usage: UsageService, events_log: EventsLogService, clock: Clock
         meter: Annotated[str, Query(pattern=METER_KEY_PATTERN)],
         from_: From = None,
         to: To = None,
-        window: Annotated[Literal["hour", "day", "month"], Query()] = "day",
+        window: Annotated[
+            Literal["hour", "day", "month"],
+            Query(
+                description="The series' window. unique_count meters are counted by day and month only (422 for hour)."
+            ),
+        ] = "day",
         tenant: TenantQ = None,
         group_by: Annotated[str | None, Query(pattern=DIMENSION_PATTERN)] = None,
     ) -> UsageOut:
