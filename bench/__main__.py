@@ -25,6 +25,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("consume", "bench.consume"),
     ("ratelimit", "bench.ratelimit"),
     ("local_restart", "bench.local_restart"),
+    ("hot_tenant", "bench.hot_tenant"),
     ("latency", "bench.latency"),
 ]
 
