@@ -27,7 +27,7 @@ NAME = "latency"
 TARGET_P99_S = 5.0
 # (events per request, requests, requests per second): paces the local stack (moto in one
 # process) can count as they come, so the figure is the pipeline's delay, not a backlog's.
-CASES = ((1, 100, 10), (100, 30, 2), (1000, 8, 0.25))
+CASES = ((1, 100, 10), (100, 20, 0.5), (1000, 6, 0.1))
 POLL_S = 0.05
 SETTLE_TIMEOUT_S = 90
 
