@@ -19,8 +19,9 @@ The matrix: events per request (1, 100, 1000) x duplicates (0 %, 50 %) x time sp
 group_by). Every row's figure is write units per *distinct* event.
 
 - Duplicates: ``50 %`` means half the events sent are re-sends: every request is sent again,
-  same ids, times and values (a client retry after a timeout), after all the originals, so a
-  re-send never shares a consumer call with its original (in-call repeats cost nothing).
+  same ids, times and values (a client retry after a timeout), after all the originals have
+  gone through the pipeline, so a re-send never shares a consumer call (or a repack batch) with
+  its original: in-call repeats would cost nothing, and a retry comes seconds later.
 - Spread: the events of one request are spread evenly over the span; 0 means all within one
   minute. A 1-event request cannot spread, so for 1-event requests each run of 1,000 consecutive
   requests spans it (late events from many clients).
@@ -39,12 +40,13 @@ from __future__ import annotations
 import math
 import os
 import random
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -210,12 +212,18 @@ def traffic(row: Row, distinct: int, start: datetime = START, seed: int = 9) -> 
     return originals + [originals[i * len(originals) // retries] for i in range(retries)]
 
 
+def originals_of(row: Row, distinct: int) -> int:
+    """How many of ``traffic``'s requests are originals (the rest are re-sends)."""
+    return math.ceil(distinct / row.per_request)
+
+
 # ------------------------------------------------------------------ ingest and repack (pure)
 @dataclass
 class Flow:
     """The messages the consumer reads, and what SQS bills on the way (billed requests)."""
 
     usage: list[tuple[str, str]] = field(default_factory=list)  # (message id, body), in order
+    resends_from: int | None = None  # usage index where the re-sends' messages start
     requests: int = 0
     request_events: list[int] = field(default_factory=list)
     direct: int = 0  # messages ingest sent to the usage queue
@@ -251,9 +259,11 @@ def _message_id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def flow_of(requests: list[list[Any]], row: Row, pipe: Pipeline, seed: int = 9) -> Flow:
+def flow_of(requests: list[list[Any]], row: Row, pipe: Pipeline, originals: int | None = None, seed: int = 9) -> Flow:
     """Ingest each request (pack, route by size), fold the pack queue when the template has the
-    repack stage, and return the usage queue's messages in the order the consumer reads them."""
+    repack stage, and return the usage queue's messages in the order the consumer reads them.
+    The first ``originals`` requests are drained through the pipeline before the re-sends
+    arrive (a client retries after a timeout: by then the originals have been taken)."""
     from tollgate.wire.repack import DIRECT_EVENTS, fold
     from tollgate.wire.usage_message import decode, event_dict, event_json, pack
 
@@ -275,7 +285,10 @@ def flow_of(requests: list[list[Any]], row: Row, pipe: Pipeline, seed: int = 9) 
             flow.folded += len(bodies)
             flow.usage += [(_message_id(rng), b) for b in bodies]
 
-    for request in requests:
+    for n, request in enumerate(requests):
+        if n == originals:
+            drain(final=True)
+            flow.resends_from = len(flow.usage)
         flow.requests += 1
         flow.request_events.append(len(request))
         items = [(i, e.meter, event_json(event_dict(e))) for i, e in enumerate(request)]
@@ -317,14 +330,17 @@ class _MotoClock:
             self._local.began = None
 
 
-def _calls(messages: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    for i in range(0, len(messages), size):
-        yield messages[i : i + size]
+def _calls(flow: Flow, size: int) -> Iterator[list[tuple[str, str]]]:
+    """The consumer's calls: ``size`` messages each; no call holds both an original's message
+    and a re-send's (the originals were taken before the re-sends were sent)."""
+    cut = len(flow.usage) if flow.resends_from is None else flow.resends_from
+    for part in (flow.usage[:cut], flow.usage[cut:]):
+        for i in range(0, len(part), size):
+            yield part[i : i + size]
 
 
 def measure_row(row: Row, distinct: int) -> dict[str, Any]:
     """One row: traffic, ingest and repack, then the consumer on a fresh moto world."""
-    import sys
 
     sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "shared"), str(ROOT / "dev")) if p not in sys.path]
     from tests.conftest import moto_stack
@@ -335,7 +351,7 @@ def measure_row(row: Row, distinct: int) -> dict[str, Any]:
     began = time.perf_counter()
     pipe = pipeline()
     requests = traffic(row, distinct)
-    flow = flow_of(requests, row, pipe)
+    flow = flow_of(requests, row, pipe, originals=originals_of(row, distinct))
     cpu = 0.0
     counted = duplicates = invocations = 0
     with moto_stack():
@@ -344,7 +360,7 @@ def measure_row(row: Row, distinct: int) -> dict[str, Any]:
         moto = _MotoClock()
         moto.attach(root.dynamodb)
         consumer = root.count_usage
-        for batch in _calls(flow.usage, pipe.consumer_batch):
+        for batch in _calls(flow, pipe.consumer_batch):
             _read([b for _, b in batch], flow, "consumer")
             t0 = time.process_time()
             outcome = consumer.count_messages(batch)
@@ -395,7 +411,6 @@ def measure_row(row: Row, distinct: int) -> dict[str, Any]:
 # ------------------------------------------------------------------ ingest CPU (stubbed SQS)
 def measure_ingest(sizes: Sequence[int] = PER_REQUEST) -> dict[str, Any]:
     """The ingest handler's CPU per request, SQS and the key check stubbed (bench.ingest's way)."""
-    import sys
 
     sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "shared"), str(ROOT / "dev")) if p not in sys.path]
     from bench import ingest
@@ -471,8 +486,12 @@ def run() -> dict[str, Any]:
     order = sorted(rows, key=lambda r: (-(1 + r.duplicates) * (3 if r.per_request == 1 else 1), r.key))
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         ingest_job = pool.submit(measure_ingest)
-        jobs = {r.key: pool.submit(measure_row, r, distinct) for r in order}
-        measured = {r.key: jobs[r.key].result() for r in rows}
+        jobs = {pool.submit(measure_row, r, distinct): r.key for r in order}
+        done: dict[str, dict[str, Any]] = {}
+        for job in as_completed(jobs):
+            done[jobs[job]] = job.result()
+            print(f"cost_matrix: {len(done)}/{len(rows)} {jobs[job]}", file=sys.stderr, flush=True)
+        measured = {r.key: done[r.key] for r in rows}
         ingest_cpu = ingest_job.result()
     bases = {str(n): measured[Row(n, 0.0, 0, "sum").key] for n in PER_REQUEST}
     dollar = {n: money.dollars(usage_per_million(b, ingest_cpu, pipe)) for n, b in bases.items()}

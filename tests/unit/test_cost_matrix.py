@@ -73,13 +73,24 @@ def test_without_repack_every_request_is_its_own_message():
     assert flow.sqs["ingest send"] == 50
 
 
+def test_resends_never_share_a_consumer_call_with_their_originals():
+    row = cm.Row(1_000, 0.5, 0, "sum")
+    requests = cm.traffic(row, 2_000)
+    flow = cm.flow_of(requests, row, _pipe(None), originals=cm.originals_of(row, 2_000))
+    calls = [[{e.id for e in decode(b).events} for _, b in call] for call in cm._calls(flow, 10)]
+    assert len(calls) == 2  # 4 messages would fit one call of 10: the re-sends come after
+    assert set().union(*calls[0]) == set().union(*calls[1]) and len(set().union(*calls[0])) == 2_000
+
+
 def test_small_messages_are_folded_large_ones_go_direct():
     row = cm.Row(1, 0.5, 0, "sum")
-    flow = cm.flow_of(cm.traffic(row, 1_500), row, _pipe(1_000))
-    assert flow.packed == 3_000 and flow.repack_batches == 3 and flow.direct == 0
-    assert [len(decode(b).events) for _, b in flow.usage] == [1_000, 1_000, 1_000]
+    flow = cm.flow_of(cm.traffic(row, 1_500), row, _pipe(1_000), originals=1_500)
+    assert flow.packed == 3_000 and flow.repack_batches == 4 and flow.direct == 0
+    # the originals fold on their own (the last batch drained before the re-sends arrive)
+    assert [len(decode(b).events) for _, b in flow.usage] == [1_000, 500, 1_000, 500]
+    assert flow.resends_from == 2
     assert Counter(e.id for _, b in flow.usage for e in decode(b).events).most_common(1)[0][1] == 2
-    assert flow.sqs["repack receive"] == 300 and flow.sqs["repack delete"] == 300
+    assert flow.sqs["repack receive"] == 300 and flow.sqs["repack delete"] == 300  # 10 messages a call
     big = cm.Row(1_000, 0.0, 0, "sum")
     direct = cm.flow_of(cm.traffic(big, 2_000), big, _pipe(1_000))
     assert direct.direct == 2 and direct.packed == 0 and direct.folded == 0
