@@ -22,6 +22,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("ingest_cpu", "bench.ingest"),
     ("cold_start", "bench.coldstart"),
     ("consumer", "bench.consumer"),
+    ("cost_matrix", "bench.cost_matrix"),
     ("consume", "bench.consume"),
     ("ratelimit", "bench.ratelimit"),
     ("local_restart", "bench.local_restart"),
