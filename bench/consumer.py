@@ -1,5 +1,5 @@
-"""(b) consumer CPU per event, (d) hot tenant. The write units per event that (c) measured here
-are now the whole matrix of ``bench.cost_matrix`` (issue 9).
+"""(b) consumer CPU per event. The write units per event that (c) measured here are now the
+whole matrix of ``bench.cost_matrix``, and (d), the hot tenant, is ``bench.hot_tenant`` (issue 9).
 
 Runs the real consumer use case (``CountUsage.count_messages`` of a composition root, as the
 consumer function builds it) against moto in-process, with ``tollgate_dev.cost.DynamoCost``
@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PER_MESSAGE = 1_000
-HOT_RATE = 10_000  # events/s for one tenant and one meter in (d)
 REGIONS = ["eu", "us", "ap", "sa"]
 
 
@@ -82,17 +80,6 @@ def run() -> dict[str, Any]:
         small = _messages(2_000, 100, start)
         summary_b, cpu_b = _run_batches(small, per_call)
         out["cpu_us_per_event_100_per_message"] = round(cpu_b / 2_000 * 1e6, 1)
-    with moto_stack():
-        # (d) one second of a hot tenant: 10,000 events in 1,000-event messages, BatchSize a call,
-        # i.e. what one second of traffic makes the consumer write. Writes per item per second.
-        summary_d, _ = _run_batches(_messages(HOT_RATE, PER_MESSAGE, start), per_call)
-        item, writes = summary_d["hottest_item"]
-        out["hot_item_writes_per_second"] = writes
-        out["hot_item"] = list(item) if item else None
-        # Worst case without the repack stage: clients send one event per request, so each
-        # message holds one event and a call of BatchSize messages commits once.
-        out["consumer_batch_size"] = per_call
-        out["hot_item_writes_per_second_single_event_requests"] = HOT_RATE // per_call
     return out
 
 
@@ -103,17 +90,5 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{r['cpu_us_per_event_100_per_message']} µs",
             "report",
             "-",
-        ),
-        (
-            "(d) hot tenant 10k events/s: max writes/s on one item (1000-event requests)",
-            f"{r['hot_item_writes_per_second']}",
-            "<= 1000",
-            "yes" if r["hot_item_writes_per_second"] <= 1000 else "NO",
-        ),
-        (
-            f"(d) worst case, 1-event requests, no repack: computed 10k messages/s / {r['consumer_batch_size']} per call",
-            f"{r['hot_item_writes_per_second_single_event_requests']}",
-            "<= 1000",
-            "yes" if r["hot_item_writes_per_second_single_event_requests"] <= 1000 else "NO",
         ),
     ]

@@ -25,46 +25,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.consumer import _messages
+from bench.cost_matrix import pipeline
+
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 100_000
 SAMPLE = 10_000
 TARGET = 1_000  # write units/s on one partition key
-REGIONS = ["eu", "us", "ap", "sa"]
-
-
-def _batch_size(function_id: str) -> int:
-    """The function's SQS event ``BatchSize``, from template.yaml as the local stack reads it."""
-    from tollgate_dev.local.esm import sqs_mappings
-    from tollgate_dev.local.template import Template
-
-    return next(
-        m.batch_size for m in sqs_mappings(Template.load(ROOT / "template.yaml")) if m.function_id == function_id
-    )
-
-
-def _requests(per_request: int, start: datetime) -> list[tuple[str, str]]:
-    """``SAMPLE`` events as the messages ingest sends for requests of ``per_request`` events."""
-    from tollgate.domain.meters import Aggregation, MeterSpec
-    from tollgate.domain.times import format_time
-    from tollgate.domain.usage import UsageEvent, UsageMessage
-    from tollgate.wire.usage_message import encode
-
-    meter = MeterSpec("api_calls", Aggregation.SUM, "value", ("region",))
-    out = []
-    for m in range(0, SAMPLE, per_request):
-        events = [
-            UsageEvent(
-                id=f"evt-{i}",
-                meter="api_calls",
-                time=format_time(start + timedelta(milliseconds=i * 5)),
-                value="1",
-                dims={"region": REGIONS[i % len(REGIONS)]},
-                data={"value": 1, "region": REGIONS[i % len(REGIONS)]},
-            )
-            for i in range(m, min(m + per_request, SAMPLE))
-        ]
-        out.append((str(uuid.uuid4()), encode(UsageMessage("acme", "Europe/Paris", {"api_calls": meter}, events))))
-    return out
 
 
 def _usage_queue(messages: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -74,7 +41,7 @@ def _usage_queue(messages: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
     direct = [(m, b) for m, b in messages if b.count('"id"') >= DIRECT_EVENTS]
     small = [(m, decode_message(b)) for m, b in messages if b.count('"id"') < DIRECT_EVENTS]
-    per_call = _batch_size("RepackFunction")
+    per_call = pipeline().repack_batch or len(small)
     for i in range(0, len(small), per_call):
         direct += [(str(uuid.uuid4()), f.body) for f in fold(small[i : i + per_call])]
     return direct
@@ -85,10 +52,10 @@ def _measure(per_request: int) -> dict[str, Any]:
     from tollgate_dev.cost import DynamoCost, hot_log_write_units
 
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
-    messages = _usage_queue(_requests(per_request, start))
+    messages = _usage_queue(_messages(SAMPLE, per_request, start))
     root = Root()
     cost = DynamoCost().attach(root.dynamodb)
-    per_call = _batch_size("ConsumerFunction")
+    per_call = pipeline().consumer_batch
     for i in range(0, len(messages), per_call):
         outcome = root.count_usage.count_messages(messages[i : i + per_call])
         assert not outcome.failed, outcome.failed
