@@ -166,7 +166,9 @@ def meters() -> dict[str, Any]:
 
     return {
         "sum": MeterSpec("api_calls", Aggregation.SUM, "value", ("region",)),
-        "unique_count": MeterSpec("active_users", Aggregation.UNIQUE_COUNT, "user", ("region",)),
+        # No group_by: the target (3 write units) is per unique_count meter; each group_by
+        # dimension adds its own month and lifetime claims (docs/storage.md, "Cost").
+        "unique_count": MeterSpec("active_users", Aggregation.UNIQUE_COUNT, "user"),
     }
 
 

@@ -32,6 +32,8 @@ class Settings:
     alerts_topic_arn: str = ""
     invoice_bucket: str = ""
     raw_event_retention_days: int = 400
+    claim_read_first: str = "always"
+    """``CLAIM_READ_FIRST``: ``always`` or ``adaptive`` (services.count_usage.CountUsage)."""
     auth_cache_ttl_seconds: int = 60
     default_api_rate_per_second: Decimal = Decimal(500)
     default_api_burst: int = 1000
@@ -59,6 +61,7 @@ class Settings:
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
+            claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,
             auth_cache_ttl_seconds=int(env.get("AUTH_CACHE_TTL_SECONDS", "60")),
             default_api_rate_per_second=Decimal(env.get("DEFAULT_API_RATE_PER_SECOND") or "500"),
             default_api_burst=int(env.get("DEFAULT_API_BURST") or "1000"),

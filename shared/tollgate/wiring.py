@@ -301,7 +301,7 @@ class Root:
     def count_usage(self) -> CountUsage:
         from tollgate.services.count_usage import CountUsage
 
-        return CountUsage(self.ledger, self.quarantine_log, self.clock)
+        return CountUsage(self.ledger, self.quarantine_log, self.clock, read_first=self.settings.claim_read_first)
 
     @cached_property
     def repack(self) -> RepackService:

@@ -94,6 +94,7 @@ class World:
         auth_cache_ttl: float = AUTH_CACHE_TTL_S,
         rate_limited: bool = True,
         default_api_rate: ApiRateLimit = DEFAULT_API_RATE,
+        read_first: str = "adaptive",
     ) -> None:
         s = self.stores = stores if stores is not None else Stores()
         self.ttl, self.auth_cache_ttl, self.default_api_rate = ttl, auth_cache_ttl, default_api_rate
@@ -119,7 +120,7 @@ class World:
         self.consume = ConsumeService(
             self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
         )
-        self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock)
+        self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock, read_first=read_first)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
 

@@ -52,7 +52,7 @@ def deliver(handler, events: list[UsageEvent], prefix: str, per_message: int = 5
 
 def test_exact_counts_small_items_and_at_most_3_write_units_per_event(tables, handler):
     cost = DynamoCost().attach(root_of(handler).dynamodb)
-    n = 1_500
+    n = 1_000
     # Worst case first: every event a value new in its month and for ever.
     first = [ev(f"a{i}", f"user-{i}", NOV + timedelta(days=i % 30, minutes=i % 600)) for i in range(n)]
     deliver(handler, first, "first")

@@ -64,6 +64,8 @@ WAVE_EVENTS = 2_000
 stops between waves, leaving the rest to a redelivery, instead of timing out mid-way."""
 
 SAFETY_SECONDS = 3.0
+READ_FIRST_ALWAYS, READ_FIRST_ADAPTIVE = "always", "adaptive"
+READ_FIRST_POLICIES = (READ_FIRST_ALWAYS, READ_FIRST_ADAPTIVE)
 COMMIT_ATTEMPTS = 5
 
 
@@ -85,9 +87,17 @@ def backoff(attempt: int) -> None:
 class CountUsage:
     """The consumer's service: count SQS batches of usage messages exactly once."""
 
-    def __init__(self, ledger: EventLedger, quarantine: QuarantineLog, clock: Clock) -> None:
+    def __init__(
+        self, ledger: EventLedger, quarantine: QuarantineLog, clock: Clock, *, read_first: str = READ_FIRST_ALWAYS
+    ) -> None:
+        """``read_first``: ``always`` reads every event's claim before writing it (a duplicate
+        then costs half a read unit, never a write); ``adaptive`` reads only for redeliveries
+        and for tenants whose recent duplicate share makes reading cheaper (``DuplicateShare``)."""
+        if read_first not in READ_FIRST_POLICIES:
+            raise ValueError(f"read_first must be one of {READ_FIRST_POLICIES}")
         self.ledger, self.quarantine, self._clock = ledger, quarantine, clock
         self.duplicates = DuplicateShare()
+        self._read_first = read_first
 
     def count_batch(self, event: dict[str, Any], *, context: Any = None, metrics: Any = None) -> BatchOutcome:
         """Count an SQS event's records. Never raises for a record's failure: the outcome lists
@@ -111,7 +121,8 @@ class CountUsage:
         deadline = None
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-        run = _BatchRun(deliveries, self.ledger, outcome, now, read_first=self.duplicates.likely)
+        policy = self.duplicates.likely if self._read_first == READ_FIRST_ADAPTIVE else lambda tenant: True
+        run = _BatchRun(deliveries, self.ledger, outcome, now, read_first=policy)
         run.run(deadline)
         self.duplicates.observe(run.events_of, run.duplicates_of)
         _emit(metrics, outcome)

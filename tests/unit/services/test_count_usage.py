@@ -276,3 +276,16 @@ def test_a_failed_read_falls_back_to_claims_and_a_stale_read_to_the_claims_condi
     finally:
         ledger.owners = real  # type: ignore[method-assign]
     assert (out.failed, out.counted, out.duplicates) == ({}, 0, 2) and total(world) == Decimal(3)
+
+
+def test_reading_every_claim_first_means_a_retry_never_costs_a_write():
+    world = World(read_first="always")
+    ledger = world.stores.event_ledger
+    count(world, ("m1", body(*(ev(f"e{i}") for i in range(10)))))
+    assert ledger.calls["owners"] == 1 and ledger.requests["claim"] == 10  # nothing claimed yet: all written
+    out = count(world, ("m2", body(*(ev(f"e{i}") for i in range(5)), *(ev(f"n{i}") for i in range(5)))))
+    assert (out.counted, out.duplicates) == (5, 5)
+    assert ledger.requests["claim"] == 15  # the first retry seen already costs no write
+    assert total(world) == Decimal(15)
+    with pytest.raises(ValueError, match="read_first"):
+        World(read_first="sometimes")
