@@ -47,6 +47,7 @@ from tollgate.domain.retry import backoff_seconds
 from tollgate.domain.usage import UsageEvent
 
 from .batch import RecordFailures
+from .claim_policy import READ_FIRST_ADAPTIVE, READ_FIRST_ALWAYS, READ_FIRST_POLICIES, DuplicateShare
 from .ports import (
     Clock,
     CommitCancelled,
@@ -64,8 +65,6 @@ WAVE_EVENTS = 2_000
 stops between waves, leaving the rest to a redelivery, instead of timing out mid-way."""
 
 SAFETY_SECONDS = 3.0
-READ_FIRST_ALWAYS, READ_FIRST_ADAPTIVE = "always", "adaptive"
-READ_FIRST_POLICIES = (READ_FIRST_ALWAYS, READ_FIRST_ADAPTIVE)
 COMMIT_ATTEMPTS = 5
 
 
@@ -138,32 +137,6 @@ def _attempt(record: dict[str, Any]) -> int:
         return int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
     except (TypeError, ValueError):
         return 1
-
-
-class DuplicateShare:
-    """Per tenant, the recent share of events that were duplicates (an exponential average
-    over this environment's batches), to decide when reading claims first pays.
-
-    A duplicate's conditional claim fails, and a failed write is billed: 1 write unit
-    ($0.625 a million on demand). Reading the marker first costs half a read unit ($0.0625 a
-    million) for every event. Reading first is cheaper when more than ``READ_FIRST_SHARE`` of
-    a tenant's events are duplicates (docs/storage.md, "Cost")."""
-
-    READ_FIRST_SHARE = 0.1
-    MAX_TENANTS = 10_000
-
-    def __init__(self) -> None:
-        self._share: dict[str, float] = {}
-
-    def likely(self, tenant: str) -> bool:
-        return self._share.get(tenant, 0.0) >= self.READ_FIRST_SHARE
-
-    def observe(self, events: dict[str, int], duplicates: dict[str, int]) -> None:
-        if len(self._share) > self.MAX_TENANTS:
-            self._share.clear()
-        for tenant, n in events.items():
-            if n:
-                self._share[tenant] = (self._share.get(tenant, 0.0) + duplicates.get(tenant, 0) / n) / 2
 
 
 def _screen(deliveries: list[Delivery], store: QuarantineLog, outcome: BatchOutcome, now: datetime) -> list[Delivery]:
