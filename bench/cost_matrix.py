@@ -266,7 +266,7 @@ def flow_of(requests: list[list[Any]], row: Row, pipe: Pipeline, originals: int 
     repack stage, and return the usage queue's messages in the order the consumer reads them.
     The first ``originals`` requests are drained through the pipeline before the re-sends
     arrive (a client retries after a timeout: by then the originals have been taken)."""
-    from tollgate.wire.repack import DIRECT_EVENTS, fold
+    from tollgate.wire.repack import counted_as_is, fold
     from tollgate.wire.usage_message import decode, event_dict, event_json, pack
 
     spec = meters()[row.aggregation]
@@ -295,8 +295,8 @@ def flow_of(requests: list[list[Any]], row: Row, pipe: Pipeline, originals: int 
         flow.request_events.append(len(request))
         items = [(i, e.meter, event_json(event_dict(e))) for i, e in enumerate(request)]
         bodies = pack(TENANT, TIMEZONE, {spec.key: spec}, items)
-        small = [p.body for p in bodies if pipe.repack_batch and len(p.indexes) < DIRECT_EVENTS]
-        large = [p.body for p in bodies if not (pipe.repack_batch and len(p.indexes) < DIRECT_EVENTS)]
+        small = [p.body for p in bodies if pipe.repack_batch and not counted_as_is(len(p.indexes), p.size)]
+        large = [p.body for p in bodies if not (pipe.repack_batch and not counted_as_is(len(p.indexes), p.size))]
         flow.ingest_send_calls += _send(small, flow, "ingest send") + _send(large, flow, "ingest send")
         flow.packed += len(small)
         flow.direct += len(large)

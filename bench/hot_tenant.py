@@ -37,10 +37,10 @@ TARGET = 1_000  # write units/s on one partition key
 def _usage_queue(messages: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """What reaches the usage queue: small messages folded by the repack stage."""
     from tollgate.domain.counting import decode_message
-    from tollgate.wire.repack import DIRECT_EVENTS, fold
+    from tollgate.wire.repack import counted_as_is, fold
 
-    direct = [(m, b) for m, b in messages if b.count('"id"') >= DIRECT_EVENTS]
-    small = [(m, decode_message(b)) for m, b in messages if b.count('"id"') < DIRECT_EVENTS]
+    direct = [(m, b) for m, b in messages if counted_as_is(b.count('"id"'), len(b))]
+    small = [(m, decode_message(b)) for m, b in messages if not counted_as_is(b.count('"id"'), len(b))]
     per_call = pipeline().repack_batch or len(small)
     for i in range(0, len(small), per_call):
         direct += [(str(uuid.uuid4()), f.body) for f in fold(small[i : i + per_call])]

@@ -16,8 +16,8 @@ from typing import Any
 from tollgate.domain.errors import FieldError, TollgateError, ValidationFailed
 from tollgate.domain.events import Batch, EventValidator, Rejected
 from tollgate.domain.keys import Principal, Scope
-from tollgate.wire.repack import DIRECT_EVENTS
-from tollgate.wire.usage_message import MAX_MESSAGE_BYTES, Packed, pack
+from tollgate.wire.repack import counted_as_is
+from tollgate.wire.usage_message import Packed, pack
 
 from .catalog import Catalog
 from .ports import Clock, SendReport, UsageQueue
@@ -129,9 +129,7 @@ class IngestService:
 
 
 def direct(message: Packed) -> bool:
-    """Whether a message is large enough to be counted as it is: folding it would save little
-    and cost a hop of latency."""
-    return len(message.indexes) >= DIRECT_EVENTS or message.size >= MAX_MESSAGE_BYTES // 2
+    return counted_as_is(len(message.indexes), message.size)
 
 
 def _reject_unqueued(batch: Batch, failed_indexes: set[int], result: IngestResult, last_error: str | None) -> None:

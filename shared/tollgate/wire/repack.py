@@ -32,6 +32,12 @@ DIRECT_EVENTS = 500
 it would save under 0.01 write units an event, and cost a hop of latency."""
 
 
+def counted_as_is(events: int, size: int) -> bool:
+    """Whether a message of ``events`` events and ``size`` bytes goes straight to the usage
+    queue: large enough that folding would save little and cost a hop of latency."""
+    return events >= DIRECT_EVENTS or size >= MAX_MESSAGE_BYTES // 2
+
+
 @dataclass(frozen=True, slots=True)
 class Folded:
     body: str
