@@ -218,3 +218,24 @@ def test_fails_open_when_the_store_fails():
     clock.at += FAIL_OPEN_S + 0.01
     rl.acquire("t#f", lim)
     assert Broken.calls == 2
+
+
+class _AlwaysRaced(FakeBucketStore):
+    """Every write loses a race: another instance moved the TAT just before it, by one
+    emission interval (so the bucket keeps room unless it is full)."""
+
+    def write(self, key, write):
+        with self._lock:
+            self.writes[(key, write.now_us // US)] += 1
+            current = self.tat.get(key, write.now_us)
+            self.tat[key] = current + write.inc_us // write.tokens
+            return False, self.tat[key]
+
+
+def test_losing_every_race_on_a_bucket_with_room_admits_and_a_full_one_still_denies():
+    clock = FakeClock()
+    rl = RateLimiter(_AlwaysRaced(), clock)
+    assert rl.acquire("t#roomy", limit(100_000, 100_000)).allowed  # contention, not exhaustion
+    full = _AlwaysRaced()
+    full.tat["t#full"] = int(clock() * US) + 10 * US  # ten seconds ahead: no room at all
+    assert not RateLimiter(full, clock).acquire("t#full", limit(1, 1)).allowed

@@ -13,7 +13,9 @@ remembers when the next token comes and denies locally until then.
 
 Failure policy: the limiter fails *open*. If the bucket table cannot be reached, the
 instance admits a local slice for one second and logs it; rate limiting protects capacity,
-and must not itself take the API down. ``RATE_LIMITS_TABLE`` unset (outside the template's
+and must not itself take the API down. Likewise under contention: when every attempt lost a
+race to other instances while the bucket still had room, the request is admitted (one token,
+no lease); a bucket that is out of tokens still denies. ``RATE_LIMITS_TABLE`` unset (outside the template's
 functions, e.g. a benchmark with AWS stubbed) turns the limiter off (``Settings.rate_limits_table``).
 """
 
@@ -33,6 +35,7 @@ from tollgate.domain.ratelimit import (
     MAX_ATTEMPTS,
     US,
     Bucket,
+    LeaseWrite,
     deny_wait_us,
     lease_size,
     plan_write,
@@ -117,13 +120,17 @@ class RateLimiter:
     def _lease(
         self, key: str, bucket: Bucket, limit: ApiRateLimit, local: _Local, now: float, rate: float
     ) -> RateDecision:
-        now_us = int(now * US)
         want = lease_size(bucket, rate)
         local.tokens = 0
-        for _ in range(MAX_ATTEMPTS):
-            write = plan_write(bucket, local.known_tat_us, now_us, want, busy=now < local.busy_until)
+        for attempt in range(MAX_ATTEMPTS):
+            write = self._plan(bucket, local, now, want)
+            if write is None and attempt:
+                # The bucket looked full, but only after a lost race, on a clock that the round
+                # trips have left behind: look again at the clock as it is now before denying.
+                now = self._now()
+                write = self._plan(bucket, local, now, want)
             if write is None:
-                break
+                return self._deny(key, bucket, limit, local, now, want)
             try:
                 self.store_writes += 1
                 ok, tat = self.store.write(key, write)
@@ -134,10 +141,23 @@ class RateLimiter:
             local.known_tat_us = tat
             # Seen busy (TAT at or past the clock, less the slack): other instances keep it so for
             # a while; guess "extend" for the next second rather than "reset".
-            local.busy_until = now + 1.0 if tat is not None and not bucket.idle(tat, now_us) else 0.0
+            local.busy_until = now + 1.0 if tat is not None and not bucket.idle(tat, int(now * US)) else 0.0
             if ok:
                 local.tokens, local.lease_expires = write.tokens - 1, now + LEASE_TTL_S
                 return RateDecision(True, key, limit)
+        # Every attempt lost a race, yet the bucket, as last seen, had room for a lease: that is
+        # contention, not exhaustion. Admit this one request (no lease, so at most one token over
+        # per contended instance) rather than deny a tenant that is within its rate.
+        log.info("rate-limit bucket %s contended; admitting one request", key)
+        return RateDecision(True, key, limit)
+
+    @staticmethod
+    def _plan(bucket: Bucket, local: _Local, now: float, want: int) -> LeaseWrite | None:
+        return plan_write(bucket, local.known_tat_us, int(now * US), want, busy=now < local.busy_until)
+
+    @staticmethod
+    def _deny(key: str, bucket: Bucket, limit: ApiRateLimit, local: _Local, now: float, want: int) -> RateDecision:
+        now_us = int(now * US)
         tat = local.known_tat_us if local.known_tat_us is not None else now_us
         wait = deny_wait_us(bucket, tat, now_us, want, jitter=random.uniform(1.0, 1.5)) / US  # noqa: S311
         local.deny_until = now + wait
