@@ -30,6 +30,8 @@ class Settings:
     """Where ingest sends small messages for the repack stage; empty sends them to the usage queue."""
     usage_dlq_url: str = ""
     alerts_topic_arn: str = ""
+    notifications_table: str = "tollgate-notifications"
+    notification_retention_days: int = 400
     invoice_bucket: str = ""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
@@ -59,6 +61,8 @@ class Settings:
             pack_queue_url=env.get("PACK_QUEUE_URL", ""),
             usage_dlq_url=env.get("USAGE_DLQ_URL", ""),
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+            notifications_table=env.get("NOTIFICATIONS_TABLE", d.notifications_table),
+            notification_retention_days=int(env.get("NOTIFICATION_RETENTION_DAYS") or "400"),
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,

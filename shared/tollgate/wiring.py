@@ -32,11 +32,13 @@ if TYPE_CHECKING:
     from tollgate.adapters.entitlements import AuditedTenantRepo, AuditRepo, OverridesRepo, PlanRepo
     from tollgate.adapters.event_reader import EventReader
     from tollgate.adapters.ledger import Ledger
+    from tollgate.adapters.notifications import DynamoAlertStore
     from tollgate.adapters.notifier import SnsNotifier
     from tollgate.adapters.quarantine import QuarantineStore
     from tollgate.adapters.queue import UsageQueue
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
+    from tollgate.services.alerts import AlertEvaluator, AlertService, RealTimeAlerts
     from tollgate.services.audit import AuditService
     from tollgate.services.catalog import Catalog
     from tollgate.services.consume import ConsumeService
@@ -177,6 +179,13 @@ class Root:
         from tollgate.adapters.notifier import SnsNotifier
 
         return SnsNotifier(self._client("sns"), self.settings.alerts_topic_arn)
+
+    @cached_property
+    def alert_store(self) -> DynamoAlertStore:
+        from tollgate.adapters.notifications import DynamoAlertStore
+
+        s = self.settings
+        return DynamoAlertStore(self.dynamodb, s.notifications_table, retention_days=s.notification_retention_days)
 
     @cached_property
     def blob_store(self) -> S3BlobStore:
@@ -323,3 +332,21 @@ class Root:
             dlq_url=s.usage_dlq_url,
             pack_queue_url=s.pack_queue_url,
         )
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        from tollgate.services.alerts import AlertService
+
+        return AlertService(self.alert_store, self.notifier, self.clock)
+
+    @cached_property
+    def alert_evaluator(self) -> AlertEvaluator:
+        from tollgate.services.alerts import AlertEvaluator
+
+        return AlertEvaluator(self.catalog, self.clock)
+
+    @cached_property
+    def real_time_alerts(self) -> RealTimeAlerts:
+        from tollgate.services.alerts import RealTimeAlerts
+
+        return RealTimeAlerts(self.alert_evaluator, self.alerts)

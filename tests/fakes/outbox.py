@@ -12,20 +12,31 @@ from urllib.parse import quote
 
 @dataclass(frozen=True)
 class Published:
-    event_type: str
-    payload: dict[str, Any]
-    dedupe_key: str
+    event: dict[str, Any]
+    subject: str
     message_id: str
+
+    @property
+    def id(self) -> str:
+        return str(self.event["id"])
 
 
 class FakeNotifier:
-    def __init__(self) -> None:
+    """``fail_every``: every k-th publish raises (fault injection)."""
+
+    def __init__(self, fail_every: int = 0) -> None:
         self.published: list[Published] = []
         self._ids = itertools.count(1)
+        self._calls = 0
+        self.fail_every = fail_every
 
-    def publish(self, event_type: str, payload: dict[str, Any], *, dedupe_key: str) -> str:
+    def publish(self, event: dict[str, Any], *, subject: str) -> str:
+        self._calls += 1
+        if self.fail_every and self._calls % self.fail_every == 0:
+            raise ConnectionError("injected: SNS unreachable")
+        assert len(subject) < 100 and "\n" not in subject
         message_id = f"msg-{next(self._ids)}"
-        self.published.append(Published(event_type, dict(payload), dedupe_key, message_id))
+        self.published.append(Published(dict(event), subject, message_id))
         return message_id
 
 

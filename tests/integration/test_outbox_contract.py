@@ -26,27 +26,29 @@ def ports(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any, Any]]:
     yield root.notifier, root.blob_store, root
 
 
-def test_a_published_event_carries_its_type_payload_and_dedupe_key(ports):
+def test_a_published_event_is_its_document_with_filterable_attributes(ports):
     notifier, _, root = ports
-    first = notifier.publish("usage.threshold_reached", {"tenant": "acme", "threshold": "0.8"}, dedupe_key="k-1")
-    second = notifier.publish("billing.over_limit", {"tenant": "acme"}, dedupe_key="k-2")
-    assert first and second and first != second
-    if root is None:
-        seen = [(p.event_type, p.payload, p.dedupe_key) for p in notifier.published]
-    else:  # what a subscriber of the topic receives: an SQS queue subscribed to it
+    first_event = {"id": "k-1", "type": "usage.threshold_reached", "tenant_id": "acme", "severity": "warning"}
+    second_event = {"id": "k-2", "type": "system.counter_drift"}
+    if root is not None:  # what a subscriber of the topic receives: an SQS queue subscribed to it
         sqs, sns = root._client("sqs"), root._client("sns")
         url = sqs.create_queue(QueueName="contract-subscriber")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=root.settings.alerts_topic_arn, Protocol="sqs", Endpoint=arn)
-        notifier.publish("usage.threshold_reached", {"tenant": "acme", "threshold": "0.8"}, dedupe_key="k-1")
-        notifier.publish("billing.over_limit", {"tenant": "acme"}, dedupe_key="k-2")
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-        bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
-        seen = [(b["type"], b["data"], b["id"]) for b in bodies]
-    assert sorted(seen, key=lambda s: s[2]) == [
-        ("usage.threshold_reached", {"tenant": "acme", "threshold": "0.8"}, "k-1"),
-        ("billing.over_limit", {"tenant": "acme"}, "k-2"),
-    ]
+    first = notifier.publish(first_event, subject="acme at 80%")
+    second = notifier.publish(second_event, subject="drift")
+    assert first and second and first != second
+    if root is None:
+        seen = [(p.event, p.subject) for p in notifier.published]
+        assert seen == [(first_event, "acme at 80%"), (second_event, "drift")]
+        return
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    envelopes = sorted((json.loads(m["Body"]) for m in messages), key=lambda e: json.loads(e["Message"])["id"])
+    assert [json.loads(e["Message"]) for e in envelopes] == [first_event, second_event]
+    assert [e["Subject"] for e in envelopes] == ["acme at 80%", "drift"]
+    attributes = {k: v["Value"] for k, v in envelopes[0]["MessageAttributes"].items()}
+    assert attributes == {"type": "usage.threshold_reached", "tenant_id": "acme", "severity": "warning"}
+    assert set(envelopes[1]["MessageAttributes"]) == {"type"}
 
 
 def test_a_blob_round_trips_and_a_missing_one_is_none(ports):

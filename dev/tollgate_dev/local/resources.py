@@ -72,7 +72,8 @@ def create_tables(template: Template, session: boto3.Session) -> dict[str, str]:
         if spec.local_secondary_indexes:
             request["LocalSecondaryIndexes"] = spec.local_secondary_indexes
         if spec.stream_specification:
-            request["StreamSpecification"] = spec.stream_specification
+            # CloudFormation implies StreamEnabled from StreamViewType; the API wants it said.
+            request["StreamSpecification"] = {"StreamEnabled": True, **spec.stream_specification}
         dynamodb.create_table(**request)
         if spec.ttl_attribute:
             dynamodb.update_time_to_live(

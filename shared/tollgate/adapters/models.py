@@ -24,6 +24,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from tollgate.config import Settings
@@ -175,6 +176,36 @@ class RateLimitBucketModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+def _index(name: str, hash_key: str) -> type[GlobalSecondaryIndex]:
+    """A notifications index: ``hash_key``, then newest first by ``ts``."""
+
+    class Index(GlobalSecondaryIndex):  # type: ignore[type-arg]
+        class Meta:
+            index_name = name
+            projection = AllProjection()
+
+    setattr(Index, hash_key, UnicodeAttribute(hash_key=True))
+    Index.ts = UnicodeAttribute(range_key=True)  # type: ignore[attr-defined]
+    return Index
+
+
+class NotificationModel(Model):
+    """Alerts, which are also the in-app notifications; written and read with the low-level
+    client (tollgate.adapters.notifications), where the item's attributes are described."""
+
+    Meta = _Meta.for_table("NOTIFICATIONS_TABLE", "tollgate-notifications")
+
+    id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    feed = UnicodeAttribute()
+    unread = UnicodeAttribute(null=True)
+    ts = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+    by_tenant = _index("by_tenant", "tenant_id")()
+    by_feed = _index("by_feed", "feed")()
+    unread_index = _index("unread", "unread")()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantModel,
     MeterModel,
@@ -185,6 +216,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     LimitOverridesModel,
     AuditModel,
     RateLimitBucketModel,
+    NotificationModel,
 )
 
 

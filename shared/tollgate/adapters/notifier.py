@@ -1,24 +1,32 @@
-"""``services.ports.Notifier`` on SNS: one message per event, its type and dedupe key as
-message attributes (so subscriptions can filter by type), the payload as JSON."""
+"""``services.ports.Notifier`` on SNS: the event document as the message (JSON), its ``type``,
+``tenant_id`` and ``severity`` as String message attributes (for subscription filter
+policies), and a one-line Subject under 100 characters."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+ATTRIBUTES = ("type", "tenant_id", "severity")
+
+
+def message_attributes(event: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {
+        name: {"DataType": "String", "StringValue": str(event[name])}
+        for name in ATTRIBUTES
+        if event.get(name) not in (None, "")
+    }
+
 
 class SnsNotifier:
     def __init__(self, client: Any, topic_arn: str) -> None:
         self.client, self.topic_arn = client, topic_arn
 
-    def publish(self, event_type: str, payload: dict[str, Any], *, dedupe_key: str) -> str:
+    def publish(self, event: dict[str, Any], *, subject: str) -> str:
         response = self.client.publish(
             TopicArn=self.topic_arn,
-            Subject=event_type[:100],
-            Message=json.dumps({"type": event_type, "id": dedupe_key, "data": payload}, default=str),
-            MessageAttributes={
-                "type": {"DataType": "String", "StringValue": event_type},
-                "dedupe_key": {"DataType": "String", "StringValue": dedupe_key},
-            },
+            Subject=subject[:99],
+            Message=json.dumps(event, separators=(",", ":"), default=str),
+            MessageAttributes=message_attributes(event),
         )
         return str(response["MessageId"])

@@ -251,14 +251,48 @@ class BucketStore(Protocol):
         ``(False, TAT found)`` (None when there is no item)."""
 
 
-# ------------------------------------------------------------------ what comes next: alerts and invoices
+# ------------------------------------------------------------------ alerts, and the invoices' documents
 class Notifier(Protocol):
-    """Publishes an event to operators and subscribers (SNS). ``dedupe_key`` names the event
-    once and for all (an alert's identity): a publisher that retries passes the same key, and
-    subscribers drop repeats by it."""
+    """Publishes an event document to the operators' topic (SNS). The document names itself
+    once and for all by ``id`` (an alert's identity): a publisher that retries sends the same
+    id, and subscribers drop repeats by it. ``type``, and ``tenant_id`` and ``severity`` when
+    present, become String message attributes, so SNS filter policies can select on them."""
 
-    def publish(self, event_type: str, payload: dict[str, Any], *, dedupe_key: str) -> str:
+    def publish(self, event: dict[str, Any], *, subject: str) -> str:
         """Returns the message id."""
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    items: list[dict[str, Any]]  # alert documents plus ``read_at``
+    next_cursor: str | None
+
+
+class AlertStore(Protocol):
+    """Alerts, stored once each, and the in-app notifications they are (adapters/notifications.py)."""
+
+    def acquire(self, doc: dict[str, Any], now: datetime, lease_s: int) -> set[str] | None:
+        """Store the alert if it is new, or lease a stored one never published whose lease ran
+        out. The destinations it was already sent to when the caller must publish it now (then
+        ``mark_sent`` each, and ``mark_published`` or ``release``); None when it must not."""
+
+    def mark_sent(self, alert_id: str, destination: str) -> None: ...
+    def release(self, alert_id: str) -> None: ...
+    def mark_published(self, alert_id: str, now: datetime) -> None: ...
+    def known(self, alert_ids: Sequence[str]) -> set[str]:
+        """The ids already stored, by a read (eventually consistent)."""
+
+    def unpublished(self, since: datetime, now: datetime) -> list[dict[str, Any]]:
+        """Alerts stored since ``since``, never published, with no live lease."""
+
+    def list(
+        self, tenant: str | None, *, unread: bool | None, type_: str | None, limit: int, cursor: str | None
+    ) -> NotificationPage:
+        """Newest first; ``tenant`` None lists every tenant's. ValueError for a foreign cursor."""
+
+    def unread_count(self, tenant: str | None) -> int: ...
+    def mark_read(self, alert_id: str, tenant: str | None, now: datetime) -> dict[str, Any] | None:
+        """The notification, read (idempotent); None if absent or (``tenant`` given) not its."""
 
 
 class BlobStore(Protocol):
