@@ -21,23 +21,34 @@ class _Item:
     read_at: str | None = None
 
 
-class FakeAlertStore:
-    """``fail_every``: every k-th call raises before doing anything (fault injection)."""
+class CallFaults:
+    """Fault injection shared by the fake store and notifier: the calls numbered in
+    ``fail_at`` (1-based, counted across both) raise before they do anything."""
 
-    def __init__(self, fail_every: int = 0) -> None:
-        self.items: dict[str, _Item] = {}
-        self.fail_every = fail_every
+    def __init__(self, fail_at: set[int] | None = None) -> None:
+        self.fail_at = fail_at or set()
         self.calls = 0
+        self.failed: list[str] = []  # what each injected fault hit
+
+    def check(self, what: str) -> None:
+        self.calls += 1
+        if self.calls in self.fail_at:
+            self.failed.append(what)
+            raise ConnectionError(f"injected: {what} unreachable at call {self.calls}")
+
+
+class FakeAlertStore:
+    def __init__(self, faults: CallFaults | None = None) -> None:
+        self.items: dict[str, _Item] = {}
+        self.faults = faults or CallFaults()
         self._lock = threading.Lock()
 
-    def _call(self) -> None:
-        self.calls += 1
-        if self.fail_every and self.calls % self.fail_every == 0:
-            raise ConnectionError("injected: store unreachable")
+    def _call(self, what: str) -> None:
+        self.faults.check(what)
 
     def acquire(self, doc: dict[str, Any], now: datetime, lease_s: int) -> set[str] | None:
         with self._lock:
-            self._call()
+            self._call("acquire")
             item = self.items.get(doc["id"])
             if item is None:
                 self.items[doc["id"]] = _Item(dict(doc), now.timestamp() + lease_s)
@@ -49,29 +60,29 @@ class FakeAlertStore:
 
     def mark_sent(self, alert_id: str, destination: str) -> None:
         with self._lock:
-            self._call()
+            self._call("mark_sent")
             self.items[alert_id].sent.add(destination)
 
     def release(self, alert_id: str) -> None:
         with self._lock:
-            self._call()
+            self._call("release")
             item = self.items.get(alert_id)
             if item is not None and item.published_at is None:
                 item.lease_until = 0
 
     def mark_published(self, alert_id: str, now: datetime) -> None:
         with self._lock:
-            self._call()
+            self._call("mark_published")
             self.items[alert_id].published_at = now
 
     def known(self, alert_ids: Sequence[str]) -> set[str]:
         with self._lock:
-            self._call()
+            self._call("known")
             return {a for a in alert_ids if a in self.items}
 
     def unpublished(self, since: datetime, now: datetime) -> list[dict[str, Any]]:
         with self._lock:
-            self._call()
+            self._call("unpublished")
             return [
                 dict(i.doc)
                 for i in self.items.values()

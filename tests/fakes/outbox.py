@@ -22,18 +22,16 @@ class Published:
 
 
 class FakeNotifier:
-    """``fail_every``: every k-th publish raises (fault injection)."""
+    """``faults``: an object whose ``check(what)`` may raise (tests.fakes.alerts.CallFaults)."""
 
-    def __init__(self, fail_every: int = 0) -> None:
+    def __init__(self, faults: Any = None) -> None:
         self.published: list[Published] = []
         self._ids = itertools.count(1)
-        self._calls = 0
-        self.fail_every = fail_every
+        self.faults = faults
 
     def publish(self, event: dict[str, Any], *, subject: str) -> str:
-        self._calls += 1
-        if self.fail_every and self._calls % self.fail_every == 0:
-            raise ConnectionError("injected: SNS unreachable")
+        if self.faults is not None:
+            self.faults.check("SNS")
         assert len(subject) < 100 and "\n" not in subject
         message_id = f"msg-{next(self._ids)}"
         self.published.append(Published(dict(event), subject, message_id))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tollgate.domain.plans import ApiRateLimit
+from tollgate.services.alerts import AlertEvaluator, AlertService, RealTimeAlerts
 from tollgate.services.audit import AuditService
 from tollgate.services.catalog import CONFIG_TTL_S, Catalog
 from tollgate.services.consume import ConsumeService, KnownCounters
@@ -34,11 +35,13 @@ from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
 from tollgate.services.tenants import TenantService
 from tollgate.services.usage import UsageService
 
+from .alerts import FakeAlertStore
 from .clock import FakeClock
 from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
 from .event_ledger import FakeEventLedger
 from .logs import FakeQuarantineLog, FakeRawEventLog
+from .outbox import FakeNotifier
 from .queues import FakeQueueMonitor, FakeUsageQueue
 from .ratelimit import FakeBucketStore
 from .repos import (
@@ -71,6 +74,8 @@ class Stores:
     counter_reader: FakeCounterReader = field(default_factory=FakeCounterReader)
     bucket_store: FakeBucketStore = field(default_factory=FakeBucketStore)
     counter_store: FakeCounterStore = field(default_factory=FakeCounterStore)
+    alert_store: FakeAlertStore = field(default_factory=FakeAlertStore)
+    notifier: FakeNotifier = field(default_factory=FakeNotifier)
     event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
     tenant_repo: FakeTenantRepository = field(init=False)
     plan_repo: FakePlanRepository = field(init=False)
@@ -121,6 +126,9 @@ class World:
             self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
         )
         self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock, read_first=read_first)
+        self.alerts = AlertService(s.alert_store, s.notifier, s.clock)
+        self.alert_evaluator = AlertEvaluator(self.catalog, s.clock)
+        self.real_time_alerts = RealTimeAlerts(self.alert_evaluator, self.alerts)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
 

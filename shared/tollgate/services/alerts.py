@@ -121,17 +121,23 @@ class AlertService:
         self._tenant_topics = tenant_topics
 
     def raise_(self, docs: Sequence[dict[str, Any]]) -> RaiseReport:
-        """Store and publish each alert that is new (or stranded unpublished). Raises on the
-        first failure, after giving back that alert's lease: the caller retries, and the ids
-        make the retry exact."""
+        """Store and publish each alert that is new (or stranded unpublished). One alert's
+        failure does not hold up the others: each is tried, then the first error is raised
+        (its lease given back), so the caller retries, and the ids make the retry exact."""
         report = RaiseReport()
+        error: Exception | None = None
         for doc in docs:
-            sent = self._store.acquire(doc, self._clock.now(), LEASE_S)
-            if sent is None:
-                report.already.append(doc["id"])
-                continue
-            self._publish(doc, sent)
-            report.published.append(doc["id"])
+            try:
+                sent = self._store.acquire(doc, self._clock.now(), LEASE_S)
+                if sent is None:
+                    report.already.append(doc["id"])
+                    continue
+                self._publish(doc, sent)
+                report.published.append(doc["id"])
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
         return report
 
     def _publish(self, doc: dict[str, Any], sent: set[str]) -> None:
