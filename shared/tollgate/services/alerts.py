@@ -134,7 +134,7 @@ class AlertService:
                     continue
                 self._publish(doc, sent)
                 report.published.append(doc["id"])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the other alerts
                 error = error or exc
         if error is not None:
             raise error
