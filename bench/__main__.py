@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("local_restart", "bench.local_restart"),
     ("hot_tenant", "bench.hot_tenant"),
     ("latency", "bench.latency"),
+    ("alerts", "bench.alerts"),
 ]
 
 
