@@ -30,6 +30,10 @@ class Settings:
     """Where ingest sends small messages for the repack stage; empty sends them to the usage queue."""
     usage_dlq_url: str = ""
     alerts_topic_arn: str = ""
+    subscriptions_table: str = "tollgate-subscriptions"
+    tenant_topic_prefix: str = "tollgate-tenant-alerts"
+    """``TENANT_TOPIC_PREFIX``: each tenant's alert topic is ``<prefix>-<tenant id>``
+    (tollgate.domain.subscriptions.topic_name); IAM grants the functions ``<prefix>-*``."""
     invoice_bucket: str = ""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
@@ -59,6 +63,8 @@ class Settings:
             pack_queue_url=env.get("PACK_QUEUE_URL", ""),
             usage_dlq_url=env.get("USAGE_DLQ_URL", ""),
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+            subscriptions_table=env.get("SUBSCRIPTIONS_TABLE", d.subscriptions_table),
+            tenant_topic_prefix=env.get("TENANT_TOPIC_PREFIX") or d.tenant_topic_prefix,
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,
