@@ -151,15 +151,20 @@ def filter_policy(tenant_id: str, types: Sequence[str]) -> str:
 
 
 _ESCAPES = {"_": "__", ".": "_-"}
+_HASH_HEX = 32  # 128 bits of SHA-256
+TOPIC_PREFIX_MAX = TOPIC_NAME_MAX - len("-_h") - _HASH_HEX
+_PREFIX = re.compile(rf"[A-Za-z0-9_-]{{1,{TOPIC_PREFIX_MAX}}}")
 
 
 def topic_name(prefix: str, tenant_id: str) -> str:
     """The tenant's SNS topic name: ``<prefix>-<tenant id>``, where ``_`` is written ``__`` and
     ``.`` (which SNS names may not hold) ``_-``. One name per tenant id and one tenant id per
     name: ``_`` followed by ``_`` or ``-`` decodes one way only. A name that would pass SNS's
-    256 characters becomes ``<prefix>-_h<sha256 of the id>`` (``_h`` never comes out of the
-    escaping, so it cannot collide)."""
+    256 characters becomes ``<prefix>-_h<128 bits of SHA-256 of the id, in hex>`` (``_h``
+    never comes out of the escaping, so it cannot collide with an escaped id)."""
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError(f"a topic prefix is 1 to {TOPIC_PREFIX_MAX} letters, digits, '_' and '-'; not {prefix!r}")
     name = f"{prefix}-{''.join(_ESCAPES.get(c, c) for c in tenant_id)}"
     if len(name) > TOPIC_NAME_MAX:
-        name = f"{prefix}-_h{hashlib.sha256(tenant_id.encode()).hexdigest()}"
+        name = f"{prefix}-_h{hashlib.sha256(tenant_id.encode()).hexdigest()[:_HASH_HEX]}"
     return name
