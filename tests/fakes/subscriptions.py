@@ -16,7 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from tollgate.domain.subscriptions import Protocol, Status, Subscription
-from tollgate.services.ports import EndpointRejected, EndpointTaken, SubscriptionCapReached, TenantTopic
+from tollgate.services.ports import (
+    EndpointRejected,
+    EndpointTaken,
+    FilterPolicyQuotaReached,
+    SubscriptionCapReached,
+    TenantTopic,
+)
 
 ACCOUNT = "123456789012"
 
@@ -95,7 +101,7 @@ class FakeSnsSubscription:
     topic_arn: str
     protocol: Protocol
     endpoint: str
-    filter_policy: dict[str, list[str]]
+    filter_policy: dict[str, list[str]]  # {}: no filter policy, every message
     status: Status
     delivered: list[Delivery] = field(default_factory=list)
 
@@ -117,6 +123,7 @@ class FakeChannels:
         self.topics: dict[str, str] = {}  # name -> ARN
         self.subscriptions: dict[str, FakeSnsSubscription] = {}
         self.fail_subscribe: Exception | None = None
+        self.filter_policy_quota: int | None = None  # per account (SNS: 10,000 by default)
         self.calls: list[str] = []
         self._ids = itertools.count(1)
 
@@ -124,13 +131,19 @@ class FakeChannels:
         self.calls.append("ensure_topic")
         return self.topics.setdefault(name, f"arn:aws:sns:{self.region}:{ACCOUNT}:{name}")
 
-    def subscribe(self, topic_arn: str, protocol: Protocol, endpoint: str, filter_policy: str) -> tuple[str, Status]:
+    def subscribe(
+        self, topic_arn: str, protocol: Protocol, endpoint: str, filter_policy: str | None
+    ) -> tuple[str, Status]:
         self.calls.append("subscribe")
         if self.fail_subscribe is not None:
             raise self.fail_subscribe
         if topic_arn not in self.topics.values():
             raise EndpointRejected(f"topic {topic_arn} does not exist")
-        policy = json.loads(filter_policy)
+        policy = {} if filter_policy is None else json.loads(filter_policy)
+        if policy and self.filter_policy_quota is not None:
+            in_use = sum(1 for s in self.subscriptions.values() if s.filter_policy)
+            if in_use >= self.filter_policy_quota:
+                raise FilterPolicyQuotaReached("FilterPolicyLimitExceeded")
         for existing in self.subscriptions.values():
             if (existing.topic_arn, existing.protocol, existing.endpoint) == (topic_arn, protocol, endpoint):
                 if existing.filter_policy != policy:

@@ -69,11 +69,19 @@ def test_create_list_and_delete(api, admin_key, tenants):
     assert listed.status == 200 and listed.body == {"items": [made]}
     (sns_sub,) = topic_subscriptions(made["topic_arn"])
     assert sns_sub["Protocol"] == "sqs" and sns_sub["Endpoint"] == arn
-    policy = new_root()._client("sns").get_subscription_attributes(SubscriptionArn=sns_sub["SubscriptionArn"])
-    assert json.loads(policy["Attributes"]["FilterPolicy"]) == {
-        "tenant_id": ["acme"],
-        "type": [USAGE_THRESHOLD_REACHED, BILLING_OVER_LIMIT],
-    }
+    sns = new_root()._client("sns")
+    attributes = sns.get_subscription_attributes(SubscriptionArn=sns_sub["SubscriptionArn"])["Attributes"]
+    assert "FilterPolicy" not in attributes  # every type: no filter policy spent (10,000 per account)
+    typed = api.call(
+        "POST",
+        BASE.format("acme"),
+        key=admin_key,
+        body={"protocol": "email", "endpoint": "x@acme.example", "types": [BILLING_OVER_LIMIT]},
+    ).body
+    (typed_sub,) = [s for s in topic_subscriptions(made["topic_arn"]) if s["Protocol"] == "email"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=typed_sub["SubscriptionArn"])["Attributes"]
+    assert json.loads(attributes["FilterPolicy"]) == {"type": [BILLING_OVER_LIMIT]}
+    assert api.call("DELETE", f"{BASE.format('acme')}/{typed['id']}", key=admin_key).status == 204
 
     gone = api.call("DELETE", f"{BASE.format('acme')}/{made['id']}", key=tenants["acme"])
     assert gone.status == 204 and gone.body is None

@@ -81,11 +81,10 @@ def test_types():
     assert types_problem([BILLING_OVER_LIMIT, BILLING_OVER_LIMIT])[0] == 1
 
 
-def test_the_filter_policy_names_the_tenant_and_the_types():
-    assert json.loads(filter_policy("acme", [BILLING_OVER_LIMIT])) == {
-        "tenant_id": ["acme"],
-        "type": [BILLING_OVER_LIMIT],
-    }
+def test_the_filter_policy_names_the_types_and_every_type_has_none():
+    assert json.loads(filter_policy([BILLING_OVER_LIMIT])) == {"type": [BILLING_OVER_LIMIT]}
+    assert json.loads(filter_policy(list(ALERT_TYPES))) == {"type": list(ALERT_TYPES)}  # named: a filter
+    assert filter_policy(None) is None  # every type, those added later too: no filter policy spent
 
 
 def test_topic_names():

@@ -26,6 +26,7 @@ from tollgate.domain.subscriptions import Protocol, Status, Subscription
 from tollgate.services.ports import (
     EndpointRejected,
     EndpointTaken,
+    FilterPolicyQuotaReached,
     SubscriptionCapReached,
     TenantTopic,
 )
@@ -118,7 +119,7 @@ class SubscriptionTable:
             "id": {"S": s.id},
             "protocol": {"S": s.protocol.value},
             "endpoint": {"S": s.endpoint},
-            "types": {"L": [{"S": t} for t in s.types]},
+            "types": {"NULL": True} if s.types is None else {"L": [{"S": t} for t in s.types]},
             "status": {"S": s.status.value},
             "created_at": {"S": s.created_at.isoformat()},
         }
@@ -249,7 +250,7 @@ def _subscription(item: dict[str, Any]) -> Subscription:
         tenant_id=item["tenant_id"]["S"],
         protocol=Protocol(item["protocol"]["S"]),
         endpoint=item["endpoint"]["S"],
-        types=tuple(t["S"] for t in item.get("types", {}).get("L", [])),
+        types=None if "L" not in item.get("types", {}) else tuple(t["S"] for t in item["types"]["L"]),
         created_at=datetime.fromisoformat(item["created_at"]["S"]),
         status=Status(item["status"]["S"]),
         subscription_arn=item.get("subscription_arn", {}).get("S"),
@@ -265,18 +266,25 @@ class SnsChannels:
     def ensure_topic(self, name: str) -> str:
         return str(self.client.create_topic(Name=name, Attributes=dict(TOPIC_ENCRYPTION))["TopicArn"])
 
-    def subscribe(self, topic_arn: str, protocol: Protocol, endpoint: str, filter_policy: str) -> tuple[str, Status]:
+    def subscribe(
+        self, topic_arn: str, protocol: Protocol, endpoint: str, filter_policy: str | None
+    ) -> tuple[str, Status]:
+        attributes = (
+            {} if filter_policy is None else {"FilterPolicy": filter_policy, "FilterPolicyScope": "MessageAttributes"}
+        )
         try:
             arn = str(
                 self.client.subscribe(
                     TopicArn=topic_arn,
                     Protocol=protocol.value,
                     Endpoint=endpoint,
-                    Attributes={"FilterPolicy": filter_policy, "FilterPolicyScope": "MessageAttributes"},
+                    Attributes=attributes,
                     ReturnSubscriptionArn=True,  # the ARN even while confirmation is pending
                 )["SubscriptionArn"]
             )
         except ClientError as exc:
+            if _code(exc) == "FilterPolicyLimitExceeded":
+                raise FilterPolicyQuotaReached(str(exc)) from None
             if _code(exc) in ("InvalidParameter", "InvalidParameterValue"):
                 raise EndpointRejected(str(exc.response.get("Error", {}).get("Message") or exc)) from None
             raise

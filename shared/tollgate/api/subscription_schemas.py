@@ -16,6 +16,7 @@ from tollgate.domain.subscriptions import (
     Status,
     Subscription,
     endpoint_problem,
+    listed_types,
     types_problem,
 )
 
@@ -52,7 +53,8 @@ class SubscriptionCreate(Strict):
     types: list[AlertType] | None = Field(
         default=None,
         min_length=1,
-        description=f"The alert types to receive: {', '.join(ALERT_TYPES)}. Leave out for every type.",
+        description=f"The alert types to receive: {', '.join(ALERT_TYPES)}. Leave out for every type, "
+        "including types added later (such a subscription has no SNS filter policy).",
     )
 
     @field_validator("endpoint")
@@ -94,7 +96,7 @@ class SubscriptionOut(BaseModel):
             id=s.id,
             protocol=s.protocol,
             endpoint=s.endpoint,
-            types=list(s.types),
+            types=list(listed_types(s.types)),
             status=s.status,
             created_at=s.created_at,
             topic_arn=s.topic_arn,

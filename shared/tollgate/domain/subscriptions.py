@@ -1,8 +1,11 @@
 """A tenant's alert subscriptions: who receives its alerts, of which types. Pure; no AWS.
 
 Each tenant with a subscription has an SNS topic of its own (``topic_name``), and each
-subscription is an SNS subscription of that topic whose filter policy (``filter_policy``)
-passes the tenant's alerts of the subscription's types. docs/alerts-delivery.md has the design.
+subscription is an SNS subscription of that topic. One that names its ``types`` has a filter
+policy on the ``type`` message attribute (``filter_policy``); one that does not receives every
+type, those added later included, with no filter policy - SNS allows 10,000 filter policies per
+account by default, so the default subscription must not spend one. docs/alerts-delivery.md
+has the design.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ class Subscription:
     tenant_id: str
     protocol: Protocol
     endpoint: str
-    types: tuple[str, ...]
+    types: tuple[str, ...] | None
+    """The alert types it receives, in the order of ``ALERT_TYPES``; None: every type, those
+    added later included."""
     created_at: datetime
     status: Status = Status.PENDING_CONFIRMATION
     subscription_arn: str | None = None
@@ -136,18 +141,27 @@ def types_problem(types: Sequence[str]) -> tuple[int | None, str] | None:
     return None
 
 
-def canonical_types(types: Iterable[str] | None) -> tuple[str, ...]:
-    """``types`` in the order of ``ALERT_TYPES``; None is every type."""
-    wanted = set(ALERT_TYPES if types is None else types)
+def canonical_types(types: Iterable[str] | None) -> tuple[str, ...] | None:
+    """``types`` in the order of ``ALERT_TYPES``; None (every type) stays None."""
+    if types is None:
+        return None
+    wanted = set(types)
     return tuple(t for t in ALERT_TYPES if t in wanted)
 
 
+def listed_types(types: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The types a subscription receives today."""
+    return ALERT_TYPES if types is None else types
+
+
 # ------------------------------------------------------------------ SNS
-def filter_policy(tenant_id: str, types: Sequence[str]) -> str:
-    """The SNS filter policy (on message attributes) of a subscription: the tenant's alerts of
-    its types. The tenant condition is redundant on a tenant's own topic; it makes a message
-    published to the wrong topic reach no one."""
-    return json.dumps({"tenant_id": [tenant_id], "type": list(types)}, separators=(",", ":"))
+def filter_policy(types: Sequence[str] | None) -> str | None:
+    """The SNS filter policy (on message attributes) of a subscription to these types; None
+    for every type. The topic is the tenant's own, so no tenant condition is needed, and one
+    would make every subscription spend one of the account's 10,000 filter policies."""
+    if types is None:
+        return None
+    return json.dumps({"type": list(types)}, separators=(",", ":"))
 
 
 _ESCAPES = {"_": "__", ".": "_-"}

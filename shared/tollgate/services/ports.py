@@ -301,6 +301,10 @@ class EndpointRejected(Exception):
     """SNS refused the endpoint; the message says why."""
 
 
+class FilterPolicyQuotaReached(Exception):
+    """SNS refused the filter policy: the account has as many as its quota allows."""
+
+
 @dataclass(frozen=True)
 class TenantTopic:
     topic_arn: str | None
@@ -339,9 +343,10 @@ class SubscriptionChannels(Protocol):
         """The topic's ARN, creating it if needed (idempotent by name)."""
 
     def subscribe(
-        self, topic_arn: str, protocol: SubscriptionProtocol, endpoint: str, filter_policy: str
+        self, topic_arn: str, protocol: SubscriptionProtocol, endpoint: str, filter_policy: str | None
     ) -> tuple[str, SubscriptionStatus]:
-        """(subscription ARN, status). EndpointRejected when SNS refuses the endpoint."""
+        """(subscription ARN, status); ``filter_policy`` None: no filter. EndpointRejected when
+        SNS refuses the endpoint, FilterPolicyQuotaReached when it refuses the filter policy."""
 
     def status(self, subscription_arn: str) -> SubscriptionStatus | None:
         """None when SNS no longer has the subscription."""

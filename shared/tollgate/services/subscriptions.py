@@ -39,6 +39,7 @@ from .ports import (
     Clock,
     EndpointRejected,
     EndpointTaken,
+    FilterPolicyQuotaReached,
     SubscriptionCapReached,
     SubscriptionChannels,
     SubscriptionStore,
@@ -86,12 +87,18 @@ class SubscriptionService:
             detail = f"tenant {tenant_id!r} already has a {protocol.value} subscription to this endpoint"
             raise Conflict(detail, [FieldError("endpoint", detail)]) from None
         try:
-            arn, status = self._channels.subscribe(
-                topic_arn, protocol, endpoint, filter_policy(tenant_id, subscription.types)
-            )
+            arn, status = self._channels.subscribe(topic_arn, protocol, endpoint, filter_policy(subscription.types))
         except EndpointRejected as refused:
             self._store.release(subscription)
             raise ValidationFailed(str(refused), [FieldError("endpoint", str(refused))]) from None
+        except FilterPolicyQuotaReached:
+            self._store.release(subscription)
+            detail = (
+                "the account's SNS filter policies are all in use (10,000 by default), so a subscription to some "
+                "types cannot be made now; leave `types` out to receive every type, or ask the operator to raise "
+                "the quota"
+            )
+            raise ValidationFailed(detail, [FieldError("types", detail)]) from None
         except BaseException:
             self._store.release(subscription)
             raise

@@ -44,14 +44,27 @@ def test_a_subscription_gets_the_tenants_topic_and_a_type_filter(service, store,
     assert made.topic_arn == "arn:aws:sns:us-east-1:123456789012:tg-tenant-alerts-acme"
     (sns,) = channels.subscriptions.values()
     assert sns.arn == made.subscription_arn and sns.topic_arn == made.topic_arn
-    assert sns.filter_policy == {"tenant_id": ["acme"], "type": [BILLING_OVER_LIMIT]}
+    assert sns.filter_policy == {"type": [BILLING_OVER_LIMIT]}
     assert store.get("acme", made.id) == made and store.topic("acme").subscriptions == 1
 
 
-def test_types_default_to_every_type_in_a_fixed_order(service):
-    assert service.create("acme", Protocol.EMAIL, "a@acme.example").types == ALERT_TYPES
+def test_without_types_every_type_and_no_filter_policy(service, channels):
+    everything = service.create("acme", Protocol.EMAIL, "a@acme.example")
+    assert everything.types is None and channels.subscriptions[everything.subscription_arn].filter_policy == {}
     reversed_types = [BILLING_OVER_LIMIT, USAGE_THRESHOLD_REACHED]
-    assert service.create("acme", Protocol.EMAIL, "b@acme.example", reversed_types).types == ALERT_TYPES
+    named = service.create("acme", Protocol.EMAIL, "b@acme.example", reversed_types)
+    assert named.types == ALERT_TYPES  # named types are kept, in a fixed order, as a filter
+    assert channels.subscriptions[named.subscription_arn].filter_policy == {"type": list(ALERT_TYPES)}
+
+
+def test_when_the_accounts_filter_policies_run_out_only_typed_subscriptions_are_refused(service, store, channels):
+    channels.filter_policy_quota = 1
+    service.create("acme", Protocol.EMAIL, "a@acme.example", [BILLING_OVER_LIMIT])
+    with pytest.raises(ValidationFailed) as caught:
+        service.create("other", Protocol.EMAIL, "a@other.example", [BILLING_OVER_LIMIT])
+    assert fields_of(caught.value) == ["types"] and "leave `types` out" in caught.value.detail
+    assert store.topic("other").subscriptions == 0 and store.list("other") == []
+    service.create("other", Protocol.EMAIL, "a@other.example")  # every type: no filter policy needed
 
 
 def test_one_topic_per_tenant_made_once(service, channels):
