@@ -5,6 +5,7 @@
                                            state is kept in .tollgate/ across restarts
     tollgate local fire <schedule>         run a schedule now on the running local stack
     tollgate local fire --list             list the local stack's schedules
+    tollgate local outbox [--tenant T]     the e-mails (alerts) the local stack's SNS delivered
     tollgate keys create --scope S ...     create an API key in the AWS the environment points to
 
 The local stack (boto3, YAML, moto) is imported only by the commands that run it, so
@@ -75,13 +76,25 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--fresh", action="store_true", help="start empty: delete the saved state first (also $TOLLGATE_FRESH=1)"
     )
-    local_commands = local.add_subparsers(dest="local_command", metavar="{fire}")
+    local_commands = local.add_subparsers(dest="local_command", metavar="{fire,outbox}")
     fire = local_commands.add_parser("fire", help="run a schedule now on the running local stack")
     fire.add_argument("schedule", nargs="?", help="event name (Health), Function.Event, or the schedule's Name")
     fire.add_argument("--list", action="store_true", help="list the schedules instead")
     fire.add_argument("--port", default=argparse.SUPPRESS, help="the local stack's port")
     fire.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help="the local stack's state directory")
     fire.add_argument(
+        "--key",
+        help="an admin key (default $TOLLGATE_ADMIN_KEY, else the one the stack saved in its state directory)",
+    )
+
+    outbox = local_commands.add_parser(
+        "outbox", help="print the e-mails (alerts) the running local stack's SNS delivered, oldest first"
+    )
+    outbox.add_argument("--tenant", help="only this tenant's")
+    outbox.add_argument("--json", action="store_true", help="print the entries as JSON")
+    outbox.add_argument("--port", default=argparse.SUPPRESS, help="the local stack's port")
+    outbox.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help="the local stack's state directory")
+    outbox.add_argument(
         "--key",
         help="an admin key (default $TOLLGATE_ADMIN_KEY, else the one the stack saved in its state directory)",
     )
@@ -136,40 +149,82 @@ def _run_local(args: argparse.Namespace) -> int:
         return 1
 
 
-def _fire(args: argparse.Namespace) -> int:
+def _control_target(args: argparse.Namespace) -> tuple[int, str]:
+    """The running stack's port and an admin key for its control endpoints; UsageError if none."""
     from tollgate_dev.local.stack import resolve_state_dir  # noqa: PLC0415 - ~0.5 s, as in _run_local
     from tollgate_dev.local.state import read_admin_key  # noqa: PLC0415 - ~0.5 s, as in _run_local
 
+    port = _resolve_port(args)
+    state_dir = resolve_state_dir(args.state_dir, args.template)
+    key = args.key or os.environ.get("TOLLGATE_ADMIN_KEY") or read_admin_key(state_dir)
+    if not key:
+        raise UsageError(
+            f"no admin key: pass --key, set TOLLGATE_ADMIN_KEY, or point --state-dir at the "
+            f"stack's state directory (looked in {state_dir})"
+        )
+    return port, key
+
+
+def _control_call(command: str, request: urllib.request.Request, port: int, key: str) -> tuple[int, bytes] | None:
+    """The control endpoint's answer; None (said on stderr) when there is no stack or it refused the key."""
+    try:
+        status, body = _send(request)
+    except urllib.error.URLError as error:
+        print(f"no local stack on port {port}: {error.reason}", file=sys.stderr)
+        return None
+    if status == 401:
+        print(
+            f"tollgate local {command}: the stack refused the admin key ({key[:19]}...); pass the one it printed with --key",
+            file=sys.stderr,
+        )
+        return None
+    return status, body
+
+
+def _fire(args: argparse.Namespace) -> int:
     if not args.list and not args.schedule:
         print("tollgate local fire: name a schedule, or pass --list", file=sys.stderr)
         return 2
     try:
-        port = _resolve_port(args)
+        port, key = _control_target(args)
     except UsageError as error:
         print(f"tollgate local fire: {error}", file=sys.stderr)
         return 2
-    state_dir = resolve_state_dir(args.state_dir, args.template)
-    key = args.key or os.environ.get("TOLLGATE_ADMIN_KEY") or read_admin_key(state_dir)
-    if not key:
-        print(
-            f"tollgate local fire: no admin key: pass --key, set TOLLGATE_ADMIN_KEY, or point --state-dir at the "
-            f"stack's state directory (looked in {state_dir})",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        status, body = _send(_control_request(args, port, key))
-    except urllib.error.URLError as error:
-        print(f"no local stack on port {port}: {error.reason}", file=sys.stderr)
+    answer = _control_call("fire", _control_request(args, port, key), port, key)
+    if answer is None:
         return 1
-    if status == 401:
-        print(
-            f"tollgate local fire: the stack refused the admin key ({key[:19]}...); pass the one it printed with --key",
-            file=sys.stderr,
-        )
-        return 1
+    status, body = answer
     _print_control_answer(args, status, body)
     return 0 if status == 200 else 1
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    try:
+        port, key = _control_target(args)
+    except UsageError as error:
+        print(f"tollgate local outbox: {error}", file=sys.stderr)
+        return 2
+    url = f"http://127.0.0.1:{port}/_local/outbox"
+    if args.tenant:
+        url += f"/{quote(args.tenant, safe='')}"
+    answer = _control_call("outbox", urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"}), port, key)
+    if answer is None:
+        return 1
+    status, body = answer
+    if status != 200:
+        print(body.decode(errors="replace"), file=sys.stderr)
+        return 1
+    items = json.loads(body)["items"]
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    if not items:
+        print("the outbox is empty (e-mail subscriptions' alerts land here)")
+    for entry in items:
+        print(f"#{entry['number']} {entry['at']}  to {entry['to']}  [{entry['tenant_id']} {entry['type']}]")
+        print(f"  Subject: {entry['subject']}")
+        print(f"  {entry['message']}")
+    return 0
 
 
 def _control_request(args: argparse.Namespace, port: int, key: str) -> urllib.request.Request:
@@ -241,6 +296,8 @@ def _create_key(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "local":
+        if args.local_command == "outbox":
+            return _outbox(args)
         return _fire(args) if args.local_command == "fire" else _run_local(args)
     return _create_key(args)
 

@@ -32,6 +32,10 @@ class Settings:
     alerts_topic_arn: str = ""
     notifications_table: str = "tollgate-notifications"
     notification_retention_days: int = 400
+    subscriptions_table: str = "tollgate-subscriptions"
+    tenant_topic_prefix: str = "tollgate-tenant-alerts"
+    """``TENANT_TOPIC_PREFIX``: each tenant's alert topic is ``<prefix>-<tenant id>``
+    (tollgate.domain.subscriptions.topic_name); IAM grants the functions ``<prefix>-*``."""
     invoice_bucket: str = ""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
@@ -63,6 +67,8 @@ class Settings:
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
             notifications_table=env.get("NOTIFICATIONS_TABLE", d.notifications_table),
             notification_retention_days=int(env.get("NOTIFICATION_RETENTION_DAYS") or "400"),
+            subscriptions_table=env.get("SUBSCRIPTIONS_TABLE", d.subscriptions_table),
+            tenant_topic_prefix=env.get("TENANT_TOPIC_PREFIX") or d.tenant_topic_prefix,
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from tollgate.adapters.queue import UsageQueue
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
+    from tollgate.adapters.subscriptions import SnsTenantAlertTopics, SubscriptionTable
     from tollgate.services.alerts import AlertEvaluator, AlertService, RealTimeAlerts
     from tollgate.services.audit import AuditService
     from tollgate.services.catalog import Catalog
@@ -53,8 +54,13 @@ if TYPE_CHECKING:
     from tollgate.services.quotas import QuotaService
     from tollgate.services.ratelimit import ApiRateLimits
     from tollgate.services.repack import RepackService
+    from tollgate.services.subscriptions import SubscriptionService
     from tollgate.services.tenants import TenantService
     from tollgate.services.usage import UsageService
+
+
+TENANT_TOPIC_TTL_S = 60.0
+"""How long an environment keeps a tenant's alert topic ARN (``tenant_alert_topics``)."""
 
 
 class LazyClient:
@@ -193,6 +199,27 @@ class Root:
 
         return S3BlobStore(self._client("s3"), self.settings.invoice_bucket)
 
+    @cached_property
+    def sns(self) -> Any:
+        return LazyClient(lambda: self._client("sns"))
+
+    @cached_property
+    def subscription_table(self) -> SubscriptionTable:
+        from tollgate.adapters.subscriptions import SubscriptionTable
+
+        return SubscriptionTable(self.dynamodb, self.settings.subscriptions_table)
+
+    @cached_property
+    def tenant_alert_topics(self) -> SnsTenantAlertTopics:
+        """``ports.TenantAlertTopics``: the alert evaluator's delivery to tenants' subscribers.
+        The tenant's topic is looked up once per TENANT_TOPIC_TTL_S per environment (a miss,
+        i.e. no subscriptions, is not cached, so a first subscription works at once)."""
+        from tollgate.adapters.subscriptions import SnsTenantAlertTopics
+        from tollgate.services.catalog import TtlCache
+
+        topics = TtlCache(self.subscription_table.topic_for_publish, ttl=TENANT_TOPIC_TTL_S)
+        return SnsTenantAlertTopics(self.sns, topics.get)
+
     def _client(self, service: str) -> Any:
         import boto3
 
@@ -267,6 +294,19 @@ class Root:
         return AuditService(self.audit_log)
 
     @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        from tollgate.adapters.subscriptions import SnsChannels
+        from tollgate.services.subscriptions import SubscriptionService
+
+        return SubscriptionService(
+            self.tenants,
+            self.subscription_table,
+            SnsChannels(self.sns),
+            self.clock,
+            topic_prefix=self.settings.tenant_topic_prefix,
+        )
+
+    @cached_property
     def quotas(self) -> QuotaService:
         """Reads configuration fresh (consistent reads), not through the catalog: an operator
         who just changed a plan sees it in GET /v1/quotas at once."""
@@ -337,7 +377,7 @@ class Root:
     def alerts(self) -> AlertService:
         from tollgate.services.alerts import AlertService
 
-        return AlertService(self.alert_store, self.notifier, self.clock)
+        return AlertService(self.alert_store, self.notifier, self.clock, tenant_topics=self.tenant_alert_topics)
 
     @cached_property
     def alert_evaluator(self) -> AlertEvaluator:

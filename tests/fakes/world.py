@@ -52,6 +52,7 @@ from .repos import (
     FakePlanRepository,
     FakeTenantRepository,
 )
+from .subscriptions import FakeTenantAlertTopics
 
 USAGE_QUEUE_URL = "fake://queues/usage"
 DLQ_URL = "fake://queues/usage-dlq"
@@ -76,6 +77,7 @@ class Stores:
     counter_store: FakeCounterStore = field(default_factory=FakeCounterStore)
     alert_store: FakeAlertStore = field(default_factory=FakeAlertStore)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
+    tenant_topics: FakeTenantAlertTopics = field(default_factory=FakeTenantAlertTopics)
     event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
     tenant_repo: FakeTenantRepository = field(init=False)
     plan_repo: FakePlanRepository = field(init=False)
@@ -126,7 +128,7 @@ class World:
             self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
         )
         self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock, read_first=read_first)
-        self.alerts = AlertService(s.alert_store, s.notifier, s.clock)
+        self.alerts = AlertService(s.alert_store, s.notifier, s.clock, tenant_topics=s.tenant_topics)
         self.alert_evaluator = AlertEvaluator(self.catalog, s.clock)
         self.real_time_alerts = RealTimeAlerts(self.alert_evaluator, self.alerts)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None

@@ -54,7 +54,19 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
     from tollgate.api import apps, docs
     from tollgate.api.http import create_app
     from tollgate.api.ingest_app import build_ingest_edge
-    from tollgate.api.routes import audit, consume, ingest, keys, meters, plans, quarantine, quotas, system, tenants
+    from tollgate.api.routes import (
+        audit,
+        consume,
+        ingest,
+        keys,
+        meters,
+        plans,
+        quarantine,
+        quotas,
+        subscriptions,
+        system,
+        tenants,
+    )
     from tollgate.api.routes import usage as usage_routes
 
     root = new_root()
@@ -68,6 +80,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
         quotas.build_router(root.quotas, root.meters),
         audit.build_router(root.audit, root.tenants),
         quarantine.build_router(root.quarantine),
+        subscriptions.build_router(root.subscriptions),
         consume.build_router(root.consume),
         ingest.build_router(root.ingest),
         description=apps.DESCRIPTION,

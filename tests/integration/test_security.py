@@ -41,6 +41,15 @@ ROUTES = [
     ("GET", "/v1/quotas", {"tenant": "acme"}, None, {ADMIN, TENANT}),
     ("GET", "/v1/audit", {"tenant": "acme"}, None, {ADMIN, TENANT}),
     ("POST", "/v1/consume", None, {"id": "c1", "tenant": "acme", "meter": "api_calls"}, {ADMIN, INGEST, TENANT}),
+    (
+        "POST",
+        "/v1/tenants/acme/subscriptions",
+        None,
+        {"protocol": "email", "endpoint": "ops@acme.example"},
+        {ADMIN, TENANT},
+    ),
+    ("GET", "/v1/tenants/acme/subscriptions", None, None, {ADMIN, TENANT}),
+    ("DELETE", "/v1/tenants/acme/subscriptions/sub_0123456789abcdef", None, None, {ADMIN, TENANT}),
 ]
 PUBLIC = [("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")]
 
@@ -129,6 +138,8 @@ def test_scope(api, world, route, scope):
         ("GET", "/v1/tenants/other/limits", None),
         ("GET", "/v1/quotas", {"tenant": "other"}),
         ("GET", "/v1/audit", {"tenant": "other"}),
+        ("GET", "/v1/tenants/other/subscriptions", None),
+        ("DELETE", "/v1/tenants/other/subscriptions/sub_0123456789abcdef", None),
     ],
 )
 def test_a_tenant_key_cannot_see_another_tenant(api, world, method, path, query):
@@ -165,7 +176,8 @@ def test_matrix_covers_every_documented_route(api):
             p.replace("key_0123456789abcdef", "{key_id}")
             .replace("/acme", "/{tenant_id}")
             .replace("/api_calls", "/{key}")
-            .replace("/gold", "/{plan_id}"),
+            .replace("/gold", "/{plan_id}")
+            .replace("sub_0123456789abcdef", "{subscription_id}"),
         )
         for m, p, *_ in ROUTES
     }

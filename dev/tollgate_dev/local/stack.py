@@ -46,6 +46,8 @@ from .moto_server import AtomicMotoServer
 from .resources import CreatedResources, create_all
 from .runtime import FunctionRuntime
 from .schedules import Scheduler, ScheduleSpec, find_schedule, schedules_from_template
+from .sns_delivery import LocalSnsDelivery
+from .sns_delivery import install as install_sns_delivery
 from .template import REGION, Template, default_template_path, merged_environment
 
 try:
@@ -168,6 +170,7 @@ class LocalStack:
         self.timings: dict[str, float] = {}
         self._stop = threading.Event()
         self._moto: AtomicMotoServer | None = None
+        self.sns_delivery = LocalSnsDelivery()  # e-mail to the local outbox, HTTP(S) POSTs off moto's lock
         self._server: GatewayServer | None = None
         self._pollers: list[SqsPoller] = []
         self._threads: list[threading.Thread] = []
@@ -179,6 +182,11 @@ class LocalStack:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def aws_endpoint(self) -> str | None:
+        """The embedded moto server's URL (``aws --endpoint-url``), while it runs."""
+        return self._moto.endpoint_url if self._moto is not None else None
 
     def start(self) -> None:
         """Bring everything up; returns once the gateway accepts requests. Raises StackError
@@ -229,6 +237,8 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self._moto = AtomicMotoServer()  # one request at a time, 38-digit numbers: see moto_server.py
         self._moto.start()
+        self.sns_delivery.start()
+        install_sns_delivery(self.sns_delivery)  # see sns_delivery.py: what moto's SNS does per protocol
         endpoint = self._moto.endpoint_url
         for name in [*_STRIPPED, *(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_"))]:
             os.environ.pop(name, None)
@@ -331,6 +341,7 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self.sns_delivery.stop()
         self._server = None
         if self._lock is not None:
             self._lock.release()
@@ -444,8 +455,11 @@ class LocalStack:
         return self.runtimes[spec.function_id].invoke(spec.payload(at, self.template))
 
     def _control(self, method: str, path: str) -> tuple[int, Any]:
-        """``GET /schedules`` lists them; ``POST /schedules/<name>/fire`` runs one now."""
+        """``GET /schedules`` lists them; ``POST /schedules/<name>/fire`` runs one now;
+        ``GET /outbox`` (or ``/outbox/<tenant id>``) lists the e-mails SNS delivered."""
         parts = [unquote(part) for part in path.strip("/").split("/")]
+        if method == "GET" and parts[0] == "outbox" and len(parts) <= 2:
+            return 200, {"items": self.sns_delivery.outbox(parts[1] if len(parts) == 2 else None)}
         if method == "GET" and parts == ["schedules"]:
             return 200, {"schedules": [spec.describe() for spec in self.schedules]}
         if method == "POST" and len(parts) == 3 and parts[0] == "schedules" and parts[2] == "fire":
@@ -497,6 +511,8 @@ def serve(
         print(f"API:       {stack.base_url}", flush=True)
         print(f"Docs:      {stack.base_url}/docs", flush=True)
         print(f"Admin key: {stack.admin_key}", flush=True)
+        print(f"AWS:       {stack.aws_endpoint} (the embedded moto: aws --endpoint-url)", flush=True)
+        print(f"Outbox:    tollgate local outbox (e-mail alerts; GET {stack.base_url}/_local/outbox)", flush=True)
         if stack.state_dir is not None:
             restored = f" (restored {stack.restored.summary()})" if stack.restored else ""
             print(f"State:     {stack.state_dir}{restored}; --fresh starts empty", flush=True)

@@ -3,7 +3,8 @@
 ``tollgate local`` keeps its state in a directory (``--state-dir``, ``$TOLLGATE_STATE_DIR``, or
 ``.tollgate/`` next to template.yaml). At shutdown, once the gateway has stopped and the pollers
 have drained their queues, ``capture`` reads every table's items, every queue's messages and
-every bucket's objects of the template's resources, and ``save`` writes them to
+every bucket's objects of the template's resources, and the SNS topics made at run time
+(tenants' alert topics) with their subscriptions, and ``save`` writes them to
 ``state.pickle``: a temporary file, fsync, then a rename, so a crash mid-write keeps the old
 snapshot. At start the resources are created from template.yaml as always, and ``restore``
 puts the data back into them.
@@ -13,7 +14,8 @@ bytes) and loads with an unpickler that refuses every class, so it does not depe
 internals or version, and loading it runs no code. Items go straight into moto's table storage
 (built the way moto builds them), which is what makes a restart with 100,000 events take a
 second or two rather than minutes of PutItem calls. Messages and objects are few and go through
-the API.
+the API. A run-time topic is made again by name (its ARN is the same) and its subscriptions get
+their saved ARNs back, so the subscriptions table's records still name them.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Snapshot:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {key_schema, items}
     queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # name -> messages
     buckets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # name -> objects
+    topics: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {attributes, subscriptions}
     saved_at: float = 0.0
 
     def counts(self) -> dict[str, int]:
@@ -99,6 +102,7 @@ def save(state_dir: Path, snapshot: Snapshot) -> Path:
         "tables": snapshot.tables,
         "queues": snapshot.queues,
         "buckets": snapshot.buckets,
+        "topics": snapshot.topics,
     }
     path = snapshot_path(state_dir)
     _atomic_write(path, pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL), mode=0o600)
@@ -159,6 +163,7 @@ def load(state_dir: Path) -> Snapshot | None:
             tables=dict(document["tables"]),
             queues=dict(document["queues"]),
             buckets=dict(document["buckets"]),
+            topics=dict(document.get("topics") or {}),  # absent from snapshots of earlier versions
             saved_at=float(document["saved_at"]),
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -193,6 +198,7 @@ def capture(created: CreatedResources, session: Any, *, account_id: str, region:
             "items": [{k: _plain(v) for k, v in item.attrs.items()} for item in table.all_items()],
         }
     snapshot.queues = _capture_queues(created, account_id=account_id, region=region)
+    snapshot.topics = _capture_topics(created, account_id=account_id, region=region)
     return snapshot
 
 
@@ -269,15 +275,57 @@ def _api_message_attributes(stored: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_SUBSCRIPTION_ATTRIBUTES = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy")
+
+
+def _capture_topics(created: CreatedResources, *, account_id: str, region: str) -> dict[str, dict[str, Any]]:
+    """The topics the template does not declare (tenants' alert topics, made by the API), with
+    their subscriptions. The template's own are made again from template.yaml at start."""
+    from moto.sns.models import sns_backends  # noqa: PLC0415 - moto only when used (see _dynamodb_backend)
+
+    backend = sns_backends[account_id][region]
+    declared = set(created.topics.values())
+    topics: dict[str, dict[str, Any]] = {}
+    for arn, topic in list(backend.topics.items()):
+        if arn in declared:
+            continue
+        subscriptions = [
+            {
+                "arn": sub.arn,
+                "protocol": sub.protocol,
+                "endpoint": sub.endpoint,
+                "attributes": {
+                    name: _attribute_text(sub.attributes[name])
+                    for name in _SUBSCRIPTION_ATTRIBUTES
+                    if sub.attributes.get(name) not in (None, "", False)
+                },
+            }
+            for sub in list(backend.subscriptions.values())
+            if sub.topic is topic
+        ]
+        attributes = {"KmsMasterKeyId": topic.kms_master_key_id} if topic.kms_master_key_id else {}
+        topics[topic.name] = {"attributes": attributes, "subscriptions": subscriptions}
+    return topics
+
+
+def _attribute_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 @dataclass
 class Restored:
     items: int = 0
     messages: int = 0
     objects: int = 0
+    topics: int = 0
+    subscriptions: int = 0
     skipped: list[str] = field(default_factory=list)  # what no longer fits the template, and why
 
     def summary(self) -> str:
-        return f"{self.items} items, {self.messages} messages, {self.objects} objects"
+        text = f"{self.items} items, {self.messages} messages, {self.objects} objects"
+        if self.topics:
+            text += f", {self.topics} topics with {self.subscriptions} subscriptions"
+        return text
 
 
 def restore(snapshot: Snapshot, created: CreatedResources, session: Any, *, account_id: str, region: str) -> Restored:
@@ -287,6 +335,7 @@ def restore(snapshot: Snapshot, created: CreatedResources, session: Any, *, acco
     _restore_tables(snapshot, created, restored, account_id=account_id, region=region)
     _restore_queues(snapshot, created, restored, session.client("sqs"))
     _restore_buckets(snapshot, created, restored, session.client("s3"))
+    _restore_topics(snapshot, restored, session.client("sns"), account_id=account_id, region=region)
     return restored
 
 
@@ -348,6 +397,31 @@ def _restore_buckets(snapshot: Snapshot, created: CreatedResources, restored: Re
             extra = {"ContentType": obj["content_type"]} if obj.get("content_type") else {}
             s3.put_object(Bucket=name, Key=obj["key"], Body=obj["body"], Metadata=obj.get("metadata") or {}, **extra)
             restored.objects += 1
+
+
+def _restore_topics(snapshot: Snapshot, restored: Restored, sns: Any, *, account_id: str, region: str) -> None:
+    """Each saved topic made again (same name, same ARN), and each of its subscriptions, which
+    then takes its saved ARN back (moto makes a new one)."""
+    from moto.sns.models import sns_backends  # noqa: PLC0415 - moto only when used (see _dynamodb_backend)
+
+    backend = sns_backends[account_id][region]
+    for name, saved in snapshot.topics.items():
+        topic_arn = sns.create_topic(Name=name, Attributes=saved.get("attributes") or {})["TopicArn"]
+        restored.topics += 1
+        for sub in saved.get("subscriptions") or []:
+            made = sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol=sub["protocol"],
+                Endpoint=sub["endpoint"],
+                Attributes=sub.get("attributes") or {},
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+            if made != sub["arn"] and made in backend.subscriptions:
+                model = backend.subscriptions.pop(made)
+                model.arn = sub["arn"]
+                model.attributes["SubscriptionArn"] = sub["arn"]
+                backend.subscriptions[sub["arn"]] = model
+            restored.subscriptions += 1
 
 
 def _restore_items(table: Any, items: list[dict[str, Any]]) -> int:

@@ -206,6 +206,17 @@ class NotificationModel(Model):
     unread_index = _index("unread", "unread")()
 
 
+class SubscriptionModel(Model):
+    """Tenants' alert subscriptions, their topic and count (one partition per tenant). Read and
+    written with the low-level client (tollgate.adapters.subscriptions), which documents the
+    sort keys."""
+
+    Meta = _Meta.for_table("SUBSCRIPTIONS_TABLE", "tollgate-subscriptions")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantModel,
     MeterModel,
@@ -217,6 +228,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     AuditModel,
     RateLimitBucketModel,
     NotificationModel,
+    SubscriptionModel,
 )
 
 

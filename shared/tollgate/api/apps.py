@@ -16,7 +16,7 @@ from .ratelimit_headers import rate_limit_headers
 if TYPE_CHECKING:
     from tollgate.wiring import Root
 
-from .routes import audit, consume, keys, meters, plans, quarantine, quotas, system, tenants, usage
+from .routes import audit, consume, keys, meters, plans, quarantine, quotas, subscriptions, system, tenants, usage
 
 DESCRIPTION = (
     "Usage metering, quotas and rate limits. Authenticate with `Authorization: Bearer <key>` "
@@ -41,6 +41,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         quotas.build_router(root.quotas, root.meters),
         audit.build_router(root.audit, root.tenants),
         quarantine.build_router(root.quarantine),
+        subscriptions.build_router(root.subscriptions),
         description=DESCRIPTION,
     )
 

@@ -28,14 +28,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import storage_keys as keys
+from .alert_types import BILLING_OVER_LIMIT, USAGE_THRESHOLD_REACHED
 from .numbers import json_number
 from .periods import LIFETIME_KEY, Window, parse_utc_key, window_end
 from .plans import Limit
 
 
 class AlertType(str, Enum):
-    THRESHOLD_REACHED = "usage.threshold_reached"
-    OVER_LIMIT = "billing.over_limit"
+    THRESHOLD_REACHED = USAGE_THRESHOLD_REACHED
+    OVER_LIMIT = BILLING_OVER_LIMIT
 
 
 class Severity(str, Enum):

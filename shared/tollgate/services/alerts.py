@@ -15,6 +15,7 @@ and it carries the same ``id``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from tollgate.domain.plans import Limit
 from tollgate.domain.quota import status_for
 
 from .catalog import Catalog
-from .ports import AlertStore, Clock, Notifier
+from .ports import AlertStore, Clock, Notifier, TenantAlertTopics
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,9 @@ class RaiseReport:
 class AlertService:
     """Stores and publishes alerts, each once (see the module's docstring)."""
 
-    def __init__(self, store: AlertStore, notifier: Notifier, clock: Clock, *, tenant_topics: Any = None) -> None:
+    def __init__(
+        self, store: AlertStore, notifier: Notifier, clock: Clock, *, tenant_topics: TenantAlertTopics | None = None
+    ) -> None:
         self._store, self._notifier, self._clock = store, notifier, clock
         self._tenant_topics = tenant_topics
 
@@ -148,8 +151,10 @@ class AlertService:
                 self._notifier.publish(doc, subject=subject(doc))
                 self._store.mark_sent(doc["id"], OPS)
             if self._tenant_topics is not None and TENANT not in sent and doc.get("tenant_id"):
-                self._tenant_topics.publish(doc, subject=subject(doc))
-                self._store.mark_sent(doc["id"], TENANT)
+                message = json.dumps(doc, separators=(",", ":"))
+                attributes = {"type": doc["type"], "severity": doc["severity"]}
+                if self._tenant_topics.publish(doc["tenant_id"], subject(doc), message, attributes) is not None:
+                    self._store.mark_sent(doc["id"], TENANT)
         except Exception:
             try:
                 self._store.release(doc["id"])

@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.plans import Limit, Plan
     from tollgate.domain.ratelimit import LeaseWrite
     from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
+    from tollgate.domain.subscriptions import Protocol as SubscriptionProtocol
+    from tollgate.domain.subscriptions import Status as SubscriptionStatus
+    from tollgate.domain.subscriptions import Subscription
     from tollgate.domain.unique_values import DayClaim, DayOwners, LifetimeClaim
     from tollgate.domain.usage import UsageEvent
     from tollgate.domain.usage_query import CounterCell
@@ -304,3 +307,86 @@ class BlobStore(Protocol):
 
     def link(self, key: str, expires_in_s: int) -> str:
         """A time-limited HTTPS link to the object, for a tenant to open."""
+
+
+# ------------------------------------------------------------------ alert delivery to tenants
+class TenantAlertTopics(Protocol):
+    """Delivers an alert to one tenant's own subscribers: its SNS topic, where each
+    subscription's filter policy passes the alert types it asked for. The evaluator publishes
+    each alert once to the operators' alerts topic, then once here."""
+
+    def publish(self, tenant_id: str, subject: str, message: str, attributes: dict[str, str]) -> str | None:
+        """The message id; None when the tenant has no subscriptions (no topic), and nothing
+        was published. ``attributes`` become String message attributes (``type`` is the one
+        filter policies read; ``tenant_id`` is set from ``tenant_id`` whatever they say). The
+        topic lookup is cached per execution environment for 60 s (a miss is not cached)."""
+
+
+class SubscriptionCapReached(Exception):
+    """The tenant already has the most subscriptions it may have."""
+
+
+class EndpointTaken(Exception):
+    """The tenant already has a subscription with this protocol and endpoint (SNS keeps one
+    subscription per topic, protocol and endpoint)."""
+
+
+class EndpointRejected(Exception):
+    """SNS refused the endpoint; the message says why."""
+
+
+class FilterPolicyQuotaReached(Exception):
+    """SNS refused the filter policy: the account has as many as its quota allows."""
+
+
+@dataclass(frozen=True)
+class TenantTopic:
+    topic_arn: str | None
+    subscriptions: int
+
+
+class SubscriptionStore(Protocol):
+    """A tenant's subscriptions, its topic and its subscription count (one DynamoDB partition
+    per tenant). Every write that changes the count changes it in the same transaction."""
+
+    def topic(self, tenant_id: str) -> TenantTopic | None:
+        """The tenant's topic record (consistent read); None before its first subscription."""
+
+    def set_topic(self, tenant_id: str, topic_arn: str) -> None: ...
+    def list(self, tenant_id: str) -> list[Subscription]:
+        """Oldest first."""
+
+    def get(self, tenant_id: str, subscription_id: str) -> Subscription | None: ...
+    def reserve(self, subscription: Subscription, cap: int) -> None:
+        """Record ``subscription`` (without its SNS ARN yet) and count it, all or nothing.
+        SubscriptionCapReached when the tenant has ``cap`` already; EndpointTaken when one of
+        its subscriptions has the same protocol and endpoint."""
+
+    def attach(self, subscription: Subscription) -> bool:
+        """Record the SNS ARN and status; False when the record is gone (deleted meanwhile)."""
+
+    def set_status(self, tenant_id: str, subscription_id: str, status: SubscriptionStatus) -> None: ...
+    def release(self, subscription: Subscription) -> bool:
+        """Delete the record and uncount it, all or nothing; False when it was gone already."""
+
+
+class SubscriptionChannels(Protocol):
+    """The SNS side of subscriptions: tenants' topics and their subscriptions."""
+
+    def ensure_topic(self, name: str) -> str:
+        """The topic's ARN, creating it if needed (idempotent by name)."""
+
+    def subscribe(
+        self, topic_arn: str, protocol: SubscriptionProtocol, endpoint: str, filter_policy: str | None
+    ) -> tuple[str, SubscriptionStatus]:
+        """(subscription ARN, status); ``filter_policy`` None: no filter. EndpointRejected when
+        SNS refuses the endpoint, FilterPolicyQuotaReached when it refuses the filter policy."""
+
+    def status(self, subscription_arn: str) -> SubscriptionStatus | None:
+        """None when SNS no longer has the subscription."""
+
+    def unsubscribe(self, subscription_arn: str) -> None:
+        """Idempotent: a subscription SNS no longer has is fine."""
+
+    def find(self, topic_arn: str, protocol: SubscriptionProtocol, endpoint: str) -> str | None:
+        """The ARN of the topic's subscription with this protocol and endpoint, if any."""

@@ -165,3 +165,27 @@ def test_a_fault_at_the_kth_call_still_stores_each_crossing_once_and_publishes_i
 
 def test_the_clean_run_makes_the_calls_the_campaign_enumerates():
     assert CLEAN_CALLS == 4 * 4 + 1  # per alert: acquire, publish, mark sent, mark published; one sweep read
+
+
+def test_a_subscribed_tenant_gets_each_alert_once_on_its_own_topic_and_a_failed_delivery_resends_only_it(world):
+    topics = world.stores.tenant_topics
+    topics.subscribed = {"acme"}
+    calls = {"n": 0}
+    real = topics.publish
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("injected: tenant topic unreachable")
+        return real(*args, **kwargs)
+
+    topics.publish = flaky  # type: ignore[method-assign]
+    rec = record("acme", Window.MONTH, month(world), 0, 60)
+    with pytest.raises(ConnectionError):
+        world.real_time_alerts.handle(rec)
+    world.real_time_alerts.handle(rec)  # the stream's retry
+    world.real_time_alerts.handle(record("globex", Window.MONTH, month(world), 0, 60))
+    assert [p.tenant_id for p in topics.published] == ["acme"]  # globex has no subscribers
+    assert [p.event["tenant_id"] for p in world.stores.notifier.published] == ["acme", "globex"]  # ops: once each
+    delivered = topics.published[0]
+    assert delivered.attributes == {"type": "usage.threshold_reached", "severity": "warning", "tenant_id": "acme"}

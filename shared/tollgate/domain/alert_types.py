@@ -1,0 +1,18 @@
+"""The alert types: the ``type`` of an alert document and of its SNS message attribute, which
+tenants' subscriptions filter on. Pure; no AWS.
+
+The alert evaluator raises these; ``POST /v1/tenants/{id}/subscriptions`` accepts them in
+``types`` (its default is all of them). Later issues add ``invoice.*`` types here.
+"""
+
+from __future__ import annotations
+
+USAGE_THRESHOLD_REACHED = "usage.threshold_reached"
+BILLING_OVER_LIMIT = "billing.over_limit"
+
+ALERT_TYPES: tuple[str, ...] = (USAGE_THRESHOLD_REACHED, BILLING_OVER_LIMIT)
+"""Every alert type a tenant can subscribe to, in the order the API lists them."""
+
+
+def is_alert_type(value: str) -> bool:
+    return value in ALERT_TYPES
