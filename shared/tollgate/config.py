@@ -32,6 +32,7 @@ class Settings:
     alerts_topic_arn: str = ""
     notifications_table: str = "tollgate-notifications"
     notification_retention_days: int = 400
+    tenant_health_table: str = "tollgate-tenant-health"
     invoice_bucket: str = ""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
@@ -63,6 +64,7 @@ class Settings:
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
             notifications_table=env.get("NOTIFICATIONS_TABLE", d.notifications_table),
             notification_retention_days=int(env.get("NOTIFICATION_RETENTION_DAYS") or "400"),
+            tenant_health_table=env.get("TENANT_HEALTH_TABLE", d.tenant_health_table),
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,

@@ -23,9 +23,11 @@ from tollgate.services.catalog import CONFIG_TTL_S, Catalog
 from tollgate.services.consume import ConsumeService, KnownCounters
 from tollgate.services.count_usage import CountUsage
 from tollgate.services.events_log import EventsLogService
+from tollgate.services.health import HealthService
 from tollgate.services.ingest import IngestService
 from tollgate.services.keys import KeyService
 from tollgate.services.meters import MeterService
+from tollgate.services.notifications import NotificationService
 from tollgate.services.plans import PlanService
 from tollgate.services.quarantine import QuarantineService
 from tollgate.services.queue_health import QueueHealthService
@@ -34,10 +36,12 @@ from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
 from tollgate.services.tenants import TenantService
 from tollgate.services.usage import UsageService
 
+from .alerts import FakeAlertStore
 from .clock import FakeClock
 from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
 from .event_ledger import FakeEventLedger
+from .health import FakeHealthStore
 from .logs import FakeQuarantineLog, FakeRawEventLog
 from .queues import FakeQueueMonitor, FakeUsageQueue
 from .ratelimit import FakeBucketStore
@@ -71,6 +75,8 @@ class Stores:
     counter_reader: FakeCounterReader = field(default_factory=FakeCounterReader)
     bucket_store: FakeBucketStore = field(default_factory=FakeBucketStore)
     counter_store: FakeCounterStore = field(default_factory=FakeCounterStore)
+    alert_store: FakeAlertStore = field(default_factory=FakeAlertStore)
+    health_store: FakeHealthStore = field(default_factory=FakeHealthStore)
     event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
     tenant_repo: FakeTenantRepository = field(init=False)
     plan_repo: FakePlanRepository = field(init=False)
@@ -120,6 +126,8 @@ class World:
         self.consume = ConsumeService(
             self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
         )
+        self.notifications = NotificationService(s.alert_store, s.clock)
+        self.health = HealthService(s.health_store, self.quotas, s.tenant_repo, s.clock)
         self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock, read_first=read_first)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)

@@ -54,20 +54,33 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
     from tollgate.api import apps, docs
     from tollgate.api.http import create_app
     from tollgate.api.ingest_app import build_ingest_edge
-    from tollgate.api.routes import audit, consume, ingest, keys, meters, plans, quarantine, quotas, system, tenants
+    from tollgate.api.routes import (
+        audit,
+        consume,
+        ingest,
+        keys,
+        meters,
+        notifications,
+        plans,
+        quarantine,
+        quotas,
+        system,
+        tenants,
+    )
     from tollgate.api.routes import usage as usage_routes
 
     root = new_root()
     everything = create_app(
         system.build_router(),
         keys.build_router(root.keys),
-        tenants.build_router(root.tenants, root.rate_limits),
+        tenants.build_router(root.tenants, root.rate_limits, root.health),
         meters.build_router(root.meters),
         usage_routes.build_router(root.usage, root.events_log, root.clock),
         plans.build_router(root.plans),
         quotas.build_router(root.quotas, root.meters),
         audit.build_router(root.audit, root.tenants),
         quarantine.build_router(root.quarantine),
+        notifications.build_router(root.notifications, root.tenants),
         consume.build_router(root.consume),
         ingest.build_router(root.ingest),
         description=apps.DESCRIPTION,

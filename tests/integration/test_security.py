@@ -9,6 +9,7 @@ from tollgate.domain.keys import Scope
 
 ADMIN, INGEST, TENANT = Scope.ADMIN, Scope.INGEST, Scope.TENANT
 RANGE = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}
+NOTIFICATION = "al_" + "0" * 32
 
 # (method, path, query, body, scopes allowed). A new route must be added here: see
 # test_matrix_covers_every_documented_route.
@@ -40,6 +41,9 @@ ROUTES = [
     ("PUT", "/v1/tenants/acme/limits", None, {"limits": []}, {ADMIN}),
     ("GET", "/v1/quotas", {"tenant": "acme"}, None, {ADMIN, TENANT}),
     ("GET", "/v1/audit", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("GET", "/v1/notifications", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("GET", "/v1/notifications/unread-count", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("POST", f"/v1/notifications/{NOTIFICATION}/read", None, None, {ADMIN, TENANT}),  # none: a 404
     ("POST", "/v1/consume", None, {"id": "c1", "tenant": "acme", "meter": "api_calls"}, {ADMIN, INGEST, TENANT}),
 ]
 PUBLIC = [("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")]
@@ -129,6 +133,8 @@ def test_scope(api, world, route, scope):
         ("GET", "/v1/tenants/other/limits", None),
         ("GET", "/v1/quotas", {"tenant": "other"}),
         ("GET", "/v1/audit", {"tenant": "other"}),
+        ("GET", "/v1/notifications", {"tenant": "other"}),
+        ("GET", "/v1/notifications/unread-count", {"tenant": "other"}),
     ],
 )
 def test_a_tenant_key_cannot_see_another_tenant(api, world, method, path, query):
@@ -165,7 +171,8 @@ def test_matrix_covers_every_documented_route(api):
             p.replace("key_0123456789abcdef", "{key_id}")
             .replace("/acme", "/{tenant_id}")
             .replace("/api_calls", "/{key}")
-            .replace("/gold", "/{plan_id}"),
+            .replace("/gold", "/{plan_id}")
+            .replace(f"/{NOTIFICATION}", "/{notification_id}"),
         )
         for m, p, *_ in ROUTES
     }

@@ -34,8 +34,12 @@ from .plans import Limit
 
 
 class AlertType(str, Enum):
+    """Every alert type, the one list: ``GET /v1/notifications?type=`` and subscriptions'
+    ``types`` accept these values and nothing else."""
+
     THRESHOLD_REACHED = "usage.threshold_reached"
     OVER_LIMIT = "billing.over_limit"
+    SYSTEM_COUNTER_DRIFT = "system.counter_drift"  # the daily reconciliation's operator alert
 
 
 class Severity(str, Enum):
