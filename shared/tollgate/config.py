@@ -36,6 +36,7 @@ class Settings:
     tenant_topic_prefix: str = "tollgate-tenant-alerts"
     """``TENANT_TOPIC_PREFIX``: each tenant's alert topic is ``<prefix>-<tenant id>``
     (tollgate.domain.subscriptions.topic_name); IAM grants the functions ``<prefix>-*``."""
+    tenant_health_table: str = "tollgate-tenant-health"
     invoice_bucket: str = ""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
@@ -69,6 +70,7 @@ class Settings:
             notification_retention_days=int(env.get("NOTIFICATION_RETENTION_DAYS") or "400"),
             subscriptions_table=env.get("SUBSCRIPTIONS_TABLE", d.subscriptions_table),
             tenant_topic_prefix=env.get("TENANT_TOPIC_PREFIX") or d.tenant_topic_prefix,
+            tenant_health_table=env.get("TENANT_HEALTH_TABLE", d.tenant_health_table),
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,

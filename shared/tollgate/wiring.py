@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tollgate.adapters.counter_reader import CounterReader
     from tollgate.adapters.entitlements import AuditedTenantRepo, AuditRepo, OverridesRepo, PlanRepo
     from tollgate.adapters.event_reader import EventReader
+    from tollgate.adapters.health import DynamoHealthStore
     from tollgate.adapters.ledger import Ledger
     from tollgate.adapters.notifications import DynamoAlertStore
     from tollgate.adapters.notifier import SnsNotifier
@@ -39,15 +40,17 @@ if TYPE_CHECKING:
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
     from tollgate.adapters.subscriptions import SnsTenantAlertTopics, SubscriptionTable
-    from tollgate.services.alerts import AlertEvaluator, AlertService, RealTimeAlerts
+    from tollgate.services.alerts import AlertEvaluator, AlertService, Evaluation, RealTimeAlerts
     from tollgate.services.audit import AuditService
     from tollgate.services.catalog import Catalog
     from tollgate.services.consume import ConsumeService
     from tollgate.services.count_usage import CountUsage
     from tollgate.services.events_log import EventsLogService
+    from tollgate.services.health import HealthService
     from tollgate.services.ingest import IngestService
     from tollgate.services.keys import KeyService
     from tollgate.services.meters import MeterService
+    from tollgate.services.notifications import NotificationService
     from tollgate.services.plans import PlanService
     from tollgate.services.quarantine import QuarantineService
     from tollgate.services.queue_health import QueueHealthService
@@ -192,6 +195,12 @@ class Root:
 
         s = self.settings
         return DynamoAlertStore(self.dynamodb, s.notifications_table, retention_days=s.notification_retention_days)
+
+    @cached_property
+    def health_store(self) -> DynamoHealthStore:
+        from tollgate.adapters.health import DynamoHealthStore
+
+        return DynamoHealthStore(self.dynamodb, self.settings.tenant_health_table)
 
     @cached_property
     def blob_store(self) -> S3BlobStore:
@@ -389,4 +398,23 @@ class Root:
     def real_time_alerts(self) -> RealTimeAlerts:
         from tollgate.services.alerts import RealTimeAlerts
 
-        return RealTimeAlerts(self.alert_evaluator, self.alerts)
+        return RealTimeAlerts(self.alert_evaluator, self.alerts, after=self._after_evaluation)
+
+    def _after_evaluation(self, evaluation: Evaluation) -> None:
+        """The stream path's follow-ups: tenants whose level moved get their health refreshed."""
+        if evaluation.health:
+            self.health.refresh(evaluation.health)
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        from tollgate.services.notifications import NotificationService
+
+        return NotificationService(self.alert_store, self.clock)
+
+    @cached_property
+    def health(self) -> HealthService:
+        """Tenant health: ``refresh(tenant_ids)`` from the alerts path (``Evaluation.health``)
+        and the sweep, ``refresh_unhealthy()`` from the sweep; read with the tenants."""
+        from tollgate.services.health import HealthService
+
+        return HealthService(self.health_store, self.quotas, self.tenant_repo, self.clock)

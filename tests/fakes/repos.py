@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from tollgate.domain.audit import AuditEntry
@@ -80,6 +81,12 @@ class FakeTenantRepository(_Store):
         with self._lock:
             self.reads[tenant_id] += 1
             return copy.deepcopy(self.items.get(tenant_id))
+
+    def get_many(self, tenant_ids: Sequence[str]) -> dict[str, Tenant]:
+        with self._lock:
+            for tenant_id in tenant_ids:
+                self.reads[tenant_id] += 1
+            return {i: copy.deepcopy(self.items[i]) for i in tenant_ids if i in self.items}
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
         with self._lock:

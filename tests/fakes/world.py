@@ -24,9 +24,11 @@ from tollgate.services.catalog import CONFIG_TTL_S, Catalog
 from tollgate.services.consume import ConsumeService, KnownCounters
 from tollgate.services.count_usage import CountUsage
 from tollgate.services.events_log import EventsLogService
+from tollgate.services.health import HealthService
 from tollgate.services.ingest import IngestService
 from tollgate.services.keys import KeyService
 from tollgate.services.meters import MeterService
+from tollgate.services.notifications import NotificationService
 from tollgate.services.plans import PlanService
 from tollgate.services.quarantine import QuarantineService
 from tollgate.services.queue_health import QueueHealthService
@@ -40,6 +42,7 @@ from .clock import FakeClock
 from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
 from .event_ledger import FakeEventLedger
+from .health import FakeHealthStore
 from .logs import FakeQuarantineLog, FakeRawEventLog
 from .outbox import FakeNotifier
 from .queues import FakeQueueMonitor, FakeUsageQueue
@@ -78,6 +81,7 @@ class Stores:
     alert_store: FakeAlertStore = field(default_factory=FakeAlertStore)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
     tenant_topics: FakeTenantAlertTopics = field(default_factory=FakeTenantAlertTopics)
+    health_store: FakeHealthStore = field(default_factory=FakeHealthStore)
     event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
     tenant_repo: FakeTenantRepository = field(init=False)
     plan_repo: FakePlanRepository = field(init=False)
@@ -127,10 +131,14 @@ class World:
         self.consume = ConsumeService(
             self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
         )
+        self.notifications = NotificationService(s.alert_store, s.clock)
+        self.health = HealthService(s.health_store, self.quotas, s.tenant_repo, s.clock)
         self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock, read_first=read_first)
         self.alerts = AlertService(s.alert_store, s.notifier, s.clock, tenant_topics=s.tenant_topics)
         self.alert_evaluator = AlertEvaluator(self.catalog, s.clock)
-        self.real_time_alerts = RealTimeAlerts(self.alert_evaluator, self.alerts)
+        self.real_time_alerts = RealTimeAlerts(
+            self.alert_evaluator, self.alerts, after=lambda e: self.health.refresh(e.health) if e.health else None
+        )
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
 

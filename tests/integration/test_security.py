@@ -9,6 +9,7 @@ from tollgate.domain.keys import Scope
 
 ADMIN, INGEST, TENANT = Scope.ADMIN, Scope.INGEST, Scope.TENANT
 RANGE = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}
+NOTIFICATION = "al_" + "0" * 32
 
 # (method, path, query, body, scopes allowed). A new route must be added here: see
 # test_matrix_covers_every_documented_route.
@@ -40,6 +41,9 @@ ROUTES = [
     ("PUT", "/v1/tenants/acme/limits", None, {"limits": []}, {ADMIN}),
     ("GET", "/v1/quotas", {"tenant": "acme"}, None, {ADMIN, TENANT}),
     ("GET", "/v1/audit", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("GET", "/v1/notifications", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("GET", "/v1/notifications/unread-count", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("POST", f"/v1/notifications/{NOTIFICATION}/read", None, None, {ADMIN, TENANT}),  # none: a 404
     ("POST", "/v1/consume", None, {"id": "c1", "tenant": "acme", "meter": "api_calls"}, {ADMIN, INGEST, TENANT}),
     (
         "POST",
@@ -140,6 +144,8 @@ def test_scope(api, world, route, scope):
         ("GET", "/v1/audit", {"tenant": "other"}),
         ("GET", "/v1/tenants/other/subscriptions", None),
         ("DELETE", "/v1/tenants/other/subscriptions/sub_0123456789abcdef", None),
+        ("GET", "/v1/notifications", {"tenant": "other"}),
+        ("GET", "/v1/notifications/unread-count", {"tenant": "other"}),
     ],
 )
 def test_a_tenant_key_cannot_see_another_tenant(api, world, method, path, query):
@@ -177,7 +183,8 @@ def test_matrix_covers_every_documented_route(api):
             .replace("/acme", "/{tenant_id}")
             .replace("/api_calls", "/{key}")
             .replace("/gold", "/{plan_id}")
-            .replace("sub_0123456789abcdef", "{subscription_id}"),
+            .replace("sub_0123456789abcdef", "{subscription_id}")
+            .replace(f"/{NOTIFICATION}", "/{notification_id}"),
         )
         for m, p, *_ in ROUTES
     }

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pynamodb.attributes import (
     Attribute,
     BinaryAttribute,
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
@@ -217,6 +218,28 @@ class SubscriptionModel(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
+class _ByStatus(GlobalSecondaryIndex):  # type: ignore[type-arg]
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    health_status = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
+class TenantHealthModel(Model):
+    """Each evaluated tenant's health; written and read with the low-level client
+    (tollgate.adapters.health), where the item's attributes are described."""
+
+    Meta = _Meta.for_table("TENANT_HEALTH_TABLE", "tollgate-tenant-health")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    health_status = UnicodeAttribute()
+    has_overages = BooleanAttribute()
+    updated_at = UnicodeAttribute()
+    by_status = _ByStatus()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantModel,
     MeterModel,
@@ -229,6 +252,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     RateLimitBucketModel,
     NotificationModel,
     SubscriptionModel,
+    TenantHealthModel,
 )
 
 

@@ -4,7 +4,7 @@ hot paths use. Each maps between a pynamodb model and a domain record."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pynamodb.exceptions import PutError
@@ -120,6 +120,10 @@ class TenantRepo:
 
     def get(self, tenant_id: str, consistent: bool = False) -> Tenant | None:
         return get_item(TenantModel, tenant_id, _tenant, consistent)
+
+    def get_many(self, tenant_ids: Sequence[str]) -> dict[str, Tenant]:
+        """BatchGetItem, 100 keys a request (pynamodb retries unprocessed keys)."""
+        return {m.id: _tenant(m) for m in TenantModel.batch_get(list(dict.fromkeys(tenant_ids)))}
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
         return scan_page(TenantModel, limit, cursor, _tenant)

@@ -16,7 +16,20 @@ from .ratelimit_headers import rate_limit_headers
 if TYPE_CHECKING:
     from tollgate.wiring import Root
 
-from .routes import audit, consume, keys, meters, plans, quarantine, quotas, subscriptions, system, tenants, usage
+from .routes import (
+    audit,
+    consume,
+    keys,
+    meters,
+    notifications,
+    plans,
+    quarantine,
+    quotas,
+    subscriptions,
+    system,
+    tenants,
+    usage,
+)
 
 DESCRIPTION = (
     "Usage metering, quotas and rate limits. Authenticate with `Authorization: Bearer <key>` "
@@ -34,7 +47,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
     app = create_app(
         system.build_router(),
         keys.build_router(root.keys),
-        tenants.build_router(root.tenants, root.rate_limits),
+        tenants.build_router(root.tenants, root.rate_limits, root.health),
         meters.build_router(root.meters),
         usage.build_router(root.usage, root.events_log, root.clock),
         plans.build_router(root.plans),
@@ -42,6 +55,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         audit.build_router(root.audit, root.tenants),
         quarantine.build_router(root.quarantine),
         subscriptions.build_router(root.subscriptions),
+        notifications.build_router(root.notifications, root.tenants),
         description=DESCRIPTION,
     )
 

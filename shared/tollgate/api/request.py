@@ -45,6 +45,14 @@ def tenant_for(p: Principal, tenant_id: str | None, field: str = "tenant") -> st
     return tenant_id
 
 
+def tenant_or_all(p: Principal, tenant_id: str | None) -> str | None:
+    """The tenant a read spans: a tenant key's own (naming another is a 404, as in
+    ``tenant_for``); for an admin, the one named, or None for every tenant."""
+    if p.scope is Scope.TENANT:
+        return tenant_for(p, tenant_id)
+    return tenant_id or None
+
+
 def media_type(headers: dict[str, str]) -> str:
     raw = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     return raw.split(";", 1)[0].strip().lower()

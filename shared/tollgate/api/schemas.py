@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from tollgate.domain.currency import is_currency
+from tollgate.domain.health import TenantHealth
 from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import (
@@ -34,6 +35,7 @@ from tollgate.domain.meters import (
 )
 from tollgate.domain.numbers import json_number
 from tollgate.domain.periods import instant_problem, is_valid_timezone
+from tollgate.domain.quota import Status
 from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
 
 TenantId = Annotated[str, StringConstraints(pattern=NEW_ID_PATTERN, max_length=ID_MAX_LENGTH)]
@@ -124,6 +126,21 @@ class TenantPatch(Strict):
         return self
 
 
+class HealthOut(BaseModel):
+    status: Status = Field(
+        description="The worst status over the tenant's effective limits in their current windows, with the levels "
+        "of /v1/quotas: healthy < 75 % <= caution < 90 % <= warning < 100 % <= critical."
+    )
+    has_overages: bool = Field(description="Whether any current window is strictly above its limit.")
+    updated_at: datetime | None = Field(
+        description="When it was last computed (as usage is counted, and by the sweep); null: never evaluated."
+    )
+
+    @classmethod
+    def of(cls, h: TenantHealth) -> HealthOut:
+        return cls(status=h.status, has_overages=h.has_overages, updated_at=h.updated_at)
+
+
 class TenantOut(BaseModel):
     id: str
     name: str
@@ -134,10 +151,12 @@ class TenantOut(BaseModel):
     metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    health: HealthOut
 
     @classmethod
-    def of(cls, t: Tenant) -> TenantOut:
-        return cls(**t.__dict__)
+    def of(cls, t: Tenant, health: TenantHealth | None = None) -> TenantOut:
+        """``health`` None: never evaluated (a tenant just created)."""
+        return cls(**t.__dict__, health=HealthOut.of(health or TenantHealth.never_evaluated(t.id)))
 
 
 class MeterCreate(Strict):

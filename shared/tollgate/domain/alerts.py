@@ -35,8 +35,12 @@ from .plans import Limit
 
 
 class AlertType(str, Enum):
+    """Every alert type, the one list: ``GET /v1/notifications?type=`` accepts these values;
+    subscriptions' ``types`` accept those of ``alert_types.ALERT_TYPES`` (tenants' alerts)."""
+
     THRESHOLD_REACHED = USAGE_THRESHOLD_REACHED
     OVER_LIMIT = BILLING_OVER_LIMIT
+    SYSTEM_COUNTER_DRIFT = "system.counter_drift"  # the daily reconciliation's operator alert
 
 
 class Severity(str, Enum):

@@ -18,7 +18,9 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.audit import AuditEntry
     from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
     from tollgate.domain.decisions import DecisionDoc
+    from tollgate.domain.health import TenantHealth
     from tollgate.domain.plans import Limit, Plan
+    from tollgate.domain.quota import Status
     from tollgate.domain.ratelimit import LeaseWrite
     from tollgate.domain.records import ApiKeyRecord, Meter, Tenant
     from tollgate.domain.subscriptions import Protocol as SubscriptionProtocol
@@ -37,6 +39,9 @@ class Clock(Protocol):
 # ------------------------------------------------------------------ the catalog's repositories
 class TenantRepository(Protocol):
     def get(self, tenant_id: str, consistent: bool = False) -> Tenant | None: ...
+    def get_many(self, tenant_ids: Sequence[str]) -> dict[str, Tenant]:
+        """The tenants that exist among ``tenant_ids``, by id (one read per 100)."""
+
     def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]: ...
     def create(self, tenant: Tenant) -> None: ...
     def replace(self, tenant: Tenant) -> None: ...
@@ -296,6 +301,19 @@ class AlertStore(Protocol):
     def unread_count(self, tenant: str | None) -> int: ...
     def mark_read(self, alert_id: str, tenant: str | None, now: datetime) -> dict[str, Any] | None:
         """The notification, read (idempotent); None if absent or (``tenant`` given) not its."""
+
+
+class HealthStore(Protocol):
+    """Each evaluated tenant's stored health (adapters/health.py), indexed by status."""
+
+    def put(self, health: TenantHealth) -> None:
+        """Store it unless a health computed later (``updated_at``) is stored already."""
+
+    def get_many(self, tenant_ids: Sequence[str]) -> dict[str, TenantHealth]:
+        """The stored health of those evaluated, by tenant id (one read per 100)."""
+
+    def query(self, status: Status, limit: int, cursor: str | None) -> tuple[list[TenantHealth], str | None]:
+        """The tenants stored at ``status``, by tenant id; ValueError for a foreign cursor."""
 
 
 class BlobStore(Protocol):

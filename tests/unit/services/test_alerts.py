@@ -189,3 +189,12 @@ def test_a_subscribed_tenant_gets_each_alert_once_on_its_own_topic_and_a_failed_
     assert [p.event["tenant_id"] for p in world.stores.notifier.published] == ["acme", "globex"]  # ops: once each
     delivered = topics.published[0]
     assert delivered.attributes == {"type": "usage.threshold_reached", "severity": "warning", "tenant_id": "acme"}
+
+
+def test_a_crossing_in_the_current_window_refreshes_the_tenants_health(world):
+    assert world.health.of("acme").status.value == "healthy"
+    world.real_time_alerts.handle(record("acme", Window.MONTH, month(world), 0, 8))  # nothing counted: no usage
+    world.consume.consume("acme", "calls", Decimal(95), "big")  # the counter now holds 95 (the stream's new image)
+    world.real_time_alerts.handle(record("acme", Window.MONTH, month(world), 0, 95))
+    health = world.health.of("acme")
+    assert (health.status.value, health.has_overages) == ("warning", False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
@@ -13,6 +13,13 @@ from tollgate.domain.ids import ID_PATTERN
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100.")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` from the previous page.")]
 TenantQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Implied by a tenant key.")]
+Flag = Literal["true", "false"]
+"""A boolean query parameter: exactly ``true`` or ``false`` (anything else is a 422 naming it)."""
+
+
+def flag(value: Flag | None) -> bool | None:
+    return None if value is None else value == "true"
+
 
 T = TypeVar("T")
 

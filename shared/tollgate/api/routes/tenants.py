@@ -1,4 +1,5 @@
-"""/v1/tenants - admin manages; a tenant key reads its own tenant and limits.
+"""/v1/tenants - admin manages; a tenant key reads its own tenant and limits. Each tenant
+carries its stored health (services/health.py), which the list filters on.
 
 A plan change (``PATCH`` with ``plan``) needs a ``reason``; plan and limit changes are audited."""
 
@@ -7,24 +8,40 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.request import Request
 
 from tollgate.api.limit_schemas import ApiRateLimitOut, EffectiveLimitOut, LimitOut, TenantLimitsIn, TenantLimitsOut
 from tollgate.api.problems import error_responses
 from tollgate.api.request import caller, require, tenant_for
 from tollgate.api.schemas import Page, TenantCreate, TenantOut, TenantPatch
-from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
+from tollgate.domain.ids import ID_MAX_LENGTH, ID_PATTERN, NEW_ID_PATTERN
 from tollgate.domain.keys import Scope
+from tollgate.domain.quota import Status
+from tollgate.services.health import HealthService
 from tollgate.services.ratelimit import ApiRateLimits
 from tollgate.services.tenants import TenantService
 
-from .common import Cursor, Limit, paged
+from .common import Cursor, Flag, Limit, flag, paged
 
 TenantPath = Annotated[str, Path(pattern=NEW_ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
-def build_router(tenants: TenantService, ratelimit: ApiRateLimits) -> Router:
+HealthStatusQ = Annotated[
+    Status | None,
+    Query(
+        description="Only tenants whose stored health is at this level. caution, warning and critical are a query "
+        "of the stored health (by_status index); healthy walks the tenant list and drops the others."
+    ),
+]
+OveragesQ = Annotated[
+    Flag | None,
+    Query(description="`true`: only tenants with a window over its limit (they are critical); `false`: only without."),
+]
+PlanQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Only tenants on this plan.")]
+
+
+def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: HealthService) -> Router:
     router = Router()
 
     @router.post(
@@ -36,13 +53,30 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits) -> Router:
     )
     def create_tenant(request: Request, body: TenantCreate) -> TenantOut:
         p = require(caller(request), Scope.ADMIN)
-        return TenantOut.of(tenants.create_tenant(body.model_dump(), actor=p.key_id))
+        return TenantOut.of(tenants.create_tenant(body.model_dump(), actor=p.key_id))  # never evaluated yet
 
-    @router.get("/v1/tenants", tags=["Tenants"], summary="List tenants", responses=error_responses(401, 403, 422))
-    def list_tenants(request: Request, limit: Limit = 50, cursor: Cursor = None) -> Page[TenantOut]:
+    @router.get(
+        "/v1/tenants",
+        tags=["Tenants"],
+        summary="List tenants with their health; health_status, has_overages and plan filter and combine "
+        "(a filtered page may be short while next_cursor is not null)",
+        responses=error_responses(401, 403, 422),
+    )
+    def list_tenants(
+        request: Request,
+        health_status: HealthStatusQ = None,
+        has_overages: OveragesQ = None,
+        plan: PlanQ = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[TenantOut]:
         require(caller(request), Scope.ADMIN)
-        items, nxt = paged(tenants.list_tenants, limit, cursor)
-        return Page[TenantOut](items=[TenantOut.of(t) for t in items], next_cursor=nxt)
+        rows, nxt = paged(
+            lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=flag(has_overages), plan=plan),
+            limit,
+            cursor,
+        )
+        return Page[TenantOut](items=[TenantOut.of(t, h) for t, h in rows], next_cursor=nxt)
 
     @router.get(
         "/v1/tenants/<tenant_id>",
@@ -52,7 +86,8 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits) -> Router:
     )
     def get_tenant(request: Request, tenant_id: TenantPath) -> TenantOut:
         p = require(caller(request), Scope.ADMIN, Scope.TENANT)
-        return TenantOut.of(tenants.get_tenant(tenant_for(p, tenant_id)))
+        tenant = tenants.get_tenant(tenant_for(p, tenant_id))
+        return TenantOut.of(tenant, health.of(tenant.id))
 
     @router.patch(
         "/v1/tenants/<tenant_id>",
@@ -64,7 +99,8 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits) -> Router:
         p = require(caller(request), Scope.ADMIN)
         changes = body.model_dump(exclude_unset=True)
         reason = changes.pop("reason", None)
-        return TenantOut.of(tenants.update_tenant(tenant_id, changes, actor=p.key_id, reason=reason))
+        updated = tenants.update_tenant(tenant_id, changes, actor=p.key_id, reason=reason)
+        return TenantOut.of(updated, health.of(tenant_id))
 
     def _limits_out(tenant_id: str) -> TenantLimitsOut:
         tenant, overrides, effective, rate = tenants.limits_view(tenant_id)
