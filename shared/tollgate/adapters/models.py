@@ -24,6 +24,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from tollgate.config import Settings
@@ -101,6 +102,17 @@ class ApiKeyModel(Model):
     revoked_at = UTCDateTimeAttribute(null=True)
 
 
+class ConsumeDayIndex(GlobalSecondaryIndex["EventLedgerModel"]):
+    """The consume records: the markers ``POST /v1/consume`` counted, by the day total they added
+    to (``cd``), with the amount (``a``). Sparse: no other item carries ``cd``."""
+
+    class Meta:
+        index_name = "by_consume_day"
+        projection = IncludeProjection(["a"])
+
+    consume_day = UnicodeAttribute(hash_key=True, attr_name="cd")
+
+
 class EventLedgerModel(Model):
     """Events table: dedupe markers (``E#``), message markers (``M#``) and raw-event chunks (``L#``)."""
 
@@ -112,6 +124,9 @@ class EventLedgerModel(Model):
     claimed_by = UnicodeAttribute(null=True, attr_name="msg")
     count = NumberAttribute(null=True, attr_name="n")
     body = BinaryAttribute(null=True, attr_name="z", legacy_encoding=False)
+    consume_day = UnicodeAttribute(null=True, attr_name="cd")
+    amount = DecimalAttribute(null=True, attr_name="a")
+    by_consume_day = ConsumeDayIndex()
 
 
 class CounterModel(Model):
@@ -164,6 +179,31 @@ class AuditModel(Model):
     reason = UnicodeAttribute(null=True)
 
 
+class HealthIndex(GlobalSecondaryIndex["AlertStateModel"]):
+    """Tenants by stored health status (``GET /v1/tenants?health_status=``)."""
+
+    class Meta:
+        index_name = "by_health"
+        projection = AllProjection()
+
+    health_status = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
+class AlertStateModel(Model):
+    """Alert state: the activity index (``A#<UTC hour>`` / ``<tenant>#<meter>``, written with the
+    low-level client by ``tollgate.adapters.activity_index``) and, next, tenant health."""
+
+    Meta = _Meta.for_table("ALERT_STATE_TABLE", "tollgate-alert-state")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute(null=True)
+    health_status = UnicodeAttribute(null=True)
+    tenant_id = UnicodeAttribute(null=True)
+    by_health = HealthIndex()
+
+
 class RateLimitBucketModel(Model):
     """API rate-limit buckets (GCRA): ``tat`` in microseconds since the epoch. The hot path
     writes it with the low-level client (tollgate.adapters.ratelimit_store)."""
@@ -185,6 +225,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     LimitOverridesModel,
     AuditModel,
     RateLimitBucketModel,
+    AlertStateModel,
 )
 
 
