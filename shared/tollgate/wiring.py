@@ -27,8 +27,10 @@ from tollgate.services.clock import SystemClock
 from tollgate.services.ports import Clock
 
 if TYPE_CHECKING:
+    from tollgate.adapters.activity_index import DynamoActivityIndex
     from tollgate.adapters.blobs import S3BlobStore
     from tollgate.adapters.counter_reader import CounterReader
+    from tollgate.adapters.day_sources import DynamoDaySources
     from tollgate.adapters.entitlements import AuditedTenantRepo, AuditRepo, OverridesRepo, PlanRepo
     from tollgate.adapters.event_reader import EventReader
     from tollgate.adapters.ledger import Ledger
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from tollgate.adapters.queue import UsageQueue
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
+    from tollgate.services.activity import ActivityRecorder
     from tollgate.services.audit import AuditService
     from tollgate.services.catalog import Catalog
     from tollgate.services.consume import ConsumeService
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from tollgate.services.queue_health import QueueHealthService
     from tollgate.services.quotas import QuotaService
     from tollgate.services.ratelimit import ApiRateLimits
+    from tollgate.services.reconcile import ReconcileService
     from tollgate.services.repack import RepackService
     from tollgate.services.tenants import TenantService
     from tollgate.services.usage import UsageService
@@ -171,6 +175,21 @@ class Root:
             counters_table=s.counters_table,
             retention_days=s.raw_event_retention_days,
         )
+
+    @cached_property
+    def activity_index(self) -> DynamoActivityIndex:
+        """Which (tenant, meter) pairs were active in which UTC hour (the alert-state table)."""
+        from tollgate.adapters.activity_index import DynamoActivityIndex
+
+        return DynamoActivityIndex(self.dynamodb, self.settings.alert_state_table)
+
+    @cached_property
+    def day_sources(self) -> DynamoDaySources:
+        """What the reconciliation reads of a tenant's day: counters, raw-event log, consume records."""
+        from tollgate.adapters.day_sources import DynamoDaySources
+
+        s = self.settings
+        return DynamoDaySources(self.dynamodb, events_table=s.events_table, counters_table=s.counters_table)
 
     @cached_property
     def notifier(self) -> SnsNotifier:
@@ -323,3 +342,16 @@ class Root:
             dlq_url=s.usage_dlq_url,
             pack_queue_url=s.pack_queue_url,
         )
+
+    @cached_property
+    def activity_recorder(self) -> ActivityRecorder:
+        """Marks each active pair at most once per hour in this execution environment."""
+        from tollgate.services.activity import ActivityRecorder
+
+        return ActivityRecorder(self.activity_index, self.clock)
+
+    @cached_property
+    def reconcile(self) -> ReconcileService:
+        from tollgate.services.reconcile import ReconcileService
+
+        return ReconcileService(self.activity_index, self.catalog, self.day_sources, self.notifier, self.clock)

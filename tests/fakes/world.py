@@ -9,7 +9,8 @@ Every cache (the catalog, the key service's record cache) and the rate limiter r
 The consume path's ``FakeCounterStore`` and the consumer's ``FakeEventLedger`` share their
 event markers and counters, as the two paths share the events and counters tables: an id
 consumed first is never counted by the consumer, and consume's limits see what the consumer
-counted. (``FakeCounterReader``, behind ``/v1/usage``, keeps its own items.)
+counted. (``FakeCounterReader``, behind ``/v1/usage``, keeps its own items.) The
+reconciliation reads the consumer's log and those counters and markers (``FakeDaySources``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tollgate.domain.plans import ApiRateLimit
+from tollgate.services.activity import ActivityRecorder
 from tollgate.services.audit import AuditService
 from tollgate.services.catalog import CONFIG_TTL_S, Catalog
 from tollgate.services.consume import ConsumeService, KnownCounters
@@ -31,14 +33,18 @@ from tollgate.services.quarantine import QuarantineService
 from tollgate.services.queue_health import QueueHealthService
 from tollgate.services.quotas import QuotaService
 from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
+from tollgate.services.reconcile import ReconcileService
 from tollgate.services.tenants import TenantService
 from tollgate.services.usage import UsageService
 
+from .activity import FakeActivityIndex
 from .clock import FakeClock
 from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
+from .day_sources import FakeDaySources
 from .event_ledger import FakeEventLedger
 from .logs import FakeQuarantineLog, FakeRawEventLog
+from .outbox import FakeNotifier
 from .queues import FakeQueueMonitor, FakeUsageQueue
 from .ratelimit import FakeBucketStore
 from .repos import (
@@ -71,7 +77,10 @@ class Stores:
     counter_reader: FakeCounterReader = field(default_factory=FakeCounterReader)
     bucket_store: FakeBucketStore = field(default_factory=FakeBucketStore)
     counter_store: FakeCounterStore = field(default_factory=FakeCounterStore)
+    activity_index: FakeActivityIndex = field(default_factory=FakeActivityIndex)
+    notifier: FakeNotifier = field(default_factory=FakeNotifier)
     event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
+    day_sources: FakeDaySources = field(init=False)  # on the ledger's log, counters and markers
     tenant_repo: FakeTenantRepository = field(init=False)
     plan_repo: FakePlanRepository = field(init=False)
     overrides_repo: FakeOverridesRepository = field(init=False)
@@ -81,6 +90,9 @@ class Stores:
         self.plan_repo = FakePlanRepository(self.audit_log)
         self.overrides_repo = FakeOverridesRepository(self.audit_log)
         self.event_ledger = FakeEventLedger(self.counter_store.markers, self.counter_store.counters)
+        self.day_sources = FakeDaySources(
+            self.event_ledger.log, self.counter_store.counters, self.counter_store.markers
+        )
 
 
 class World:
@@ -121,6 +133,10 @@ class World:
             self.catalog, s.counter_store, s.clock, known=KnownCounters(monotonic=s.clock.monotonic)
         )
         self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock, read_first=read_first)
+        self.activity_recorder = ActivityRecorder(s.activity_index, s.clock)
+        self.reconcile = ReconcileService(
+            s.activity_index, self.catalog, s.day_sources, s.notifier, s.clock, workers=1, pause_s=0.0
+        )
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
 
