@@ -1,5 +1,8 @@
-"""Scheduled job: report usage-queue backlog, dead letters and quarantined events as metrics
-and log lines."""
+"""Scheduled jobs, by the schedule's Input: ``{"job": "alert-sweep"}`` raises the alerts the
+real-time path missed and refreshes tenant health (tollgate.services.alert_sweep);
+``{"job": "reconcile", "as_of": ...}`` recounts the previous day's sum and count totals and
+publishes drifts (tollgate.services.reconcile); anything else is the health job, which reports
+usage-queue backlog, dead letters and quarantined events as metrics and log lines."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,20 +18,44 @@ root = Root()  # once per execution environment
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    health = root.queue_health.check()
-    metrics.add_metric(name="UsageQueueBacklog", unit=MetricUnit.Count, value=health.backlog)
-    metrics.add_metric(name="UsageDeadLetters", unit=MetricUnit.Count, value=health.dead_letters)
-    metrics.add_metric(name="EventsQuarantinedToday", unit=MetricUnit.Count, value=health.quarantined_today)
-    if health.dead_letters:
-        logger.warning("usage events are dead-lettered and not counted", extra={"dead_letters": health.dead_letters})
-    if health.quarantined_today:
+    job = (event or {}).get("job")
+    if job == "reconcile":
+        return reconcile(event, context)
+    if job == "alert-sweep":
+        return alert_sweep()
+    return health()
+
+
+def alert_sweep() -> dict:
+    report = root.alert_sweep.run()
+    metrics.add_metric(name="AlertSweepTenants", unit=MetricUnit.Count, value=report.tenants)
+    metrics.add_metric(name="AlertsRaisedBySweep", unit=MetricUnit.Count, value=report.raised)
+    metrics.add_metric(name="AlertsRepublished", unit=MetricUnit.Count, value=report.republished)
+    return {"tenants": report.tenants, "raised": report.raised, "republished": report.republished}
+
+
+def reconcile(event: dict, context: LambdaContext) -> dict:
+    report = root.reconcile.run(event, remaining_ms=context.get_remaining_time_in_millis, metrics=metrics)
+    if report.publish_failures:  # the scheduler retries with the same as_of: the same alert ids
+        raise RuntimeError(f"{report.publish_failures} counter drift alerts could not be published")
+    return report.summary()
+
+
+def health() -> dict:
+    state = root.queue_health.check()
+    metrics.add_metric(name="UsageQueueBacklog", unit=MetricUnit.Count, value=state.backlog)
+    metrics.add_metric(name="UsageDeadLetters", unit=MetricUnit.Count, value=state.dead_letters)
+    metrics.add_metric(name="EventsQuarantinedToday", unit=MetricUnit.Count, value=state.quarantined_today)
+    if state.dead_letters:
+        logger.warning("usage events are dead-lettered and not counted", extra={"dead_letters": state.dead_letters})
+    if state.quarantined_today:
         logger.warning(
             "events were quarantined today: GET /v1/events/rejected lists them",
-            extra={"quarantined_today": health.quarantined_today},
+            extra={"quarantined_today": state.quarantined_today},
         )
     return {
-        "backlog": health.backlog,
-        "dead_letters": health.dead_letters,
-        "quarantined_today": health.quarantined_today,
-        "healthy": health.healthy,
+        "backlog": state.backlog,
+        "dead_letters": state.dead_letters,
+        "quarantined_today": state.quarantined_today,
+        "healthy": state.healthy,
     }

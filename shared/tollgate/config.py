@@ -23,6 +23,8 @@ class Settings:
     plans_table: str = "tollgate-plans"
     limit_overrides_table: str = "tollgate-limit-overrides"
     audit_table: str = "tollgate-audit"
+    alert_state_table: str = "tollgate-alert-state"
+    """The activity index (which tenant and meter were active in which hour) and alert state."""
     rate_limits_table: str | None = None
     """None turns the API rate limit off (outside the template's functions, e.g. a benchmark)."""
     usage_queue_url: str = ""
@@ -61,6 +63,7 @@ class Settings:
             plans_table=env.get("PLANS_TABLE", d.plans_table),
             limit_overrides_table=env.get("LIMIT_OVERRIDES_TABLE", d.limit_overrides_table),
             audit_table=env.get("AUDIT_TABLE", d.audit_table),
+            alert_state_table=env.get("ALERT_STATE_TABLE", d.alert_state_table),
             rate_limits_table=env.get("RATE_LIMITS_TABLE") or None,
             usage_queue_url=env.get("USAGE_QUEUE_URL", ""),
             pack_queue_url=env.get("PACK_QUEUE_URL", ""),

@@ -27,8 +27,10 @@ from tollgate.services.clock import SystemClock
 from tollgate.services.ports import Clock
 
 if TYPE_CHECKING:
+    from tollgate.adapters.activity_index import DynamoActivityIndex
     from tollgate.adapters.blobs import S3BlobStore
     from tollgate.adapters.counter_reader import CounterReader
+    from tollgate.adapters.day_sources import DynamoDaySources
     from tollgate.adapters.entitlements import AuditedTenantRepo, AuditRepo, OverridesRepo, PlanRepo
     from tollgate.adapters.event_reader import EventReader
     from tollgate.adapters.health import DynamoHealthStore
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
     from tollgate.adapters.subscriptions import SnsTenantAlertTopics, SubscriptionTable
+    from tollgate.services.activity import ActivityRecorder
+    from tollgate.services.alert_sweep import AlertSweep
     from tollgate.services.alerts import AlertEvaluator, AlertService, Evaluation, RealTimeAlerts
     from tollgate.services.audit import AuditService
     from tollgate.services.catalog import Catalog
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from tollgate.services.queue_health import QueueHealthService
     from tollgate.services.quotas import QuotaService
     from tollgate.services.ratelimit import ApiRateLimits
+    from tollgate.services.reconcile import ReconcileService
     from tollgate.services.repack import RepackService
     from tollgate.services.subscriptions import SubscriptionService
     from tollgate.services.tenants import TenantService
@@ -182,6 +187,21 @@ class Root:
             counters_table=s.counters_table,
             retention_days=s.raw_event_retention_days,
         )
+
+    @cached_property
+    def activity_index(self) -> DynamoActivityIndex:
+        """Which (tenant, meter) pairs were active in which UTC hour (the alert-state table)."""
+        from tollgate.adapters.activity_index import DynamoActivityIndex
+
+        return DynamoActivityIndex(self.dynamodb, self.settings.alert_state_table)
+
+    @cached_property
+    def day_sources(self) -> DynamoDaySources:
+        """What the reconciliation reads of a tenant's day: counters, raw-event log, consume records."""
+        from tollgate.adapters.day_sources import DynamoDaySources
+
+        s = self.settings
+        return DynamoDaySources(self.dynamodb, events_table=s.events_table, counters_table=s.counters_table)
 
     @cached_property
     def notifier(self) -> SnsNotifier:
@@ -401,7 +421,9 @@ class Root:
         return RealTimeAlerts(self.alert_evaluator, self.alerts, after=self._after_evaluation)
 
     def _after_evaluation(self, evaluation: Evaluation) -> None:
-        """The stream path's follow-ups: tenants whose level moved get their health refreshed."""
+        """The stream path's follow-ups: the (tenant, meter) pairs counted are marked active for
+        the sweep and the reconciliation; tenants whose level moved get their health refreshed."""
+        self.activity_recorder.record(evaluation.active)
         if evaluation.health:
             self.health.refresh(evaluation.health)
 
@@ -418,3 +440,30 @@ class Root:
         from tollgate.services.health import HealthService
 
         return HealthService(self.health_store, self.quotas, self.tenant_repo, self.clock)
+
+    @cached_property
+    def activity_recorder(self) -> ActivityRecorder:
+        """Marks each active pair at most once per hour in this execution environment."""
+        from tollgate.services.activity import ActivityRecorder
+
+        return ActivityRecorder(self.activity_index, self.clock)
+
+    @cached_property
+    def reconcile(self) -> ReconcileService:
+        from tollgate.services.reconcile import ReconcileService
+
+        return ReconcileService(self.activity_index, self.catalog, self.day_sources, self.alerts, self.clock)
+
+    @cached_property
+    def alert_sweep(self) -> AlertSweep:
+        from tollgate.services.alert_sweep import AlertSweep
+
+        return AlertSweep(
+            self.tenant_repo,
+            self.quotas,
+            self.alerts,
+            self.clock,
+            activity=self.activity_index,
+            unhealthy=self.health.unhealthy_ids,
+            on_snapshot=self.health.record,
+        )

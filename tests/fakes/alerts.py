@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tollgate.adapters.notifications import owner_of
 from tollgate.services.ports import NotificationPage
 
 
@@ -93,7 +94,7 @@ class FakeAlertStore:
 
     # -------------------------------------------------------------- notifications
     def _sorted(self, tenant: str | None) -> list[_Item]:
-        items = [i for i in self.items.values() if tenant is None or i.doc["tenant_id"] == tenant]
+        items = [i for i in self.items.values() if tenant is None or owner_of(i.doc) == tenant]
         return sorted(
             items,
             key=lambda i: (datetime.fromisoformat(i.doc["occurred_at"]).astimezone(UTC), i.doc["id"]),
@@ -128,7 +129,7 @@ class FakeAlertStore:
     def mark_read(self, alert_id: str, tenant: str | None, now: datetime) -> dict[str, Any] | None:
         with self._lock:
             item = self.items.get(alert_id)
-            if item is None or (tenant is not None and item.doc["tenant_id"] != tenant):
+            if item is None or (tenant is not None and owner_of(item.doc) != tenant):
                 return None
             if item.read_at is None:
                 item.read_at = now.astimezone(UTC).isoformat()

@@ -5,7 +5,9 @@ The items mirror the two tables the adapter writes, and ``FakeEventLedger`` can 
 (``tests.fakes.world.Stores`` does), as the consumer and consume share the real tables:
 
 - ``markers[(tenant, event id)]``: the event's dedupe marker, ``msg`` (who claimed it:
-  ``"consume"`` or an SQS message id) and ``d`` (consume's decision, as stored JSON);
+  ``"consume"`` or an SQS message id) and ``d`` (consume's decision, as stored JSON); a marker
+  a commit wrote is also a consume record: ``consume_day`` (the adapter's ``cd``, the day total
+  it added to) and ``amount`` (``a``);
 - ``counters[CounterKey]``: ``v`` (None until a value is written; a unique_count item's
   count) and ``t`` (latest's tag).
 """
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tollgate.domain import storage_keys
 from tollgate.domain.counting import DECIMAL, CounterKey
 from tollgate.domain.decisions import DecisionDoc
 from tollgate.services.ports import (
@@ -41,6 +44,8 @@ class MarkerItem:
     msg: str
     d: str | None = None  # the decision as JSON, like the adapter's ``d``
     expires_at: int | None = None
+    consume_day: str | None = None  # ``cd``: a consume record of this day total
+    amount: Decimal | None = None  # ``a``
 
     def marker(self) -> Marker:
         return Marker(self.msg, json.loads(self.d) if self.d else None)
@@ -161,9 +166,11 @@ class FakeCounterStore:
             }
             if failed:
                 return CounterConflict(failed)
-            self.markers[(tenant, event_id)] = _consume_marker(decision, expires_at)
+            marker = self.markers[(tenant, event_id)] = _consume_marker(decision, expires_at)
             for w in writes:
                 add(self.counters, w.key, w.amount, w.expires_at)
+                if marker.consume_day is None and (record := storage_keys.consume_record_key(tenant, w.key)):
+                    marker.consume_day, marker.amount = record, w.amount
             self.commits.append(list(writes))
             return Committed()
 

@@ -9,7 +9,8 @@ Every cache (the catalog, the key service's record cache) and the rate limiter r
 The consume path's ``FakeCounterStore`` and the consumer's ``FakeEventLedger`` share their
 event markers and counters, as the two paths share the events and counters tables: an id
 consumed first is never counted by the consumer, and consume's limits see what the consumer
-counted. (``FakeCounterReader``, behind ``/v1/usage``, keeps its own items.)
+counted. (``FakeCounterReader``, behind ``/v1/usage``, keeps its own items.) The
+reconciliation reads the consumer's log and those counters and markers (``FakeDaySources``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tollgate.domain.plans import ApiRateLimit
-from tollgate.services.alerts import AlertEvaluator, AlertService, RealTimeAlerts
+from tollgate.services.activity import ActivityRecorder
+from tollgate.services.alerts import AlertEvaluator, AlertService, Evaluation, RealTimeAlerts
 from tollgate.services.audit import AuditService
 from tollgate.services.catalog import CONFIG_TTL_S, Catalog
 from tollgate.services.consume import ConsumeService, KnownCounters
@@ -34,13 +36,16 @@ from tollgate.services.quarantine import QuarantineService
 from tollgate.services.queue_health import QueueHealthService
 from tollgate.services.quotas import QuotaService
 from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
+from tollgate.services.reconcile import ReconcileService
 from tollgate.services.tenants import TenantService
 from tollgate.services.usage import UsageService
 
+from .activity import FakeActivityIndex
 from .alerts import FakeAlertStore
 from .clock import FakeClock
 from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
+from .day_sources import FakeDaySources
 from .event_ledger import FakeEventLedger
 from .health import FakeHealthStore
 from .logs import FakeQuarantineLog, FakeRawEventLog
@@ -82,7 +87,9 @@ class Stores:
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
     tenant_topics: FakeTenantAlertTopics = field(default_factory=FakeTenantAlertTopics)
     health_store: FakeHealthStore = field(default_factory=FakeHealthStore)
+    activity_index: FakeActivityIndex = field(default_factory=FakeActivityIndex)
     event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
+    day_sources: FakeDaySources = field(init=False)  # on the ledger's log, counters and markers
     tenant_repo: FakeTenantRepository = field(init=False)
     plan_repo: FakePlanRepository = field(init=False)
     overrides_repo: FakeOverridesRepository = field(init=False)
@@ -92,6 +99,9 @@ class Stores:
         self.plan_repo = FakePlanRepository(self.audit_log)
         self.overrides_repo = FakeOverridesRepository(self.audit_log)
         self.event_ledger = FakeEventLedger(self.counter_store.markers, self.counter_store.counters)
+        self.day_sources = FakeDaySources(
+            self.event_ledger.log, self.counter_store.counters, self.counter_store.markers
+        )
 
 
 class World:
@@ -136,11 +146,18 @@ class World:
         self.count_usage = CountUsage(s.event_ledger, s.quarantine_log, s.clock, read_first=read_first)
         self.alerts = AlertService(s.alert_store, s.notifier, s.clock, tenant_topics=s.tenant_topics)
         self.alert_evaluator = AlertEvaluator(self.catalog, s.clock)
-        self.real_time_alerts = RealTimeAlerts(
-            self.alert_evaluator, self.alerts, after=lambda e: self.health.refresh(e.health) if e.health else None
+        self.activity_recorder = ActivityRecorder(s.activity_index, s.clock)
+        self.real_time_alerts = RealTimeAlerts(self.alert_evaluator, self.alerts, after=self._after_evaluation)
+        self.reconcile = ReconcileService(
+            s.activity_index, self.catalog, s.day_sources, self.alerts, s.clock, workers=1, pause_s=0.0
         )
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
+
+    def _after_evaluation(self, evaluation: Evaluation) -> None:
+        self.activity_recorder.record(evaluation.active)
+        if evaluation.health:
+            self.health.refresh(evaluation.health)
 
     def another_environment(self) -> World:
         """A second environment (own catalog, caches and limiter) on the same stores."""

@@ -147,3 +147,21 @@ def test_a_jump_past_every_threshold_fires_each_once(world):
         ("billing.over_limit", []),
     ]
     assert alerts[-1]["overage"] == 15 and alerts[-1]["severity"] == "critical"
+
+
+def test_the_scheduled_sweep_raises_what_the_stream_path_missed_once_and_refreshes_health(world):
+    root = world["root"]
+    count(root, "acme", 9)  # the stream is never delivered: the real-time path is down
+    root.activity_recorder.record({("acme", "calls")})  # the activity it did record before failing
+    sweep = import_handler(Template.load(ROOT / "template.yaml").functions()["AggregatorFunction"], fresh=True)
+    first = sweep({"job": "alert-sweep"}, FakeContext())
+    assert (first["tenants"], first["raised"]) == (1, 2)
+    assert [(a["type"], a["thresholds"], a["used"]) for a in received(world, "all")] == [
+        ("usage.threshold_reached", [0.5], 9),
+        ("usage.threshold_reached", [0.8], 9),
+    ]
+    assert sweep({"job": "alert-sweep"}, FakeContext())["raised"] == 0 and received(world, "all") == []
+    deliver(world, world["stream"].read())  # the stream path, late: the same ids, nothing new
+    assert received(world, "all") == []
+    health = root.health.of("acme")
+    assert (health.status.value, health.has_overages) == ("warning", False)  # 9 of 10: 90 %

@@ -43,12 +43,17 @@ def create_tables(client: Any) -> dict[str, str]:
     names = {}
     for logical_id, env_name in TABLES.items():
         spec = table_specs()[logical_id]
-        client.create_table(
-            TableName=spec.name,
-            KeySchema=spec.key_schema,
-            AttributeDefinitions=spec.attribute_definitions,
-            BillingMode=spec.billing_mode,
-        )
+        request: dict[str, Any] = {
+            "TableName": spec.name,
+            "KeySchema": spec.key_schema,
+            "AttributeDefinitions": spec.attribute_definitions,
+            "BillingMode": spec.billing_mode,
+        }
+        if spec.global_secondary_indexes:
+            request["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
+        if spec.stream_specification:
+            request["StreamSpecification"] = {"StreamEnabled": True, **spec.stream_specification}
+        client.create_table(**request)
         if spec.ttl_attribute:
             client.update_time_to_live(
                 TableName=spec.name, TimeToLiveSpecification={"AttributeName": spec.ttl_attribute, "Enabled": True}

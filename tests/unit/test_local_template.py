@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -227,8 +228,12 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     assert (usage.batch_size, usage.window_s, usage.report_batch_item_failures) == (10, 0.0, True)
     assert (pack.batch_size, pack.window_s, pack.report_batch_item_failures) == (1000, 1.0, True)
     assert usage.queue_arn != pack.queue_arn
-    (health,) = schedules_from_template(real)
+    schedules = {s.event_id: s for s in schedules_from_template(real)}
+    assert set(schedules) == {"Health", "AlertSweep", "Reconcile"}
+    health, sweep, reconcile = schedules["Health"], schedules["AlertSweep"], schedules["Reconcile"]
     assert (health.event_id, health.name, health.enabled) == ("Health", "tollgate-local-queue-health", True)
+    assert (sweep.name, sweep.enabled) == ("tollgate-local-alert-sweep", True)
+    assert (reconcile.event_id, reconcile.name, reconcile.enabled) == ("Reconcile", "tollgate-local-reconcile", True)
 
 
 # ------------------------------------------------------------------ routes
@@ -472,6 +477,29 @@ def test_schedule_specs_from_a_template() -> None:
         find_schedule([nightly, old], "Missing")
     with pytest.raises(LookupError, match="ambiguous"):
         find_schedule([nightly, nightly], "Nightly")
+
+
+def test_a_scheduler_input_gets_its_context_attributes() -> None:
+    """EventBridge Scheduler replaces <aws.scheduler.*> in a ScheduleV2 Input; the local stack too
+    (the reconciliation reads its day from the scheduled time). A rule's Input is left as it is."""
+    t = sample()
+    nightly, old = schedules_from_template(t)
+    text = '{"job": "x", "as_of": "<aws.scheduler.scheduled-time>", "more": ["<aws.scheduler.attempt-number>"], "arn": "<aws.scheduler.schedule-arn>"}'
+    at = datetime(2026, 11, 21, 5, 30, tzinfo=ZoneInfo("Asia/Kathmandu"))
+    payload = dataclasses.replace(nightly, input=json.loads(text)).payload(at, t)
+    assert payload["as_of"] == "2026-11-20T23:45:00Z" and payload["more"] == ["1"] and payload["job"] == "x"
+    assert payload["arn"] == f"arn:aws:scheduler:{t.region}:{t.account_id}:schedule/default/{nightly.name}"
+    assert dataclasses.replace(old, input=json.loads(text)).payload(at, t) == json.loads(text)
+
+
+def test_the_template_s_reconcile_schedule_passes_its_scheduled_time() -> None:
+    t = Template.load(ROOT / "template.yaml")
+    spec = find_schedule(schedules_from_template(t), "Reconcile")
+    assert (spec.function_id, spec.expression_text, spec.enabled) == ("AggregatorFunction", "cron(15 0 * * ? *)", True)
+    fired = spec.payload(datetime(2026, 11, 21, 0, 15, tzinfo=UTC), t)
+    assert fired == {"job": "reconcile", "as_of": "2026-11-21T00:15:00Z"}
+    assert spec.next_after(datetime(2026, 11, 20, 23, 0, tzinfo=UTC)) == datetime(2026, 11, 21, 0, 15, tzinfo=UTC)
+    assert find_schedule(schedules_from_template(t), "Health").payload(datetime.now(UTC), t) == {}
 
 
 def test_scheduler_fires_due_schedules_and_skips_disabled_ones() -> None:

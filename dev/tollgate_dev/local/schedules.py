@@ -223,9 +223,24 @@ class ScheduleSpec:
         return None if local is None else local.astimezone(UTC)
 
     def payload(self, at: datetime, template: Template) -> Any:
-        """The event the target receives: the Input, else ``{}`` (Scheduler) or a Scheduled Event (rule)."""
+        """The event the target receives: the Input, else ``{}`` (Scheduler) or a Scheduled Event (rule).
+
+        In a Scheduler (``ScheduleV2``) Input, the context attributes are replaced as Scheduler
+        does: ``<aws.scheduler.scheduled-time>`` (``at``, ``2026-11-21T00:15:00Z``),
+        ``<aws.scheduler.schedule-arn>``, ``<aws.scheduler.execution-id>`` and
+        ``<aws.scheduler.attempt-number>`` (always 1: the local stack does not retry)."""
         if self.input is not None:
-            return copy.deepcopy(self.input)
+            if self.kind != "ScheduleV2":
+                return copy.deepcopy(self.input)
+            attributes = {
+                "<aws.scheduler.scheduled-time>": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "<aws.scheduler.schedule-arn>": (
+                    f"arn:aws:scheduler:{template.region}:{template.account_id}:schedule/default/{self.name}"
+                ),
+                "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+                "<aws.scheduler.attempt-number>": "1",
+            }
+            return _substitute(self.input, attributes)
         if self.kind == "ScheduleV2":
             return {}
         rule_arn = f"arn:aws:events:{template.region}:{template.account_id}:rule/{self.name}"
@@ -249,6 +264,19 @@ class ScheduleSpec:
             "expression": self.expression_text,
             "enabled": self.enabled,
         }
+
+
+def _substitute(value: Any, attributes: dict[str, str]) -> Any:
+    """``value`` (parsed JSON) with each attribute's name replaced in its strings."""
+    if isinstance(value, str):
+        for name, text in attributes.items():
+            value = value.replace(name, text)
+        return value
+    if isinstance(value, list):
+        return [_substitute(v, attributes) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, attributes) for k, v in value.items()}
+    return value
 
 
 def schedules_from_template(template: Template) -> list[ScheduleSpec]:

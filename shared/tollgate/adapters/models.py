@@ -25,7 +25,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from tollgate.config import Settings
@@ -103,6 +103,17 @@ class ApiKeyModel(Model):
     revoked_at = UTCDateTimeAttribute(null=True)
 
 
+class ConsumeDayIndex(GlobalSecondaryIndex["EventLedgerModel"]):
+    """The consume records: the markers ``POST /v1/consume`` counted, by the day total they added
+    to (``cd``), with the amount (``a``). Sparse: no other item carries ``cd``."""
+
+    class Meta:
+        index_name = "by_consume_day"
+        projection = IncludeProjection(["a"])
+
+    consume_day = UnicodeAttribute(hash_key=True, attr_name="cd")
+
+
 class EventLedgerModel(Model):
     """Events table: dedupe markers (``E#``), message markers (``M#``) and raw-event chunks (``L#``)."""
 
@@ -114,6 +125,9 @@ class EventLedgerModel(Model):
     claimed_by = UnicodeAttribute(null=True, attr_name="msg")
     count = NumberAttribute(null=True, attr_name="n")
     body = BinaryAttribute(null=True, attr_name="z", legacy_encoding=False)
+    consume_day = UnicodeAttribute(null=True, attr_name="cd")
+    amount = DecimalAttribute(null=True, attr_name="a")
+    by_consume_day = ConsumeDayIndex()
 
 
 class CounterModel(Model):
@@ -164,6 +178,17 @@ class AuditModel(Model):
     before = JSONAttribute(null=True)
     after = JSONAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+
+
+class AlertStateModel(Model):
+    """Alert state: the activity index (``A#<UTC hour>`` / ``<tenant>#<meter>``, written with the
+    low-level client by ``tollgate.adapters.activity_index``). Tenant health has its own table."""
+
+    Meta = _Meta.for_table("ALERT_STATE_TABLE", "tollgate-alert-state")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class RateLimitBucketModel(Model):
@@ -253,6 +278,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     NotificationModel,
     SubscriptionModel,
     TenantHealthModel,
+    AlertStateModel,
 )
 
 

@@ -33,6 +33,15 @@ from . import cursors
 from .ledger import num, s
 
 FEED = "all"
+OPERATORS = "_operators"
+"""The owner of ``system.*`` alerts (the reconciliation's drifts): operators' news, listed to
+admin keys in the all-tenants feed and never to the tenant they name."""
+
+
+def owner_of(doc: dict[str, Any]) -> str:
+    return OPERATORS if str(doc["type"]).startswith("system.") else str(doc["tenant_id"])
+
+
 _INDEX_BY_TENANT, _INDEX_BY_FEED, _INDEX_UNREAD = "by_tenant", "by_feed", "unread"
 
 
@@ -60,14 +69,15 @@ class DynamoAlertStore:
         lease ran out. The destinations already sent to when the caller must publish it now;
         None when it must not (published, or another publisher holds the lease)."""
         occurred = datetime.fromisoformat(doc["occurred_at"]).astimezone(UTC)
+        owner = owner_of(doc)
         item = {
             "id": s(doc["id"]),
             "doc": s(json.dumps(doc, separators=(",", ":"))),
-            "tenant_id": s(doc["tenant_id"]),
+            "tenant_id": s(owner),
             "ts": s(f"{occurred.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{doc['id']}"),
             "type": s(doc["type"]),
             "feed": s(FEED),
-            "unread": s(doc["tenant_id"]),
+            "unread": s(owner),
             "lease_until": num(_epoch(now) + lease_s),
             "expires_at": num(_epoch(occurred + timedelta(days=self.retention_days))),
         }

@@ -5,7 +5,11 @@ Items (keys from ``tollgate.domain.storage_keys``, shared with the consumer):
 - the dedupe marker of the event id, on the events table: ``pk = E#<tenant>#<id>``,
   ``sk = E``, ``msg = "consume"`` (never an SQS message id, so the consumer's claim, whose
   condition is ``attribute_not_exists(pk) OR msg = :me``, fails and the event is not counted
-  twice), ``d`` = the decision as JSON (a retry answers it again), ``expires_at``;
+  twice), ``d`` = the decision as JSON (a retry answers it again), ``expires_at``; a marker
+  that counted (``commit``, never a denial) is also a *consume record*: ``cd`` =
+  ``storage_keys.consume_day_key`` of the day total it added to and ``a`` = the amount, indexed
+  by ``by_consume_day`` so the daily reconciliation can recount what consume added to a day
+  (``tollgate.adapters.day_sources``; docs/reconciliation.md);
 - the counters: one ``ADD v :n`` per window the consumer maintains (totals only).
 
 ``commit`` is one TransactWriteItems: the marker Put (``attribute_not_exists(pk)``) first,
@@ -150,11 +154,17 @@ class QuotaStore:
         expires_at: int,
         writes: Sequence[CounterWrite],
     ) -> CommitResult:
+        marker = self._marker_item(tenant, event_id, decision, expires_at)
+        for w in writes:  # the day total's write makes the marker a consume record
+            record = keys.consume_record_key(tenant, w.key)
+            if record is not None:
+                marker.update(cd=s(record), a=num(w.amount))
+                break
         items: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self.events_table,
-                    "Item": self._marker_item(tenant, event_id, decision, expires_at),
+                    "Item": marker,
                     "ConditionExpression": "attribute_not_exists(pk)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }

@@ -179,7 +179,12 @@ def alert_document(
 
 def subject(doc: dict[str, Any]) -> str:
     """An SNS Subject (under 100 characters, one line)."""
-    what = "over its limit" if doc["type"] == AlertType.OVER_LIMIT.value else f"at {doc['percent']}% of its limit"
+    if doc["type"] == AlertType.SYSTEM_COUNTER_DRIFT.value:
+        what = "counter drift"
+    elif doc["type"] == AlertType.OVER_LIMIT.value:
+        what = "over its limit"
+    else:
+        what = f"at {doc['percent']}% of its limit"
     text = f"Tollgate: {doc['tenant_id']} {doc['meter']} ({doc['window']}) {what}"
     return text if len(text) < 100 else text[:96] + "..."
 

@@ -7,6 +7,7 @@ separator. Group values come last in a sort key, so they may hold anything.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from .periods import Window
@@ -88,6 +89,21 @@ def value_day_attribute(day_of_month: int) -> str:
     return f"d{day_of_month:02d}"
 
 
+def consume_day_key(tenant: str, meter: str, day_key: str) -> str:
+    """The consume record's index key (``cd`` on a consume marker, GSI ``by_consume_day``): the
+    day total ``T#<tenant>#<meter>#day`` / ``day_key`` the consume added its amount to."""
+    return f"C#{tenant}#{meter}#{day_key}"
+
+
+def consume_record_key(tenant: str, counter: CounterKey) -> str | None:
+    """``consume_day_key`` when ``counter`` is one of the tenant's day totals, else None: a
+    consume's transaction writes every counted window, and its day total names the record."""
+    prefix, suffix = f"T#{tenant}#", f"#{Window.DAY.value}"
+    if counter.pk.startswith(prefix) and counter.pk.endswith(suffix):
+        return consume_day_key(tenant, counter.pk[len(prefix) : -len(suffix)], counter.sk)
+    return None
+
+
 # ---- counters table
 def total_pk(tenant: str, meter: str, window: Window) -> str:
     return f"T#{tenant}#{meter}#{window.value}"
@@ -109,3 +125,21 @@ def group_sk(window_key: str, value: str) -> str:
 def split_group_sk(sk: str) -> tuple[str, str]:
     window_key, _, value = sk.partition("#")
     return window_key, value
+
+
+# ---- alert-state table: the activity index
+def activity_pk(hour: datetime) -> str:
+    """The (tenant, meter) pairs active in one UTC hour: ``A#2026-11-20T05``. ``hour`` is any
+    instant of the hour."""
+    return "A#" + hour.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def activity_sk(tenant: str, meter: str) -> str:
+    if "#" in tenant or "#" in meter:
+        raise ValueError("tenant ids and meter keys never contain '#'")
+    return f"{tenant}#{meter}"
+
+
+def split_activity_sk(sk: str) -> tuple[str, str]:
+    tenant, _, meter = sk.partition("#")
+    return tenant, meter

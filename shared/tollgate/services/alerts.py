@@ -108,6 +108,12 @@ class AlertEvaluator:
         )
 
 
+def _tenant_news(doc: dict[str, Any]) -> bool:
+    """Whether the tenant's own subscribers get this alert: every alert about its usage, never
+    an operators' ``system.*`` alert (a counter drift)."""
+    return bool(doc.get("tenant_id")) and not str(doc["type"]).startswith("system.")
+
+
 @dataclass
 class RaiseReport:
     published: list[str] = field(default_factory=list)  # ids published by this call
@@ -150,7 +156,7 @@ class AlertService:
             if OPS not in sent:
                 self._notifier.publish(doc, subject=subject(doc))
                 self._store.mark_sent(doc["id"], OPS)
-            if self._tenant_topics is not None and TENANT not in sent and doc.get("tenant_id"):
+            if self._tenant_topics is not None and TENANT not in sent and _tenant_news(doc):
                 message = json.dumps(doc, separators=(",", ":"))
                 attributes = {"type": doc["type"], "severity": doc["severity"]}
                 if self._tenant_topics.publish(doc["tenant_id"], subject(doc), message, attributes) is not None:

@@ -6,7 +6,7 @@ root (``tollgate.wiring``) decides which implementation a service gets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -233,6 +233,24 @@ class RawEventLog(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
 
+class DaySources(Protocol):
+    """What the daily reconciliation reads of one tenant's local day (docs/reconciliation.md):
+    the day counters, and the two records of what was counted into them, the raw-event log (the
+    consumer) and the consume records (``POST /v1/consume``)."""
+
+    def counted(self, tenant: str, meters: Sequence[str], day_key: str) -> dict[str, Decimal]:
+        """The day totals' ``v`` (``T#<tenant>#<meter>#day`` / ``day_key``), read strongly
+        consistent; 0 for a meter without one."""
+
+    def consumed(self, tenant: str, meter: str, day_key: str) -> Decimal:
+        """What ``POST /v1/consume`` added to that day total, summed from the consume markers
+        (eventually consistent: a consume of the last second may be missing)."""
+
+    def logged(self, tenant: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Every event of the tenant's raw-event log with ``start <= time < end``, in no
+        particular order, in the usage message form (``id``, ``type``, ``time``, ``value``)."""
+
+
 # ------------------------------------------------------------------ queues
 @dataclass
 class SendReport:
@@ -260,6 +278,20 @@ class BucketStore(Protocol):
 
 
 # ------------------------------------------------------------------ alerts, and the invoices' documents
+class ActivityIndex(Protocol):
+    """Which (tenant, meter) pairs had counters change in which UTC hour: what the scheduled
+    jobs (the alert sweep, the reconciliation) read, so their cost grows with active pairs, not
+    with tenants. The alert evaluator marks it (through ``services.activity.ActivityRecorder``);
+    marks expire after 3 days."""
+
+    def mark(self, hour: datetime, pairs: Iterable[tuple[str, str]]) -> None:
+        """Record ``pairs`` (tenant, meter) active in the UTC hour holding ``hour``. Idempotent.
+        Raises when the marks could not all be written (some may have been)."""
+
+    def active(self, start: datetime, end: datetime) -> set[tuple[str, str]]:
+        """Every pair marked in a UTC hour that overlaps ``[start, end)``."""
+
+
 class Notifier(Protocol):
     """Publishes an event document to the operators' topic (SNS). The document names itself
     once and for all by ``id`` (an alert's identity): a publisher that retries sends the same
