@@ -57,12 +57,22 @@ class HealthService:
         return out
 
     def record(self, snapshot: Sequence[TenantQuotas]) -> list[TenantHealth]:
-        """Store the health a quota snapshot shows (the sweep's, read once for alerts and health)."""
+        """Store the health a quota snapshot shows (the sweep's, read once for alerts and health).
+        A health that did not change is not written again (one batch read instead of a write per
+        tenant), so ``updated_at`` is when it last changed."""
         at = self._clock.now()
         out = [assess(quotas.tenant.id, quotas.states, at) for quotas in snapshot]
+        stored = self._store.get_many([h.tenant_id for h in out]) if out else {}
         for health in out:
-            self._store.put(health)
-        return out
+            before = stored.get(health.tenant_id)
+            if before is None or (before.status, before.has_overages) != (health.status, health.has_overages):
+                self._store.put(health)
+        return [self._latest(h, stored.get(h.tenant_id)) for h in out]
+
+    @staticmethod
+    def _latest(health: TenantHealth, before: TenantHealth | None) -> TenantHealth:
+        unchanged = before is not None and (before.status, before.has_overages) == (health.status, health.has_overages)
+        return before if unchanged and before is not None else health
 
     def unhealthy_ids(self) -> list[str]:
         """Every tenant stored above healthy: the sweep re-reads them, so windows that reset

@@ -177,3 +177,14 @@ def test_a_cursor_of_another_list_is_refused(fleet: World):
     ):
         with pytest.raises(ValueError):
             fleet.health.list_tenants(1, cursor, **filters)
+
+
+def test_a_refresh_that_changes_nothing_writes_nothing_and_keeps_when_it_changed(world: World):
+    use(world, "8")
+    assert level(world) == (C, False)
+    changed_at, puts = world.health.of("acme").updated_at, world.stores.health_store.puts
+    world.clock.advance(minutes=5)  # the next sweep: the same level
+    assert level(world) == (C, False)
+    assert world.stores.health_store.puts == puts and world.health.of("acme").updated_at == changed_at
+    use(world, "1")
+    assert level(world) == (W, False) and world.stores.health_store.puts == puts + 1
