@@ -8,8 +8,8 @@
 - **Publishes per alert**: tenants cross every threshold (0.5, 0.8, 1.0 and over); SNS
   ``Publish`` calls counted by a botocore hook, divided by the alerts stored.
 - **The sweep at 10,000 tenants, 100 active**: 10,000 tenants on a plan with limits, 100 of
-  them with usage and marked active; DynamoDB requests and read/write units of one
-  ``AlertSweep.run()``, then of a second run (nothing new).
+  them with usage and marked active in the activity index; DynamoDB requests and read/write
+  units of one ``AlertSweep.run()`` (the scheduled job's), then of a second run (nothing new).
 """
 
 from __future__ import annotations
@@ -146,7 +146,6 @@ def _publishes_per_alert() -> dict[str, Any]:
 
 
 def _sweep() -> dict[str, Any]:
-    from tollgate.services.alert_sweep import AlertSweep
     from tollgate.wiring import Root
 
     root = Root()
@@ -157,11 +156,8 @@ def _sweep() -> dict[str, Any]:
     for tenant in active:
         _count(root, tenant, 9)  # 0.5 and 0.8 of the day's and the month's limit: 4 alerts each
 
-    class Activity:
-        def active(self, start: Any, end: Any) -> set[tuple[str, str]]:
-            return {(t, "calls") for t in active}
-
-    sweep = AlertSweep(root.tenant_repo, root.quotas, root.alerts, root.clock, activity=Activity())
+    root.activity_index.mark(root.clock.now(), [(t, "calls") for t in active])  # what the stream path marks
+    sweep = root.alert_sweep
     cost = _cost(root)
     first = sweep.run()
     first_cost = {"requests": cost.total_requests, "read_units": cost.read_units, "write_units": cost.write_units}
