@@ -214,3 +214,95 @@ def test_transactions_do_not_copy_the_whole_table_or_leak_items(table: tuple[Any
     assert (time.perf_counter() - started) / 10 < 0.25  # a full copy of 20,000 items takes seconds
     assert _value(dynamodb, name, "hot") == 10
     assert len(Item.instances_tracked) < 100
+
+
+# ------------------------------------------------------------------ DynamoDB Streams
+@pytest.fixture
+def streamed(endpoint: str) -> tuple[Any, Any, str, str]:
+    """A table with a NEW_AND_OLD_IMAGES stream: (dynamodb, dynamodbstreams, table, stream ARN)."""
+    dynamodb = _client(endpoint, "dynamodb")
+    name = f"s-{uuid.uuid4().hex[:8]}"
+    table = dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    return dynamodb, _client(endpoint, "dynamodbstreams"), name, table["LatestStreamArn"]
+
+
+def _stream(streams: Any, arn: str, position: str = "TRIM_HORIZON") -> list[dict[str, Any]]:
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType=position)
+    return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
+def _images(record: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    images = [record["dynamodb"].get(name, {}).get("v", {}).get("N") for name in ("OldImage", "NewImage")]
+    return record["eventName"], images[0], images[1]
+
+
+def test_stream_records_are_the_ones_dynamodb_writes(streamed: tuple[Any, Any, str, str]) -> None:
+    """One INSERT for an update that creates an item (moto: a keys-only INSERT too), none for a
+    write that changes nothing, none for a cancelled transaction's writes."""
+    from botocore.exceptions import ClientError
+
+    dynamodb, streams, name, arn = streamed
+    _add(dynamodb, name, "a", "1")
+    _add(dynamodb, name, "a", "2", transact=True)
+    _add(dynamodb, name, "a", "0")  # no change
+    dynamodb.put_item(TableName=name, Item={"k": {"S": "a"}, "v": {"N": "3"}})  # the same item again
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": {"k": {"S": "a"}},
+                        "UpdateExpression": "ADD v :d",
+                        "ExpressionAttributeValues": {":d": {"N": "100"}},
+                    }
+                },
+                {"Put": {"TableName": name, "Item": {"k": {"S": "b"}}, "ConditionExpression": "attribute_exists(k)"}},
+            ]
+        )
+    dynamodb.delete_item(TableName=name, Key={"k": {"S": "a"}})
+    records = _stream(streams, arn)
+    assert [_images(r) for r in records] == [("INSERT", None, "1"), ("MODIFY", "1", "3"), ("REMOVE", "3", None)]
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+
+
+def test_a_stream_keeps_its_newest_records_and_a_reader_behind_them_skips_ahead(
+    streamed: tuple[Any, Any, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tollgate_dev.local import moto_server
+
+    monkeypatch.setattr(moto_server, "STREAM_RECORDS_KEPT", 10)
+    dynamodb, streams, name, arn = streamed
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    behind = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+    for i in range(30):
+        _add(dynamodb, name, f"k{i}", "1")
+    kept = _stream(streams, arn)
+    assert [r["dynamodb"]["Keys"]["k"]["S"] for r in kept] == [f"k{i}" for i in range(20, 30)]
+    late = streams.get_records(ShardIterator=behind["ShardIterator"])["Records"]
+    assert late == kept
+    _add(dynamodb, name, "k30", "1")  # numbering goes on after a trim
+    (newest,) = _stream(streams, arn)[-1:]
+    assert int(newest["dynamodb"]["SequenceNumber"]) == int(kept[-1]["dynamodb"]["SequenceNumber"]) + 1
+
+
+def test_shard_iterators_are_not_kept_forever(
+    streamed: tuple[Any, Any, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from tollgate_dev.local import moto_server
+
+    monkeypatch.setattr(moto_server, "SHARD_ITERATORS_KEPT", 20)
+    _, streams, _, arn = streamed
+    for _ in range(50):
+        _stream(streams, arn)
+    assert len(dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators) <= 22

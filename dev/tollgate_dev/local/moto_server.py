@@ -27,6 +27,15 @@ likewise). ``tune_moto()`` makes the rollback copy only the items the transactio
 hash-key partitions; the rest of the table is shared, which is safe because requests are
 serialized) and the server empties those tracking lists after each request.
 
+DynamoDB Streams (``tune_moto()`` again): moto writes a stream record for a write that changes
+nothing (DynamoDB writes none), two INSERTs for an UpdateItem that creates an item (the first
+with the keys only), and keeps the records of a cancelled transaction's writes (so a consumer
+would see values that never existed). The tuned server writes none, one and none, as DynamoDB
+does. moto also keeps every stream record and every shard iterator forever; the server keeps
+the newest ``STREAM_RECORDS_KEPT`` records of each table (DynamoDB keeps 24 hours' worth: a
+reader that falls further behind locally skips to the oldest record kept, with a warning) and
+the newest ``SHARD_ITERATORS_KEPT`` iterators (an older one fails, as an expired one does).
+
 ``AtomicMotoServer`` is ``moto.server.ThreadedMotoServer`` with this application; the local stack
 and the tests that need moto in server mode use it.
 """
@@ -37,6 +46,7 @@ import copy
 import decimal
 import io
 import json
+import logging
 import sys
 import threading
 import time
@@ -44,7 +54,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 DYNAMODB_PRECISION = 38  # significant digits of a DynamoDB number
+STREAM_RECORDS_KEPT = 20_000  # per table; trimmed in steps of a tenth, after the request that grew it
+SHARD_ITERATORS_KEPT = 1_000
 _LONG_POLL_STEP_S = 0.05
+
+logger = logging.getLogger("tollgate.local.moto")
 
 StartResponse = Callable[..., Any]
 
@@ -67,6 +81,7 @@ class SerializedMotoApp:
                 return list(self.app(environ, start_response))
             finally:
                 _forget_tracked_instances()
+                _trim_streams()
 
     def _receive(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -103,6 +118,7 @@ def _with_body(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
 # moto and werkzeug are imported where they are used, not at the top: they take ~0.5 s to
 # import, and `tollgate local fire` imports the stack (hence this module) without running moto.
 _transaction = threading.local()  # .touched: {table name: {hash key}} while a transaction runs
+_written_streams: set[Any] = set()  # the stream shards written by the request being served
 _tuned = False
 
 
@@ -118,14 +134,89 @@ def tune_moto() -> None:
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         _transaction.touched = _touched_partitions(self, transact_items)
+        stream_lengths = _stream_lengths(self, transact_items)
         try:
             return original(self, transact_items)
+        except Exception:
+            for shard, length in stream_lengths:  # the records of writes the rollback undid
+                del shard.items[length:]
+            raise
         finally:
             _transaction.touched = None
 
     DynamoDBBackend.transact_write_items = transact_write_items
     Table.__deepcopy__ = _table_deepcopy
+    _tune_streams()
     _tuned = True
+
+
+def _tune_streams() -> None:
+    """Stream records as DynamoDB writes them, and bounded stream state (see the module docstring)."""
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - see "moto tuning"
+    from moto.dynamodb.models.table import StreamShard  # noqa: PLC0415 - see "moto tuning"
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415 - see "moto tuning"
+
+    add, get, update_item = StreamShard.add, StreamShard.get, DynamoDBBackend.update_item
+    get_records = DynamoDBStreamsBackend.get_records
+
+    def shard_add(self: Any, old: Any, new: Any) -> None:
+        if old is not None and new is not None and old.to_json() == new.to_json():
+            return  # DynamoDB writes no stream record for a write that changes nothing
+        add(self, old, new)
+        _written_streams.add(self)
+
+    def shard_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        if start < self.starting_sequence_number:
+            logger.warning(
+                "a reader of %s's stream is %d records behind the oldest one kept; it skips them",
+                self.table.name,
+                self.starting_sequence_number - start,
+            )
+            start = self.starting_sequence_number
+        return get(self, start, quantity)
+
+    def backend_update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        shard = getattr(self.tables.get(table_name), "stream_shard", None)
+        before = len(shard.items) if shard is not None else 0
+        item = update_item(self, table_name, key, *args, **kwargs)
+        if shard is not None and len(shard.items) == before + 2:  # moto put the keys first, then the item
+            del shard.items[before:]
+            add(shard, None, item)
+        return item
+
+    def streams_get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        result = get_records(self, iterator_arn, limit)
+        iterators = self.shard_iterators
+        if len(iterators) > SHARD_ITERATORS_KEPT + SHARD_ITERATORS_KEPT // 10:
+            for stale in list(iterators)[: len(iterators) - SHARD_ITERATORS_KEPT]:
+                del iterators[stale]
+        return result
+
+    StreamShard.add = shard_add  # type: ignore[method-assign]
+    StreamShard.get = shard_get  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = backend_update_item  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_records = streams_get_records  # type: ignore[method-assign]
+
+
+def _stream_lengths(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, int]]:
+    """(stream shard, record count) of each table the transaction names that has a stream."""
+    shards = {}
+    for entry in transact_items:
+        for operation in entry.values():
+            shard = getattr(backend.tables.get(operation.get("TableName")), "stream_shard", None)
+            if shard is not None:
+                shards[id(shard)] = (shard, len(shard.items))
+    return list(shards.values())
+
+
+def _trim_streams() -> None:
+    """Drop the oldest records of the streams the request wrote, beyond STREAM_RECORDS_KEPT."""
+    while _written_streams:
+        shard = _written_streams.pop()
+        excess = len(shard.items) - STREAM_RECORDS_KEPT
+        if excess >= STREAM_RECORDS_KEPT // 10:
+            del shard.items[:excess]
+            shard.starting_sequence_number += excess  # keeps every record's sequence number
 
 
 def _touched_partitions(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, set[Any]] | None:

@@ -1,10 +1,10 @@
 """Create the template's tables, queues, topics, subscriptions and buckets on an AWS endpoint.
 
-Only what behaves differently locally is applied: key schema, indexes, billing mode and TTL
-for tables; every queue attribute (the redrive policy after all queues exist, so a queue may
-name a dead-letter queue declared after it); topic and subscription attributes; bucket
-versioning, encryption and public access block. Lifecycle rules, policies and log groups are
-not emulated.
+Only what behaves differently locally is applied: key schema, indexes, billing mode, TTL and
+stream for tables (the template's ``!GetAtt T.StreamArn`` resolves once the table exists);
+every queue attribute (the redrive policy after all queues exist, so a queue may name a
+dead-letter queue declared after it); topic and subscription attributes; bucket versioning,
+encryption and public access block. Lifecycle rules, policies and log groups are not emulated.
 """
 
 from __future__ import annotations
@@ -71,10 +71,11 @@ def create_tables(template: Template, session: boto3.Session) -> dict[str, str]:
             request["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
         if spec.local_secondary_indexes:
             request["LocalSecondaryIndexes"] = spec.local_secondary_indexes
-        if spec.stream_specification:
-            # CloudFormation implies StreamEnabled from StreamViewType; the API wants it said.
+        if spec.stream_specification:  # CloudFormation's has no StreamEnabled; the API's requires it
             request["StreamSpecification"] = {"StreamEnabled": True, **spec.stream_specification}
-        dynamodb.create_table(**request)
+        table = dynamodb.create_table(**request)["TableDescription"]
+        if spec.stream_specification:
+            template.record_attribute(logical_id, "StreamArn", table["LatestStreamArn"])
         if spec.ttl_attribute:
             dynamodb.update_time_to_live(
                 TableName=spec.name,

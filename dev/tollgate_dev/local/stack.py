@@ -8,9 +8,11 @@ Because the environment is process-wide, run the stack in its own process (``tol
 local``) and before anything imports ``tollgate.adapters``.
 
 ``stop()`` shuts down in the order that loses nothing: the gateway stops accepting requests
-and finishes the ones in flight, the SQS pollers drain their queues (bounded), the pollers and
-the scheduler stop, and the state is saved; then moto stops. Whatever a poller had not
-finished is still in its queue, and is saved with it. From the snapshot on, the moto server's
+and finishes the ones in flight, the SQS pollers drain their queues and then the DynamoDB
+stream pollers catch up with their streams (bounded), the pollers and the scheduler stop, and
+the state is saved; then moto stops. Whatever an SQS poller had not finished is still in its
+queue, and is saved with it; the streams are not saved (the items are), so stream records not
+delivered by then are not delivered after the restart. From the snapshot on, the moto server's
 lock stays taken, so a request still in flight cannot write anything and answer success
 after the state was read: its client gets no answer instead.
 """
@@ -40,7 +42,7 @@ from tollgate.domain.keys import Scope
 from tollgate.wiring import Root
 
 from . import state as local_state
-from .esm import SqsPoller, sqs_mappings
+from .esm import SqsPoller, StreamPoller, sqs_mappings, stream_mappings
 from .gateway import Gateway, GatewayServer, HttpRequest, routes_from_template
 from .moto_server import AtomicMotoServer
 from .resources import CreatedResources, create_all
@@ -61,7 +63,7 @@ _STRIPPED = ("AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 
 # Shutdown budget (Ctrl-C must end the process within 5 s with a usual amount of data).
 IN_FLIGHT_S = 1.5  # requests being handled when the gateway stops accepting
-DRAIN_S = 1.5  # the pollers emptying their queues
+DRAIN_S = 1.5  # the pollers emptying their queues and catching up with their streams
 JOIN_S = 1.2  # a poller's long poll is 1 s
 LATE_S = 0.3  # requests still in flight after that; later ones block on moto until the process ends
 
@@ -173,6 +175,7 @@ class LocalStack:
         self.sns_delivery = LocalSnsDelivery()  # e-mail to the local outbox, HTTP(S) POSTs off moto's lock
         self._server: GatewayServer | None = None
         self._pollers: list[SqsPoller] = []
+        self._stream_pollers: list[StreamPoller] = []
         self._threads: list[threading.Thread] = []
         self._session: boto3.Session | None = None
         self._lock = _StateLock(state_dir) if state_dir is not None else None
@@ -282,13 +285,22 @@ class LocalStack:
         self.root.plans.seed_default_catalog()  # free, basic, premium, enterprise; never overwrites
 
     def _start_threads(self, template: Template, session: boto3.Session) -> None:
-        """The SQS pollers of the enabled event source mappings, and the scheduler."""
+        """The SQS and DynamoDB stream pollers of the enabled event source mappings, and the
+        scheduler. A stream is read from its StartingPosition: it holds only this run's records,
+        since restored items go into the tables without stream records."""
         sqs = session.client("sqs")
         for mapping in sqs_mappings(template):
             if mapping.enabled:
                 invoke = self.runtimes[mapping.function_id].invoke
                 self._pollers.append(SqsPoller(mapping, invoke, sqs, self._stop, region=template.region))
+        streams = session.client("dynamodbstreams")
+        for stream_mapping in stream_mappings(template):
+            if stream_mapping.enabled:
+                invoke = self.runtimes[stream_mapping.function_id].invoke
+                poller = StreamPoller(stream_mapping, invoke, streams, self._stop, region=template.region)
+                self._stream_pollers.append(poller)
         self._threads.extend(self._pollers)
+        self._threads.extend(self._stream_pollers)
         self.schedules = schedules_from_template(template)
         self._threads.append(Scheduler(self.schedules, self._fire, self._stop))
         for thread in self._threads:
@@ -327,7 +339,7 @@ class LocalStack:
             self._server.stop_accepting()
             if not self._server.wait_idle(IN_FLIGHT_S):
                 logger.warning("stopping with requests still in flight")
-        if self._started and self._pollers:
+        if self._started and (self._pollers or self._stream_pollers):
             self._drain(DRAIN_S)
         self._stop.set()
         deadline = time.monotonic() + JOIN_S
@@ -348,10 +360,28 @@ class LocalStack:
         self.timings["stop_s"] = time.monotonic() - began
 
     def _drain(self, budget_s: float) -> None:
-        """Let the pollers take what their queues hold (no batching windows), for at most budget_s."""
-        for poller in self._pollers:
+        """Let the pollers take what their queues hold, then what the streams hold (the queues'
+        functions write to the tables), without batching windows, for at most budget_s."""
+        pollers: list[SqsPoller | StreamPoller] = [*self._pollers, *self._stream_pollers]
+        for poller in pollers:
             poller.draining.set()
         deadline = time.monotonic() + budget_s
+        if not self._drain_queues(deadline):
+            return
+        emptied = time.monotonic()
+        while True:
+            behind = [p.mapping.name for p in self._stream_pollers if (p.caught_up_at or 0) < emptied]
+            if not behind:
+                return
+            if time.monotonic() >= deadline:
+                logger.info("stream records not yet delivered to %s are not kept across the restart", behind)
+                return
+            time.sleep(0.05)
+
+    def _drain_queues(self, deadline: float) -> bool:
+        """Wait until the SQS pollers' queues are empty (False: they are not by the deadline)."""
+        if not self._pollers:
+            return True
         sqs = self._pollers[0].sqs
         names = (
             "ApproximateNumberOfMessages",
@@ -369,12 +399,12 @@ class LocalStack:
                 )
             except Exception:
                 logger.exception("cannot read the queues while draining")
-                return
+                return False
             if left == 0:
-                return
+                return True
             if time.monotonic() >= deadline:
                 logger.info("%d messages not yet processed; they are saved and processed after the restart", left)
-                return
+                return False
             time.sleep(0.05)
 
     def _save(self) -> None:

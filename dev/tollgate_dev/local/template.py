@@ -181,6 +181,9 @@ class Template:
         self.resources: dict[str, dict[str, Any]] = dict(document.get("Resources") or {})
         self._parameters = self._parameter_values(parameters or {})
         self._conditions: dict[str, bool] = {}
+        # (logical id, attribute) -> value, for what only the created resource knows (a table's
+        # StreamArn holds its creation time); ``resources.create_tables`` records them.
+        self._created_attributes: dict[tuple[str, str], str] = {}
 
     @classmethod
     def load(cls, path: Path | None = None, **kwargs: Any) -> Template:
@@ -257,9 +260,24 @@ class Template:
             return self.get_att(logical_id, "Arn")
         return name
 
+    def record_attribute(self, logical_id: str, attribute: str, value: str) -> None:
+        """What ``!GetAtt logical_id.attribute`` gives from now on: a value only the created
+        resource knows, such as a table's ``StreamArn`` (it holds the stream's creation time)."""
+        self._type(logical_id)
+        self._created_attributes[(logical_id, attribute)] = value
+
     def get_att(self, logical_id: str, attribute: str) -> str:
-        """``!GetAtt`` for the attributes the local stack knows (Arn, QueueName, QueueUrl, ...)."""
+        """``!GetAtt`` for the attributes the local stack knows (Arn, QueueName, QueueUrl, a
+        created table's StreamArn, ...)."""
         resource_type = self._type(logical_id)
+        if (logical_id, attribute) in self._created_attributes:
+            return self._created_attributes[(logical_id, attribute)]
+        if (resource_type, attribute) == ("AWS::DynamoDB::Table", "StreamArn"):
+            if not (self.resources[logical_id].get("Properties") or {}).get("StreamSpecification"):
+                raise TemplateError(f"!GetAtt {logical_id}.StreamArn: the table has no StreamSpecification")
+            raise TemplateError(
+                f"!GetAtt {logical_id}.StreamArn is known once the table exists (resources.create_tables records it)"
+            )
         name = self.physical_name(logical_id)
         if attribute == "Arn" and resource_type in _ARN_FORMAT:
             return _ARN_FORMAT[resource_type].format(region=self.region, account=self.account_id, name=name)
