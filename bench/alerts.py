@@ -7,6 +7,11 @@
   carries old and new values; reading a stream from Lambda is not billed).
 - **Publishes per alert**: tenants cross every threshold (0.5, 0.8, 1.0 and over); SNS
   ``Publish`` calls counted by a botocore hook, divided by the alerts stored.
+- **Latency, counted to stored notification** (the local stack, ``tollgate local`` in a
+  subprocess): ``LATENCY_SAMPLES`` tenants, each on a limit of 1 event a day, send one event;
+  a poller reads ``GET /v1/quotas`` (counted: ``used`` is 1) and ``GET /v1/notifications``
+  (stored: the alert is listed) every 50 ms. Latency = stored - counted: the stream poller,
+  its 1 s batching window and the alerts function.
 - **The sweep at 10,000 tenants, 100 active**: 10,000 tenants on a plan with limits, 100 of
   them with usage and marked active in the activity index; DynamoDB requests and read/write
   units of one ``AlertSweep.run()`` (the scheduled job's), then of a second run (nothing new).
@@ -26,6 +31,9 @@ TENANTS = 10_000
 ACTIVE = 100
 THRESHOLDS = (Decimal("0.5"), Decimal("0.8"), Decimal("1.0"))
 TARGET_WU_PER_EVENT = 0.01
+LATENCY_SAMPLES = 20
+TARGET_LATENCY_S = 10.0
+POLL_S = 0.05
 
 
 def _stream(root: Any) -> Any:
@@ -202,6 +210,57 @@ def _bulk_tenants(root: Any, ids: list[str]) -> None:
         root.dynamodb.batch_write_item(RequestItems={table: items})
 
 
+def _latency() -> dict[str, Any]:
+    import time
+    from datetime import UTC, datetime
+
+    import requests
+
+    from bench.local_stack import running
+
+    samples = []
+    with running() as (base, admin_key):
+        s = requests.Session()
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        tag = uuid.uuid4().hex[:6]
+        meter = f"alert{tag}"
+        limit = {"meter": meter, "window": "day", "limit": 1, "thresholds": [1.0], "enforcement": "soft"}
+        plan = {"name": "alerts", "limits": [limit], "api_rate_limit": {"per_second": 100000, "burst": 100000}}
+        s.put(f"{base}/v1/plans/p{tag}", headers=admin, json=plan).raise_for_status()
+        s.post(
+            f"{base}/v1/meters", headers=admin, json={"key": meter, "name": meter, "aggregation": "count"}
+        ).raise_for_status()
+        for i in range(LATENCY_SAMPLES):
+            tenant = f"t{tag}-{i}"
+            s.post(
+                f"{base}/v1/tenants", headers=admin, json={"id": tenant, "name": tenant, "plan": f"p{tag}"}
+            ).raise_for_status()
+            event = {"id": "e1", "type": meter, "subject": tenant, "time": datetime.now(UTC).isoformat(), "data": {}}
+            s.post(f"{base}/v1/events", headers=admin, json=[event]).raise_for_status()
+            counted = stored = None
+            deadline = time.monotonic() + 60
+            while stored is None and time.monotonic() < deadline:
+                now = time.monotonic()
+                if counted is None:
+                    quotas = s.get(f"{base}/v1/quotas", headers=admin, params={"tenant": tenant}).json()["quotas"]
+                    counted = now if quotas[0]["used"] >= 1 else None
+                items = s.get(f"{base}/v1/notifications", headers=admin, params={"tenant": tenant}).json()["items"]
+                if items:
+                    stored = now
+                    counted = counted or now
+                time.sleep(POLL_S)
+            if stored is None or counted is None:
+                raise RuntimeError(f"no alert for {tenant} within 60 s")
+            samples.append(stored - counted)
+    samples.sort()
+    return {
+        "samples": len(samples),
+        "p50_s": round(samples[len(samples) // 2], 2),
+        "p99_s": round(samples[max(0, int(0.99 * len(samples)) - 1)], 2),
+        "max_s": round(samples[-1], 2),
+    }
+
+
 def run() -> dict[str, Any]:
     import sys
 
@@ -216,12 +275,19 @@ def run() -> dict[str, Any]:
     ):
         with moto_stack():
             out[name] = measure()
+    out["latency"] = _latency()
     return out
 
 
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    n, p, s = r["nothing_crosses"], r["publishes"], r["sweep"]
+    n, p, s, lat = r["nothing_crosses"], r["publishes"], r["sweep"], r["latency"]
     return [
+        (
+            f"alert latency, counted to stored notification ({lat['samples']} crossings, local stack)",
+            f"p50 {lat['p50_s']} s, p99 {lat['p99_s']} s",
+            f"<= {TARGET_LATENCY_S:g} s",
+            "yes" if lat["p99_s"] <= TARGET_LATENCY_S else "NO",
+        ),
         (
             f"alerting's DynamoDB cost when nothing crosses ({MESSAGES} x {EVENTS}-event messages)",
             f"{n['write_units_per_event']:.4f} WU/event ({n['write_units']} WU, {n['requests']} requests "
