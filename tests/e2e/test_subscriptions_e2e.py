@@ -2,7 +2,7 @@
 its tenant's alerts of its types (and no other tenant's), and an e-mail subscription's alerts
 show in the local outbox (``GET /_local/outbox``, ``tollgate local outbox``).
 
-The alert evaluator is not there yet, so the test publishes as it will: through the
+The test publishes as the alert service does: through the
 ``TenantAlertTopics`` adapter, pointed at the stack's embedded moto (printed as ``AWS:``)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tenants' alert subscriptions on moto: the API routes (through the template's authorizer and
 API function), the topic per tenant with filter policies, delivery through the
-``TenantAlertTopics`` port, the cap of 10 and deletion (docs/alerts-delivery.md)."""
+``TenantAlertTopics`` port, the cap of 10 and deletion (docs/alerts.md, "Delivery")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``services.ports.DaySources`` on the counters and events tables (low-level client): what the
-daily reconciliation reads of one tenant's local day (docs/reconciliation.md).
+daily reconciliation reads of one tenant's local day (docs/alerts.md, "Reconciliation").
 
 - ``counted``: the day totals, one strongly consistent BatchGetItem (100 keys a request);
 - ``consumed``: the consume records of one day total, a Query of the events table's sparse

@@ -9,7 +9,7 @@ Items (keys from ``tollgate.domain.storage_keys``, shared with the consumer):
   that counted (``commit``, never a denial) is also a *consume record*: ``cd`` =
   ``storage_keys.consume_day_key`` of the day total it added to and ``a`` = the amount, indexed
   by ``by_consume_day`` so the daily reconciliation can recount what consume added to a day
-  (``tollgate.adapters.day_sources``; docs/reconciliation.md);
+  (``tollgate.adapters.day_sources``; docs/alerts.md, "Reconciliation");
 - the counters: one ``ADD v :n`` per window the consumer maintains (totals only).
 
 ``commit`` is one TransactWriteItems: the marker Put (``attribute_not_exists(pk)``) first,

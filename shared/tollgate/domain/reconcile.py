@@ -1,5 +1,5 @@
 """The daily reconciliation's rules: which local days a run covers, which activity hours
-cover them, and the ``system.counter_drift`` alert. Pure; no AWS (docs/reconciliation.md).
+cover them, and the ``system.counter_drift`` alert. Pure; no AWS (docs/alerts.md, "Reconciliation").
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each tenant with a subscription has an SNS topic of its own (``topic_name``), an
 subscription is an SNS subscription of that topic. One that names its ``types`` has a filter
 policy on the ``type`` message attribute (``filter_policy``); one that does not receives every
 type, those added later included, with no filter policy - SNS allows 10,000 filter policies per
-account by default, so the default subscription must not spend one. docs/alerts-delivery.md
+account by default, so the default subscription must not spend one. docs/alerts.md, "Delivery"
 has the design.
 """
 

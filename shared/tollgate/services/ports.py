@@ -234,7 +234,7 @@ class RawEventLog(Protocol):
 
 
 class DaySources(Protocol):
-    """What the daily reconciliation reads of one tenant's local day (docs/reconciliation.md):
+    """What the daily reconciliation reads of one tenant's local day (docs/alerts.md, "Reconciliation"):
     the day counters, and the two records of what was counted into them, the raw-event log (the
     consumer) and the consume records (``POST /v1/consume``)."""
 

@@ -1,5 +1,5 @@
 """The daily reconciliation: recount each active tenant's previous local day of sum and count
-usage from what recorded it, and compare with the day counters (docs/reconciliation.md).
+usage from what recorded it, and compare with the day counters (docs/alerts.md, "Reconciliation").
 
 For every (tenant, meter) active in the hours of a tenant's local day that ended since the last
 run (``domain.reconcile.days_ended``; the activity index says who was active), with a ``sum`` or

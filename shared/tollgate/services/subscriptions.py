@@ -1,5 +1,5 @@
 """Tenants' alert subscriptions: a topic per tenant, made on its first subscription, and an SNS
-subscription per tenant subscription, filtered by alert type (docs/alerts-delivery.md).
+subscription per tenant subscription, filtered by alert type (docs/alerts.md, "Delivery").
 
 Creating one, in the order that leaves nothing half-written:
 
