@@ -29,6 +29,7 @@ from tollgate.domain.times import format_time
 from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.wire.usage_message import encode
 from tollgate_dev.cost import DynamoCost
+from tollgate_dev.local.resources import table_request
 from tollgate_dev.local.template import default_template, import_handler, table_specs
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
@@ -43,17 +44,7 @@ def create_tables(client: Any) -> dict[str, str]:
     names = {}
     for logical_id, env_name in TABLES.items():
         spec = table_specs()[logical_id]
-        request: dict[str, Any] = {
-            "TableName": spec.name,
-            "KeySchema": spec.key_schema,
-            "AttributeDefinitions": spec.attribute_definitions,
-            "BillingMode": spec.billing_mode,
-        }
-        if spec.global_secondary_indexes:
-            request["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
-        if spec.stream_specification:
-            request["StreamSpecification"] = {"StreamEnabled": True, **spec.stream_specification}
-        client.create_table(**request)
+        client.create_table(**table_request(spec))
         if spec.ttl_attribute:
             client.update_time_to_live(
                 TableName=spec.name, TimeToLiveSpecification={"AttributeName": spec.ttl_attribute, "Enabled": True}

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from .template import Template, as_text
+from .template import TableSpec, Template, as_text
 
 # CloudFormation property -> SQS queue attribute of the same meaning.
 _QUEUE_ATTRIBUTES = (
@@ -54,26 +54,31 @@ def _json_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def table_request(spec: TableSpec) -> dict[str, Any]:
+    """The CreateTable request of a template table: keys, billing, indexes and its stream."""
+    request: dict[str, Any] = {
+        "TableName": spec.name,
+        "KeySchema": spec.key_schema,
+        "AttributeDefinitions": spec.attribute_definitions,
+        "BillingMode": spec.billing_mode,
+    }
+    if spec.provisioned_throughput:
+        request["ProvisionedThroughput"] = spec.provisioned_throughput
+    if spec.global_secondary_indexes:
+        request["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
+    if spec.local_secondary_indexes:
+        request["LocalSecondaryIndexes"] = spec.local_secondary_indexes
+    if spec.stream_specification:  # CloudFormation's has no StreamEnabled; the API's requires it
+        request["StreamSpecification"] = {"StreamEnabled": True, **spec.stream_specification}
+    return request
+
+
 def create_tables(template: Template, session: boto3.Session) -> dict[str, str]:
     """Create every table and enable its TTL attribute; returns logical id -> table name."""
     dynamodb = session.client("dynamodb")
     created: dict[str, str] = {}
     for logical_id, spec in template.table_specs().items():
-        request: dict[str, Any] = {
-            "TableName": spec.name,
-            "KeySchema": spec.key_schema,
-            "AttributeDefinitions": spec.attribute_definitions,
-            "BillingMode": spec.billing_mode,
-        }
-        if spec.provisioned_throughput:
-            request["ProvisionedThroughput"] = spec.provisioned_throughput
-        if spec.global_secondary_indexes:
-            request["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
-        if spec.local_secondary_indexes:
-            request["LocalSecondaryIndexes"] = spec.local_secondary_indexes
-        if spec.stream_specification:  # CloudFormation's has no StreamEnabled; the API's requires it
-            request["StreamSpecification"] = {"StreamEnabled": True, **spec.stream_specification}
-        table = dynamodb.create_table(**request)["TableDescription"]
+        table = dynamodb.create_table(**table_request(spec))["TableDescription"]
         if spec.stream_specification:
             template.record_attribute(logical_id, "StreamArn", table["LatestStreamArn"])
         if spec.ttl_attribute:
