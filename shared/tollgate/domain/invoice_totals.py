@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from .pricing import ZERO, round_money
+from .pricing import ZERO, money_text, round_money
 
 
 class LineType(str, Enum):
@@ -104,3 +104,28 @@ def assemble(
     )
     tax_total = sum((t.amount for t in taxes), ZERO)
     return Totals(cur, tuple(lines), subtotal, discount_total, taxes, tax_total, taxable + tax_total, reverse_charge)
+
+
+def as_json(totals: Totals) -> dict[str, Any]:
+    """The money part of the invoice JSON: every amount a decimal string with exactly the
+    currency's minor digits (``"41.50"``, ``"500"``, ``"0.375"``)."""
+    cur = totals.currency
+
+    def m(amount: Decimal) -> str:
+        return money_text(amount, cur)
+
+    return {
+        "currency": cur,
+        "lines": [
+            {"type": line.type.value, "description": line.description, **line.details, "amount": m(line.amount)}
+            for line in totals.lines
+        ],
+        "subtotal": m(totals.subtotal),
+        "discount_total": m(totals.discount_total),
+        "taxes": [
+            {"name": t.name, "percent": f"{t.percent.normalize():f}", "amount": m(t.amount)} for t in totals.taxes
+        ],
+        "tax_total": m(totals.tax_total),
+        "total": m(totals.total),
+        "reverse_charge": totals.reverse_charge,
+    }
