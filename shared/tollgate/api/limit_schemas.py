@@ -23,11 +23,11 @@ from tollgate.domain.events import MAX_ID_LENGTH
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.domain.periods import Window
 from tollgate.domain.plans import (
+    DEFAULT_CURRENCY,
     DEFAULT_THRESHOLDS,
     MAX_LIMIT_VALUE,
     MAX_LIMITS,
     MAX_THRESHOLDS,
-    DEFAULT_CURRENCY,
     ApiRateLimit,
     EffectiveLimit,
     Enforcement,
