@@ -119,3 +119,21 @@ def test_a_route_in_two_resolvers_is_an_error(aws):
         docs.merge_documents(
             create_app(consume.build_router(root.consume)), create_app(consume.build_router(root.consume))
         )
+
+
+def test_the_document_describes_the_prices_of_plans(api):
+    schemas = json.loads(served(api, "/openapi.json"))["components"]["schemas"]
+    plan_in, plan_out, charge_in = schemas["PlanIn"]["properties"], schemas["PlanOut"], schemas["ChargeIn"]
+    assert {"currency", "base_fee", "minimum_commitment", "charges"} <= plan_in.keys()
+    assert {"type": "string", "pattern": plan_in["base_fee"]["anyOf"][1]["pattern"]} in plan_in["base_fee"]["anyOf"]
+    assert set(charge_in["properties"]["model"].get("enum") or schemas["Model"]["enum"]) == {
+        "per_unit",
+        "graduated",
+        "volume",
+        "package",
+        "percentage",
+    }
+    out = plan_out["properties"]
+    assert {"currency", "base_fee", "minimum_commitment", "charges"} <= set(plan_out["required"])
+    assert out["base_fee"]["type"] == "string" and "decimal string" in out["base_fee"]["description"]
+    assert "decimal string" in out["charges"]["description"]

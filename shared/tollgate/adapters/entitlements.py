@@ -8,6 +8,7 @@ from: two concurrent changes cannot both claim the same ``before`` (the loser ge
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -16,7 +17,8 @@ from pynamodb.transactions import TransactWrite
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.errors import Conflict
-from tollgate.domain.plans import ApiRateLimit, Limit, Plan
+from tollgate.domain.plans import DEFAULT_CURRENCY, ApiRateLimit, Limit, Plan
+from tollgate.domain.pricing import ZERO, Charge
 from tollgate.domain.records import Tenant
 
 from .models import AuditModel, LimitOverridesModel, PlanModel, TenantModel
@@ -62,7 +64,11 @@ def _plan(m: PlanModel) -> Plan:
             _PLAN,
             limits=tuple(Limit.from_dict(d) for d in m.limits or []),
             api_rate_limit=ApiRateLimit.from_dict(m.api_rate_limit),
-        )
+        ),
+        currency=m.currency or DEFAULT_CURRENCY,
+        base_fee=Decimal(m.base_fee) if m.base_fee is not None else ZERO,
+        minimum_commitment=None if m.minimum_commitment is None else Decimal(m.minimum_commitment),
+        charges=tuple(Charge.from_stored(d) for d in m.charges or []),
     )
 
 
@@ -73,7 +79,8 @@ def _plan_model(p: Plan) -> PlanModel:
             _PLAN,
             limits=[lim.as_dict() for lim in p.limits],
             api_rate_limit=p.api_rate_limit.as_dict() if p.api_rate_limit else None,
-        )
+        ),
+        **p.prices_stored(),
     )
 
 

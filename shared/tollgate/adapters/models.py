@@ -143,7 +143,7 @@ class CounterModel(Model):
 
 
 class PlanModel(Model):
-    """Plans table: one item per plan; ``limits`` and ``api_rate_limit`` as JSON."""
+    """Plans table: one item per plan; ``limits``, ``api_rate_limit`` and ``charges`` as JSON."""
 
     Meta = _Meta.for_table("PLANS_TABLE", "tollgate-plans")
 
@@ -153,6 +153,12 @@ class PlanModel(Model):
     api_rate_limit = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    # Prices (absent on plans made before them: USD, no fee, no commitment, no charges).
+    # Amounts are decimal text, in the charges too, so none passes through a float.
+    currency = UnicodeAttribute(null=True)
+    base_fee = UnicodeAttribute(null=True)
+    minimum_commitment = UnicodeAttribute(null=True)
+    charges = JSONAttribute(null=True)
 
 
 class LimitOverridesModel(Model):

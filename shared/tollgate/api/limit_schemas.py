@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.events import MAX_ID_LENGTH
 from tollgate.domain.meters import METER_KEY_PATTERN
 from tollgate.domain.periods import Window
 from tollgate.domain.plans import (
+    DEFAULT_CURRENCY,
     DEFAULT_THRESHOLDS,
     MAX_LIMIT_VALUE,
     MAX_LIMITS,
@@ -25,9 +35,10 @@ from tollgate.domain.plans import (
     Plan,
     duplicate_keys,
 )
+from tollgate.domain.pricing import MAX_CHARGES, MAX_TIERS, Charge, Model, decimal_text
 from tollgate.domain.quota import LimitState, Status
 
-from .schemas import Instant, Name, Number, Reason, Strict, TenantId
+from .schemas import Currency, Instant, Name, Number, Reason, Strict, TenantId
 
 WindowName = Literal["minute", "hour", "day", "month", "lifetime"]
 MeterKey = Annotated[str, StringConstraints(pattern=METER_KEY_PATTERN)]
@@ -45,6 +56,38 @@ def _number_only(v: Any) -> Any:
 
 
 JsonNumber = Annotated[Decimal, BeforeValidator(_number_only)]
+
+DECIMAL_PATTERN = r"^-?[0-9]{1,31}(\.[0-9]{1,20})?$"
+MAX_AMOUNT = Decimal("1e30")
+
+
+def _decimal_in(v: Any) -> Any:
+    """A JSON number or a decimal string (``"0.0004"``: exact, as no double is), as a Decimal.
+    Signs are checked by the pricing rules, so a negative amount's error names its field."""
+    if isinstance(v, str):
+        if not re.fullmatch(DECIMAL_PATTERN, v):
+            raise ValueError('must be a number or a decimal string such as "12.50"')
+        d = Decimal(v)
+    else:
+        d = _number_only(v)
+    if abs(d) > MAX_AMOUNT:
+        raise ValueError("must be at most 1e30")
+    return d
+
+
+DecimalIn = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_in),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_PATTERN}]}, mode="validation"),
+]
+"""An amount in a request: a JSON number, or a decimal string to send it exactly."""
+
+DecimalText = Annotated[
+    Decimal,
+    PlainSerializer(decimal_text, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN}, mode="serialization"),
+]
+"""An amount in a response: its exact decimal text (``"0.0004"``, ``"29.00"``)."""
 
 
 # ------------------------------------------------------------------ limits and plans
@@ -92,15 +135,101 @@ class ApiRateLimitIn(Strict):
         return ApiRateLimit(self.per_second, self.burst)
 
 
+class TierIn(Strict):
+    up_to: DecimalIn | None = Field(
+        default=None, description="Inclusive upper bound, above the previous tier's; null (or absent) on the last."
+    )
+    unit_amount: DecimalIn = Field(description="Per unit in this tier.")
+    flat_amount: DecimalIn | None = Field(default=None, description="Charged once the tier is entered; default 0.")
+
+
+class ChargeIn(Strict):
+    """One meter's price (or one value of one of its group_by dimensions, with ``filter``).
+    Amounts are JSON numbers or decimal strings, none negative."""
+
+    meter: MeterKey = Field(description="An existing meter.")
+    model: Model = Field(
+        description="per_unit (`unit_amount`), graduated or volume (`tiers`), package (`package_size`, "
+        "`package_amount`; partial packages round up) or percentage (`rate` percent of a sum meter's value, "
+        "plus `fixed_amount` per event)."
+    )
+    unit_amount: DecimalIn | None = None
+    tiers: list[TierIn] | None = Field(default=None, description=f"graduated and volume: 1 to {MAX_TIERS} tiers.")
+    package_size: DecimalIn | None = Field(default=None, description="package: units per package, above 0.")
+    package_amount: DecimalIn | None = None
+    rate: DecimalIn | None = Field(default=None, description="percentage: a percent (2.9 is 2.9 %).")
+    fixed_amount: DecimalIn | None = Field(default=None, description="percentage: per event; default 0.")
+    free_units: DecimalIn | None = Field(
+        default=None, description="Units included: subtracted from the quantity before pricing; default 0."
+    )
+    filter: dict[str, str] | None = Field(
+        default=None, description="`{dimension: value}`: one of the meter's group_by dimensions and one value."
+    )
+
+
 class PlanIn(Strict):
     name: Name
     limits: list[LimitIn] = Field(default_factory=list, max_length=MAX_LIMITS)
     api_rate_limit: ApiRateLimitIn | None = Field(
         default=None, description="Per-tenant API rate limit; default: the deployment's default."
     )
+    currency: Currency = Field(
+        default=DEFAULT_CURRENCY,
+        description="ISO 4217 code of every amount of the plan; a tenant on the plan must have the same currency.",
+    )
+    base_fee: DecimalIn = Field(
+        default=Decimal(0), description="Charged per billing period (in arrears); not negative; default 0."
+    )
+    minimum_commitment: DecimalIn | None = Field(
+        default=None, description="Per billing period: the least the period is invoiced; not negative; optional."
+    )
+    charges: list[ChargeIn] = Field(
+        default_factory=list,
+        max_length=MAX_CHARGES,
+        description="Usage prices: at most one unfiltered charge per meter, and filtered ones on one dimension "
+        "with distinct values. See docs/billing.md.",
+    )
     reason: Reason | None = Field(default=None, description="Kept in the audit trail only.")
 
     _unique = field_validator("limits")(_unique_limits)
+
+    def raw_charges(self) -> list[dict[str, Any]]:
+        """The charges as ``pricing.parse_charges`` reads them (absent fields as None)."""
+        return [c.model_dump() for c in self.charges]
+
+
+class TierOut(BaseModel):
+    up_to: DecimalText | None = Field(description="Inclusive; null on the last tier.")
+    unit_amount: DecimalText
+    flat_amount: DecimalText
+
+
+class ChargeOut(BaseModel):
+    """A charge; the fields its model does not use are null. Amounts are decimal strings."""
+
+    meter: str
+    model: Model
+    unit_amount: DecimalText | None = None
+    tiers: list[TierOut] | None = None
+    package_size: DecimalText | None = None
+    package_amount: DecimalText | None = None
+    rate: DecimalText | None = None
+    fixed_amount: DecimalText | None = None
+    free_units: DecimalText
+    filter: dict[str, str] | None
+
+    @classmethod
+    def of(cls, c: Charge) -> ChargeOut:
+        out = cls(meter=c.meter, model=c.model, free_units=c.free_units, filter=dict([c.filter]) if c.filter else None)
+        if c.model is Model.PER_UNIT:
+            out.unit_amount = c.unit_amount
+        elif c.model in (Model.GRADUATED, Model.VOLUME):
+            out.tiers = [TierOut(up_to=t.up_to, unit_amount=t.unit_amount, flat_amount=t.flat_amount) for t in c.tiers]
+        elif c.model is Model.PACKAGE:
+            out.package_size, out.package_amount = c.package_size, c.package_amount
+        else:
+            out.rate, out.fixed_amount = c.rate, c.fixed_amount
+        return out
 
 
 class LimitOut(BaseModel):
@@ -135,6 +264,10 @@ class PlanOut(BaseModel):
     name: str
     limits: list[LimitOut]
     api_rate_limit: ApiRateLimitOut | None
+    currency: str = Field(description="ISO 4217 code of every amount of the plan.")
+    base_fee: DecimalText = Field(description="Per billing period, as a decimal string.")
+    minimum_commitment: DecimalText | None = Field(description="Per billing period, as a decimal string; or null.")
+    charges: list[ChargeOut] = Field(description="Usage prices; every amount a decimal string.")
     created_at: datetime
     updated_at: datetime
 
@@ -145,6 +278,10 @@ class PlanOut(BaseModel):
             name=p.name,
             limits=[LimitOut.of(lim) for lim in p.limits],
             api_rate_limit=ApiRateLimitOut.of(p.api_rate_limit),
+            currency=p.currency,
+            base_fee=p.base_fee,
+            minimum_commitment=p.minimum_commitment,
+            charges=[ChargeOut.of(c) for c in p.charges],
             created_at=p.created_at,
             updated_at=p.updated_at,
         )

@@ -99,7 +99,10 @@ class TenantCreate(Strict):
     name: Name
     plan: PlanId | None = None
     billing_email: Email | None = None
-    currency: Currency = Field(default="USD", description="ISO 4217 code.")
+    currency: Currency = Field(
+        default="USD",
+        description="ISO 4217 code; must be the currency of the tenant's plan (422 naming `plan` otherwise).",
+    )
     timezone: Timezone = Field(
         default="UTC",
         description="IANA Area/Location zone (e.g. Europe/Paris), or UTC; billing windows follow it.",

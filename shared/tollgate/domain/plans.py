@@ -15,16 +15,19 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
+from .currency import is_currency
 from .errors import FieldError
 from .meters import Aggregation
 from .numbers import as_decimal, json_number
 from .periods import UNIQUE_WINDOWS, Window
+from .pricing import ZERO, Charge, decimal_text
 
 WINDOW_ORDER = {w: i for i, w in enumerate((Window.MINUTE, Window.HOUR, Window.DAY, Window.MONTH, Window.LIFETIME))}
 DEFAULT_THRESHOLDS: tuple[Decimal, ...] = (Decimal("0.8"), Decimal("1.0"))
 MAX_LIMITS = 50
 MAX_THRESHOLDS = 10
 MAX_LIMIT_VALUE = Decimal("1e30")
+DEFAULT_CURRENCY = "USD"
 
 
 class Enforcement(str, Enum):
@@ -115,21 +118,54 @@ class ApiRateLimit:
 
 @dataclass(frozen=True)
 class Plan:
+    """A plan's limits and its prices (``domain.pricing``): ``base_fee`` per billing period,
+    an optional ``minimum_commitment`` per period, and ``charges`` in ``currency``. A plan made
+    before prices has the defaults: USD, no fee, no commitment, no charges."""
+
     id: str
     name: str
     limits: tuple[Limit, ...]
     api_rate_limit: ApiRateLimit | None
     created_at: datetime
     updated_at: datetime
+    currency: str = DEFAULT_CURRENCY
+    base_fee: Decimal = ZERO
+    minimum_commitment: Decimal | None = None
+    charges: tuple[Charge, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """The audit trail's view of a plan (JSON-safe)."""
+        """The audit trail's view of a plan (JSON-safe; amounts as decimal text)."""
         return {
             "id": self.id,
             "name": self.name,
             "limits": [lim.as_dict() for lim in self.limits],
             "api_rate_limit": self.api_rate_limit.as_dict() if self.api_rate_limit else None,
+            **self.prices_stored(),
         }
+
+    def prices_stored(self) -> dict[str, Any]:
+        """The prices as stored and audited: every amount as its decimal text."""
+        return {
+            "currency": self.currency,
+            "base_fee": decimal_text(self.base_fee),
+            "minimum_commitment": None if self.minimum_commitment is None else decimal_text(self.minimum_commitment),
+            "charges": [c.stored() for c in self.charges],
+        }
+
+
+def price_errors(currency: str, base_fee: Decimal, minimum_commitment: Decimal | None) -> list[FieldError]:
+    """A plan's currency (ISO 4217) and its fee and commitment (finite, not negative)."""
+    errors = []
+    if not is_currency(currency):
+        errors.append(FieldError("currency", f"{currency!r} is not an ISO 4217 currency code"))
+    for field, amount in (("base_fee", base_fee), ("minimum_commitment", minimum_commitment)):
+        if amount is None:
+            continue
+        if not amount.is_finite():
+            errors.append(FieldError(field, "must be a finite number"))
+        elif amount < 0:
+            errors.append(FieldError(field, "must not be negative"))
+    return errors
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ once, to its currency's minor units (``round_money``), ROUND_HALF_UP.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from enum import Enum
@@ -65,28 +65,64 @@ class Charge:
     filter: tuple[str, str] | None = None  # (dimension, value)
 
     def as_dict(self) -> dict[str, Any]:
-        """The stored and API form (JSON-safe)."""
+        """A JSON-safe form with JSON numbers (``numbers.json_number``)."""
+        return self._form(json_number)
+
+    def _form(self, num: Callable[[Decimal], Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"meter": self.meter, "model": self.model.value}
         if self.model is Model.PER_UNIT:
-            out["unit_amount"] = json_number(self.unit_amount)
+            out["unit_amount"] = num(self.unit_amount)
         elif self.model in (Model.GRADUATED, Model.VOLUME):
             out["tiers"] = [
                 {
-                    "up_to": None if t.up_to is None else json_number(t.up_to),
-                    "unit_amount": json_number(t.unit_amount),
-                    "flat_amount": json_number(t.flat_amount),
+                    "up_to": None if t.up_to is None else num(t.up_to),
+                    "unit_amount": num(t.unit_amount),
+                    "flat_amount": num(t.flat_amount),
                 }
                 for t in self.tiers
             ]
         elif self.model is Model.PACKAGE:
-            out["package_size"] = json_number(self.package_size)
-            out["package_amount"] = json_number(self.package_amount)
+            out["package_size"] = num(self.package_size)
+            out["package_amount"] = num(self.package_amount)
         else:
-            out["rate"] = json_number(self.rate)
-            out["fixed_amount"] = json_number(self.fixed_amount)
-        out["free_units"] = json_number(self.free_units)
+            out["rate"] = num(self.rate)
+            out["fixed_amount"] = num(self.fixed_amount)
+        out["free_units"] = num(self.free_units)
         out["filter"] = {self.filter[0]: self.filter[1]} if self.filter else None
         return out
+
+    def stored(self) -> dict[str, Any]:
+        """The stored and audited form: every number as its decimal text, so no amount ever
+        passes through a float (a JSON reader would make ``0.1`` a double)."""
+        return self._form(decimal_text)
+
+    @classmethod
+    def from_stored(cls, d: Mapping[str, Any]) -> Charge:
+        """A charge from its stored form (``stored``); trusts it (validated when written)."""
+        flt = d.get("filter")
+        fields: dict[str, Any] = {}
+        for key in ("unit_amount", "package_size", "package_amount", "rate", "fixed_amount", "free_units"):
+            if d.get(key) is not None:
+                fields[key] = as_decimal(d[key])
+        return cls(
+            meter=d["meter"],
+            model=Model(d["model"]),
+            tiers=tuple(
+                Tier(
+                    None if t.get("up_to") is None else as_decimal(t["up_to"]),
+                    as_decimal(t["unit_amount"]),
+                    as_decimal(t.get("flat_amount") or 0),
+                )
+                for t in d.get("tiers") or ()
+            ),
+            filter=next(iter(flt.items())) if flt else None,
+            **fields,
+        )
+
+
+def decimal_text(d: Decimal) -> str:
+    """An exact decimal as plain text, never in exponent form (``1E+3`` is ``"1000"``)."""
+    return f"{d:f}"
 
 
 # ------------------------------------------------------------------ pricing

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 from tollgate.domain.audit import SYSTEM_ACTOR, Action, AuditEntry, plan_subject
-from tollgate.domain.errors import NotFound, ValidationFailed
-from tollgate.domain.plans import ApiRateLimit, Limit, Plan, sort_limits, uncounted_windows
+from tollgate.domain.errors import FieldError, NotFound, ValidationFailed
+from tollgate.domain.meters import Aggregation
+from tollgate.domain.plans import (
+    DEFAULT_CURRENCY,
+    ApiRateLimit,
+    Limit,
+    Plan,
+    price_errors,
+    sort_limits,
+    uncounted_windows,
+)
+from tollgate.domain.pricing import ZERO, Charge, parse_charges
 
 from .catalog import Catalog
 from .ports import Clock, PlanRepository
@@ -29,6 +41,16 @@ def check_windows(limits: list[Limit], catalog: Catalog) -> None:
         raise ValidationFailed("a unique_count meter is counted by day, month and lifetime only", errors)
 
 
+def referenced_meters(raw: Any, catalog: Catalog) -> dict[str, tuple[Aggregation, Sequence[str]]]:
+    """The aggregation and group_by of every existing meter the raw charges name (a charge on
+    a meter that does not exist is left out: ``parse_charges`` names it)."""
+    if not isinstance(raw, list):
+        return {}
+    keys = {c["meter"] for c in raw if isinstance(c, dict) and isinstance(c.get("meter"), str)}
+    found = {key: catalog.meter(key) for key in keys}
+    return {key: (m.aggregation, tuple(m.group_by)) for key, m in found.items() if m is not None}
+
+
 class PlanService:
     def __init__(self, plans: PlanRepository, catalog: Catalog, clock: Clock) -> None:
         self._plans, self._catalog, self._clock = plans, catalog, clock
@@ -41,9 +63,19 @@ class PlanService:
         api_rate_limit: ApiRateLimit | None,
         actor: str,
         reason: str | None = None,
+        *,
+        currency: str = DEFAULT_CURRENCY,
+        base_fee: Decimal = ZERO,
+        minimum_commitment: Decimal | None = None,
+        charges: Any = None,
     ) -> tuple[Plan, bool]:
-        """Create or replace a plan, with its audit entry. Returns (plan, created)."""
+        """Create or replace a plan, with its audit entry. Returns (plan, created).
+
+        ``charges`` is the request's list of charges as sent (``pricing.parse_charges``
+        validates it against the meters it names). A plan's currency may change while tenants
+        use it: no index finds a plan's tenants, so that is not checked here."""
         check_windows(limits, self._catalog)
+        parsed = self._charges(charges, price_errors(currency, base_fee, minimum_commitment))
         previous = self._plans.get(plan_id, consistent=True)
         at = self._clock.now()
         plan = Plan(
@@ -53,6 +85,10 @@ class PlanService:
             api_rate_limit=api_rate_limit,
             created_at=previous.created_at if previous else at,
             updated_at=at,
+            currency=currency,
+            base_fee=base_fee,
+            minimum_commitment=minimum_commitment,
+            charges=parsed,
         )
         entry = AuditEntry(
             subject=plan_subject(plan_id),
@@ -66,6 +102,17 @@ class PlanService:
         self._plans.put(plan, previous, entry)
         self._catalog.invalidate_plan(plan_id)
         return plan, previous is None
+
+    def _charges(self, raw: Any, errors: list[FieldError]) -> tuple[Charge, ...]:
+        """The parsed charges; one 422 naming every bad field, prices' and charges' alike."""
+        parsed: tuple[Charge, ...] = ()
+        try:
+            parsed = parse_charges(raw, referenced_meters(raw, self._catalog))
+        except ValidationFailed as exc:
+            errors = [*errors, *exc.errors]
+        if errors:
+            raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors[:5]), errors)
+        return parsed
 
     def get_plan(self, plan_id: str) -> Plan:
         plan = self._plans.get(plan_id)

@@ -28,9 +28,14 @@ class TenantService:
         self._tenants, self._overrides, self._plans = tenants, overrides, plans
         self._catalog, self._clock = catalog, clock
 
-    def _require_plan(self, plan_id: str) -> None:
-        if self._plans.get(plan_id, consistent=True) is None:
+    def _require_plan(self, plan_id: str, currency: str, field: str = "plan") -> None:
+        """The plan exists and prices in the tenant's currency (else 422 naming ``field``)."""
+        plan = self._plans.get(plan_id, consistent=True)
+        if plan is None:
             raise ValidationFailed(f"plan {plan_id!r} does not exist", [FieldError("plan", "no such plan")])
+        if plan.currency != currency:
+            message = f"plan {plan_id!r} prices in {plan.currency}; the tenant's currency is {currency}"
+            raise ValidationFailed(message, [FieldError(field, message)])
 
     def create_tenant(self, fields: dict[str, Any], actor: str = "unknown") -> Tenant:
         at = self._clock.now()
@@ -38,7 +43,7 @@ class TenantService:
         if tenant.plan is None:
             self._tenants.create(tenant)
         else:
-            self._require_plan(tenant.plan)
+            self._require_plan(tenant.plan, tenant.currency)
             entry = AuditEntry(
                 subject=tenant_subject(tenant.id),
                 at=at,
@@ -64,8 +69,9 @@ class TenantService:
     def update_tenant(
         self, tenant_id: str, changes: dict[str, Any], actor: str = "unknown", reason: str | None = None
     ) -> Tenant:
-        """A plan change needs a reason, and the plan must exist (or be null: no plan); it is
-        written together with its audit entry."""
+        """A plan change needs a reason, and the plan must exist (or be null: no plan) and price
+        in the tenant's currency; it is written together with its audit entry. A currency
+        change must match the tenant's plan too (422 naming ``currency``)."""
         current = self._tenants.get(tenant_id, consistent=True)
         if current is None:
             raise NotFound(f"tenant {tenant_id!r} not found")
@@ -74,8 +80,10 @@ class TenantService:
             raise ValidationFailed(
                 "a plan change needs a reason", [FieldError("reason", "is required when plan is given")]
             )
-        if plan_changes and changes["plan"] is not None:
-            self._require_plan(changes["plan"])
+        new_plan = changes["plan"] if plan_changes else current.plan
+        currency = changes.get("currency") or current.currency
+        if new_plan is not None and (plan_changes or currency != current.currency):
+            self._require_plan(new_plan, currency, "plan" if plan_changes else "currency")
         updated = replace(current, **changes, updated_at=self._clock.now())
         if plan_changes and updated.plan != current.plan:
             entry = AuditEntry(

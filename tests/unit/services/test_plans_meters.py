@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.fakes.world import World
 from tollgate.domain.audit import SYSTEM_ACTOR, Action, plan_subject
-from tollgate.domain.errors import Conflict, NotFound
+from tollgate.domain.errors import Conflict, NotFound, ValidationFailed
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import Window
+from tollgate.domain.pricing import Charge, Model, Tier
 from tollgate.services.plans import default_catalog
 
-from .conftest import add_meter, add_plan, limit, rate
+from .conftest import add_meter, add_plan, add_tenant, limit, rate
 
 DEFAULT_IDS = [p["id"] for p in default_catalog()]
 
@@ -105,3 +108,77 @@ def test_limits_on_windows_a_unique_count_meter_is_not_counted_in_are_refused(wo
     assert world.tenants.get_overrides("acme") == ()
     # A meter that does not exist yet is not checked (limits may name it first).
     assert world.plans.put_plan("later", "Later", [limit("visitors", Window.HOUR, 5)], None, "key_a")[1]
+
+
+# ------------------------------------------------------------------ prices (issue 11)
+def bad_fields(call) -> set[str]:
+    with pytest.raises(ValidationFailed) as exc:
+        call()
+    return {e.field for e in exc.value.errors}
+
+
+def test_a_plan_without_prices_has_the_defaults(world: World):
+    plan, _ = world.plans.put_plan("pro", "Pro", [], None, "key_a")
+    assert (plan.currency, plan.base_fee, plan.minimum_commitment, plan.charges) == ("USD", Decimal(0), None, ())
+    world.plans.seed_default_catalog()
+    assert {world.plans.get_plan(pid).currency for pid in DEFAULT_IDS} == {"USD"}
+
+
+def test_prices_round_trip_exactly_and_are_audited(world: World):
+    add_meter(world, "tokens", Aggregation.SUM, group_by=["model"])
+    raw = [
+        {"meter": "tokens", "model": "per_unit", "unit_amount": Decimal("0.0000025"), "filter": {"model": "gpt-4o"}},
+        {"meter": "tokens", "model": "volume", "tiers": [{"up_to": 10, "unit_amount": "0.1"}, {"unit_amount": "0.05"}]},
+    ]
+    plan, _ = world.plans.put_plan(
+        "pro",
+        "Pro",
+        [],
+        None,
+        "key_a",
+        currency="JPY",
+        base_fee=Decimal("500"),
+        minimum_commitment=Decimal("0.10"),
+        charges=raw,
+    )
+    assert world.plans.get_plan("pro") == plan
+    assert plan.charges[0] == Charge(
+        "tokens", Model.PER_UNIT, unit_amount=Decimal("0.0000025"), filter=("model", "gpt-4o")
+    )
+    assert plan.charges[1].tiers == (Tier(Decimal(10), Decimal("0.1")), Tier(None, Decimal("0.05")))
+    (entry,) = world.stores.audit_log.of(plan_subject("pro"))
+    assert entry.after["currency"] == "JPY"
+    assert (entry.after["base_fee"], entry.after["minimum_commitment"]) == ("500", "0.10")  # exact text, no float
+    assert entry.after["charges"][0]["unit_amount"] == "0.0000025"
+    assert [Charge.from_stored(c) for c in entry.after["charges"]] == list(plan.charges)
+
+
+def test_charges_are_validated_against_the_real_meters(world: World):
+    add_meter(world, "calls", Aggregation.COUNT)
+    add_meter(world, "tokens", Aggregation.SUM, group_by=["model"])
+
+    def put(charges, **prices):
+        return lambda: world.plans.put_plan("pro", "Pro", [], None, "key_a", charges=charges, **prices)
+
+    assert bad_fields(put([{"meter": "ghost", "model": "per_unit", "unit_amount": 1}])) == {"charges[0].meter"}
+    assert bad_fields(put([{"meter": "calls", "model": "percentage", "rate": 1}])) == {"charges[0].model"}
+    assert bad_fields(put([{"meter": "tokens", "model": "per_unit", "unit_amount": 1, "filter": {"zone": "x"}}])) == {
+        "charges[0].filter"
+    }
+    both = put([{"meter": "calls", "model": "per_unit", "unit_amount": -1}], currency="ABC", base_fee=Decimal(-1))
+    assert bad_fields(both) == {"currency", "base_fee", "charges[0].unit_amount"}  # one 422 naming each
+    assert world.stores.audit_log.of(plan_subject("pro")) == []
+
+
+def test_a_tenants_plan_must_price_in_its_currency(world: World):
+    world.plans.put_plan("eur", "Euro", [], None, "key_a", currency="EUR")
+    world.plans.put_plan("usd", "Dollar", [], None, "key_a")
+    assert bad_fields(lambda: add_tenant(world, "acme", plan="eur")) == {"plan"}
+    add_tenant(world, "acme", plan="eur", currency="EUR")
+    update = world.tenants.update_tenant
+    assert bad_fields(lambda: update("acme", {"plan": "usd"}, reason="move")) == {"plan"}
+    assert bad_fields(lambda: update("acme", {"currency": "USD"})) == {"currency"}
+    moved = update("acme", {"plan": "usd", "currency": "USD"}, reason="move")
+    assert (moved.plan, moved.currency) == ("usd", "USD")
+    assert update("acme", {"plan": None}, reason="no plan").plan is None
+    assert update("acme", {"currency": "GBP"}).currency == "GBP"  # no plan: any currency

@@ -39,6 +39,10 @@ def build_router(plans: PlanService) -> Router:
             body.api_rate_limit.domain() if body.api_rate_limit else None,
             actor=p.key_id,
             reason=body.reason,
+            currency=body.currency,
+            base_fee=body.base_fee,
+            minimum_commitment=body.minimum_commitment,
+            charges=body.raw_charges(),
         )
         return PlanOut.of(plan)
 
