@@ -35,7 +35,8 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 MAX_TIERS = 20
 MAX_DISCOUNTS = 1000
-MAX_TENANT_DISCOUNTS = 50
+MAX_TENANT_DISCOUNTS = 40
+"""One write moves the count of each discount swapped: 2 × 40 + 2 items fit a transaction."""
 
 
 class DiscountType(str, Enum):
@@ -108,6 +109,13 @@ class Discount:
     stackable: bool = True
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    assigned_tenants: int = 0
+    """How many tenants have it assigned (kept by the store); 0: it applies to every eligible
+    tenant."""
+
+    def applies_to_tenant(self, assigned_to_tenant: bool) -> bool:
+        """Whether one tenant gets it: assigned to that tenant, or assigned to no tenant."""
+        return assigned_to_tenant or self.assigned_tenants == 0
 
 
 @dataclass(frozen=True)
@@ -276,7 +284,10 @@ def _at(v: Any) -> datetime | None:
 
 
 def discount_from_dict(
-    raw: Mapping[str, Any], created_at: datetime | None = None, updated_at: datetime | None = None
+    raw: Mapping[str, Any],
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    assigned_tenants: int = 0,
 ) -> Discount:
     applies = raw.get("applies_to")
     c = raw.get("conditions") or {}
@@ -306,4 +317,5 @@ def discount_from_dict(
         stackable=bool(raw.get("stackable", True)),
         created_at=created_at,
         updated_at=updated_at,
+        assigned_tenants=assigned_tenants,
     )
