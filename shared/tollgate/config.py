@@ -40,6 +40,9 @@ class Settings:
     (tollgate.domain.subscriptions.topic_name); IAM grants the functions ``<prefix>-*``."""
     tenant_health_table: str = "tollgate-tenant-health"
     invoice_bucket: str = ""
+    billing_catalog_table: str = "tollgate-billing-catalog"
+    seller_country: str = "US"
+    """``SELLER_COUNTRY``: the deployment's own country (ISO 3166-1 alpha-2), for reverse charge."""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
     """``CLAIM_READ_FIRST``: ``always`` or ``adaptive`` (services.count_usage.CountUsage)."""
@@ -75,6 +78,8 @@ class Settings:
             tenant_topic_prefix=env.get("TENANT_TOPIC_PREFIX") or d.tenant_topic_prefix,
             tenant_health_table=env.get("TENANT_HEALTH_TABLE", d.tenant_health_table),
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
+            billing_catalog_table=env.get("BILLING_CATALOG_TABLE", d.billing_catalog_table),
+            seller_country=env.get("SELLER_COUNTRY") or d.seller_country,
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,
             auth_cache_ttl_seconds=int(env.get("AUTH_CACHE_TTL_SECONDS", "60")),

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tollgate.services.alert_sweep import AlertSweep
     from tollgate.services.alerts import AlertEvaluator, AlertService, Evaluation, RealTimeAlerts
     from tollgate.services.audit import AuditService
+    from tollgate.services.billing_catalog import BillingCatalogService
     from tollgate.services.catalog import Catalog
     from tollgate.services.consume import ConsumeService
     from tollgate.services.count_usage import CountUsage
@@ -303,6 +304,13 @@ class Root:
         from tollgate.services.tenants import TenantService
 
         return TenantService(self.tenant_repo, self.overrides_repo, self.plan_repo, self.catalog, self.clock)
+
+    @cached_property
+    def billing_catalog(self) -> BillingCatalogService:
+        from tollgate.adapters.billing_catalog import BillingCatalogRepo
+        from tollgate.services.billing_catalog import BillingCatalogService
+
+        return BillingCatalogService(BillingCatalogRepo(), self.tenant_repo, self.clock)
 
     @cached_property
     def meters(self) -> MeterService:

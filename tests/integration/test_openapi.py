@@ -56,6 +56,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
     from tollgate.api.ingest_app import build_ingest_edge
     from tollgate.api.routes import (
         audit,
+        billing_catalog,
         consume,
         ingest,
         keys,
@@ -83,6 +84,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
         quarantine.build_router(root.quarantine),
         subscriptions.build_router(root.subscriptions),
         notifications.build_router(root.notifications, root.tenants),
+        billing_catalog.build_router(root.billing_catalog),
         consume.build_router(root.consume),
         ingest.build_router(root.ingest),
         description=apps.DESCRIPTION,

@@ -53,6 +53,18 @@ ROUTES = [
         {ADMIN, TENANT},
     ),
     ("GET", "/v1/tenants/acme/subscriptions", None, None, {ADMIN, TENANT}),
+    ("PUT", "/v1/tax-rates/vat-fr", None, {"name": "TVA", "percent": 20, "country": "FR"}, {ADMIN}),
+    ("GET", "/v1/tax-rates", None, None, {ADMIN}),
+    (
+        "PUT",
+        "/v1/discounts/promo",
+        None,
+        {"name": "Promo", "type": "percentage", "percent": 10, "priority": 1},
+        {ADMIN},
+    ),
+    ("GET", "/v1/discounts", None, None, {ADMIN}),
+    ("GET", "/v1/discounts/promo", None, None, {ADMIN}),
+    ("PUT", "/v1/tenants/acme/discounts", None, {"discount_ids": [], "reason": "matrix"}, {ADMIN}),
     ("DELETE", "/v1/tenants/acme/subscriptions/sub_0123456789abcdef", None, None, {ADMIN, TENANT}),
 ]
 PUBLIC = [("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")]
@@ -183,6 +195,8 @@ def test_matrix_covers_every_documented_route(api):
             .replace("/acme", "/{tenant_id}")
             .replace("/api_calls", "/{key}")
             .replace("/gold", "/{plan_id}")
+            .replace("/vat-fr", "/{rate_id}")
+            .replace("/promo", "/{discount_id}")
             .replace("sub_0123456789abcdef", "{subscription_id}")
             .replace(f"/{NOTIFICATION}", "/{notification_id}"),
         )

@@ -71,6 +71,9 @@ class TenantModel(Model):
     currency = UnicodeAttribute(default="USD")
     timezone = UnicodeAttribute(default="UTC")
     metadata = JSONAttribute(null=True)
+    billing_address = JSONAttribute(null=True)
+    tax_id = UnicodeAttribute(null=True)
+    tax_exempt = BooleanAttribute(null=True)  # absent on tenants created before tax: False
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 
@@ -271,6 +274,22 @@ class TenantHealthModel(Model):
     by_status = _ByStatus()
 
 
+class BillingCatalogModel(Model):
+    """Tax rates (pk ``TAX``, sk ``TAX#<id>``), discounts (pk ``DISCOUNT``, sk ``DISCOUNT#<id>``,
+    with ``assigned``: how many tenants have it) and each tenant's assigned discounts (pk
+    ``TENANT#<id>``, sk ``DISCOUNTS``, ``ids``). The definitions are JSON in ``body``."""
+
+    Meta = _Meta.for_table("BILLING_CATALOG_TABLE", "tollgate-billing-catalog")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    body = JSONAttribute(null=True)
+    assigned = NumberAttribute(null=True)
+    ids = ListAttribute(of=UnicodeAttribute, null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantModel,
     MeterModel,
@@ -285,6 +304,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     SubscriptionModel,
     TenantHealthModel,
     AlertStateModel,
+    BillingCatalogModel,
 )
 
 

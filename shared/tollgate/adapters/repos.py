@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
+from tollgate.domain.countries import Address
 from tollgate.domain.errors import Conflict
 from tollgate.domain.keys import Scope
 from tollgate.domain.meters import DEFAULT_SCALE, Aggregation, Rounding
@@ -99,11 +100,14 @@ _TENANT = record_fields(Tenant)
 
 
 def _tenant(m: TenantModel) -> Tenant:
-    return Tenant(**fields_of(m, _TENANT))
+    return Tenant(
+        **fields_of(m, _TENANT, billing_address=Address.from_dict(m.billing_address), tax_exempt=bool(m.tax_exempt))
+    )
 
 
 def _tenant_model(t: Tenant) -> TenantModel:
-    return TenantModel(**fields_of(t, _TENANT))
+    address = t.billing_address.as_dict() if t.billing_address else None
+    return TenantModel(**fields_of(t, _TENANT, billing_address=address))
 
 
 class TenantRepo:

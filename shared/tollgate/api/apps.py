@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 from .routes import (
     audit,
+    billing_catalog,
     consume,
     keys,
     meters,
@@ -56,6 +57,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         quarantine.build_router(root.quarantine),
         subscriptions.build_router(root.subscriptions),
         notifications.build_router(root.notifications, root.tenants),
+        billing_catalog.build_router(root.billing_catalog),
         description=DESCRIPTION,
     )
 

@@ -399,7 +399,7 @@ class AuditOut(BaseModel):
     plan: str | None = None
     at: datetime
     actor: str = Field(description="The API key id that made the change (`system` for the default catalog).")
-    action: Literal["plan.put", "tenant.create", "tenant.plan", "tenant.limits"]
+    action: Literal["plan.put", "tenant.create", "tenant.plan", "tenant.limits", "tenant.discounts"]
     before: Any
     after: Any
     reason: str | None

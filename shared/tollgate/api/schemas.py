@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from tollgate.domain.countries import MAX_ADDRESS_FIELD, Address, is_country
 from tollgate.domain.currency import is_currency
 from tollgate.domain.health import TenantHealth
 from tollgate.domain.ids import ID_MAX_LENGTH, NEW_ID_PATTERN
@@ -65,7 +66,15 @@ def _check_timezone(v: str) -> str:
     return v
 
 
+def _check_country(v: str) -> str:
+    if not is_country(v):
+        raise ValueError(f"{v!r} is not an ISO 3166-1 alpha-2 country code")
+    return v
+
+
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_check_currency)]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_check_country)]
+"""An ISO 3166-1 alpha-2 code, upper case (tollgate.domain.countries)."""
 Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
 
 
@@ -92,6 +101,33 @@ def _check_metadata(v: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
 Metadata = Annotated[dict[str, MetadataValue], AfterValidator(_check_metadata)]
 
 
+AddressLine = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ADDRESS_FIELD, strip_whitespace=True)]
+TaxId = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+
+
+class AddressIn(Strict):
+    line1: AddressLine | None = None
+    line2: AddressLine | None = None
+    city: AddressLine | None = None
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=32, strip_whitespace=True)] | None = None
+    region: AddressLine | None = Field(
+        default=None, description="State, province or region; a tax rate with the same region (any case) matches it."
+    )
+    country: Country = Field(description="ISO 3166-1 alpha-2 code, upper case (e.g. FR).")
+
+    def domain(self) -> Address:
+        return Address(**self.model_dump())
+
+
+class AddressOut(BaseModel):
+    line1: str | None
+    line2: str | None
+    city: str | None
+    postal_code: str | None
+    region: str | None
+    country: str
+
+
 class TenantCreate(Strict):
     id: TenantId = Field(
         description="Your id for the tenant: letters, digits, `_`, `.`, `-`, not only dots; 1 to 64 characters."
@@ -108,6 +144,17 @@ class TenantCreate(Strict):
         description="IANA Area/Location zone (e.g. Europe/Paris), or UTC; billing windows follow it.",
     )
     metadata: Metadata | None = None
+    billing_address: AddressIn | None = Field(default=None, description="Decides the tax rates an invoice applies.")
+    tax_id: TaxId | None = Field(
+        default=None, description="VAT or other tax number; with an EU address, reverse charge."
+    )
+    tax_exempt: bool = Field(default=False, description="An exempt tenant pays no tax.")
+
+    def fields(self) -> dict[str, Any]:
+        """The tenant's fields, the address as its domain record."""
+        out = self.model_dump()
+        out["billing_address"] = self.billing_address.domain() if self.billing_address else None
+        return out
 
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
@@ -121,6 +168,16 @@ class TenantPatch(Strict):
     currency: Currency | None = None
     timezone: Timezone | None = None
     metadata: Metadata | None = None
+    billing_address: AddressIn | None = Field(default=None, description="Replaces the whole address (null: none).")
+    tax_id: TaxId | None = None
+    tax_exempt: bool = False
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given (``reason`` included), the address as its domain record."""
+        out = self.model_dump(exclude_unset=True)
+        if "billing_address" in out:
+            out["billing_address"] = self.billing_address.domain() if self.billing_address else None
+        return out
 
     @model_validator(mode="after")
     def _not_empty(self) -> TenantPatch:
@@ -152,6 +209,9 @@ class TenantOut(BaseModel):
     currency: str
     timezone: str
     metadata: dict[str, Any] | None
+    billing_address: AddressOut | None
+    tax_id: str | None
+    tax_exempt: bool
     created_at: datetime
     updated_at: datetime
     health: HealthOut
@@ -159,7 +219,9 @@ class TenantOut(BaseModel):
     @classmethod
     def of(cls, t: Tenant, health: TenantHealth | None = None) -> TenantOut:
         """``health`` None: never evaluated (a tenant just created)."""
-        return cls(**t.__dict__, health=HealthOut.of(health or TenantHealth.never_evaluated(t.id)))
+        address = AddressOut(**t.billing_address.as_dict()) if t.billing_address else None
+        fields = t.__dict__ | {"billing_address": address}
+        return cls(**fields, health=HealthOut.of(health or TenantHealth.never_evaluated(t.id)))
 
 
 class MeterCreate(Strict):

@@ -21,6 +21,7 @@ class Action:
     TENANT_CREATE = "tenant.create"
     TENANT_PLAN = "tenant.plan"
     TENANT_LIMITS = "tenant.limits"
+    TENANT_DISCOUNTS = "tenant.discounts"
 
 
 def tenant_subject(tenant_id: str) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .countries import Address
 from .keys import Principal, Scope
 from .meters import DEFAULT_SCALE, Aggregation, MeterSpec, Rounding
 
@@ -21,6 +22,9 @@ class Tenant:
     currency: str = "USD"
     timezone: str = "UTC"
     metadata: dict[str, Any] | None = None
+    billing_address: Address | None = None
+    tax_id: str | None = None
+    tax_exempt: bool = False
 
 
 @dataclass

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.audit import AuditEntry
     from tollgate.domain.counting import CounterKey, CounterUpdates, EventRef
     from tollgate.domain.decisions import DecisionDoc
+    from tollgate.domain.discounts import Discount
     from tollgate.domain.health import TenantHealth
     from tollgate.domain.plans import Limit, Plan
     from tollgate.domain.quota import Status
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.subscriptions import Protocol as SubscriptionProtocol
     from tollgate.domain.subscriptions import Status as SubscriptionStatus
     from tollgate.domain.subscriptions import Subscription
+    from tollgate.domain.tax import TaxRate
     from tollgate.domain.unique_values import DayClaim, DayOwners, LifetimeClaim
     from tollgate.domain.usage import UsageEvent
     from tollgate.domain.usage_query import CounterCell
@@ -75,6 +77,48 @@ class OverridesRepository(Protocol):
         previous_at: datetime | None,
         entry: AuditEntry,
     ) -> None: ...
+
+
+class BillingCatalogStore(Protocol):
+    """Tax rates, discounts and each tenant's assigned discounts (the billing catalog table).
+    Each discount carries ``assigned_tenants``, kept by ``set_tenant_discounts`` in the same
+    write as the tenant's assignment."""
+
+    def put_tax_rate(self, rate: TaxRate) -> TaxRate:
+        """Create or replace; the stored rate (``created_at`` kept from the first put)."""
+        ...
+
+    def tax_rates(self) -> list[TaxRate]:
+        """Every rate, by id."""
+        ...
+
+    def put_discount(self, discount: Discount) -> Discount:
+        """Create or replace the definition; ``created_at`` and ``assigned_tenants`` are kept."""
+        ...
+
+    def get_discount(self, discount_id: str, consistent: bool = False) -> Discount | None: ...
+
+    def discounts(self) -> list[Discount]:
+        """Every discount, by id."""
+        ...
+
+    def tenant_discounts(self, tenant_id: str, consistent: bool = False) -> tuple[tuple[str, ...], datetime | None]:
+        """The discount ids assigned to a tenant and when they last changed (``((), None)``: never)."""
+        ...
+
+    def set_tenant_discounts(
+        self,
+        tenant_id: str,
+        ids: tuple[str, ...],
+        previous: tuple[str, ...],
+        at: datetime,
+        previous_at: datetime | None,
+        entry: AuditEntry,
+    ) -> None:
+        """Replace the tenant's assignment, move each changed discount's ``assigned_tenants``
+        and write ``entry``, at once; Conflict if the assignment changed since ``previous_at``,
+        ValidationFailed (``discount_ids``) if an added discount no longer exists."""
+        ...
 
 
 class ApiKeyRepository(Protocol):

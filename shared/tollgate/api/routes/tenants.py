@@ -53,7 +53,7 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: Healt
     )
     def create_tenant(request: Request, body: TenantCreate) -> TenantOut:
         p = require(caller(request), Scope.ADMIN)
-        return TenantOut.of(tenants.create_tenant(body.model_dump(), actor=p.key_id))  # never evaluated yet
+        return TenantOut.of(tenants.create_tenant(body.fields(), actor=p.key_id))  # never evaluated yet
 
     @router.get(
         "/v1/tenants",
@@ -97,7 +97,7 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: Healt
     )
     def update_tenant(request: Request, tenant_id: TenantPath, body: TenantPatch) -> TenantOut:
         p = require(caller(request), Scope.ADMIN)
-        changes = body.model_dump(exclude_unset=True)
+        changes = body.changes()
         reason = changes.pop("reason", None)
         updated = tenants.update_tenant(tenant_id, changes, actor=p.key_id, reason=reason)
         return TenantOut.of(updated, health.of(tenant_id))
