@@ -70,7 +70,10 @@ def test_no_reverse_charge(seller, country, tax_id, expected):
     assert d.rates == (expected,) and not d.reverse_charge and d.note is None
 
 
-def test_lines_are_per_rate_and_unrounded():
+def test_the_decision_feeds_the_invoice_totals_which_round_each_rate_once():
+    from tollgate.domain.invoice_totals import Draft, assemble
+
     d = applicable_rates(RATES, Address("US", region="CA"), None, False, "US")
-    (line,) = d.lines(Decimal("10.01"))
-    assert line.name == "California" and line.amount == Decimal("0.725725")
+    assert [name for name, _ in d.named_rates()] == ["California"]
+    totals = assemble(Draft("USD", charges=(("calls", Decimal("10.01"), {}),)), tax_rates=d.named_rates())
+    assert [(t.name, t.amount) for t in totals.taxes] == [("California", Decimal("0.73"))]  # 0.725725

@@ -52,13 +52,6 @@ class TaxRate:
 
 
 @dataclass(frozen=True)
-class TaxLine:
-    name: str
-    percent: Decimal
-    amount: Decimal  # unrounded
-
-
-@dataclass(frozen=True)
 class TaxDecision:
     rates: tuple[TaxRate, ...] = ()
     """The rates to apply (empty: no tax)."""
@@ -66,10 +59,10 @@ class TaxDecision:
     note: str | None = None
     """What the invoice says: "Reverse charge", "Tax exempt", or None."""
 
-    def lines(self, taxable: Decimal) -> tuple[TaxLine, ...]:
-        """One line per rate on ``taxable`` (the subtotal after discounts, already rounded by the
-        invoice); each amount unrounded."""
-        return tuple(TaxLine(r.name, r.percent, taxable * r.percent / 100) for r in self.rates)
+    def named_rates(self) -> list[tuple[str, Decimal]]:
+        """``(name, percent)`` per rate: what ``invoice_totals.assemble`` takes as ``tax_rates``
+        (it computes and rounds each rate's amount, once)."""
+        return [(r.name, r.percent) for r in self.rates]
 
 
 def _region(value: str | None) -> str | None:

@@ -3,7 +3,7 @@
 Definitions only; an invoice applies them with ``tollgate.domain.tax.applicable_rates`` and
 ``tollgate.domain.discounts.apply_discounts`` on what ``tax_rates`` and ``discounts_for`` give.
 A discount assigned to no tenant applies to every eligible tenant; once assigned to any
-tenant, only to those (docs/billing-catalog.md).
+tenant, only to those (docs/billing.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """/v1/tax-rates, /v1/discounts and /v1/tenants/{id}/discounts - admin only. Assigning a
-tenant's discounts is audited (docs/billing-catalog.md)."""
+tenant's discounts is audited (docs/billing.md)."""
 
 from __future__ import annotations
 
