@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tollgate.domain.alerts import for_operators
 from tollgate.services.ports import NotificationPage
 
 from . import cursors
@@ -39,7 +40,7 @@ admin keys in the all-tenants feed and never to the tenant they name."""
 
 
 def owner_of(doc: dict[str, Any]) -> str:
-    return OPERATORS if str(doc["type"]).startswith("system.") else str(doc["tenant_id"])
+    return OPERATORS if for_operators(str(doc["type"])) else str(doc["tenant_id"])
 
 
 _INDEX_BY_TENANT, _INDEX_BY_FEED, _INDEX_UNREAD = "by_tenant", "by_feed", "unread"

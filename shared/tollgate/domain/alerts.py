@@ -43,6 +43,12 @@ class AlertType(str, Enum):
     SYSTEM_COUNTER_DRIFT = "system.counter_drift"  # the daily reconciliation's operator alert
 
 
+def for_operators(alert_type: str) -> bool:
+    """``system.*`` alerts (the reconciliation's drifts) are the operators' news: on their topic
+    and in the admins' all-tenants feed, never on a tenant's topic or in its list."""
+    return alert_type.startswith("system.")
+
+
 class Severity(str, Enum):
     WARNING = "warning"
     CRITICAL = "critical"

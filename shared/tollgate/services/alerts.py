@@ -24,7 +24,15 @@ from decimal import Decimal
 from typing import Any
 
 from tollgate.domain import periods
-from tollgate.domain.alerts import Trigger, alert_document, counter_window, crossings, limits_for, subject
+from tollgate.domain.alerts import (
+    Trigger,
+    alert_document,
+    counter_window,
+    crossings,
+    for_operators,
+    limits_for,
+    subject,
+)
 from tollgate.domain.plans import Limit
 from tollgate.domain.quota import status_for
 
@@ -111,7 +119,7 @@ class AlertEvaluator:
 def _tenant_news(doc: dict[str, Any]) -> bool:
     """Whether the tenant's own subscribers get this alert: every alert about its usage, never
     an operators' ``system.*`` alert (a counter drift)."""
-    return bool(doc.get("tenant_id")) and not str(doc["type"]).startswith("system.")
+    return bool(doc.get("tenant_id")) and not for_operators(str(doc["type"]))
 
 
 @dataclass

@@ -11,7 +11,9 @@ from tollgate.domain.errors import FieldError, NotFound, ValidationFailed
 
 from .ports import AlertStore, Clock, NotificationPage
 
-ALERT_TYPES: tuple[str, ...] = tuple(t.value for t in AlertType)
+NOTIFICATION_TYPES: tuple[str, ...] = tuple(t.value for t in AlertType)
+"""Every alert type a notification can have (``system.*`` included), unlike
+``alert_types.ALERT_TYPES``, the ones a tenant can subscribe to."""
 MAX_PAGE = 100
 
 
@@ -24,9 +26,9 @@ class NotificationService:
     ) -> NotificationPage:
         """Newest first; ``tenant`` None lists every tenant's (an admin's feed). ValueError for a
         cursor this list did not issue."""
-        if type_ is not None and type_ not in ALERT_TYPES:
+        if type_ is not None and type_ not in NOTIFICATION_TYPES:
             raise ValidationFailed(
-                f"unknown alert type {type_!r}", [FieldError("type", f"must be one of {', '.join(ALERT_TYPES)}")]
+                f"unknown alert type {type_!r}", [FieldError("type", f"must be one of {', '.join(NOTIFICATION_TYPES)}")]
             )
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed("limit out of range", [FieldError("limit", f"must be 1 to {MAX_PAGE}")])

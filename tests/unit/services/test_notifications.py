@@ -12,7 +12,7 @@ from tests.alert_docs import alert_doc
 from tests.fakes.world import World
 from tollgate.domain.alerts import AlertType
 from tollgate.domain.errors import NotFound, ValidationFailed
-from tollgate.services.notifications import ALERT_TYPES
+from tollgate.services.notifications import NOTIFICATION_TYPES
 
 from .conftest import fields_of
 
@@ -34,7 +34,7 @@ def ids(page) -> list[tuple[str, str]]:
 
 
 def test_the_one_list_of_alert_types():
-    assert ALERT_TYPES == ("usage.threshold_reached", "billing.over_limit", "system.counter_drift")
+    assert NOTIFICATION_TYPES == ("usage.threshold_reached", "billing.over_limit", "system.counter_drift")
     assert AlertType("system.counter_drift") is AlertType.SYSTEM_COUNTER_DRIFT
 
 
