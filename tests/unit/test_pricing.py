@@ -80,7 +80,7 @@ METERS = {
     "calls": (Aggregation.COUNT, ()),
     "tokens": (Aggregation.SUM, ("model", "region")),
     "amount": (Aggregation.SUM, ()),
-    "peak": (Aggregation.MAX, ()),
+    "peak": (Aggregation.MAX, ("zone",)),
 }
 
 
@@ -101,7 +101,7 @@ def test_a_valid_plan_of_charges_parses_and_round_trips():
         },
         {"meter": "tokens", "model": "per_unit", "filter": {"model": "mini"}, "unit_amount": 0.001},
         {"meter": "tokens", "model": "per_unit", "unit_amount": 0.002},
-        {"meter": "amount", "model": "percentage", "rate": 2.9, "fixed_amount": 0.3},
+        {"meter": "amount", "model": "percentage", "rate": 2.9, "fixed_amount": 0.3, "events_meter": "calls"},
         {"meter": "peak", "model": "package", "package_size": 10, "package_amount": 5},
     ]
     charges = parse_charges(raw, METERS)
@@ -114,12 +114,28 @@ def test_a_valid_plan_of_charges_parses_and_round_trips():
         Model.PACKAGE,
     ]
     assert charges[1].filter == ("model", "gpt-4o") and charges[1].tiers[1].up_to is None
+    assert charges[4].events_meter == "calls"
     assert parse_charges([c.as_dict() for c in charges], METERS) == charges
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
+        (
+            [{"meter": "amount", "model": "percentage", "rate": 1, "fixed_amount": "0.30"}],
+            ["charges[0].events_meter"],
+        ),
+        (
+            [{"meter": "amount", "model": "percentage", "rate": 1, "fixed_amount": 1, "events_meter": "amount"}],
+            ["charges[0].events_meter"],
+        ),
+        (
+            [
+                {"meter": "peak", "model": "per_unit", "unit_amount": 1},
+                {"meter": "peak", "model": "per_unit", "unit_amount": 1, "filter": {"zone": "eu"}},
+            ],
+            ["charges[0].filter"],
+        ),
         ([{"meter": "nope", "model": "per_unit", "unit_amount": 1}], ["charges[0].meter"]),
         ([{"meter": "calls", "model": "flat", "unit_amount": 1}], ["charges[0].model"]),
         ([{"meter": "calls", "model": "per_unit", "unit_amount": -1}], ["charges[0].unit_amount"]),

@@ -158,7 +158,14 @@ class ChargeIn(Strict):
     package_size: DecimalIn | None = Field(default=None, description="package: units per package, above 0.")
     package_amount: DecimalIn | None = None
     rate: DecimalIn | None = Field(default=None, description="percentage: a percent (2.9 is 2.9 %).")
-    fixed_amount: DecimalIn | None = Field(default=None, description="percentage: per event; default 0.")
+    fixed_amount: DecimalIn | None = Field(
+        default=None, description="percentage: per event, counted by `events_meter`; default 0."
+    )
+    events_meter: MeterKey | None = Field(
+        default=None,
+        description="percentage with a fixed_amount: a count meter of the same events (its period total is "
+        "the number of events; the counters keep a sum meter's sum, not its event count).",
+    )
     free_units: DecimalIn | None = Field(
         default=None, description="Units included: subtracted from the quantity before pricing; default 0."
     )
@@ -215,6 +222,7 @@ class ChargeOut(BaseModel):
     package_amount: DecimalText | None = None
     rate: DecimalText | None = None
     fixed_amount: DecimalText | None = None
+    events_meter: str | None = None
     free_units: DecimalText
     filter: dict[str, str] | None
 
@@ -228,7 +236,7 @@ class ChargeOut(BaseModel):
         elif c.model is Model.PACKAGE:
             out.package_size, out.package_amount = c.package_size, c.package_amount
         else:
-            out.rate, out.fixed_amount = c.rate, c.fixed_amount
+            out.rate, out.fixed_amount, out.events_meter = c.rate, c.fixed_amount, c.events_meter
         return out
 
 

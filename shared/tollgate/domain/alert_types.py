@@ -2,15 +2,17 @@
 tenants' subscriptions filter on. Pure; no AWS.
 
 The alert evaluator raises these; ``POST /v1/tenants/{id}/subscriptions`` accepts them in
-``types`` (its default is all of them). Later issues add ``invoice.*`` types here.
+``types`` (its default is all of them). ``invoice.ready`` is raised when an invoice is issued
+(``services.invoicing``).
 """
 
 from __future__ import annotations
 
 USAGE_THRESHOLD_REACHED = "usage.threshold_reached"
 BILLING_OVER_LIMIT = "billing.over_limit"
+INVOICE_READY = "invoice.ready"
 
-ALERT_TYPES: tuple[str, ...] = (USAGE_THRESHOLD_REACHED, BILLING_OVER_LIMIT)
+ALERT_TYPES: tuple[str, ...] = (USAGE_THRESHOLD_REACHED, BILLING_OVER_LIMIT, INVOICE_READY)
 """Every alert type a tenant can subscribe to, in the order the API lists them."""
 
 

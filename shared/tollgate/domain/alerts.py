@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import storage_keys as keys
-from .alert_types import BILLING_OVER_LIMIT, USAGE_THRESHOLD_REACHED
+from .alert_types import BILLING_OVER_LIMIT, INVOICE_READY, USAGE_THRESHOLD_REACHED
 from .numbers import json_number
 from .periods import LIFETIME_KEY, Window, parse_utc_key, window_end
 from .plans import Limit
@@ -41,6 +41,7 @@ class AlertType(str, Enum):
     THRESHOLD_REACHED = USAGE_THRESHOLD_REACHED
     OVER_LIMIT = BILLING_OVER_LIMIT
     SYSTEM_COUNTER_DRIFT = "system.counter_drift"  # the daily reconciliation's operator alert
+    INVOICE_READY = INVOICE_READY  # an invoice issued: its number, total and links
 
 
 def for_operators(alert_type: str) -> bool:
@@ -50,6 +51,7 @@ def for_operators(alert_type: str) -> bool:
 
 
 class Severity(str, Enum):
+    INFO = "info"  # invoice.ready
     WARNING = "warning"
     CRITICAL = "critical"
 
@@ -185,6 +187,9 @@ def alert_document(
 
 def subject(doc: dict[str, Any]) -> str:
     """An SNS Subject (under 100 characters, one line)."""
+    if doc["type"] == AlertType.INVOICE_READY.value:
+        text = f"Tollgate: invoice {doc['number']} for {doc['tenant_id']}: {doc['total']} {doc['currency']}"
+        return text if len(text) < 100 else text[:96] + "..."
     if doc["type"] == AlertType.SYSTEM_COUNTER_DRIFT.value:
         what = "counter drift"
     elif doc["type"] == AlertType.OVER_LIMIT.value:

@@ -10,6 +10,8 @@ A charge prices one meter's quantity over a billing period (or one value of one 
 - ``volume``: every unit at the tier the total reaches, plus that tier's flat amount.
 - ``package``: ``package_amount`` per started package of ``package_size`` units.
 - ``percentage``: ``rate`` percent of the meter's summed value, plus ``fixed_amount`` per event.
+  Counters keep sums, not event counts, so a fixed amount names ``events_meter``: a ``count``
+  meter of the same events, whose period total is the number of events.
 
 Every charge takes ``free_units``, subtracted from the quantity before pricing (for package,
 Lago's "first N free"). Amounts here are exact Decimals, unrounded: an invoice line rounds
@@ -61,6 +63,7 @@ class Charge:
     package_amount: Decimal = ZERO
     rate: Decimal = ZERO  # percent
     fixed_amount: Decimal = ZERO  # per event, percentage only
+    events_meter: str | None = None  # percentage with a fixed amount: the count meter of its events
     free_units: Decimal = ZERO
     filter: tuple[str, str] | None = None  # (dimension, value)
 
@@ -87,6 +90,7 @@ class Charge:
         else:
             out["rate"] = num(self.rate)
             out["fixed_amount"] = num(self.fixed_amount)
+            out["events_meter"] = self.events_meter
         out["free_units"] = num(self.free_units)
         out["filter"] = {self.filter[0]: self.filter[1]} if self.filter else None
         return out
@@ -116,6 +120,7 @@ class Charge:
                 for t in d.get("tiers") or ()
             ),
             filter=next(iter(flt.items())) if flt else None,
+            events_meter=d.get("events_meter"),
             **fields,
         )
 
@@ -293,7 +298,25 @@ def _model_fields(charge: Mapping[str, Any], model: Model, where: str, errors: _
     return {
         "rate": _amount(charge, "rate", where, errors, required=True),
         "fixed_amount": _amount(charge, "fixed_amount", where, errors),
+        "events_meter": charge.get("events_meter"),
     }
+
+
+def _check_events_meter(
+    charge: Charge, where: str, meters: Mapping[str, tuple[Aggregation, Sequence[str]]], errors: _Errors
+) -> None:
+    """A percentage charge's fixed amount per event needs the number of events: the period
+    total of a count meter (the counters keep a sum meter's sum, not how many events made it)."""
+    if charge.model is not Model.PERCENTAGE:
+        return
+    name = charge.events_meter
+    if name is None:
+        if charge.fixed_amount > 0:
+            errors.add(f"{where}.events_meter", "a fixed_amount per event needs the count meter of those events")
+        return
+    known = meters.get(name) if isinstance(name, str) else None
+    if known is None or known[0] is not Aggregation.COUNT:
+        errors.add(f"{where}.events_meter", f"must name a meter whose aggregation is count, not {name!r}")
 
 
 def parse_charges(raw: Any, meters: Mapping[str, tuple[Aggregation, Sequence[str]]]) -> tuple[Charge, ...]:
@@ -315,7 +338,7 @@ def parse_charges(raw: Any, meters: Mapping[str, tuple[Aggregation, Sequence[str
         charge = _charge(c, where, meters, errors)
         if charge is not None:
             charges.append((i, charge))
-    _check_overlaps(charges, errors)
+    _check_overlaps(charges, errors, meters)
     if errors.items:
         raise ValidationFailed("invalid charges", errors.items)
     return tuple(c for _, c in charges)
@@ -341,19 +364,31 @@ def _charge(
     flt = _filter(c.get("filter"), where, group_by, errors)
     if known is None or not isinstance(meter, str):
         return None
-    return Charge(meter=meter, model=model, free_units=free, filter=flt, **fields)
+    charge = Charge(meter=meter, model=model, free_units=free, filter=flt, **fields)
+    _check_events_meter(charge, where, meters, errors)
+    return charge
 
 
-def _check_overlaps(charges: Sequence[tuple[int, Charge]], errors: _Errors) -> None:
+def _check_overlaps(
+    charges: Sequence[tuple[int, Charge]], errors: _Errors, meters: Mapping[str, tuple[Aggregation, Sequence[str]]]
+) -> None:
     """Per meter: at most one unfiltered charge, and filtered charges on one dimension with
-    distinct values (filters on two dimensions could both match one event)."""
+    distinct values (filters on two dimensions could both match one event). An unfiltered
+    charge beside filtered ones prices the remainder, the total minus the filtered
+    quantities: exact for sum and count only (a maximum or a distinct count does not split)."""
     seen: dict[str, list[tuple[int, Charge]]] = {}
     for i, charge in charges:
         seen.setdefault(charge.meter, []).append((i, charge))
-    for same in seen.values():
+    for meter, same in seen.items():
         unfiltered = [i for i, c in same if c.filter is None]
         for i in unfiltered[1:]:
             errors.add(f"charges[{i}].filter", "another charge already prices this meter unfiltered")
+        additive = meters[meter][0] in (Aggregation.SUM, Aggregation.COUNT)
+        if unfiltered and not additive and len(unfiltered) < len(same):
+            errors.add(
+                f"charges[{unfiltered[0]}].filter",
+                "an unfiltered charge beside filtered ones prices what they leave: sum and count meters only",
+            )
         filtered = [(i, c.filter) for i, c in same if c.filter is not None]
         dimensions = {f[0] for _, f in filtered}
         values: set[str] = set()

@@ -34,7 +34,12 @@ def ids(page) -> list[tuple[str, str]]:
 
 
 def test_the_one_list_of_alert_types():
-    assert NOTIFICATION_TYPES == ("usage.threshold_reached", "billing.over_limit", "system.counter_drift")
+    assert NOTIFICATION_TYPES == (
+        "usage.threshold_reached",
+        "billing.over_limit",
+        "system.counter_drift",
+        "invoice.ready",
+    )
     assert AlertType("system.counter_drift") is AlertType.SYSTEM_COUNTER_DRIFT
 
 

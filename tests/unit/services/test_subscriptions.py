@@ -10,7 +10,7 @@ import pytest
 
 from tests.fakes.subscriptions import FakeChannels, FakeSubscriptionStore, FakeTenantAlertTopics
 from tests.fakes.world import World
-from tollgate.domain.alert_types import ALERT_TYPES, BILLING_OVER_LIMIT, USAGE_THRESHOLD_REACHED
+from tollgate.domain.alert_types import ALERT_TYPES, BILLING_OVER_LIMIT
 from tollgate.domain.errors import Conflict, NotFound, ValidationFailed
 from tollgate.domain.subscriptions import Protocol, Status
 from tollgate.services.ports import EndpointRejected
@@ -51,7 +51,7 @@ def test_a_subscription_gets_the_tenants_topic_and_a_type_filter(service, store,
 def test_without_types_every_type_and_no_filter_policy(service, channels):
     everything = service.create("acme", Protocol.EMAIL, "a@acme.example")
     assert everything.types is None and channels.subscriptions[everything.subscription_arn].filter_policy == {}
-    reversed_types = [BILLING_OVER_LIMIT, USAGE_THRESHOLD_REACHED]
+    reversed_types = list(reversed(ALERT_TYPES))
     named = service.create("acme", Protocol.EMAIL, "b@acme.example", reversed_types)
     assert named.types == ALERT_TYPES  # named types are kept, in a fixed order, as a filter
     assert channels.subscriptions[named.subscription_arn].filter_policy == {"type": list(ALERT_TYPES)}
