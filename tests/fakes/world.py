@@ -22,12 +22,15 @@ from tollgate.domain.plans import ApiRateLimit
 from tollgate.services.activity import ActivityRecorder
 from tollgate.services.alerts import AlertEvaluator, AlertService, Evaluation, RealTimeAlerts
 from tollgate.services.audit import AuditService
+from tollgate.services.billing_catalog import BillingCatalogService
 from tollgate.services.catalog import CONFIG_TTL_S, Catalog
 from tollgate.services.consume import ConsumeService, KnownCounters
 from tollgate.services.count_usage import CountUsage
 from tollgate.services.events_log import EventsLogService
 from tollgate.services.health import HealthService
 from tollgate.services.ingest import IngestService
+from tollgate.services.invoice_runs import InvoiceRuns
+from tollgate.services.invoicing import InvoiceCalculator, InvoiceService, InvoiceSettings
 from tollgate.services.keys import KeyService
 from tollgate.services.meters import MeterService
 from tollgate.services.notifications import NotificationService
@@ -42,14 +45,16 @@ from tollgate.services.usage import UsageService
 
 from .activity import FakeActivityIndex
 from .alerts import FakeAlertStore
+from .billing_catalog import FakeBillingCatalog
 from .clock import FakeClock
 from .counter_store import FakeCounterStore
 from .counters import FakeCounterReader
 from .day_sources import FakeDaySources
 from .event_ledger import FakeEventLedger
 from .health import FakeHealthStore
+from .invoices import FakeInvoiceStore
 from .logs import FakeQuarantineLog, FakeRawEventLog
-from .outbox import FakeNotifier
+from .outbox import FakeBlobStore, FakeNotifier
 from .queues import FakeQueueMonitor, FakeUsageQueue
 from .ratelimit import FakeBucketStore
 from .repos import (
@@ -88,6 +93,10 @@ class Stores:
     tenant_topics: FakeTenantAlertTopics = field(default_factory=FakeTenantAlertTopics)
     health_store: FakeHealthStore = field(default_factory=FakeHealthStore)
     activity_index: FakeActivityIndex = field(default_factory=FakeActivityIndex)
+    invoice_store: FakeInvoiceStore = field(default_factory=FakeInvoiceStore)
+    invoice_queue: FakeUsageQueue = field(default_factory=FakeUsageQueue)
+    blobs: FakeBlobStore = field(default_factory=FakeBlobStore)
+    billing_store: FakeBillingCatalog = field(init=False)
     event_ledger: FakeEventLedger = field(init=False)  # on the counter store's markers and counters
     day_sources: FakeDaySources = field(init=False)  # on the ledger's log, counters and markers
     tenant_repo: FakeTenantRepository = field(init=False)
@@ -98,6 +107,7 @@ class Stores:
         self.tenant_repo = FakeTenantRepository(self.audit_log)
         self.plan_repo = FakePlanRepository(self.audit_log)
         self.overrides_repo = FakeOverridesRepository(self.audit_log)
+        self.billing_store = FakeBillingCatalog(self.audit_log)
         self.event_ledger = FakeEventLedger(self.counter_store.markers, self.counter_store.counters)
         self.day_sources = FakeDaySources(
             self.event_ledger.log, self.counter_store.counters, self.counter_store.markers
@@ -151,6 +161,22 @@ class World:
         self.reconcile = ReconcileService(
             s.activity_index, self.catalog, s.day_sources, self.alerts, s.clock, workers=1, pause_s=0.0
         )
+        self.billing_catalog = BillingCatalogService(s.billing_store, s.tenant_repo, s.clock)
+        self.invoice_settings = InvoiceSettings(number_prefix="TG", seller_country="FR")
+        self.invoice_calculator = InvoiceCalculator(
+            self.catalog, s.counter_reader, self.billing_catalog, self.invoice_settings
+        )
+        self.invoices = InvoiceService(
+            self.invoice_calculator,
+            s.invoice_store,
+            self.catalog,
+            s.blobs,
+            self.alerts,
+            lambda doc: f"<html>{doc['number']} {doc['total']}</html>",
+            s.clock,
+            self.invoice_settings,
+        )
+        self.invoice_runs = InvoiceRuns(s.invoice_store, s.tenant_repo, self.invoices, s.invoice_queue, s.clock)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
 

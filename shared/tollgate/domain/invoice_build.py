@@ -210,3 +210,15 @@ def document(header: Header, tenant: Tenant, plan: Plan, totals: Totals, tax: Ta
         "issued_at": _at(header.issued_at),
         "due_at": _at(header.due_at),
     }
+
+
+def bill_to_lines(doc: Mapping[str, Any]) -> list[str]:
+    """The bill-to block of the HTML invoice: name, address lines, tax id."""
+    bill_to = doc.get("bill_to") or {}
+    address = bill_to.get("billing_address") or {}
+    city = " ".join(p for p in (address.get("postal_code"), address.get("city")) if p)
+    lines = [bill_to.get("name"), address.get("line1"), address.get("line2"), city, address.get("region")]
+    lines.append(address.get("country"))
+    if bill_to.get("tax_id"):
+        lines.append(f"Tax ID: {bill_to['tax_id']}")
+    return [str(line) for line in lines if line]

@@ -6,7 +6,7 @@ root (``tollgate.wiring``) decides which implementation a service gets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.decisions import DecisionDoc
     from tollgate.domain.discounts import Discount
     from tollgate.domain.health import TenantHealth
+    from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice
     from tollgate.domain.plans import Limit, Plan
     from tollgate.domain.quota import Status
     from tollgate.domain.ratelimit import LeaseWrite
@@ -401,6 +402,62 @@ class BlobStore(Protocol):
 
     def link(self, key: str, expires_in_s: int) -> str:
         """A time-limited HTTPS link to the object, for a tenant to open."""
+
+
+# ------------------------------------------------------------------ invoices
+class InvoiceStore(Protocol):
+    """Invoices, their gap-free number sequence and invoice runs (the invoices table)."""
+
+    def get(self, invoice_id: str, consistent: bool = False) -> StoredInvoice | None: ...
+    def create_draft(self, inv: StoredInvoice) -> bool:
+        """Put a new draft; False when the id exists (whatever its state)."""
+        ...
+
+    def replace_draft(self, inv: StoredInvoice, expected_version: int) -> bool:
+        """Write ``inv`` at version ``expected_version + 1`` if the stored invoice is still a
+        draft at ``expected_version``; False otherwise."""
+        ...
+
+    def issue(
+        self,
+        invoice_id: str,
+        prefix: str,
+        make: Callable[[str, datetime], dict[str, Any]],
+        now: Callable[[], datetime],
+    ) -> StoredInvoice:
+        """Issue a draft with the next number of ``prefix``: ``make(number, issued_at)`` gives
+        the final document, and the sequence's step and the invoice's write are one
+        transaction (no gap, no duplicate). An issued invoice is returned as stored."""
+        ...
+
+    def mark_delivered(self, invoice_id: str) -> None: ...
+    def undelivered(self, limit: int) -> list[StoredInvoice]:
+        """Issued invoices whose documents or invoice.ready are not done."""
+        ...
+
+    def drafts_due(self, now: datetime, limit: int) -> list[StoredInvoice]:
+        """Drafts whose grace ended (``finalize_after <= now``)."""
+        ...
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None,
+        status: InvoiceStatus | None,
+        period: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[StoredInvoice], str | None]:
+        """Newest period first; ValueError for a cursor that is not this store's."""
+        ...
+
+    def create_run(self, run: InvoiceRun) -> bool: ...
+    def get_run(self, run_id: str, consistent: bool = False) -> InvoiceRun | None: ...
+    def set_run_expected(self, run_id: str, expected: int) -> None: ...
+    def record_outcome(self, run_id: str, tenant_id: str, outcome: str, error: str | None = None) -> None:
+        """Once per (run, tenant): ``invoiced``, ``skipped`` or ``failed``; a success replaces a
+        failure, never the reverse."""
+        ...
 
 
 # ------------------------------------------------------------------ alert delivery to tenants

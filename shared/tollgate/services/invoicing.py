@@ -1,0 +1,312 @@
+"""Invoices: compute one from the counters, keep it as a draft through the grace period,
+issue it with a gap-free number, deliver its documents and its ``invoice.ready``.
+
+- ``InvoiceCalculator`` reads what a plan prices (one counter query per charged meter and per
+  filtered dimension) and calls ``domain.invoice_build``: the draft, the issued invoice and the
+  upcoming preview are one computation.
+- ``InvoiceService`` keeps the lifecycle: ``bill`` makes or refreshes the draft of an ended
+  period (idempotent: the invoice id is a function of tenant and period); ``finalize``
+  recomputes it from the counters and issues it, the number taken in the same transaction
+  (``InvoiceStore.issue``); ``deliver`` writes the JSON and HTML documents to S3 at keys
+  fixed by the invoice and raises ``invoice.ready`` through the alert service (stored once,
+  published once, the alert id a function of the invoice id), then marks the invoice
+  delivered. A crash between issue and delivered leaves it in the store's undelivered index,
+  which the hourly job finishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tollgate.domain import invoice_build, periods
+from tollgate.domain import storage_keys as keys
+from tollgate.domain.alert_types import INVOICE_READY
+from tollgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from tollgate.domain.invoice_build import Header, PeriodUsage
+from tollgate.domain.invoices import InvoiceStatus, StoredInvoice, invoice_id, period_bounds, period_of
+from tollgate.domain.periods import Window
+from tollgate.domain.records import Tenant
+from tollgate.domain.tax import applicable_rates
+from tollgate.domain.usage_query import cell_value, total
+
+from .alerts import AlertService
+from .billing_catalog import BillingCatalogService
+from .catalog import Catalog
+from .ports import BlobStore, Clock, CounterReader, InvoiceStore
+
+HtmlRenderer = Callable[[dict[str, Any]], str]
+"""The invoice JSON to its HTML page (``adapters.invoice_html``)."""
+
+
+@dataclass(frozen=True)
+class InvoiceSettings:
+    number_prefix: str = "TG"
+    grace: timedelta = timedelta(hours=24)
+    net_days: int = 30
+    link_ttl: timedelta = timedelta(days=7)
+    seller_country: str = "US"
+
+
+class InvoiceCalculator:
+    def __init__(
+        self, catalog: Catalog, reader: CounterReader, billing: BillingCatalogService, settings: InvoiceSettings
+    ) -> None:
+        self._catalog, self._reader, self._billing, self._settings = catalog, reader, billing, settings
+
+    def usage(self, tenant: Tenant, start: datetime, wanted: tuple[set[str], set[tuple[str, str]]]) -> PeriodUsage:
+        """The month counters of ``wanted`` (``invoice_build.needed``): one query per meter and
+        per filtered (meter, dimension)."""
+        key = periods.utc_key(start)
+        meters, groups = wanted
+        totals: dict[str, Decimal | None] = {}
+        for m in sorted(meters):
+            meter = self._catalog.meter(m)
+            if meter is None:
+                continue  # deleted since the plan was priced: nothing counted
+            cells = self._reader.totals(keys.total_pk(tenant.id, m, Window.MONTH), key, key)
+            totals[m] = total(cells, meter.aggregation)
+        values: dict[tuple[str, str], dict[str, Decimal]] = {}
+        for m, dim in sorted(groups):
+            meter = self._catalog.meter(m)
+            cells = self._reader.groups(keys.group_pk(tenant.id, m, Window.MONTH, dim), key, key)
+            if meter is not None:
+                values[(m, dim)] = {c.group: cell_value(c, meter.aggregation) for c in cells if c.group is not None}
+        return PeriodUsage(totals, values)
+
+    def compute(
+        self, tenant: Tenant, period: str, header: Callable[[datetime, datetime], Header], *, first: bool
+    ) -> dict[str, Any] | None:
+        """The invoice JSON of ``tenant`` for ``period``, or None: no plan, or nothing to bill."""
+        plan = self._catalog.plan(tenant.plan) if tenant.plan else None
+        if plan is None:
+            return None
+        start, end = period_bounds(period, periods.zone(tenant.timezone))
+        discounts = self._billing.discounts_for(tenant.id)
+        usage = self.usage(tenant, start, invoice_build.needed(plan, discounts))
+        h = header(start, end)
+        if h.status != InvoiceStatus.UPCOMING.value and invoice_build.nothing_to_bill(plan, usage):
+            return None
+        tax = applicable_rates(
+            self._billing.tax_rates(),
+            tenant.billing_address,
+            tenant.tax_id,
+            tenant.tax_exempt,
+            self._settings.seller_country,
+        )
+        meters = {c.meter: m for c in plan.charges if (m := self._catalog.meter(c.meter)) is not None}
+        totals = invoice_build.compute(
+            plan,
+            meters,
+            usage,
+            discounts=discounts,
+            tax=tax,
+            period_start=start,
+            period_end=end,
+            first_invoice=first,
+        )
+        return invoice_build.document(h, tenant, plan, totals, tax)
+
+
+def ready_alert_id(inv_id: str) -> str:
+    return "al_" + hashlib.blake2b(f"{inv_id}\x00{INVOICE_READY}".encode(), digest_size=12).hexdigest()
+
+
+def document_key(inv: StoredInvoice, extension: str) -> str:
+    """Where an issued invoice's documents live: fixed by the invoice, so a retry overwrites
+    the same objects with the same bytes."""
+    return f"invoices/{inv.tenant_id}/{inv.period}/{inv.number}.{extension}"
+
+
+class InvoiceService:
+    def __init__(
+        self,
+        calculator: InvoiceCalculator,
+        store: InvoiceStore,
+        catalog: Catalog,
+        blobs: BlobStore,
+        alerts: AlertService,
+        render: HtmlRenderer,
+        clock: Clock,
+        settings: InvoiceSettings,
+    ) -> None:
+        self._calc, self._store, self._catalog, self._blobs = calculator, store, catalog, blobs
+        self._alerts, self._render, self._clock, self._settings = alerts, render, clock, settings
+
+    # ---------------------------------------------------------------- reading
+    def _tenant(self, tenant_id: str) -> Tenant:
+        tenant = self._catalog.tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        return tenant
+
+    def get(self, inv_id: str, tenant_scope: str | None = None) -> StoredInvoice:
+        """``tenant_scope``: a tenant key sees its own invoices only (404 for the others)."""
+        inv = self._store.get(inv_id)
+        if inv is None or (tenant_scope is not None and inv.tenant_id != tenant_scope):
+            raise NotFound(f"invoice {inv_id!r} not found")
+        return inv
+
+    def list_invoices(
+        self, *, tenant_id: str | None, status: InvoiceStatus | None, period: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[StoredInvoice], str | None]:
+        return self._store.list(tenant_id=tenant_id, status=status, period=period, limit=limit, cursor=cursor)
+
+    def download_link(self, inv_id: str, fmt: str, tenant_scope: str | None = None) -> str:
+        inv = self.get(inv_id, tenant_scope)
+        if inv.status is not InvoiceStatus.ISSUED:
+            raise Conflict(f"invoice {inv_id!r} is a draft: it has no documents until it is issued")
+        if not inv.delivered:
+            self.deliver(inv)
+        return self._blobs.link(document_key(inv, fmt), int(self._settings.link_ttl.total_seconds()))
+
+    def upcoming(self, tenant_id: str) -> dict[str, Any]:
+        """The current period so far, computed as the invoice will be: status ``upcoming``."""
+        tenant = self._tenant(tenant_id)
+        if tenant.plan is None:
+            raise Conflict(f"tenant {tenant_id!r} has no plan: nothing is billed")
+        period = period_of(self._clock.now(), periods.zone(tenant.timezone))
+        doc = self._calc.compute(
+            tenant, period, lambda s, e: Header(None, InvoiceStatus.UPCOMING.value, s, e), first=self._first(tenant)
+        )
+        assert doc is not None  # a preview is computed even with nothing to bill
+        return doc
+
+    def _first(self, tenant: Tenant) -> bool:
+        issued, _ = self._store.list(
+            tenant_id=tenant.id, status=InvoiceStatus.ISSUED, period=None, limit=1, cursor=None
+        )
+        return not issued
+
+    # ---------------------------------------------------------------- billing
+    def check_ended(self, tenant: Tenant, period: str) -> None:
+        _, end = period_bounds(period, periods.zone(tenant.timezone))
+        if self._clock.now() < end:
+            raise ValidationFailed(
+                f"period {period} has not ended for tenant {tenant.id!r}",
+                [FieldError("period", f"ends {end.isoformat()} in the tenant's zone; only ended periods are billed")],
+            )
+
+    def bill(self, tenant_id: str, period: str, run_id: str | None = None) -> str:
+        """Make or refresh the draft of ``period``: ``invoiced`` (a draft made, refreshed or
+        already issued) or ``skipped`` (no plan, or nothing to bill). Idempotent."""
+        tenant = self._tenant(tenant_id)
+        self.check_ended(tenant, period)
+        inv_id = invoice_id(tenant.id, period)
+        existing = self._store.get(inv_id, consistent=True)
+        if existing is not None and existing.status is not InvoiceStatus.DRAFT:
+            return "invoiced"
+        doc = self._calc.compute(
+            tenant, period, lambda s, e: Header(inv_id, InvoiceStatus.DRAFT.value, s, e), first=self._first(tenant)
+        )
+        if doc is None:
+            return "skipped"
+        now = self._clock.now()
+        if existing is None:
+            _, end = period_bounds(period, periods.zone(tenant.timezone))
+            draft = StoredInvoice(
+                id=inv_id,
+                tenant_id=tenant.id,
+                period=period,
+                status=InvoiceStatus.DRAFT,
+                currency=doc["currency"],
+                doc=doc,
+                created_at=now,
+                updated_at=now,
+                finalize_after=end + self._settings.grace,
+                run_id=run_id,
+            )
+            if self._store.create_draft(draft):
+                return "invoiced"
+            existing = self._store.get(inv_id, consistent=True)  # another run made it first
+            if existing is None or existing.status is not InvoiceStatus.DRAFT:
+                return "invoiced"
+        if existing.doc != doc:
+            self._store.replace_draft(existing.replaced(doc=doc, updated_at=now), existing.version)
+        return "invoiced"
+
+    def finalize(self, inv_id: str) -> StoredInvoice:
+        """Recompute the draft from the counters and issue it with the next number (one
+        transaction); deliver its documents. An issued invoice is returned as it is."""
+        inv = self._store.get(inv_id, consistent=True)
+        if inv is None:
+            raise NotFound(f"invoice {inv_id!r} not found")
+        if inv.status is InvoiceStatus.DRAFT:
+            draft, tenant = inv, self._tenant(inv.tenant_id)
+            first = self._first(tenant)
+
+            def make(number: str, issued_at: datetime) -> dict[str, Any]:
+                due = issued_at + timedelta(days=self._settings.net_days)
+                doc = self._calc.compute(
+                    tenant,
+                    draft.period,
+                    lambda s, e: Header(draft.id, InvoiceStatus.ISSUED.value, s, e, number, issued_at, due),
+                    first=first,
+                )
+                return doc if doc is not None else _reissued(draft.doc, number, issued_at, due)
+
+            inv = self._store.issue(inv.id, self._settings.number_prefix, make, self._clock.now)
+        if not inv.delivered:
+            self.deliver(inv)
+        return inv
+
+    def deliver(self, inv: StoredInvoice) -> None:
+        """Documents to S3, then ``invoice.ready`` (once: its alert id is the invoice's), then
+        delivered. Every step repeats safely."""
+        tenant = self._catalog.tenant(inv.tenant_id)
+        body = json.dumps(inv.doc, indent=2, sort_keys=True).encode()
+        self._blobs.put(document_key(inv, "json"), body, "application/json")
+        html = self._render(inv.doc)
+        self._blobs.put(document_key(inv, "html"), html.encode(), "text/html; charset=utf-8")
+        ttl = int(self._settings.link_ttl.total_seconds())
+        self._alerts.raise_(
+            [
+                {
+                    "id": ready_alert_id(inv.id),
+                    "type": INVOICE_READY,
+                    "severity": "info",
+                    "tenant_id": inv.tenant_id,
+                    "tenant_name": tenant.name if tenant is not None else None,
+                    "invoice_id": inv.id,
+                    "number": inv.number,
+                    "period": inv.period,
+                    "currency": inv.currency,
+                    "total": inv.doc.get("total"),
+                    "due_at": inv.doc.get("due_at"),
+                    "links": {
+                        "html": self._blobs.link(document_key(inv, "html"), ttl),
+                        "json": self._blobs.link(document_key(inv, "json"), ttl),
+                        "expires_at": (self._clock.now() + self._settings.link_ttl).isoformat(),
+                    },
+                    "occurred_at": self._clock.now()
+                    .astimezone(periods.zone(tenant.timezone) if tenant else None)
+                    .isoformat(),
+                }
+            ]
+        )
+        self._store.mark_delivered(inv.id)
+
+    def finish_due(self, limit: int = 100) -> tuple[list[str], list[str]]:
+        """The hourly job's second duty: drafts past their grace to finalize, and issued
+        invoices a crash left undelivered. Returns (due draft ids, undelivered ids) for the
+        caller to fan out."""
+        now = self._clock.now()
+        due = [i.id for i in self._store.drafts_due(now, limit)]
+        undelivered = [i.id for i in self._store.undelivered(limit)]
+        return due, undelivered
+
+
+def _reissued(doc: dict[str, Any], number: str, issued_at: datetime, due: datetime) -> dict[str, Any]:
+    """A draft whose plan was removed since: issue what the draft says."""
+    return {
+        **doc,
+        "number": number,
+        "status": InvoiceStatus.ISSUED.value,
+        "issued_at": issued_at.isoformat(),
+        "due_at": due.isoformat(),
+    }

@@ -1,0 +1,155 @@
+"""``InvoiceStore`` in memory, with the adapter's semantics (tests/integration/
+test_invoice_store.py runs the same contract on both), thread-safe. ``before_issue`` and
+``after_issue`` let a test break the numbering transaction on either side of its commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, format_number
+
+from ._paging import page
+
+MAX_FAILURES = 10
+
+
+class FakeInvoiceStore:
+    def __init__(self) -> None:
+        self.invoices: dict[str, StoredInvoice] = {}
+        self.sequences: dict[str, int] = {}
+        self.runs: dict[str, InvoiceRun] = {}
+        self.outcomes: dict[tuple[str, str], str] = {}
+        self.before_issue: Callable[[], None] | None = None
+        self.after_issue: Callable[[], None] | None = None
+        self._lock = threading.RLock()
+
+    def get(self, invoice_id: str, consistent: bool = False) -> StoredInvoice | None:
+        return self.invoices.get(invoice_id)
+
+    def create_draft(self, inv: StoredInvoice) -> bool:
+        with self._lock:
+            if inv.id in self.invoices:
+                return False
+            self.invoices[inv.id] = inv
+            return True
+
+    def replace_draft(self, inv: StoredInvoice, expected_version: int) -> bool:
+        with self._lock:
+            stored = self.invoices.get(inv.id)
+            if stored is None or stored.status is not InvoiceStatus.DRAFT or stored.version != expected_version:
+                return False
+            self.invoices[inv.id] = replace(inv, version=expected_version + 1)
+            return True
+
+    def issue(
+        self,
+        invoice_id: str,
+        prefix: str,
+        make: Callable[[str, datetime], dict[str, Any]],
+        now: Callable[[], datetime],
+    ) -> StoredInvoice:
+        stored = self.invoices.get(invoice_id)
+        if stored is None:
+            raise LookupError(invoice_id)
+        if stored.status is InvoiceStatus.ISSUED:
+            return stored
+        seq = self.sequences.get(prefix, 0)
+        number, at = format_number(prefix, seq + 1), now()
+        doc = make(number, at)
+        if self.before_issue is not None:
+            self.before_issue()
+        with self._lock:
+            current = self.invoices[invoice_id]
+            if current.status is InvoiceStatus.ISSUED:
+                return current
+            if self.sequences.get(prefix, 0) != seq:
+                return self.issue(invoice_id, prefix, make, now)  # lost the race: next number
+            self.sequences[prefix] = seq + 1
+            issued = replace(
+                current,
+                status=InvoiceStatus.ISSUED,
+                number=number,
+                issued_at=at,
+                doc=doc,
+                finalize_after=None,
+                updated_at=at,
+                delivered=False,
+            )
+            self.invoices[invoice_id] = issued
+        if self.after_issue is not None:
+            self.after_issue()
+        return issued
+
+    def mark_delivered(self, invoice_id: str) -> None:
+        with self._lock:
+            self.invoices[invoice_id] = replace(self.invoices[invoice_id], delivered=True)
+
+    def undelivered(self, limit: int) -> list[StoredInvoice]:
+        found = [i for i in self.invoices.values() if i.status is InvoiceStatus.ISSUED and not i.delivered]
+        return sorted(found, key=lambda i: i.id)[:limit]
+
+    def drafts_due(self, now: datetime, limit: int) -> list[StoredInvoice]:
+        due = [
+            i
+            for i in self.invoices.values()
+            if i.status is InvoiceStatus.DRAFT and i.finalize_after is not None and i.finalize_after <= now
+        ]
+        return sorted(due, key=lambda i: (i.finalize_after, i.id))[:limit]
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None,
+        status: InvoiceStatus | None,
+        period: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[StoredInvoice], str | None]:
+        found = [
+            i
+            for i in self.invoices.values()
+            if (tenant_id is None or i.tenant_id == tenant_id)
+            and (status is None or i.status is status)
+            and (period is None or i.period == period)
+        ]
+        scope = f"invoices|{tenant_id}|{status.value if status else None}|{period}"
+        return page(found, lambda i: f"{i.period}#{i.tenant_id}#{i.id}", limit, cursor, scope, newest_first=True)
+
+    # ---------------------------------------------------------------- runs
+    def create_run(self, run: InvoiceRun) -> bool:
+        with self._lock:
+            if run.id in self.runs:
+                return False
+            self.runs[run.id] = run
+            return True
+
+    def get_run(self, run_id: str, consistent: bool = False) -> InvoiceRun | None:
+        return self.runs.get(run_id)
+
+    def set_run_expected(self, run_id: str, expected: int) -> None:
+        with self._lock:
+            self.runs[run_id] = replace(self.runs[run_id], expected=expected)
+
+    def record_outcome(self, run_id: str, tenant_id: str, outcome: str, error: str | None = None) -> None:
+        with self._lock:
+            before = self.outcomes.get((run_id, tenant_id))
+            if before == outcome or (before in ("invoiced", "skipped") and outcome == "failed"):
+                return
+            if before is not None and before != "failed":
+                return  # a success is final
+            self.outcomes[(run_id, tenant_id)] = outcome
+            run = self.runs[run_id]
+            counts = {"invoiced": run.invoices, "skipped": run.skipped, "failed": run.failed}
+            counts[outcome] += 1
+            if before == "failed":
+                counts["failed"] -= 1
+            failures = [f for f in run.failures if f["tenant_id"] != tenant_id]
+            if outcome == "failed" and len(failures) < MAX_FAILURES:
+                failures.append({"tenant_id": tenant_id, "error": error or ""})
+            self.runs[run_id] = replace(
+                run, invoices=counts["invoiced"], skipped=counts["skipped"], failed=counts["failed"], failures=failures
+            )
