@@ -14,11 +14,13 @@ from tollgate.domain.alerts import (
     alert_id,
     counter_window,
     crossings,
+    overage_cost,
     standing,
     subject,
 )
 from tollgate.domain.periods import Window, utc_key, window_start, zone
-from tollgate.domain.plans import Enforcement, Limit
+from tollgate.domain.plans import Enforcement, Limit, Plan
+from tollgate.domain.pricing import Charge, Model
 
 LIMIT = Limit("calls", Window.MONTH, Decimal(100), thresholds=(Decimal("0.5"), Decimal("0.8"), Decimal("1.0")))
 OVER = Trigger(AlertType.OVER_LIMIT, None)
@@ -146,3 +148,34 @@ def test_the_subject_is_one_line_under_100_characters():
     doc = {"tenant_id": "t" * 64, "meter": "m" * 64, "window": "month", "type": "billing.over_limit", "percent": 120}
     assert len(subject(doc)) < 100
     assert subject({**doc, "tenant_id": "acme", "meter": "calls"}) == "Tollgate: acme calls (month) over its limit"
+
+
+def _plan(*charges: Charge) -> Plan:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return Plan("pro", "Pro", (LIMIT,), None, at, at, currency="EUR", charges=charges)
+
+
+def test_over_limit_carries_the_overage_cost_when_a_per_unit_charge_starts_at_the_limit():
+    overage = Charge("calls", Model.PER_UNIT, unit_amount=Decimal("0.25"), free_units=Decimal(100))
+    start = window_start(datetime(2026, 11, 20, tzinfo=UTC), Window.MONTH, zone("UTC"))
+
+    def doc(plan: Plan | None, limit: Limit = LIMIT) -> dict:
+        return alert_document(
+            tenant="acme",
+            limit=limit,
+            window_key=utc_key(start),
+            trigger=OVER,
+            used=Decimal("112.5"),
+            tz=zone("UTC"),
+            occurred_at=datetime(2026, 11, 20, tzinfo=UTC),
+            plan=plan,
+        )
+
+    priced = doc(_plan(overage))
+    assert (priced["overage"], priced["overage_cost"], priced["currency"]) == (12.5, "3.13", "EUR")
+    assert "overage_cost" not in doc(None)
+    assert "overage_cost" not in doc(_plan(Charge("calls", Model.PER_UNIT, unit_amount=Decimal(1))))  # no free units
+    filtered = Charge("calls", Model.PER_UNIT, unit_amount=Decimal(1), free_units=Decimal(100), filter=("m", "x"))
+    assert "overage_cost" not in doc(_plan(filtered))
+    daily = Limit("calls", Window.DAY, Decimal(100))
+    assert overage_cost(_plan(overage), daily, Decimal(150)) is None  # invoices price months

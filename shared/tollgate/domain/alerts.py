@@ -31,7 +31,8 @@ from . import storage_keys as keys
 from .alert_types import BILLING_OVER_LIMIT, INVOICE_READY, USAGE_THRESHOLD_REACHED
 from .numbers import json_number
 from .periods import LIFETIME_KEY, Window, parse_utc_key, window_end
-from .plans import Limit
+from .plans import Limit, Plan
+from .pricing import Model, money_text, price
 
 
 class AlertType(str, Enum):
@@ -160,8 +161,10 @@ def alert_document(
     used: Decimal,
     tz: ZoneInfo,
     occurred_at: datetime,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
-    """The alert, the same JSON in SNS and in ``GET /v1/notifications``."""
+    """The alert, the same JSON in SNS and in ``GET /v1/notifications``. With the tenant's
+    ``plan``, an over_limit alert carries the overage's cost (``overage_cost``)."""
     span = Span.of(limit.window, window_key, tz)
     ratio = used / limit.limit if limit.limit > 0 else ONE
     doc: dict[str, Any] = {
@@ -182,7 +185,27 @@ def alert_document(
     }
     if trigger.type is AlertType.OVER_LIMIT:
         doc["overage"] = _text(used - limit.limit)
+        cost = overage_cost(plan, limit, used)
+        if cost is not None:
+            doc["overage_cost"], doc["currency"] = cost
     return doc
+
+
+def overage_cost(plan: Plan | None, limit: Limit, used: Decimal) -> tuple[str, str] | None:
+    """What the usage above a monthly limit costs, when the plan prices exactly that: an
+    unfiltered ``per_unit`` charge on the meter whose ``free_units`` equal the limit (usage
+    above the limit at the unit amount). The amount as invoice money text, and the currency."""
+    if plan is None or limit.window is not Window.MONTH:
+        return None
+    for charge in plan.charges:
+        if (
+            charge.meter == limit.meter
+            and charge.filter is None
+            and charge.model is Model.PER_UNIT
+            and charge.free_units == limit.limit
+        ):
+            return money_text(price(charge, used).amount, plan.currency), plan.currency
+    return None
 
 
 def subject(doc: dict[str, Any]) -> str:

@@ -84,6 +84,7 @@ class AlertSweep:
                         used=state.used,
                         tz=quotas.timezone,
                         occurred_at=now,
+                        plan=quotas.plan,
                     )
                 )
         return docs

@@ -33,7 +33,7 @@ from tollgate.domain.alerts import (
     limits_for,
     subject,
 )
-from tollgate.domain.plans import Limit
+from tollgate.domain.plans import Limit, Plan
 from tollgate.domain.quota import status_for
 
 from .catalog import Catalog
@@ -95,15 +95,18 @@ class AlertEvaluator:
                 continue
             tz = periods.zone(tenant.timezone)
             current = periods.utc_key(periods.window_start(now, window.window, tz)) == window.window_key
+            plan = self._catalog.plan(tenant.plan) if tenant.plan else None
             for limit in limits:
                 for trigger in crossings(limit, change.old, change.new):
-                    out.alerts.append(self._document(window.tenant, limit, window.window_key, trigger, change.new, tz))
+                    out.alerts.append(
+                        self._document(window.tenant, limit, window.window_key, trigger, change.new, tz, plan)
+                    )
                 if current and _level_moved(limit, change.old, change.new):
                     out.health.add(window.tenant)
         return out
 
     def _document(
-        self, tenant: str, limit: Limit, window_key: str, trigger: Trigger, used: Decimal, tz: Any
+        self, tenant: str, limit: Limit, window_key: str, trigger: Trigger, used: Decimal, tz: Any, plan: Plan | None
     ) -> dict[str, Any]:
         return alert_document(
             tenant=tenant,
@@ -113,6 +116,7 @@ class AlertEvaluator:
             used=used,
             tz=tz,
             occurred_at=self._clock.now(),
+            plan=plan,
         )
 
 

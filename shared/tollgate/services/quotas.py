@@ -64,6 +64,7 @@ class TenantQuotas:
     tenant: Tenant
     states: list[LimitState]
     timezone: ZoneInfo
+    plan: Plan | None = None  # the tenant's plan, for an overage's cost (domain.alerts)
 
 
 class QuotaService:
@@ -91,6 +92,7 @@ class QuotaService:
         now = self._clock.now()
         plans: dict[str, Plan | None] = {}
         planned: list[tuple[Tenant, list[Limit], ZoneInfo]] = []
+        tenant_plans: dict[str, Plan | None] = {}
         for tenant in tenants:
             plan = None
             if tenant.plan:
@@ -103,8 +105,11 @@ class QuotaService:
                 if meter is None or e.limit.meter == meter
             ]
             planned.append((tenant, limits, periods.zone(tenant.timezone)))
+            tenant_plans[tenant.id] = plan
         wanted = [counter_key(t.id, lim, bounds(now, lim.window, tz).start) for t, lims, tz in planned for lim in lims]
         values: dict[CounterKey, CounterValue] = {}
         for i in range(0, len(wanted), MAX_KEYS_PER_READ):
             values.update(self._counters.read(None, wanted[i : i + MAX_KEYS_PER_READ])[1])
-        return [TenantQuotas(t, states_for(t.id, lims, now, tz, values), tz) for t, lims, tz in planned]
+        return [
+            TenantQuotas(t, states_for(t.id, lims, now, tz, values), tz, tenant_plans[t.id]) for t, lims, tz in planned
+        ]

@@ -198,3 +198,25 @@ def test_a_crossing_in_the_current_window_refreshes_the_tenants_health(world):
     world.real_time_alerts.handle(record("acme", Window.MONTH, month(world), 0, 95))
     health = world.health.of("acme")
     assert (health.status.value, health.has_overages) == ("warning", False)
+
+
+def test_over_limit_carries_the_cost_of_the_overage_on_a_plan_that_prices_it():
+    world = World()
+    add_meter(world, "calls")
+    world.plans.put_plan(
+        "metered",
+        "Metered",
+        [Limit("calls", Window.MONTH, Decimal(100), thresholds=())],
+        None,
+        actor="key_admin",
+        charges=[{"meter": "calls", "model": "per_unit", "unit_amount": "0.02", "free_units": 100}],
+    )
+    add_tenant(world, "acme", timezone="Europe/Paris", plan="metered")
+    world.real_time_alerts.handle(record("acme", Window.MONTH, month(world), 90, 150))
+    (alert,) = [p.event for p in world.stores.notifier.published]
+    assert (alert["type"], alert["overage"], alert["overage_cost"], alert["currency"]) == (
+        "billing.over_limit",
+        50,
+        "1.00",
+        "USD",
+    )
