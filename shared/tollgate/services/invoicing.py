@@ -21,24 +21,21 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from tollgate.domain import invoice_build, periods
-from tollgate.domain import storage_keys as keys
 from tollgate.domain.alert_types import INVOICE_READY
 from tollgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from tollgate.domain.invoice_build import Header, PeriodUsage
 from tollgate.domain.invoices import InvoiceStatus, StoredInvoice, invoice_id, period_bounds, period_of
-from tollgate.domain.periods import Window
 from tollgate.domain.records import Tenant
 from tollgate.domain.tax import applicable_rates
-from tollgate.domain.usage_query import cell_value, total
 
 from .alerts import AlertService
 from .billing_catalog import BillingCatalogService
 from .catalog import Catalog
-from .ports import BlobStore, Clock, CounterReader, InvoiceStore
+from .ports import BlobStore, Clock, InvoiceStore
+from .usage import UsageService
 
 HtmlRenderer = Callable[[dict[str, Any]], str]
 """The invoice JSON to its HTML page (``adapters.invoice_html``)."""
@@ -55,28 +52,23 @@ class InvoiceSettings:
 
 class InvoiceCalculator:
     def __init__(
-        self, catalog: Catalog, reader: CounterReader, billing: BillingCatalogService, settings: InvoiceSettings
+        self, catalog: Catalog, usage: UsageService, billing: BillingCatalogService, settings: InvoiceSettings
     ) -> None:
-        self._catalog, self._reader, self._billing, self._settings = catalog, reader, billing, settings
+        self._catalog, self._usage, self._billing, self._settings = catalog, usage, billing, settings
 
-    def usage(self, tenant: Tenant, start: datetime, wanted: tuple[set[str], set[tuple[str, str]]]) -> PeriodUsage:
-        """The month counters of ``wanted`` (``invoice_build.needed``): one query per meter and
-        per filtered (meter, dimension)."""
-        key = periods.utc_key(start)
-        meters, groups = wanted
-        totals: dict[str, Decimal | None] = {}
-        for m in sorted(meters):
-            meter = self._catalog.meter(m)
-            if meter is None:
-                continue  # deleted since the plan was priced: nothing counted
-            cells = self._reader.totals(keys.total_pk(tenant.id, m, Window.MONTH), key, key)
-            totals[m] = total(cells, meter.aggregation)
-        values: dict[tuple[str, str], dict[str, Decimal]] = {}
-        for m, dim in sorted(groups):
-            meter = self._catalog.meter(m)
-            cells = self._reader.groups(keys.group_pk(tenant.id, m, Window.MONTH, dim), key, key)
-            if meter is not None:
-                values[(m, dim)] = {c.group: cell_value(c, meter.aggregation) for c in cells if c.group is not None}
+    def usage(
+        self, tenant: Tenant, start: datetime, end: datetime, wanted: tuple[set[str], set[tuple[str, str]]]
+    ) -> PeriodUsage:
+        """The period's counters of ``wanted`` (``invoice_build.needed``): one query per meter
+        and per filtered (meter, dimension)."""
+        names, groups = wanted
+        meters = {m: meter for m in sorted(names | {m for m, _ in groups}) if (meter := self._catalog.meter(m))}
+        totals = self._usage.period_totals(tenant, [meters[m] for m in sorted(names) if m in meters], start, end)
+        values = {
+            (m, dim): self._usage.period_groups(tenant, meters[m], dim, start, end)
+            for m, dim in sorted(groups)
+            if m in meters  # a meter deleted since the plan was priced counts nothing
+        }
         return PeriodUsage(totals, values)
 
     def compute(
@@ -88,7 +80,7 @@ class InvoiceCalculator:
             return None
         start, end = period_bounds(period, periods.zone(tenant.timezone))
         discounts = self._billing.discounts_for(tenant.id)
-        usage = self.usage(tenant, start, invoice_build.needed(plan, discounts))
+        usage = self.usage(tenant, start, end, invoice_build.needed(plan, discounts))
         h = header(start, end)
         if h.status != InvoiceStatus.UPCOMING.value and invoice_build.nothing_to_bill(plan, usage):
             return None

@@ -14,7 +14,7 @@ from tollgate.domain.errors import FieldError, ValidationFailed
 from tollgate.domain.meters import Aggregation
 from tollgate.domain.periods import Window
 from tollgate.domain.records import Meter, Tenant
-from tollgate.domain.usage_query import cell_value, is_empty, total
+from tollgate.domain.usage_query import CounterCell, cell_value, is_empty, total
 
 from .meters import MeterService
 from .ports import Clock, CounterReader
@@ -169,6 +169,21 @@ class UsageService:
             m.key: total(self._reader.totals(keys.total_pk(tenant.id, m.key, window), low, high), m.aggregation)
             for m in meters
         }
+
+    def period_groups(
+        self, tenant: Tenant, meter: Meter, dimension: str, start: datetime, end: datetime
+    ) -> dict[str, Decimal]:
+        """Each value of ``dimension`` and its total for ``[start, end)`` (whole months or days
+        in the tenant's zone, as ``period_totals``): an invoice's filtered charges."""
+        tz = periods.zone(tenant.timezone)
+        window = Window.MONTH if _whole(start, end, Window.MONTH, tz) else Window.DAY
+        low, high = _range_keys(start, end, window, tz)
+        cells: dict[str, list[CounterCell]] = {}
+        for c in self._reader.groups(keys.group_pk(tenant.id, meter.key, window, dimension), low, high):
+            if c.group is not None:
+                cells.setdefault(c.group, []).append(c)
+        found = {value: total(cs, meter.aggregation) for value, cs in cells.items()}
+        return {value: amount for value, amount in found.items() if amount is not None}
 
 
 def _whole(start: datetime, end: datetime, window: Window, tz: ZoneInfo) -> bool:
