@@ -29,6 +29,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("hot_tenant", "bench.hot_tenant"),
     ("latency", "bench.latency"),
     ("alerts", "bench.alerts"),
+    ("invoices", "bench.invoices"),
 ]
 
 

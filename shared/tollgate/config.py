@@ -43,6 +43,20 @@ class Settings:
     billing_catalog_table: str = "tollgate-billing-catalog"
     seller_country: str = "US"
     """``SELLER_COUNTRY``: the deployment's own country (ISO 3166-1 alpha-2), for reverse charge."""
+    seller_name: str = "Tollgate"
+    """``SELLER_NAME`` and ``SELLER_DETAILS`` (lines separated by ``;``: address, tax id): the
+    seller block of every invoice."""
+    seller_details: str = ""
+    invoices_table: str = "tollgate-invoices"
+    invoice_queue_url: str = ""
+    invoice_number_prefix: str = "TG"
+    """``INVOICE_NUMBER_PREFIX``: invoice numbers are ``<prefix>-<seq>``, gap-free per prefix."""
+    invoice_grace_hours: int = 24
+    """``INVOICE_GRACE_HOURS``: how long a draft waits for late events before it is issued."""
+    invoice_net_days: int = 30
+    """``INVOICE_NET_DAYS``: payment terms; an invoice is due this many days after issue."""
+    invoice_link_ttl_days: int = 7
+    """``INVOICE_LINK_TTL_DAYS``: how long the presigned links of invoice.ready stay valid."""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
     """``CLAIM_READ_FIRST``: ``always`` or ``adaptive`` (services.count_usage.CountUsage)."""
@@ -80,6 +94,14 @@ class Settings:
             invoice_bucket=env.get("INVOICE_BUCKET", ""),
             billing_catalog_table=env.get("BILLING_CATALOG_TABLE", d.billing_catalog_table),
             seller_country=env.get("SELLER_COUNTRY") or d.seller_country,
+            seller_name=env.get("SELLER_NAME") or d.seller_name,
+            seller_details=env.get("SELLER_DETAILS", ""),
+            invoices_table=env.get("INVOICES_TABLE", d.invoices_table),
+            invoice_queue_url=env.get("INVOICE_QUEUE_URL", ""),
+            invoice_number_prefix=env.get("INVOICE_NUMBER_PREFIX") or d.invoice_number_prefix,
+            invoice_grace_hours=int(env.get("INVOICE_GRACE_HOURS") or "24"),
+            invoice_net_days=int(env.get("INVOICE_NET_DAYS") or "30"),
+            invoice_link_ttl_days=int(env.get("INVOICE_LINK_TTL_DAYS") or "7"),
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,
             auth_cache_ttl_seconds=int(env.get("AUTH_CACHE_TTL_SECONDS", "60")),

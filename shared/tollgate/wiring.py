@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from tollgate.adapters.entitlements import AuditedTenantRepo, AuditRepo, OverridesRepo, PlanRepo
     from tollgate.adapters.event_reader import EventReader
     from tollgate.adapters.health import DynamoHealthStore
+    from tollgate.adapters.invoices import DynamoInvoiceStore
     from tollgate.adapters.ledger import Ledger
     from tollgate.adapters.notifications import DynamoAlertStore
     from tollgate.adapters.notifier import SnsNotifier
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from tollgate.services.events_log import EventsLogService
     from tollgate.services.health import HealthService
     from tollgate.services.ingest import IngestService
+    from tollgate.services.invoice_runs import InvoiceRuns
+    from tollgate.services.invoicing import InvoiceCalculator, InvoiceService, InvoiceSettings
     from tollgate.services.keys import KeyService
     from tollgate.services.meters import MeterService
     from tollgate.services.notifications import NotificationService
@@ -227,7 +230,7 @@ class Root:
     def blob_store(self) -> S3BlobStore:
         from tollgate.adapters.blobs import S3BlobStore
 
-        return S3BlobStore(self._client("s3"), self.settings.invoice_bucket)
+        return S3BlobStore(LazyClient(lambda: self._client("s3")), self.settings.invoice_bucket)
 
     @cached_property
     def sns(self) -> Any:
@@ -475,3 +478,66 @@ class Root:
             unhealthy=self.health.unhealthy_ids,
             on_snapshot=self.health.record,
         )
+
+    # -------------------------------------------------------------- invoices
+    @cached_property
+    def invoice_store(self) -> DynamoInvoiceStore:
+        from tollgate.adapters.invoices import DynamoInvoiceStore
+
+        return DynamoInvoiceStore(self.dynamodb, self.settings.invoices_table)
+
+    @cached_property
+    def invoice_queue(self) -> UsageQueue:
+        from tollgate.adapters.queue import UsageQueue
+
+        return UsageQueue(self.sqs, self.settings.invoice_queue_url)
+
+    @cached_property
+    def invoice_settings(self) -> InvoiceSettings:
+        from datetime import timedelta
+
+        from tollgate.services.invoicing import InvoiceSettings
+
+        s = self.settings
+        return InvoiceSettings(
+            number_prefix=s.invoice_number_prefix,
+            grace=timedelta(hours=s.invoice_grace_hours),
+            net_days=s.invoice_net_days,
+            link_ttl=timedelta(days=s.invoice_link_ttl_days),
+            seller_country=s.seller_country,
+        )
+
+    @cached_property
+    def invoice_calculator(self) -> InvoiceCalculator:
+        from tollgate.services.invoicing import InvoiceCalculator
+
+        return InvoiceCalculator(self.catalog, self.usage, self.billing_catalog, self.invoice_settings)
+
+    def render_invoice(self, doc: dict[str, Any]) -> str:
+        from tollgate.adapters.invoice_html import render_invoice_html
+        from tollgate.domain.invoice_build import bill_to_lines
+
+        s = self.settings
+        seller = [s.seller_name, *(line.strip() for line in s.seller_details.split(";"))]
+        return render_invoice_html(doc, seller=seller, bill_to=bill_to_lines(doc), net_days=s.invoice_net_days)
+
+    @cached_property
+    def invoices(self) -> InvoiceService:
+        from tollgate.services.invoicing import InvoiceService
+
+        return InvoiceService(
+            self.invoice_calculator,
+            self.invoice_store,
+            self.catalog,
+            self.blob_store,
+            self.alerts,
+            self.render_invoice,
+            self.clock,
+            self.invoice_settings,
+        )
+
+    @cached_property
+    def invoice_runs(self) -> InvoiceRuns:
+        from tollgate.services.invoice_runs import InvoiceRuns
+
+        return InvoiceRuns(self.invoice_store, self.tenant_repo, self.invoices, self.invoice_queue, self.clock)

@@ -10,6 +10,7 @@ from tollgate.domain.keys import Scope
 ADMIN, INGEST, TENANT = Scope.ADMIN, Scope.INGEST, Scope.TENANT
 RANGE = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}
 NOTIFICATION = "al_" + "0" * 32
+INVOICE = "in_" + "0" * 24
 
 # (method, path, query, body, scopes allowed). A new route must be added here: see
 # test_matrix_covers_every_documented_route.
@@ -66,6 +67,13 @@ ROUTES = [
     ("GET", "/v1/discounts/promo", None, None, {ADMIN}),
     ("PUT", "/v1/tenants/acme/discounts", None, {"discount_ids": [], "reason": "matrix"}, {ADMIN}),
     ("DELETE", "/v1/tenants/acme/subscriptions/sub_0123456789abcdef", None, None, {ADMIN, TENANT}),
+    ("GET", "/v1/invoices", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("GET", f"/v1/invoices/{INVOICE}", None, None, {ADMIN, TENANT}),  # none: a 404
+    ("GET", f"/v1/invoices/{INVOICE}/download", None, None, {ADMIN, TENANT}),
+    ("POST", f"/v1/invoices/{INVOICE}/finalize", None, None, {ADMIN}),
+    ("GET", "/v1/tenants/acme/upcoming-invoice", None, None, {ADMIN, TENANT}),  # no plan: a 409
+    ("POST", "/v1/invoice-runs", None, {"period": "2026-10", "tenant": "acme"}, {ADMIN}),
+    ("GET", "/v1/invoice-runs/run_0", None, None, {ADMIN}),
 ]
 PUBLIC = [("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")]
 
@@ -158,6 +166,8 @@ def test_scope(api, world, route, scope):
         ("DELETE", "/v1/tenants/other/subscriptions/sub_0123456789abcdef", None),
         ("GET", "/v1/notifications", {"tenant": "other"}),
         ("GET", "/v1/notifications/unread-count", {"tenant": "other"}),
+        ("GET", "/v1/invoices", {"tenant": "other"}),
+        ("GET", "/v1/tenants/other/upcoming-invoice", None),
     ],
 )
 def test_a_tenant_key_cannot_see_another_tenant(api, world, method, path, query):
@@ -198,7 +208,9 @@ def test_matrix_covers_every_documented_route(api):
             .replace("/vat-fr", "/{rate_id}")
             .replace("/promo", "/{discount_id}")
             .replace("sub_0123456789abcdef", "{subscription_id}")
-            .replace(f"/{NOTIFICATION}", "/{notification_id}"),
+            .replace(f"/{NOTIFICATION}", "/{notification_id}")
+            .replace(f"/{INVOICE}", "/{invoice_id}")
+            .replace("/run_0", "/{run_id}"),
         )
         for m, p, *_ in ROUTES
     }

@@ -223,13 +223,16 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     assert by_key["$default"].authorizer and by_key["$default"].authorizer.function_id == "AuthorizerFunction"
     assert api_id == "tollgate-local-httpapi"
     mappings = {m.name: m for m in sqs_mappings(real)}
-    assert set(mappings) == {"ConsumerFunction.Usage", "RepackFunction.Pack"}
+    assert set(mappings) == {"ConsumerFunction.Usage", "RepackFunction.Pack", "InvoicesFunction.Work"}
     usage, pack = mappings["ConsumerFunction.Usage"], mappings["RepackFunction.Pack"]
     assert (usage.batch_size, usage.window_s, usage.report_batch_item_failures) == (10, 0.0, True)
     assert (pack.batch_size, pack.window_s, pack.report_batch_item_failures) == (1000, 1.0, True)
     assert usage.queue_arn != pack.queue_arn
+    work = mappings["InvoicesFunction.Work"]
+    assert (work.batch_size, work.report_batch_item_failures) == (10, True) and work.queue_arn != usage.queue_arn
     schedules = {s.event_id: s for s in schedules_from_template(real)}
-    assert set(schedules) == {"Health", "AlertSweep", "Reconcile"}
+    assert set(schedules) == {"Health", "AlertSweep", "Reconcile", "InvoiceRun"}
+    assert schedules["InvoiceRun"].name == "tollgate-local-invoice-run"
     health, sweep, reconcile = schedules["Health"], schedules["AlertSweep"], schedules["Reconcile"]
     assert (health.event_id, health.name, health.enabled) == ("Health", "tollgate-local-queue-health", True)
     assert (sweep.name, sweep.enabled) == ("tollgate-local-alert-sweep", True)

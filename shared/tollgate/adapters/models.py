@@ -211,8 +211,8 @@ class RateLimitBucketModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
-def _index(name: str, hash_key: str) -> type[GlobalSecondaryIndex]:
-    """A notifications index: ``hash_key``, then newest first by ``ts``."""
+def _index(name: str, hash_key: str, range_key: str = "ts") -> type[GlobalSecondaryIndex]:
+    """An index on ``hash_key`` and ``range_key`` (the notifications': newest first by ``ts``)."""
 
     class Index(GlobalSecondaryIndex):  # type: ignore[type-arg]
         class Meta:
@@ -220,7 +220,7 @@ def _index(name: str, hash_key: str) -> type[GlobalSecondaryIndex]:
             projection = AllProjection()
 
     setattr(Index, hash_key, UnicodeAttribute(hash_key=True))
-    Index.ts = UnicodeAttribute(range_key=True)  # type: ignore[attr-defined]
+    setattr(Index, range_key, UnicodeAttribute(range_key=True))
     return Index
 
 
@@ -290,6 +290,29 @@ class BillingCatalogModel(Model):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
+class InvoiceModel(Model):
+    """Invoices (``I#<id>``), the number sequence (``SEQ#<prefix>``), runs (``R#<id>``) and run
+    outcomes (``O#<run>#<tenant>``); written and read with the low-level client
+    (tollgate.adapters.invoices), where the items' attributes are described."""
+
+    Meta = _Meta.for_table("INVOICES_TABLE", "tollgate-invoices")
+
+    pk = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    feed = UnicodeAttribute(null=True)
+    lk = UnicodeAttribute(null=True)
+    due = UnicodeAttribute(null=True)
+    finalize_after = UnicodeAttribute(null=True)
+    undelivered = UnicodeAttribute(null=True)
+    issued_at = UnicodeAttribute(null=True)
+    by_tenant = _index("by_tenant", "tenant_id", "lk")()
+    by_status = _index("by_status", "status", "lk")()
+    all_invoices = _index("all", "feed", "lk")()
+    drafts_due = _index("drafts_due", "due", "finalize_after")()
+    undelivered_index = _index("undelivered", "undelivered", "issued_at")()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantModel,
     MeterModel,
@@ -305,6 +328,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     TenantHealthModel,
     AlertStateModel,
     BillingCatalogModel,
+    InvoiceModel,
 )
 
 

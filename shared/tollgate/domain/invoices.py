@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 from . import periods
 from .periods import Window
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+"""``YYYY-MM``, years 1900 to 2999 (a billing period; no year 0 or 9999's next month)."""
 _PERIOD = re.compile(PERIOD_PATTERN)
 
 

@@ -1,0 +1,428 @@
+"""``services.ports.InvoiceStore`` on the invoices table (the low-level client).
+
+Items share the table by key prefix (``pk``):
+
+- ``I#<invoice id>``: an invoice. ``doc`` is its JSON (money already decimal strings, so no
+  float ever touches it), with ``tenant_id``, ``period``, ``status``, ``currency``,
+  ``number``, ``issued_at``, ``version``, ``delivered`` and ``lk`` =
+  ``<period>#<tenant>#<id>``, the listing key: newest period first.
+  - ``due = "D"`` and ``finalize_after`` while a draft (the sparse index ``drafts_due``);
+  - ``undelivered = "U"`` from the issue until ``mark_delivered`` (the sparse index
+    ``undelivered``: issued invoices whose documents or invoice.ready a crash left undone).
+- ``SEQ#<prefix>``: the number sequence, ``n`` = the last number issued.
+- ``R#<run id>``: a run, with its counters and ``failures`` (a map of tenant to error, at most
+  ``MAX_FAILURES``); ``O#<run id>#<tenant>``: one tenant's outcome in a run.
+
+Indexes: ``by_tenant`` (tenant_id, lk), ``by_status`` (status, lk), ``all`` (feed =
+``"invoices"``, lk; the admin's unfiltered list, and a period's with ``begins_with``),
+``drafts_due`` (due, finalize_after), ``undelivered`` (undelivered, issued_at). Every filter
+combination is one Query: the tenant's index when a tenant is named, else the status's,
+else ``all``; a period narrows the key (``begins_with(lk, period)``), a status a tenant's
+list by filter. The ``all`` key takes every invoice write: a few per tenant per month.
+
+**Numbering** (``issue``): read the sequence and the draft, make the final document, then one
+transaction: the sequence moves from n to n+1 on the condition that it is still n, and the
+invoice from draft to issued on the condition that it is still a draft. Nothing else ever
+moves the sequence, so a number is used exactly when an invoice is issued with it: a crash
+before the commit takes nothing, a crash after it left an issued invoice. A lost race
+re-reads and retries; a lost response is retried too, and the re-read finds the invoice
+issued.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, format_number
+
+from . import cursors
+from .ledger import num, s
+
+FEED = "invoices"
+MAX_FAILURES = 10
+ISSUE_ATTEMPTS = 60
+_BY_TENANT, _BY_STATUS, _ALL, _DUE, _UNDELIVERED = "by_tenant", "by_status", "all", "drafts_due", "undelivered"
+
+
+class IssueContended(RuntimeError):
+    """Every attempt to take the next number lost its race; the caller retries later."""
+
+
+def _at(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _when(item: dict[str, Any], name: str) -> datetime | None:
+    return datetime.fromisoformat(item[name]["S"]) if name in item else None
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _reasons(exc: ClientError) -> list[str]:
+    return [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons") or []]
+
+
+def _invoice_item(inv: StoredInvoice) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": s(f"I#{inv.id}"),
+        "id": s(inv.id),
+        "tenant_id": s(inv.tenant_id),
+        "period": s(inv.period),
+        "status": s(inv.status.value),
+        "currency": s(inv.currency),
+        "doc": s(json.dumps(inv.doc, separators=(",", ":"))),
+        "created_at": s(_at(inv.created_at)),
+        "updated_at": s(_at(inv.updated_at)),
+        "version": num(inv.version),
+        "delivered": {"BOOL": inv.delivered},
+        "feed": s(FEED),
+        "lk": s(f"{inv.period}#{inv.tenant_id}#{inv.id}"),
+    }
+    if inv.run_id:
+        item["run_id"] = s(inv.run_id)
+    if inv.status is InvoiceStatus.DRAFT and inv.finalize_after is not None:
+        item["due"], item["finalize_after"] = s("D"), s(_at(inv.finalize_after))
+    if inv.number:
+        item["number"] = s(inv.number)
+    if inv.issued_at:
+        item["issued_at"] = s(_at(inv.issued_at))
+    return item
+
+
+def _invoice(item: dict[str, Any]) -> StoredInvoice:
+    created, updated = _when(item, "created_at"), _when(item, "updated_at")
+    assert created is not None and updated is not None
+    return StoredInvoice(
+        id=item["id"]["S"],
+        tenant_id=item["tenant_id"]["S"],
+        period=item["period"]["S"],
+        status=InvoiceStatus(item["status"]["S"]),
+        currency=item["currency"]["S"],
+        doc=json.loads(item["doc"]["S"]),
+        created_at=created,
+        updated_at=updated,
+        finalize_after=_when(item, "finalize_after"),
+        number=item["number"]["S"] if "number" in item else None,
+        issued_at=_when(item, "issued_at"),
+        run_id=item["run_id"]["S"] if "run_id" in item else None,
+        version=int(item["version"]["N"]),
+        delivered=item.get("delivered", {}).get("BOOL", False),
+    )
+
+
+def _run(item: dict[str, Any]) -> InvoiceRun:
+    created = _when(item, "created_at")
+    assert created is not None
+    failures = item.get("failures", {}).get("M", {})
+    return InvoiceRun(
+        id=item["id"]["S"],
+        period=item["period"]["S"],
+        created_at=created,
+        tenant_id=item["tenant_id"]["S"] if "tenant_id" in item else None,
+        expected=int(item["expected"]["N"]) if "expected" in item else None,
+        invoices=int(item.get("invoices", {"N": "0"})["N"]),
+        skipped=int(item.get("skipped", {"N": "0"})["N"]),
+        failed=int(item.get("failed", {"N": "0"})["N"]),
+        failures=[{"tenant_id": t, "error": e["S"]} for t, e in sorted(failures.items())],
+    )
+
+
+class DynamoInvoiceStore:
+    def __init__(self, client: Any, table: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client, self.table, self._sleep = client, table, sleep
+
+    # ---------------------------------------------------------------- invoices
+    def get(self, invoice_id: str, consistent: bool = False) -> StoredInvoice | None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": s(f"I#{invoice_id}")}, ConsistentRead=consistent
+        ).get("Item")
+        return _invoice(item) if item else None
+
+    def create_draft(self, inv: StoredInvoice) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=_invoice_item(inv), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def replace_draft(self, inv: StoredInvoice, expected_version: int) -> bool:
+        item = _invoice_item(inv.replaced(version=expected_version + 1, status=InvoiceStatus.DRAFT))
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="#st = :draft AND version = :v",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={":draft": s(InvoiceStatus.DRAFT.value), ":v": num(expected_version)},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def issue(
+        self,
+        invoice_id: str,
+        prefix: str,
+        make: Callable[[str, datetime], dict[str, Any]],
+        now: Callable[[], datetime],
+    ) -> StoredInvoice:
+        for attempt in range(ISSUE_ATTEMPTS):
+            inv = self.get(invoice_id, consistent=True)
+            if inv is None:
+                raise LookupError(f"invoice {invoice_id!r} does not exist")
+            if inv.status is InvoiceStatus.ISSUED:
+                return inv
+            seq = self._sequence(prefix)
+            number, at = format_number(prefix, seq + 1), now()
+            doc = make(number, at)
+            try:
+                self.client.transact_write_items(TransactItems=self._issue_items(inv, prefix, seq, number, at, doc))
+            except ClientError as exc:
+                reasons = _reasons(exc)
+                if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed":
+                    continue  # issued by another caller: the re-read returns it
+                if _code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+            except BotoCoreError:
+                pass  # no answer: committed or not, the re-read tells
+            else:
+                return inv.replaced(
+                    status=InvoiceStatus.ISSUED,
+                    number=number,
+                    issued_at=at,
+                    doc=doc,
+                    finalize_after=None,
+                    updated_at=at,
+                    delivered=False,
+                )
+            self._sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))  # noqa: S311 - jitter
+        raise IssueContended(f"invoice {invoice_id!r}: the number sequence {prefix!r} stayed contended")
+
+    def _sequence(self, prefix: str) -> int:
+        item = self.client.get_item(TableName=self.table, Key={"pk": s(f"SEQ#{prefix}")}, ConsistentRead=True).get(
+            "Item"
+        )
+        return int(item["n"]["N"]) if item else 0
+
+    def _issue_items(
+        self, inv: StoredInvoice, prefix: str, seq: int, number: str, at: datetime, doc: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        step: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": s(f"SEQ#{prefix}")},
+            "UpdateExpression": "SET n = :next",
+            "ExpressionAttributeValues": {":next": num(seq + 1)},
+        }
+        if seq == 0:
+            step["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            step["ConditionExpression"] = "n = :n"
+            step["ExpressionAttributeValues"][":n"] = num(seq)
+        issue = {
+            "TableName": self.table,
+            "Key": {"pk": s(f"I#{inv.id}")},
+            "UpdateExpression": (
+                "SET #st = :issued, #num = :number, issued_at = :at, doc = :doc, updated_at = :at, "
+                "delivered = :false, undelivered = :u REMOVE due, finalize_after"
+            ),
+            "ConditionExpression": "#st = :draft",
+            "ExpressionAttributeNames": {"#st": "status", "#num": "number"},
+            "ExpressionAttributeValues": {
+                ":issued": s(InvoiceStatus.ISSUED.value),
+                ":draft": s(InvoiceStatus.DRAFT.value),
+                ":number": s(number),
+                ":at": s(_at(at)),
+                ":doc": s(json.dumps(doc, separators=(",", ":"))),
+                ":false": {"BOOL": False},
+                ":u": s("U"),
+            },
+        }
+        return [{"Update": step}, {"Update": issue}]
+
+    def mark_delivered(self, invoice_id: str) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": s(f"I#{invoice_id}")},
+            UpdateExpression="SET delivered = :true REMOVE undelivered",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
+
+    def undelivered(self, limit: int) -> list[StoredInvoice]:
+        return self._query_all(_UNDELIVERED, "undelivered = :u", {":u": s("U")}, limit, forward=True)
+
+    def drafts_due(self, now: datetime, limit: int) -> list[StoredInvoice]:
+        return self._query_all(
+            _DUE, "due = :d AND finalize_after <= :now", {":d": s("D"), ":now": s(_at(now))}, limit, forward=True
+        )
+
+    def _query_all(
+        self, index: str, condition: str, values: dict[str, Any], limit: int, *, forward: bool
+    ) -> list[StoredInvoice]:
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName=index,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=forward,
+            Limit=limit,
+        )
+        return [_invoice(i) for i in resp.get("Items", [])]
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None,
+        status: InvoiceStatus | None,
+        period: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[StoredInvoice], str | None]:
+        scope = [tenant_id, status.value if status else None, period]
+        start = None
+        if cursor:
+            decoded = cursors.decode(cursor)
+            if not isinstance(decoded, list) or len(decoded) != 2 or decoded[0] != scope:
+                raise ValueError("not a cursor of this list")
+            start = decoded[1]
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if tenant_id is not None:
+            index, condition, values[":h"] = _BY_TENANT, "tenant_id = :h", s(tenant_id)
+        elif status is not None:
+            index, condition, values[":h"] = _BY_STATUS, "#st = :h", s(status.value)
+            names["#st"] = "status"
+        else:
+            index, condition, values[":h"] = _ALL, "feed = :h", s(FEED)
+        if period is not None:
+            condition += " AND begins_with(lk, :p)"
+            values[":p"] = s(f"{period}#")
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if tenant_id is not None and status is not None:
+            query["FilterExpression"] = "#st = :st"
+            names["#st"], values[":st"] = "status", s(status.value)
+        if names:
+            query["ExpressionAttributeNames"] = names
+        items: list[StoredInvoice] = []
+        while len(items) < limit:
+            page = self.client.query(
+                **query, Limit=limit - len(items), **({"ExclusiveStartKey": start} if start else {})
+            )
+            items += [_invoice(i) for i in page.get("Items", [])]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        return items, cursors.encode([scope, start]) if start else None
+
+    # ---------------------------------------------------------------- runs
+    def create_run(self, run: InvoiceRun) -> bool:
+        item = {
+            "pk": s(f"R#{run.id}"),
+            "id": s(run.id),
+            "period": s(run.period),
+            "created_at": s(_at(run.created_at)),
+            "invoices": num(0),
+            "skipped": num(0),
+            "failed": num(0),
+            "failures": {"M": {}},
+        }
+        if run.tenant_id:
+            item["tenant_id"] = s(run.tenant_id)
+        try:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get_run(self, run_id: str, consistent: bool = False) -> InvoiceRun | None:
+        item = self.client.get_item(TableName=self.table, Key={"pk": s(f"R#{run_id}")}, ConsistentRead=consistent).get(
+            "Item"
+        )
+        return _run(item) if item else None
+
+    def set_run_expected(self, run_id: str, expected: int) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": s(f"R#{run_id}")},
+            UpdateExpression="SET expected = :e",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":e": num(expected)},
+        )
+
+    def record_outcome(self, run_id: str, tenant_id: str, outcome: str, error: str | None = None) -> None:
+        """The outcome item and the run's counters change in one transaction, conditional on
+        the outcome item's previous state: a redelivery, or a race, changes nothing twice."""
+        counter = {"invoiced": "invoices", "skipped": "skipped", "failed": "failed"}[outcome]
+        key = {"pk": s(f"O#{run_id}#{tenant_id}")}
+        for _ in range(10):
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            before = item["outcome"]["S"] if item else None
+            if before == outcome or (before is not None and before != "failed"):
+                return  # the same outcome again, or a success, which is final
+            put: dict[str, Any] = {"TableName": self.table, "Item": {**key, "outcome": s(outcome)}}
+            if before is None:
+                put["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                put["ConditionExpression"] = "outcome = :before"
+                put["ExpressionAttributeValues"] = {":before": s(before)}
+            update = "ADD #c :one"
+            values: dict[str, Any] = {":one": num(1)}
+            names = {"#c": counter}
+            if before == "failed":
+                update = "ADD #c :one, failed :minus REMOVE failures.#t"
+                values[":minus"], names["#t"] = num(-1), tenant_id
+            bump = {
+                "TableName": self.table,
+                "Key": {"pk": s(f"R#{run_id}")},
+                "UpdateExpression": update,
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": bump}])
+            except ClientError as exc:
+                if _code(exc) in ("TransactionCanceledException", "TransactionConflictException"):
+                    continue  # another delivery moved it first: re-read
+                raise
+            if outcome == "failed":
+                self._note_failure(run_id, tenant_id, error or "")
+            return
+
+    def _note_failure(self, run_id: str, tenant_id: str, error: str) -> None:
+        """For display: at most ``MAX_FAILURES`` tenants' errors on the run."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": s(f"R#{run_id}")},
+                UpdateExpression="SET failures.#t = :e",
+                ConditionExpression="size(failures) < :max",
+                ExpressionAttributeNames={"#t": tenant_id},
+                ExpressionAttributeValues={":e": s(error[:300]), ":max": num(MAX_FAILURES)},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
