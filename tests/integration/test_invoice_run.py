@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from tests.integration.moto_world import fresh_aws, module_aws  # noqa: F401 - fixtures
+from tests.integration.moto_world import empty_tables, fresh_aws, module_aws  # noqa: F401 - fixtures
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)  # November has ended in every zone
 
@@ -135,16 +135,33 @@ TENANTS = ["a", "b", "c"]
 CALLS = 35  # the invoice store's calls in a clean run (test_the_clean_run_... holds it)
 
 
+@pytest.fixture(scope="module")
+def counted(module_aws) -> Any:
+    """The catalog and November's usage, once for the module; each test empties only the
+    invoices and notifications tables."""
+    empty_tables(module_aws.tables)  # after the tests on fresh_aws
+    root = _root()
+    _setup(root)
+    for t in TENANTS:
+        root.tenants.create_tenant({"id": t, "name": t, "plan": "yen", "currency": "JPY"}, actor="t")
+        _count(root, t, "UTC", [datetime(2026, 11, 10, tzinfo=UTC)])
+    return module_aws
+
+
+@pytest.fixture
+def fresh_invoices(counted) -> Any:
+    tables = counted.tables
+    empty_tables({k: v for k, v in tables.items() if k in ("InvoicesTable", "NotificationsTable")})
+    root = _root()
+    _drain(root, lambda _: None)  # what an earlier test left
+    return counted
+
+
 def _run_with_fault(fail_at: int, after: bool) -> tuple[Any, str, int]:
     from tollgate.adapters.invoices import DynamoInvoiceStore
     from tollgate.domain.invoices import invoice_id
 
     root = _root()
-    _setup(root)
-    for t in TENANTS:
-        root.tenants.create_tenant({"id": t, "name": t, "plan": "yen", "currency": "JPY"}, actor="t")
-        _count(root, t, "UTC", [datetime(2026, 11, 10, tzinfo=UTC)] * 1)
-    _drain(root, lambda _: None)  # what an earlier test left
     faulty = _Faulty(root.dynamodb, fail_at, after)
     root.__dict__["invoice_store"] = DynamoInvoiceStore(faulty, root.settings.invoices_table, sleep=lambda _: None)
     run_id = None
@@ -190,7 +207,7 @@ def _check(run_id: str) -> None:
     assert numbers == ["TG-000001", "TG-000002", "TG-000003"]
 
 
-def test_the_clean_run_bills_and_numbers_every_tenant(fresh_aws):
+def test_the_clean_run_bills_and_numbers_every_tenant(fresh_invoices):
     _, run_id, calls = _run_with_fault(0, after=False)
     _check(run_id)
     assert calls == CALLS  # the campaign below breaks each of them
@@ -198,6 +215,6 @@ def test_the_clean_run_bills_and_numbers_every_tenant(fresh_aws):
 
 @pytest.mark.parametrize("after", [False, True], ids=["not-sent", "answer-lost"])
 @pytest.mark.parametrize("fail_at", range(1, CALLS + 1))
-def test_a_fault_at_any_call_of_the_run_leaves_one_invoice_per_tenant_and_no_gap(fresh_aws, fail_at, after):
+def test_a_fault_at_any_call_of_the_run_leaves_one_invoice_per_tenant_and_no_gap(fresh_invoices, fail_at, after):
     _, run_id, _ = _run_with_fault(fail_at, after)
     _check(run_id)

@@ -5,6 +5,7 @@ document ``GET /v1/invoices/{id}`` returns, its money already decimal strings)."
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -13,12 +14,25 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 @cache
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("tollgate", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["grouped"] = grouped
+    return env
+
+
+def grouped(text: object) -> str:
+    """A quantity for reading: ``3100000`` as ``3,100,000``; its decimals kept exactly. A
+    line without a quantity (a fee, a discount) shows nothing."""
+    if not isinstance(text, str | int | Decimal) or text == "":
+        return ""
+    try:
+        return f"{Decimal(text):,}"
+    except ArithmeticError:
+        return str(text)
 
 
 def _day(text: str | None) -> str | None:
