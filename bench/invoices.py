@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TENANTS = 10_000
 PERIOD = "2026-11"
 START = datetime(2026, 11, 1, tzinfo=UTC)
-AFTER = datetime(2026, 12, 1, 1, tzinfo=UTC)
+AFTER = datetime(2026, 12, 1, 13, tzinfo=UTC)  # November has ended in every zone
 RENDERS = 500
 
 

@@ -50,7 +50,9 @@ def sample_invoice() -> dict[str, Any]:
         {"tokens": D(9_250_000), "requests": D(20)},
         {("tokens", "model"): {"gpt-4o": D(3_100_000), "gpt-4o-mini": D(5_400_000)}},
     )
-    discount = Discount(id="launch", name="Launch partner, 10 %", type=DiscountType.PERCENTAGE, priority=1, percent=D(10))
+    discount = Discount(
+        id="launch", name="Launch partner, 10 %", type=DiscountType.PERCENTAGE, priority=1, percent=D(10)
+    )
     tax = TaxDecision(rates=(TaxRate("fr", "TVA", D(20), "FR"),))
     totals = compute(plan, meters, usage, discounts=[discount], tax=tax, period_start=START, period_end=END)
     tenant = Tenant(

@@ -3,6 +3,7 @@ request, then the function the route belongs to, with real v2 event shapes."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
@@ -157,6 +158,32 @@ def moto_server() -> Iterator[str]:
         yield server.endpoint_url
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def template_on(endpoint: str, **env: str) -> Iterator[Any]:
+    """A fresh world on a running moto server: its state reset, every resource of
+    template.yaml created there, and the functions' environment (plus ``env``) pointing at it
+    until the block ends. Yields the loaded template."""
+    import boto3
+    import requests
+
+    from tollgate_dev.local.resources import create_all
+    from tollgate_dev.local.template import Template, merged_environment
+
+    patch = pytest.MonkeyPatch()
+    try:
+        patch.setenv("AWS_ENDPOINT_URL", endpoint)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        template = Template.load(ROOT / "template.yaml", endpoint_url=endpoint)
+        for name, value in merged_environment(template.functions()).items():
+            patch.setenv(name, value)
+        create_all(template, boto3.Session())
+        yield template
+    finally:
+        patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, new_root
+from tests.conftest import new_root
+from tests.integration.conftest import template_on
 
 pytestmark = pytest.mark.server
 
@@ -23,23 +24,11 @@ THRESHOLDS = (Decimal("0.5"), Decimal("0.8"), Decimal("1.0"))
 
 @pytest.fixture
 def world(moto_server: str) -> Iterator[dict[str, Any]]:
-    import boto3
-    import requests
-
     from tollgate.domain.meters import Aggregation
     from tollgate.domain.periods import Window
     from tollgate.domain.plans import Limit
-    from tollgate_dev.local.resources import create_all
-    from tollgate_dev.local.template import Template, merged_environment
 
-    patch = pytest.MonkeyPatch()
-    try:
-        patch.setenv("AWS_ENDPOINT_URL", moto_server)
-        requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-        template = Template.load(ROOT / "template.yaml", endpoint_url=moto_server)
-        create_all(template, boto3.Session())
-        for name, value in merged_environment(template.functions()).items():
-            patch.setenv(name, value)
+    with template_on(moto_server):
         root = new_root()
         root.meters.create_meter({"key": "calls", "name": "calls", "aggregation": Aggregation.COUNT})
         limits = [Limit("calls", Window.MONTH, Decimal(10), thresholds=THRESHOLDS)]
@@ -50,8 +39,6 @@ def world(moto_server: str) -> Iterator[dict[str, Any]]:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=root.settings.alerts_topic_arn, Protocol="sqs", Endpoint=arn)
         yield {"root": root, "sqs": sqs, "url": url}
-    finally:
-        patch.undo()
 
 
 def test_eight_evaluators_on_the_same_records_store_and_publish_each_crossing_once(world):

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.integration.conftest import template_on
 
 pytestmark = pytest.mark.server
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -33,28 +33,13 @@ def _root() -> Any:
 
 @pytest.fixture
 def world(moto_server: str) -> Iterator[Any]:
-    import boto3
-    import requests
-
-    from tollgate_dev.local.resources import create_all
-    from tollgate_dev.local.template import Template, merged_environment
-
-    patch = pytest.MonkeyPatch()
-    try:
-        patch.setenv("AWS_ENDPOINT_URL", moto_server)
-        requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-        template = Template.load(ROOT / "template.yaml", endpoint_url=moto_server)
-        create_all(template, boto3.Session())
-        for name, value in merged_environment(template.functions()).items():
-            patch.setenv(name, value)
+    with template_on(moto_server):
         root = _root()
         root.plans.put_plan("pro", "Pro", [], None, actor="t", base_fee=Decimal(10))
         for i in range(20):
             root.tenants.create_tenant({"id": f"t{i:02d}", "name": f"T{i}", "plan": "pro"}, actor="t")
             assert root.invoices.bill(f"t{i:02d}", "2026-11") == "invoiced"
         yield root
-    finally:
-        patch.undo()
 
 
 def _race(n: int, work: Any) -> list[Any]:

@@ -98,6 +98,10 @@ def test_drafts_due_and_undelivered_are_the_sparse_indexes(store):
     assert [i.tenant_id for i in store.undelivered(10)] == ["early"]
     store.mark_delivered(invoice_id("early", "2026-11"))
     assert store.undelivered(10) == [] and store.get(invoice_id("early", "2026-11")).delivered
+    for n in range(5):
+        store.create_draft(draft(f"more{n}", due=T0))
+    assert len(store.drafts_due(T0 + timedelta(hours=31), 3)) == 3  # the limit, across pages
+    assert len(store.drafts_due(T0 + timedelta(hours=31), 100)) == 6
 
 
 def test_lists_filter_by_tenant_status_and_period_newest_period_first_in_pages(store):

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, new_root
+from tests.conftest import new_root
+from tests.integration.conftest import template_on
 from tollgate.domain.errors import ValidationFailed
 from tollgate.domain.subscriptions import Protocol
 
@@ -21,26 +22,10 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture
 def world(moto_server: str) -> Iterator[Any]:
-    import boto3
-    import requests
-
-    from tollgate_dev.local.resources import create_all
-    from tollgate_dev.local.template import Template, merged_environment
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AWS_ENDPOINT_URL", moto_server)
-    patch.setenv("AWS_MAX_ATTEMPTS", "1")
-    try:
-        requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-        template = Template.load(ROOT / "template.yaml", endpoint_url=moto_server)
-        for name, value in merged_environment(template.functions()).items():
-            patch.setenv(name, value)
-        create_all(template, boto3.Session())
+    with template_on(moto_server, AWS_MAX_ATTEMPTS="1") as template:
         new_root().tenants.create_tenant({"id": "acme", "name": "Acme"})
         yield template
-    finally:
-        patch.undo()
 
 
 def test_sixteen_at_once_make_exactly_ten(world):

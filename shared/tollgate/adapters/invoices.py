@@ -274,15 +274,22 @@ class DynamoInvoiceStore:
     def _query_all(
         self, index: str, condition: str, values: dict[str, Any], limit: int, *, forward: bool
     ) -> list[StoredInvoice]:
-        resp = self.client.query(
-            TableName=self.table,
-            IndexName=index,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=forward,
-            Limit=limit,
-        )
-        return [_invoice(i) for i in resp.get("Items", [])]
+        """Up to ``limit`` items of a sparse index, following its pages."""
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": forward,
+        }
+        items: list[StoredInvoice] = []
+        while len(items) < limit:
+            page = self.client.query(**query, Limit=min(1000, limit - len(items)))
+            items += [_invoice(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items
 
     def list(
         self,

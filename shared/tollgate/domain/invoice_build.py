@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from . import periods
 from .discounts import ChargeAmount, Discount, DiscountContext, apply_discounts
 from .invoice_totals import Draft, Totals, as_json, assemble
 from .plans import Plan
@@ -184,8 +185,9 @@ def _filter_of(details: Mapping[str, Any]) -> tuple[str, str] | None:
     return next(iter(flt.items())) if flt else None
 
 
-def _at(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+def _at(moment: datetime | None, zone: str) -> str | None:
+    """RFC 3339 with the tenant's offset, as the period's bounds are."""
+    return moment.astimezone(periods.zone(zone)).isoformat() if moment is not None else None
 
 
 def document(header: Header, tenant: Tenant, plan: Plan, totals: Totals, tax: TaxDecision | None) -> dict[str, Any]:
@@ -207,8 +209,8 @@ def document(header: Header, tenant: Tenant, plan: Plan, totals: Totals, tax: Ta
         },
         **as_json(totals),
         "tax_note": tax.note if tax is not None else None,
-        "issued_at": _at(header.issued_at),
-        "due_at": _at(header.due_at),
+        "issued_at": _at(header.issued_at, tenant.timezone),
+        "due_at": _at(header.due_at, tenant.timezone),
     }
 
 

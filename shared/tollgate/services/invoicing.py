@@ -37,6 +37,10 @@ from .catalog import Catalog
 from .ports import BlobStore, Clock, InvoiceStore
 from .usage import UsageService
 
+FINISH_PER_RUN = 50_000
+"""The most drafts (and undelivered invoices) one hourly run queues: every tenant's, in all
+but the largest deployments; the next hour takes the rest."""
+
 HtmlRenderer = Callable[[dict[str, Any]], str]
 """The invoice JSON to its HTML page (``adapters.invoice_html``)."""
 
@@ -283,7 +287,7 @@ class InvoiceService:
         )
         self._store.mark_delivered(inv.id)
 
-    def finish_due(self, limit: int = 100) -> tuple[list[str], list[str]]:
+    def finish_due(self, limit: int = FINISH_PER_RUN) -> tuple[list[str], list[str]]:
         """The hourly job's second duty: drafts past their grace to finalize, and issued
         invoices a crash left undelivered. Returns (due draft ids, undelivered ids) for the
         caller to fan out."""

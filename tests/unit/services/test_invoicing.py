@@ -41,17 +41,21 @@ def setup(world: World, *tenants: tuple[str, str], base_fee: str = "0") -> None:
     plan = Plan("pro", "Pro", (), None, T0, T0, currency="EUR", base_fee=D(base_fee), charges=charges)
     s.plan_repo.items["pro"] = plan
     for tenant_id, zone in tenants:
-        s.tenant_repo.create(
-            Tenant(
-                id=tenant_id,
-                name=tenant_id.title(),
-                created_at=T0,
-                updated_at=T0,
-                plan="pro",
-                currency="EUR",
-                timezone=zone,
-            )
+        add_tenant(world, tenant_id, zone)
+
+
+def add_tenant(world: World, tenant_id: str, zone: str = "Europe/Paris", plan: str | None = "pro") -> None:
+    world.stores.tenant_repo.create(
+        Tenant(
+            id=tenant_id,
+            name=tenant_id.title(),
+            created_at=T0,
+            updated_at=T0,
+            plan=plan,
+            currency="EUR",
+            timezone=zone,
         )
+    )
 
 
 def usage(world: World, tenant: str, start: datetime, total: int, gpt: int) -> None:
@@ -158,17 +162,7 @@ def fail_once(target: object, name: str) -> None:
 def test_a_crash_at_any_step_of_finalize_leaves_no_gap_no_duplicate_and_one_invoice_ready(world: World, fault: str):
     setup_more = [("beta", "Europe/Paris"), ("gamma", "Europe/Paris")]
     for tenant_id, _ in setup_more:
-        world.stores.tenant_repo.create(
-            Tenant(
-                id=tenant_id,
-                name=tenant_id,
-                created_at=T0,
-                updated_at=T0,
-                plan="pro",
-                currency="EUR",
-                timezone="Europe/Paris",
-            )
-        )
+        add_tenant(world, tenant_id)
         usage(world, tenant_id, NOV, 1_000, 0)
     store, s = world.stores.invoice_store, world.stores
     ids = []
@@ -217,10 +211,8 @@ def test_a_crash_after_the_issue_is_finished_by_the_hourly_job(world: World):
 
 
 def test_nothing_to_bill_and_no_plan_get_no_invoice(world: World):
-    world.stores.tenant_repo.create(
-        Tenant(id="idle", name="Idle", created_at=T0, updated_at=T0, plan="pro", currency="EUR", timezone="UTC")
-    )
-    world.stores.tenant_repo.create(Tenant(id="free", name="Free", created_at=T0, updated_at=T0, timezone="UTC"))
+    add_tenant(world, "idle", "UTC")
+    add_tenant(world, "free", "UTC", plan=None)
     assert world.invoices.bill("idle", "2026-11") == "skipped"
     assert world.invoices.bill("free", "2026-11") == "skipped"
     assert invoice_id("idle", "2026-11") not in world.stores.invoice_store.invoices
@@ -229,20 +221,10 @@ def test_nothing_to_bill_and_no_plan_get_no_invoice(world: World):
 def test_a_run_for_every_tenant_fans_out_and_counts_each_tenant_once_under_redelivery(world: World):
     setup_more = {"beta": 2_000, "idle": 0}
     for tenant_id, total in setup_more.items():
-        world.stores.tenant_repo.create(
-            Tenant(
-                id=tenant_id,
-                name=tenant_id,
-                created_at=T0,
-                updated_at=T0,
-                plan="pro",
-                currency="EUR",
-                timezone="Europe/Paris",
-            )
-        )
+        add_tenant(world, tenant_id)
         if total:
             usage(world, tenant_id, NOV, total, 0)
-    world.stores.tenant_repo.create(Tenant(id="free", name="Free", created_at=T0, updated_at=T0, timezone="UTC"))
+    add_tenant(world, "free", "UTC", plan=None)
     world.clock.at = datetime(2026, 12, 2, tzinfo=UTC)  # November has ended everywhere
     run = world.invoice_runs.start("2026-11")
     drain(world, twice=True)
