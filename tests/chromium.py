@@ -143,7 +143,8 @@ def read_png(data: bytes) -> Png:
     stride = width * channels
     if len(raw) != height * (stride + 1):
         raise ValueError(f"{len(raw)} bytes of pixels for {width} x {height}")
-    rows, previous = [], bytes(stride)
+    rows: list[bytes] = []
+    previous = bytes(stride)
     for y in range(height):
         start = y * (stride + 1)
         row = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous, channels)
@@ -156,7 +157,8 @@ def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """(type, data) of every chunk up to IEND, each one's CRC checked."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG (bad signature)")
-    chunks, pos = [], 8
+    chunks: list[tuple[bytes, bytes]] = []
+    pos = 8
     while pos + 12 <= len(data):
         (size,) = struct.unpack(">I", data[pos : pos + 4])
         if pos + 12 + size > len(data):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
-from tests.chromium import A4_WINDOW, Loaded, find_chromium, load, read_png, screenshot
+from tests.chromium import A4_WINDOW, Loaded, find_chromium, load, pdf_page_sizes, print_to_pdf, read_png, screenshot
 from tests.invoice_samples import TENANT_NAME, Sample, sample_invoice
 
 pytestmark = pytest.mark.browser
@@ -106,7 +106,7 @@ class _Reader(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self.rows[-1].append(" ".join(" ".join(self._cell).split()))
             self._cell = None
         elif tag in ("script", "style"):
             self._in = None
@@ -147,6 +147,7 @@ def test_the_browser_shows_the_number_dates_parties_every_line_and_its_amount_th
     for line in doc["lines"]:
         assert row(dom.rows, line["description"])[-1] == line["amount"], line["description"]
     assert row(dom.rows, "Tokens (model: gpt-4o)")[1:] == ["2,400,000", "0.00001", "24.00"]  # digits grouped
+    assert row(dom.rows, "API calls, first 10000 free")[1:] == ["58,250 48,250 billable", "0.002", "96.50"]
     graduated = row(dom.rows, "Render minutes")
     assert graduated[1] == "20" and graduated[-1] == "127.50"  # the Stripe vector
     start = dom.rows.index(graduated)
@@ -205,3 +206,12 @@ def test_a_screenshot_is_an_a4_sized_png_with_the_invoice_on_it(chromium: str, s
     assert (png.width, png.height) == A4_WINDOW == (1240, 1754)
     assert 0.005 < png.ink() < 0.5, png.ink()  # not blank, not a wash of colour
     assert png.dark() > 10_000  # text
+
+
+def test_it_prints_on_one_a4_page(chromium: str, sample: Sample, pages: Path):
+    page = pages / "print.html"
+    page.write_text(sample.html(), encoding="utf-8")
+    sizes = pdf_page_sizes(print_to_pdf(chromium, page))
+    assert len(sizes) == 1, f"{len(sizes)} pages: a six-line invoice must fit on one"
+    ((width, height),) = sizes
+    assert abs(width - 595.28) < 1 and abs(height - 841.89) < 1  # A4 in points, from the template's @page

@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from html.parser import HTMLParser
 
-from tollgate.adapters.invoice_html import render_invoice_html
+from tollgate.adapters.invoice_html import grouped, render_invoice_html
 from tollgate.domain.invoice_totals import Draft, as_json, assemble
 from tollgate.domain.pricing import Charge, Model, Tier, money_text, price
 
@@ -114,3 +114,20 @@ def test_a_draft_has_no_number_and_a_reverse_charge_invoice_says_so():
     }
     html = render_invoice_html(doc, seller=["S"], bill_to=["B"])
     assert "Invoice (draft)" in html and "Reverse charge" in html
+
+
+def test_quantities_and_amounts_show_their_digits_grouped_and_a_charge_with_free_units_its_billable_quantity():
+    assert [grouped(v) for v in ("2400000", "-1234.50", "0.0000006", "999", "0", None, "n/a")] == [
+        "2,400,000",
+        "-1,234.50",
+        "0.0000006",
+        "999",
+        "0",
+        "",
+        "n/a",
+    ]
+    doc = invoice()
+    doc["lines"][1] |= {"quantity": "1250000", "billable_quantity": "1240000"}
+    html = render_invoice_html(doc, seller=["S"], bill_to=["B"])
+    assert '1,250,000<div class="sub">1,240,000 billable</div>' in html
+    assert html.count("billable") == 1  # only where free units made a difference

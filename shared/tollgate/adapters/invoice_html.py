@@ -4,12 +4,28 @@ document ``GET /v1/invoices/{id}`` returns, its money already decimal strings)."
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+_DECIMAL = re.compile(r"(-?)(\d+)(\.\d+)?")
+
+
+def grouped(value: object) -> str:
+    """A decimal string with its whole part in groups of three (``"2400000"`` is
+    ``"2,400,000"``, ``"-1234.50"`` is ``"-1,234.50"``); the digits and the sign as they are,
+    anything else as its text, None as nothing."""
+    if value is None:
+        return ""
+    text = str(value)
+    match = _DECIMAL.fullmatch(text)
+    if match is None:
+        return text
+    sign, whole, fraction = match.groups()
+    return f"{sign}{int(whole):,}{fraction or ''}"
 
 
 @cache
@@ -22,17 +38,6 @@ def _environment() -> Environment:
     )
     env.filters["grouped"] = grouped
     return env
-
-
-def grouped(text: object) -> str:
-    """A quantity for reading: ``3100000`` as ``3,100,000``; its decimals kept exactly. A
-    line without a quantity (a fee, a discount) shows nothing."""
-    if not isinstance(text, str | int | Decimal) or text == "":
-        return ""
-    try:
-        return f"{Decimal(text):,}"
-    except ArithmeticError:
-        return str(text)
 
 
 def _day(text: str | None) -> str | None:
