@@ -1,6 +1,8 @@
 """Invoices: the invoice queue's messages (fan-out, bill one tenant, finalize one invoice) and
 the hourly schedule (``{"job": "invoice-run", "as_of": <scheduled time>}``), which queues the
-tenants whose period just ended and the drafts past their grace (tollgate.services.invoice_runs).
+tenants whose period just ended and the drafts past their grace (tollgate.services.invoice_runs),
+and the daily one (``{"job": "invoice-daily", ...}``): overdue invoices and payment reminders
+(tollgate.services.invoice_lifecycle).
 
 A message that fails is reported to SQS as a partial batch failure: SQS delivers it again, and
 every message is idempotent (one invoice per tenant and period; a number only with its issue).
@@ -27,13 +29,22 @@ def record_handler(record: SQSRecord) -> None:
     root.invoice_runs.handle(json.loads(record.body))
 
 
+def _as_of(event: dict) -> datetime:
+    """The schedule's time (a retry keeps it), else now."""
+    as_of = event.get("as_of")
+    return datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else root.clock.now()
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if (event or {}).get("job") == "invoice-daily":
+        report = root.invoice_lifecycle.daily(_as_of(event))
+        metrics.add_metric(name="InvoicesOverdue", unit=MetricUnit.Count, value=report.overdue)
+        metrics.add_metric(name="InvoiceReminders", unit=MetricUnit.Count, value=report.reminders)
+        return report.summary()
     if (event or {}).get("job") == "invoice-run":
-        as_of = event.get("as_of")
-        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else root.clock.now()
-        report = root.invoice_runs.scheduled(moment)
+        report = root.invoice_runs.scheduled(_as_of(event))
         metrics.add_metric(name="InvoicesToFinalize", unit=MetricUnit.Count, value=report.finalize)
         return report.summary()
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

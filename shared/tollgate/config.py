@@ -56,6 +56,8 @@ class Settings:
     invoice_net_days: int = 30
     """``INVOICE_NET_DAYS``: payment terms; an invoice is due this many days after issue."""
     invoice_link_ttl_days: int = 7
+    invoice_reminder_days: str = "-3,1,7"
+    """``INVOICE_REMINDER_DAYS``: days from ``due_at`` on which a payment reminder goes out."""
     """``INVOICE_LINK_TTL_DAYS``: how long the presigned links of invoice.ready stay valid."""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
@@ -102,6 +104,7 @@ class Settings:
             invoice_grace_hours=int(env.get("INVOICE_GRACE_HOURS") or "24"),
             invoice_net_days=int(env.get("INVOICE_NET_DAYS") or "30"),
             invoice_link_ttl_days=int(env.get("INVOICE_LINK_TTL_DAYS") or "7"),
+            invoice_reminder_days=env.get("INVOICE_REMINDER_DAYS") or d.invoice_reminder_days,
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,
             auth_cache_ttl_seconds=int(env.get("AUTH_CACHE_TTL_SECONDS", "60")),

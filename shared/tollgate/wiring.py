@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from tollgate.services.events_log import EventsLogService
     from tollgate.services.health import HealthService
     from tollgate.services.ingest import IngestService
+    from tollgate.services.invoice_lifecycle import InvoiceLifecycle
     from tollgate.services.invoice_runs import InvoiceRuns
     from tollgate.services.invoicing import InvoiceCalculator, InvoiceService, InvoiceSettings
     from tollgate.services.keys import KeyService
@@ -535,6 +536,13 @@ class Root:
             self.clock,
             self.invoice_settings,
         )
+
+    @cached_property
+    def invoice_lifecycle(self) -> InvoiceLifecycle:
+        from tollgate.services.invoice_lifecycle import InvoiceLifecycle
+
+        offsets = tuple(int(d) for d in self.settings.invoice_reminder_days.split(",") if d.strip())
+        return InvoiceLifecycle(self.invoice_store, self.alerts, self.catalog, self.clock, reminder_offsets=offsets)
 
     @cached_property
     def invoice_runs(self) -> InvoiceRuns:

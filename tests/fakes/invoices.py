@@ -10,7 +10,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, format_number
+from tollgate.domain.audit import AuditEntry
+from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, TransitionResult, format_number
 
 from ._paging import page
 
@@ -23,6 +24,8 @@ class FakeInvoiceStore:
         self.sequences: dict[str, int] = {}
         self.runs: dict[str, InvoiceRun] = {}
         self.outcomes: dict[tuple[str, str], str] = {}
+        self.markers: set[str] = set()
+        self.audit: list[AuditEntry] = []
         self.before_issue: Callable[[], None] | None = None
         self.after_issue: Callable[[], None] | None = None
         self._lock = threading.RLock()
@@ -83,6 +86,38 @@ class FakeInvoiceStore:
         if self.after_issue is not None:
             self.after_issue()
         return issued
+
+    def transition(
+        self,
+        inv: StoredInvoice,
+        doc: dict[str, Any],
+        status: InvoiceStatus,
+        entry: AuditEntry,
+        *,
+        marker: str | None = None,
+    ) -> TransitionResult:
+        with self._lock:
+            stored = self.invoices.get(inv.id)
+            if marker is not None and f"{inv.id}#{marker}" in self.markers:
+                return TransitionResult.REPEATED
+            if stored is None or stored.version != inv.version or stored.status is not inv.status:
+                return TransitionResult.STALE
+            self.invoices[inv.id] = replace(
+                stored, doc=doc, status=status, version=stored.version + 1, updated_at=entry.at
+            )
+            self.audit.append(entry)
+            if marker is not None:
+                self.markers.add(f"{inv.id}#{marker}")
+            return TransitionResult.DONE
+
+    def open_due(self, before: datetime, limit: int) -> list[StoredInvoice]:
+        found = [
+            i
+            for i in self.invoices.values()
+            if i.status in (InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE)
+            and datetime.fromisoformat(i.doc["due_at"]) <= before
+        ]
+        return sorted(found, key=lambda i: (i.doc["due_at"], i.id))[:limit]
 
     def mark_delivered(self, invoice_id: str) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ from tollgate.services.count_usage import CountUsage
 from tollgate.services.events_log import EventsLogService
 from tollgate.services.health import HealthService
 from tollgate.services.ingest import IngestService
+from tollgate.services.invoice_lifecycle import InvoiceLifecycle
 from tollgate.services.invoice_runs import InvoiceRuns
 from tollgate.services.invoicing import InvoiceCalculator, InvoiceService, InvoiceSettings
 from tollgate.services.keys import KeyService
@@ -176,6 +177,7 @@ class World:
             s.clock,
             self.invoice_settings,
         )
+        self.invoice_lifecycle = InvoiceLifecycle(s.invoice_store, self.alerts, self.catalog, s.clock)
         self.invoice_runs = InvoiceRuns(s.invoice_store, s.tenant_repo, self.invoices, s.invoice_queue, s.clock)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)

@@ -184,3 +184,46 @@ def test_a_broken_numbering_transaction_leaves_no_gap_and_no_duplicate(aws, faul
     assert [i.number for i in stored] == [i.number for i in issued] and all(i.doc["number"] == i.number for i in stored)
     seq = root.dynamodb.get_item(TableName=root.settings.invoices_table, Key={"pk": {"S": "SEQ#TG"}})["Item"]
     assert seq["n"]["N"] == "4"
+
+
+def _issued(store: Any, tenant: str) -> StoredInvoice:
+    store.create_draft(draft(tenant))
+
+    def issued_doc(number: str, at: datetime) -> dict[str, Any]:
+        return {**make(number, at), "status": "issued", "due_at": (at + timedelta(days=30)).isoformat()}
+
+    return store.issue(invoice_id(tenant, "2026-11"), "TG", issued_doc, now)
+
+
+def _entry(inv: StoredInvoice, action: str) -> Any:
+    from tollgate.domain.audit import AuditEntry, tenant_subject
+
+    return AuditEntry(tenant_subject(inv.tenant_id), now(), "key_admin", action, {"v": inv.version}, {}, "test")
+
+
+def test_a_transition_holds_at_the_version_read_and_a_marker_is_used_once(store, request):
+    inv = _issued(store, "acme")
+    paid = {**inv.doc, "status": "paid"}
+    assert store.transition(inv, paid, InvoiceStatus.PAID, _entry(inv, "invoice.pay"), marker="ch_1").value == "done"
+    stale = store.transition(inv, {**inv.doc, "status": "void"}, InvoiceStatus.VOID, _entry(inv, "invoice.void"))
+    assert stale.value == "stale"  # read before the payment: the version moved
+    now_ = store.get(inv.id, consistent=True)
+    assert (now_.status, now_.version, now_.doc["status"]) == (InvoiceStatus.PAID, inv.version + 1, "paid")
+    again = store.transition(now_, paid, InvoiceStatus.PAID, _entry(now_, "invoice.pay"), marker="ch_1")
+    assert again.value == "repeated" and store.get(inv.id, consistent=True).version == inv.version + 1
+    if request.node.callspec.params["store"] == "aws":  # the audit entry went with the move, once
+        entries, _ = new_root().audit.list_entries("tenant#acme", 10, None)
+        assert [e.action for e in entries] == ["invoice.pay"]
+
+
+def test_open_due_lists_issued_and_overdue_invoices_by_due_date_until_paid(store):
+    first, second = _issued(store, "a"), _issued(store, "b")
+    due = datetime.fromisoformat(first.doc["due_at"])
+    assert sorted(i.tenant_id for i in store.open_due(due + timedelta(seconds=1), 10)) == ["a", "b"]
+    assert store.open_due(due - timedelta(days=1), 10) == []
+    overdue = {**first.doc, "status": "overdue"}
+    store.transition(first, overdue, InvoiceStatus.OVERDUE, _entry(first, "invoice.overdue"))
+    listed = {i.tenant_id: i.status for i in store.open_due(due + timedelta(seconds=1), 10)}
+    assert listed == {"a": InvoiceStatus.OVERDUE, "b": InvoiceStatus.ISSUED}
+    store.transition(second, {**second.doc, "status": "paid"}, InvoiceStatus.PAID, _entry(second, "invoice.pay"))
+    assert [i.tenant_id for i in store.open_due(due + timedelta(days=1), 10)] == ["a"]

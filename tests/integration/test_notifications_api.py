@@ -178,7 +178,14 @@ def test_the_routes_are_documented_with_their_schemas(api):
     item = doc["components"]["schemas"]["NotificationOut"]
     assert {"id", "type", "severity", "tenant_id", "occurred_at", "read_at"} <= set(item["required"])
     types = doc["components"]["schemas"]["AlertType"]["enum"]
-    assert types == ["usage.threshold_reached", "billing.over_limit", "system.counter_drift", "invoice.ready"]
+    assert types == [
+        "usage.threshold_reached",
+        "billing.over_limit",
+        "system.counter_drift",
+        "invoice.ready",
+        "invoice.overdue",
+        "invoice.reminder",
+    ]
     count = doc["paths"]["/v1/notifications/unread-count"]["get"]["responses"]["200"]["content"]
     assert count["application/json"]["schema"]["$ref"].endswith("/UnreadCountOut")
     read = doc["paths"]["/v1/notifications/{notification_id}/read"]["post"]

@@ -71,6 +71,8 @@ ROUTES = [
     ("GET", f"/v1/invoices/{INVOICE}", None, None, {ADMIN, TENANT}),  # none: a 404
     ("GET", f"/v1/invoices/{INVOICE}/download", None, None, {ADMIN, TENANT}),
     ("POST", f"/v1/invoices/{INVOICE}/finalize", None, None, {ADMIN}),
+    ("POST", f"/v1/invoices/{INVOICE}/pay", None, {"amount": "1.00", "reference": "ch_1"}, {ADMIN}),
+    ("POST", f"/v1/invoices/{INVOICE}/void", None, {"reason": "matrix"}, {ADMIN}),
     ("GET", "/v1/tenants/acme/upcoming-invoice", None, None, {ADMIN, TENANT}),  # no plan: a 409
     ("POST", "/v1/invoice-runs", None, {"period": "2026-10", "tenant": "acme"}, {ADMIN}),
     ("GET", "/v1/invoice-runs/run_0", None, None, {ADMIN}),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import new_root
-from tollgate.domain.alert_types import BILLING_OVER_LIMIT, INVOICE_READY, USAGE_THRESHOLD_REACHED
+from tollgate.domain.alert_types import ALERT_TYPES, BILLING_OVER_LIMIT, USAGE_THRESHOLD_REACHED
 from tollgate.domain.keys import Scope
 
 BASE = "/v1/tenants/{}/subscriptions"
@@ -61,7 +61,7 @@ def test_create_list_and_delete(api, admin_key, tenants):
     assert r.status == 201, r.body
     made = r.body
     assert made["id"].startswith("sub_") and made["protocol"] == "sqs" and made["endpoint"] == arn
-    assert made["types"] == [USAGE_THRESHOLD_REACHED, BILLING_OVER_LIMIT, INVOICE_READY]  # the default: every type
+    assert made["types"] == list(ALERT_TYPES)  # the default: every type
     assert made["status"] == "confirmed"  # moto confirms at once; AWS confirms a same-account queue at once too
     assert made["created_at"] and made["topic_arn"].endswith("-tenant-alerts-acme")
 

@@ -8,14 +8,18 @@ Items share the table by key prefix (``pk``):
   ``<period>#<tenant>#<id>``, the listing key: newest period first.
   - ``due = "D"`` and ``finalize_after`` while a draft (the sparse index ``drafts_due``);
   - ``undelivered = "U"`` from the issue until ``mark_delivered`` (the sparse index
-    ``undelivered``: issued invoices whose documents or invoice.ready a crash left undone).
+    ``undelivered``: issued invoices whose documents or invoice.ready a crash left undone);
+  - ``open = "O"`` and ``due_at`` while issued or overdue (the sparse index ``open``: what
+    the daily job marks overdue and reminds of).
+- ``P#<invoice id>#<reference>``: a payment's reference, used once (idempotent payments).
 - ``SEQ#<prefix>``: the number sequence, ``n`` = the last number issued.
 - ``R#<run id>``: a run, with its counters and ``failures`` (a map of tenant to error, at most
   ``MAX_FAILURES``); ``O#<run id>#<tenant>``: one tenant's outcome in a run.
 
 Indexes: ``by_tenant`` (tenant_id, lk), ``by_status`` (status, lk), ``all`` (feed =
 ``"invoices"``, lk; the admin's unfiltered list, and a period's with ``begins_with``),
-``drafts_due`` (due, finalize_after), ``undelivered`` (undelivered, issued_at). Every filter
+``drafts_due`` (due, finalize_after), ``undelivered`` (undelivered, issued_at), ``open``
+(open, due_at). Every filter
 combination is one Query: the tenant's index when a tenant is named, else the status's,
 else ``all``; a period narrows the key (``begins_with(lk, period)``), a status a tenant's
 list by filter. The ``all`` key takes every invoice write: a few per tenant per month.
@@ -40,15 +44,28 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, format_number
+from tollgate.domain.audit import AuditEntry
+from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, TransitionResult, format_number
 
 from . import cursors
+from .entitlements import _audit_model
 from .ledger import num, s
 
 FEED = "invoices"
 MAX_FAILURES = 10
 ISSUE_ATTEMPTS = 60
 _BY_TENANT, _BY_STATUS, _ALL, _DUE, _UNDELIVERED = "by_tenant", "by_status", "all", "drafts_due", "undelivered"
+_OPEN = "open"
+
+
+def _audit_put(entry: AuditEntry) -> dict[str, Any]:
+    """The audit entry as a transaction's Put on the audit table (its pynamodb model's form)."""
+    model = _audit_model(entry)
+    return {
+        "TableName": model.Meta.table_name,
+        "Item": model.serialize(),
+        "ConditionExpression": "attribute_not_exists(subject)",
+    }
 
 
 class IssueContended(RuntimeError):
@@ -84,6 +101,7 @@ def _invoice_item(inv: StoredInvoice) -> dict[str, Any]:
         "updated_at": s(_at(inv.updated_at)),
         "version": num(inv.version),
         "delivered": {"BOOL": inv.delivered},
+        "generation": num(inv.generation),
         "feed": s(FEED),
         "lk": s(f"{inv.period}#{inv.tenant_id}#{inv.id}"),
     }
@@ -116,6 +134,7 @@ def _invoice(item: dict[str, Any]) -> StoredInvoice:
         run_id=item["run_id"]["S"] if "run_id" in item else None,
         version=int(item["version"]["N"]),
         delivered=item.get("delivered", {}).get("BOOL", False),
+        generation=int(item.get("generation", {"N": "0"})["N"]),
     )
 
 
@@ -238,11 +257,13 @@ class DynamoInvoiceStore:
             "Key": {"pk": s(f"I#{inv.id}")},
             "UpdateExpression": (
                 "SET #st = :issued, #num = :number, issued_at = :at, doc = :doc, updated_at = :at, "
-                "delivered = :false, undelivered = :u REMOVE due, finalize_after"
+                "delivered = :false, undelivered = :u, #open = :o, due_at = :due REMOVE due, finalize_after"
             ),
             "ConditionExpression": "#st = :draft",
-            "ExpressionAttributeNames": {"#st": "status", "#num": "number"},
+            "ExpressionAttributeNames": {"#st": "status", "#num": "number", "#open": "open"},
             "ExpressionAttributeValues": {
+                ":o": s("O"),
+                ":due": s(_at(datetime.fromisoformat(doc["due_at"])) if doc.get("due_at") else _at(at)),
                 ":issued": s(InvoiceStatus.ISSUED.value),
                 ":draft": s(InvoiceStatus.DRAFT.value),
                 ":number": s(number),
@@ -272,7 +293,14 @@ class DynamoInvoiceStore:
         )
 
     def _query_all(
-        self, index: str, condition: str, values: dict[str, Any], limit: int, *, forward: bool
+        self,
+        index: str,
+        condition: str,
+        values: dict[str, Any],
+        limit: int,
+        *,
+        forward: bool,
+        names: dict[str, str] | None = None,
     ) -> list[StoredInvoice]:
         """Up to ``limit`` items of a sparse index, following its pages."""
         query: dict[str, Any] = {
@@ -281,6 +309,7 @@ class DynamoInvoiceStore:
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": forward,
+            **({"ExpressionAttributeNames": names} if names else {}),
         }
         items: list[StoredInvoice] = []
         while len(items) < limit:
@@ -290,6 +319,68 @@ class DynamoInvoiceStore:
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return items
+
+    def transition(
+        self,
+        inv: StoredInvoice,
+        doc: dict[str, Any],
+        status: InvoiceStatus,
+        entry: AuditEntry,
+        *,
+        marker: str | None = None,
+    ) -> TransitionResult:
+        """Move ``inv`` (as read) to ``status`` with ``doc``, on the condition that it is still
+        at the version read; the audit entry, and ``marker`` (a payment's reference, used once)
+        in the same transaction. An invoice leaving the open states leaves the ``open`` index."""
+        still_open = status in (InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE)
+        update = {
+            "TableName": self.table,
+            "Key": {"pk": s(f"I#{inv.id}")},
+            "UpdateExpression": "SET #st = :st, doc = :doc, version = :next, updated_at = :at"
+            + ("" if still_open else " REMOVE #open"),
+            "ConditionExpression": "version = :v AND #st = :was",
+            "ExpressionAttributeNames": {"#st": "status", **({} if still_open else {"#open": "open"})},
+            "ExpressionAttributeValues": {
+                ":st": s(status.value),
+                ":doc": s(json.dumps(doc, separators=(",", ":"))),
+                ":next": num(inv.version + 1),
+                ":v": num(inv.version),
+                ":was": s(inv.status.value),
+                ":at": s(_at(entry.at)),
+            },
+        }
+        items: list[dict[str, Any]] = [{"Update": update}, {"Put": _audit_put(entry)}]
+        if marker is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {"pk": s(f"P#{inv.id}#{marker}")},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = _reasons(exc)
+            if marker is not None and len(reasons) == 3 and reasons[2] == "ConditionalCheckFailed":
+                return TransitionResult.REPEATED
+            if _code(exc) in ("TransactionCanceledException", "TransactionConflictException"):
+                return TransitionResult.STALE
+            raise
+        return TransitionResult.DONE
+
+    def open_due(self, before: datetime, limit: int) -> list[StoredInvoice]:
+        """Issued and overdue invoices (unpaid, not void) due before ``before``."""
+        return self._query_all(
+            _OPEN,
+            "#open = :o AND due_at <= :before",
+            {":o": s("O"), ":before": s(_at(before))},
+            limit,
+            forward=True,
+            names={"#open": "open"},
+        )
 
     def list(
         self,

@@ -306,11 +306,14 @@ class InvoiceModel(Model):
     finalize_after = UnicodeAttribute(null=True)
     undelivered = UnicodeAttribute(null=True)
     issued_at = UnicodeAttribute(null=True)
+    open = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
     by_tenant = _index("by_tenant", "tenant_id", "lk")()
     by_status = _index("by_status", "status", "lk")()
     all_invoices = _index("all", "feed", "lk")()
     drafts_due = _index("drafts_due", "due", "finalize_after")()
     undelivered_index = _index("undelivered", "undelivered", "issued_at")()
+    open_index = _index("open", "open", "due_at")()
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

@@ -28,7 +28,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import storage_keys as keys
-from .alert_types import BILLING_OVER_LIMIT, INVOICE_READY, USAGE_THRESHOLD_REACHED
+from .alert_types import (
+    BILLING_OVER_LIMIT,
+    INVOICE_OVERDUE,
+    INVOICE_READY,
+    INVOICE_REMINDER,
+    USAGE_THRESHOLD_REACHED,
+)
 from .numbers import json_number
 from .periods import LIFETIME_KEY, Window, parse_utc_key, window_end
 from .plans import Limit, Plan
@@ -43,6 +49,8 @@ class AlertType(str, Enum):
     OVER_LIMIT = BILLING_OVER_LIMIT
     SYSTEM_COUNTER_DRIFT = "system.counter_drift"  # the daily reconciliation's operator alert
     INVOICE_READY = INVOICE_READY  # an invoice issued: its number, total and links
+    INVOICE_OVERDUE = INVOICE_OVERDUE  # an issued invoice past its due date
+    INVOICE_REMINDER = INVOICE_REMINDER  # a payment reminder, once per offset from the due date
 
 
 def for_operators(alert_type: str) -> bool:
@@ -210,8 +218,10 @@ def overage_cost(plan: Plan | None, limit: Limit, used: Decimal) -> tuple[str, s
 
 def subject(doc: dict[str, Any]) -> str:
     """An SNS Subject (under 100 characters, one line)."""
-    if doc["type"] == AlertType.INVOICE_READY.value:
-        text = f"Tollgate: invoice {doc['number']} for {doc['tenant_id']}: {doc['total']} {doc['currency']}"
+    if doc["type"].startswith("invoice."):
+        what = {"invoice.ready": "", "invoice.overdue": " overdue", "invoice.reminder": " due"}[doc["type"]]
+        amount = doc.get("amount_due") or doc["total"]
+        text = f"Tollgate: invoice {doc['number']}{what} for {doc['tenant_id']}: {amount} {doc['currency']}"
         return text if len(text) < 100 else text[:96] + "..."
     if doc["type"] == AlertType.SYSTEM_COUNTER_DRIFT.value:
         what = "counter drift"

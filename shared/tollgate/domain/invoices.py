@@ -6,9 +6,9 @@ An invoice is one tenant's bill for one period (the calendar month in the tenant
 redelivery that bills a period finds the same invoice: one invoice per tenant and period.
 ``generation`` is 0; a later void and re-bill (the invoice lifecycle) takes the next.
 
-States here: ``draft`` (no number; recomputed from the counters while late events land) and
-``issued`` (numbered gap-free, amounts frozen). ``upcoming`` is the preview's status: never
-stored.
+States: ``draft`` (no number; recomputed from the counters while late events land),
+``issued`` (numbered gap-free, amounts frozen), then ``overdue``, ``paid`` and ``void``
+(``domain.invoice_lifecycle``). ``upcoming`` is the preview's status: never stored.
 """
 
 from __future__ import annotations
@@ -32,7 +32,16 @@ _PERIOD = re.compile(PERIOD_PATTERN)
 class InvoiceStatus(str, Enum):
     DRAFT = "draft"
     ISSUED = "issued"
+    OVERDUE = "overdue"
+    PAID = "paid"
+    VOID = "void"
     UPCOMING = "upcoming"  # the preview; never stored
+
+
+class TransitionResult(str, Enum):
+    DONE = "done"
+    STALE = "stale"  # the invoice moved since it was read: read it again
+    REPEATED = "repeated"  # the marker (a payment's reference) was already used: nothing to do
 
 
 def is_period(text: str) -> bool:
@@ -60,7 +69,8 @@ def previous_period(period: str) -> str:
 
 
 def invoice_id(tenant_id: str, period: str, generation: int = 0) -> str:
-    """``in_`` and a BLAKE2b hash of (tenant, period, generation): the same for every run."""
+    """``in_`` and a BLAKE2b hash of (tenant, period, generation): the same for every run.
+    ``generation`` is 0 until the period's invoice is voided; each re-bill takes the next."""
     digest = hashlib.blake2b(f"{tenant_id}\x00{period}\x00{generation}".encode(), digest_size=12).hexdigest()
     return f"in_{digest}"
 
@@ -87,6 +97,7 @@ class StoredInvoice:
     run_id: str | None = None
     version: int = 1  # a draft's replacements are conditional on it
     delivered: bool = False  # issued: documents written and invoice.ready published
+    generation: int = 0  # a period billed again after a void: 1, 2, ...
 
     def replaced(self, **changes: Any) -> StoredInvoice:
         return replace(self, **changes)

@@ -27,6 +27,7 @@ from tollgate.domain import invoice_build, periods
 from tollgate.domain.alert_types import INVOICE_READY
 from tollgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from tollgate.domain.invoice_build import Header, PeriodUsage
+from tollgate.domain.invoice_lifecycle import opened
 from tollgate.domain.invoices import InvoiceStatus, StoredInvoice, invoice_id, period_bounds, period_of
 from tollgate.domain.records import Tenant
 from tollgate.domain.tax import applicable_rates
@@ -193,7 +194,8 @@ class InvoiceService:
         already issued) or ``skipped`` (no plan, or nothing to bill). Idempotent."""
         tenant = self._tenant(tenant_id)
         self.check_ended(tenant, period)
-        inv_id = invoice_id(tenant.id, period)
+        generation = self._generation(tenant.id, period)
+        inv_id = invoice_id(tenant.id, period, generation)
         existing = self._store.get(inv_id, consistent=True)
         if existing is not None and existing.status is not InvoiceStatus.DRAFT:
             return "invoiced"
@@ -216,6 +218,7 @@ class InvoiceService:
                 updated_at=now,
                 finalize_after=end + self._settings.grace,
                 run_id=run_id,
+                generation=generation,
             )
             if self._store.create_draft(draft):
                 return "invoiced"
@@ -225,6 +228,15 @@ class InvoiceService:
         if existing.doc != doc:
             self._store.replace_draft(existing.replaced(doc=doc, updated_at=now), existing.version)
         return "invoiced"
+
+    def _generation(self, tenant_id: str, period: str) -> int:
+        """The period's invoice to bill: the one not voided, else a fresh one after the voids
+        (numbers are never reused: a voided invoice keeps its own)."""
+        found, _ = self._store.list(tenant_id=tenant_id, status=None, period=period, limit=100, cursor=None)
+        live = [i.generation for i in found if i.status is not InvoiceStatus.VOID]
+        if live:
+            return min(live)
+        return max((i.generation + 1 for i in found), default=0)
 
     def finalize(self, inv_id: str) -> StoredInvoice:
         """Recompute the draft from the counters and issue it with the next number (one
@@ -244,7 +256,7 @@ class InvoiceService:
                     lambda s, e: Header(draft.id, InvoiceStatus.ISSUED.value, s, e, number, issued_at, due),
                     first=first,
                 )
-                return doc if doc is not None else _reissued(draft.doc, number, issued_at, due)
+                return opened(doc if doc is not None else _reissued(draft.doc, number, issued_at, due))
 
             inv = self._store.issue(inv.id, self._settings.number_prefix, make, self._clock.now)
         if not inv.delivered:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.domain.decisions import DecisionDoc
     from tollgate.domain.discounts import Discount
     from tollgate.domain.health import TenantHealth
-    from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice
+    from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, TransitionResult
     from tollgate.domain.plans import Limit, Plan
     from tollgate.domain.quota import Status
     from tollgate.domain.ratelimit import LeaseWrite
@@ -428,6 +428,23 @@ class InvoiceStore(Protocol):
         """Issue a draft with the next number of ``prefix``: ``make(number, issued_at)`` gives
         the final document, and the sequence's step and the invoice's write are one
         transaction (no gap, no duplicate). An issued invoice is returned as stored."""
+        ...
+
+    def transition(
+        self,
+        inv: StoredInvoice,
+        doc: dict[str, Any],
+        status: InvoiceStatus,
+        entry: AuditEntry,
+        *,
+        marker: str | None = None,
+    ) -> TransitionResult:
+        """Move ``inv`` (as read) to ``status`` and ``doc`` if it is still at the version read,
+        with the audit entry and ``marker`` (used once) in the same write."""
+        ...
+
+    def open_due(self, before: datetime, limit: int) -> list[StoredInvoice]:
+        """Issued and overdue invoices due before ``before``, earliest first."""
         ...
 
     def mark_delivered(self, invoice_id: str) -> None: ...

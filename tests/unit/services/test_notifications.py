@@ -39,6 +39,8 @@ def test_the_one_list_of_alert_types():
         "billing.over_limit",
         "system.counter_drift",
         "invoice.ready",
+        "invoice.overdue",
+        "invoice.reminder",
     )
     assert AlertType("system.counter_drift") is AlertType.SYSTEM_COUNTER_DRIFT
 

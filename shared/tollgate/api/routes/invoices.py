@@ -6,20 +6,23 @@ presigned S3 URL of the issued invoice's HTML or JSON document."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.request import Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tollgate.api.limit_schemas import DecimalIn
 from tollgate.api.problems import error_responses
 from tollgate.api.request import caller, require, tenant_for, tenant_or_all
-from tollgate.api.schemas import Strict
+from tollgate.api.schemas import Reason, Strict
 from tollgate.domain.ids import ID_MAX_LENGTH, ID_PATTERN
 from tollgate.domain.invoices import PERIOD_PATTERN, InvoiceRun, InvoiceStatus, StoredInvoice
 from tollgate.domain.keys import Scope
+from tollgate.services.invoice_lifecycle import InvoiceLifecycle
 from tollgate.services.invoice_runs import InvoiceRuns
 from tollgate.services.invoicing import InvoiceService
 
@@ -39,7 +42,7 @@ class InvoiceOut(BaseModel):
     id: str | None = Field(description="Null on the upcoming preview.")
     number: str | None = Field(description="`<prefix>-<seq>`, gap-free; null until issued.")
     tenant_id: str
-    status: Literal["draft", "issued", "upcoming"]
+    status: Literal["draft", "issued", "overdue", "paid", "void", "upcoming"]
     currency: str
     period: dict[str, str] = Field(description="`{start, end}`: RFC 3339 with the tenant's offset; end exclusive.")
     lines: list[dict[str, Any]] = Field(
@@ -59,6 +62,31 @@ class InvoiceOut(BaseModel):
     @classmethod
     def of(cls, inv: StoredInvoice) -> InvoiceOut:
         return cls(**inv.doc)
+
+
+class PaymentIn(Strict):
+    amount: DecimalIn | None = Field(
+        default=None, description="Default: everything due. A partial amount lowers amount_due; more than due is a 422."
+    )
+    reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="The payment provider's id: a repeated reference records nothing twice.",
+    )
+    paid_at: datetime | None = Field(default=None, description="RFC 3339; default now.")
+
+    @field_validator("paid_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("must carry a time zone offset")
+        return v
+
+
+class VoidIn(Strict):
+    reason: Reason = Field(description="Kept in the audit trail and on the invoice.")
 
 
 class InvoicesPage(BaseModel):
@@ -97,7 +125,7 @@ class InvoiceRunOut(BaseModel):
         )
 
 
-def build_router(invoices: InvoiceService, runs: InvoiceRuns) -> Router:
+def build_router(invoices: InvoiceService, runs: InvoiceRuns, lifecycle: InvoiceLifecycle) -> Router:
     router = Router()
 
     @router.get(
@@ -109,7 +137,7 @@ def build_router(invoices: InvoiceService, runs: InvoiceRuns) -> Router:
     def list_invoices(
         request: Request,
         tenant: TenantQ = None,
-        status: Annotated[Literal["draft", "issued"] | None, Query()] = None,
+        status: Annotated[Literal["draft", "issued", "overdue", "paid", "void"] | None, Query()] = None,
         period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM.")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -166,6 +194,30 @@ def build_router(invoices: InvoiceService, runs: InvoiceRuns) -> Router:
     def finalize(request: Request, invoice_id: InvoicePath) -> InvoiceOut:
         require(caller(request), Scope.ADMIN)
         return InvoiceOut.of(invoices.finalize(invoice_id))
+
+    @router.post(
+        "/v1/invoices/<invoice_id>/pay",
+        tags=["Invoices"],
+        summary="Record a payment (partial or whole; idempotent per reference)",
+        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
+    )
+    def pay(request: Request, invoice_id: InvoicePath, body: PaymentIn) -> InvoiceOut:
+        p = require(caller(request), Scope.ADMIN)
+        return InvoiceOut.of(
+            lifecycle.pay(
+                invoice_id, amount=body.amount, reference=body.reference, paid_at=body.paid_at, actor=p.key_id
+            )
+        )
+
+    @router.post(
+        "/v1/invoices/<invoice_id>/void",
+        tags=["Invoices"],
+        summary="Void an issued or overdue invoice (its number stays used)",
+        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
+    )
+    def void(request: Request, invoice_id: InvoicePath, body: VoidIn) -> InvoiceOut:
+        p = require(caller(request), Scope.ADMIN)
+        return InvoiceOut.of(lifecycle.void(invoice_id, reason=body.reason, actor=p.key_id))
 
     @router.get(
         "/v1/tenants/<tenant_id>/upcoming-invoice",
