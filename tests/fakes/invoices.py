@@ -120,7 +120,7 @@ class FakeInvoiceStore:
     def undelivered(self, limit: int) -> list[StoredInvoice]:
         self._call("undelivered")
         found = [i for i in self.invoices.values() if i.status is InvoiceStatus.ISSUED and not i.delivered]
-        return sorted(found, key=lambda i: (i.issued_at, i.id))[: max(1, limit)]
+        return sorted(found, key=lambda i: (i.issued_at, i.id))[: max(0, limit)]
 
     def drafts_due(self, now: datetime, limit: int) -> list[StoredInvoice]:
         self._call("drafts_due")
@@ -129,7 +129,7 @@ class FakeInvoiceStore:
             for i in self.invoices.values()
             if i.status is InvoiceStatus.DRAFT and i.finalize_after is not None and i.finalize_after <= now
         ]
-        return sorted(due, key=lambda i: (i.finalize_after, i.id))[: max(1, limit)]
+        return sorted(due, key=lambda i: (i.finalize_after, i.id))[: max(0, limit)]
 
     def list(
         self,

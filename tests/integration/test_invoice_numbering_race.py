@@ -81,23 +81,8 @@ def test_eight_finalizes_of_one_draft_take_one_number(world):
 @pytest.fixture
 def tables(moto_server: str) -> Iterator[None]:
     """The template's resources on a fresh moto server, and its environment; no data."""
-    import boto3
-    import requests
-
-    from tollgate_dev.local.resources import create_all
-    from tollgate_dev.local.template import Template, merged_environment
-
-    patch = pytest.MonkeyPatch()
-    try:
-        patch.setenv("AWS_ENDPOINT_URL", moto_server)
-        requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-        template = Template.load(ROOT / "template.yaml", endpoint_url=moto_server)
-        create_all(template, boto3.Session())
-        for name, value in merged_environment(template.functions()).items():
-            patch.setenv(name, value)
+    with template_on(moto_server):
         yield
-    finally:
-        patch.undo()
 
 
 def _draft(tenant: str) -> Any:
