@@ -1,7 +1,9 @@
 """Finalizes racing for numbers, against moto in server mode (transactions isolated as
 DynamoDB isolates them): 20 execution environments each finalize one of 20 drafts at once,
 and the numbers are exactly TG-000001 to TG-000020, one each, with one invoice.ready each;
-8 environments finalizing the same draft take one number."""
+8 environments finalizing the same draft take one number. The store alone: 30 environments
+issuing 10 drafts (3 each) at once, and 16 recording the outcomes of the same run's tenants
+at once (redeliveries racing, failures racing successes): each counted once."""
 
 from __future__ import annotations
 
@@ -74,3 +76,69 @@ def test_eight_finalizes_of_one_draft_take_one_number(world):
     assert {inv.number for inv in issued} == {"TG-000001"}
     seq = world.dynamodb.get_item(TableName=world.settings.invoices_table, Key={"pk": {"S": "SEQ#TG"}})["Item"]
     assert seq["n"]["N"] == "1"
+
+
+@pytest.fixture
+def tables(moto_server: str) -> Iterator[None]:
+    """The template's resources on a fresh moto server, and its environment; no data."""
+    with template_on(moto_server):
+        yield
+
+
+def _draft(tenant: str) -> Any:
+    from tollgate.domain.invoices import InvoiceStatus, StoredInvoice, invoice_id
+
+    inv_id = invoice_id(tenant, "2026-11")
+    doc = {"id": inv_id, "total": "10.00"}
+    return StoredInvoice(inv_id, tenant, "2026-11", InvoiceStatus.DRAFT, "EUR", doc, NOW, NOW, finalize_after=NOW)
+
+
+def test_thirty_issues_of_ten_drafts_at_once_number_each_draft_once(tables):
+    from tollgate.domain.invoices import InvoiceStatus
+
+    drafts = [_draft(f"t{i}") for i in range(10)]
+    for d in drafts:
+        assert _root().invoice_store.create_draft(d)
+
+    def issue(root: Any, i: int) -> tuple[str, str | None]:
+        def make(number: str, at: datetime) -> dict[str, Any]:
+            return {"id": drafts[i % 10].id, "number": number, "issued_at": at.isoformat(), "total": "10.00"}
+
+        inv = root.invoice_store.issue(drafts[i % 10].id, "TG", make, lambda: NOW)
+        return inv.id, inv.number
+
+    results = _race(30, issue)
+    by_draft: dict[str, set[str | None]] = {}
+    for inv_id, number in results:
+        by_draft.setdefault(inv_id, set()).add(number)
+    assert all(len(numbers) == 1 for numbers in by_draft.values()) and len(by_draft) == 10
+    numbers = sorted(n for ns in by_draft.values() for n in ns if n)
+    assert numbers == [f"TG-{n:06d}" for n in range(1, 11)]
+    store = _root().invoice_store
+    stored = [store.get(d.id, consistent=True) for d in drafts]
+    assert all(s.status is InvoiceStatus.ISSUED and s.doc["number"] == s.number for s in stored)
+    assert sorted(s.number for s in stored) == numbers
+    assert [i.id for i in store.undelivered(100)] and store.drafts_due(NOW, 100) == []
+    seq = store.client.get_item(TableName=store.table, Key={"pk": {"S": "SEQ#TG"}}, ConsistentRead=True)["Item"]
+    assert seq["n"]["N"] == "10"
+
+
+def test_racing_outcomes_of_one_run_count_each_tenant_once(tables):
+    from tollgate.domain.invoices import InvoiceRun
+
+    failing = [f"f{i:02d}" for i in range(12)]
+    assert _root().invoice_store.create_run(InvoiceRun(id="run_race", period="2026-11", created_at=NOW, expected=15))
+
+    def deliver(root: Any, i: int) -> None:
+        store = root.invoice_store
+        store.record_outcome("run_race", "a", "invoiced")  # every redelivery of one success
+        store.record_outcome("run_race", "b", "failed" if i % 2 else "invoiced", f"b broke in {i}")
+        store.record_outcome("run_race", "c", "skipped")
+        for t in failing[i % 4 :: 4]:  # each failing tenant by 4 environments
+            store.record_outcome("run_race", t, "failed", f"{t} broke")
+
+    _race(16, deliver)
+    run = _root().invoice_store.get_run("run_race", consistent=True)
+    assert (run.invoices, run.skipped, run.failed, run.status.value) == (2, 1, 12, "done")
+    assert len(run.failures) == 10 and {f["tenant_id"] for f in run.failures} <= set(failing)
+    assert all(f["error"] == f"{f['tenant_id']} broke" for f in run.failures)

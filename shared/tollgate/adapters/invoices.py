@@ -1,42 +1,58 @@
 """``services.ports.InvoiceStore`` on the invoices table (the low-level client).
 
-Items share the table by key prefix (``pk``):
+Items share the table by key prefix (``pk``, no sort key):
 
-- ``I#<invoice id>``: an invoice. ``doc`` is its JSON (money already decimal strings, so no
-  float ever touches it), with ``tenant_id``, ``period``, ``status``, ``currency``,
-  ``number``, ``issued_at``, ``version``, ``delivered`` and ``lk`` =
-  ``<period>#<tenant>#<id>``, the listing key: newest period first.
+- ``I#<invoice id>``: an invoice. ``doc`` is its JSON as text (money already decimal strings,
+  and ``domain.invoices.doc_text`` refuses a float, so none ever touches it), with
+  ``tenant_id``, ``period``, ``status``, ``currency``, ``created_at``, ``updated_at``,
+  ``number``, ``issued_at``, ``run_id``, ``version``, ``delivered``, ``feed = "invoices"``
+  and ``lk`` = ``<period>#<tenant>#<id>``, the listing key: newest period first. Times are
+  UTC ISO-8601 text (it sorts as time does).
   - ``due = "D"`` and ``finalize_after`` while a draft (the sparse index ``drafts_due``);
   - ``undelivered = "U"`` from the issue until ``mark_delivered`` (the sparse index
     ``undelivered``: issued invoices whose documents or invoice.ready a crash left undone);
   - ``open = "O"`` and ``due_at`` while issued or overdue (the sparse index ``open``: what
     the daily job marks overdue and reminds of).
 - ``P#<invoice id>#<reference>``: a payment's reference, used once (idempotent payments).
-- ``SEQ#<prefix>``: the number sequence, ``n`` = the last number issued.
-- ``R#<run id>``: a run, with its counters and ``failures`` (a map of tenant to error, at most
-  ``MAX_FAILURES``); ``O#<run id>#<tenant>``: one tenant's outcome in a run.
+- ``SEQ#<prefix>``: the number sequence, ``n`` = the last number issued (absent: 0).
+- ``R#<run id>``: a run: ``id``, ``period``, ``created_at``, ``tenant_id`` (a one-tenant
+  run), ``expected``, the counters ``invoices``, ``skipped``, ``failed``, and ``failures``, a
+  map of tenant to error of at most ``MAX_FAILURES`` entries.
+- ``O#<run id>#<tenant>``: ``outcome``, one tenant's result in a run.
 
-Indexes: ``by_tenant`` (tenant_id, lk), ``by_status`` (status, lk), ``all`` (feed =
-``"invoices"``, lk; the admin's unfiltered list, and a period's with ``begins_with``),
-``drafts_due`` (due, finalize_after), ``undelivered`` (undelivered, issued_at), ``open``
-(open, due_at). Every filter
-combination is one Query: the tenant's index when a tenant is named, else the status's,
-else ``all``; a period narrows the key (``begins_with(lk, period)``), a status a tenant's
-list by filter. The ``all`` key takes every invoice write: a few per tenant per month.
+Indexes (all projecting every attribute): ``by_tenant`` (tenant_id, lk), ``by_status``
+(status, lk), ``all`` (feed, lk; the admin's unfiltered list, and a period's with
+``begins_with``), ``drafts_due`` (due, finalize_after), ``undelivered`` (undelivered,
+issued_at), ``open`` (open, due_at). Every filter combination of ``list`` is one Query, never a Scan: the tenant's
+index when a tenant is named (a status then filters it: a tenant has a few invoices a year),
+else the status's, else ``all``; a period narrows the sort key (``begins_with(lk,
+"<period>#")``). Run, outcome and sequence items have no ``lk``, so no index holds them. The
+``all`` and ``by_status`` keys take every invoice write: a few per tenant per month, far
+under a partition's 1,000 writes a second at the run's pace. A cursor holds the list's
+filters and the last ``lk``; the start key is rebuilt from them, so no crafted cursor
+reaches DynamoDB.
 
-**Numbering** (``issue``): read the sequence and the draft, make the final document, then one
-transaction: the sequence moves from n to n+1 on the condition that it is still n, and the
-invoice from draft to issued on the condition that it is still a draft. Nothing else ever
-moves the sequence, so a number is used exactly when an invoice is issued with it: a crash
-before the commit takes nothing, a crash after it left an issued invoice. A lost race
-re-reads and retries; a lost response is retried too, and the re-read finds the invoice
-issued.
+**Numbering** (``issue``): read the draft and the sequence (consistent), make the final
+document, then one transaction: the sequence moves from n to n+1 on the condition that it is
+still n (or absent, for 0), and the invoice from draft to issued on the condition that it is
+still a draft. Nothing else ever moves the sequence, so a number is used exactly when an
+invoice is issued with it: a crash before the commit takes nothing, a crash after it left an
+issued invoice. A lost race re-reads and retries with jittered backoff (``ISSUE_ATTEMPTS``,
+then IssueContended); a lost response (no answer, committed or not) is retried too, and the
+re-read finds the invoice issued when it was. Cancellation reasons are read per item
+(sequence first, invoice second); one that no retry can cure (a ValidationError) raises.
+
+**Run outcomes** (``record_outcome``): the outcome item and the run's counters (and its
+``failures``) change in one transaction, conditional on the outcome item's previous state, so
+a redelivery or a race counts nothing twice, and a success replaces a failure (the failed
+count moves to the success's) but never the reverse.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -45,15 +61,30 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.domain.audit import AuditEntry
-from tollgate.domain.invoices import InvoiceRun, InvoiceStatus, StoredInvoice, TransitionResult, format_number
+from tollgate.domain.ids import ID_PATTERN
+from tollgate.domain.invoices import (
+    PERIOD_PATTERN,
+    InvoiceRun,
+    InvoiceStatus,
+    StoredInvoice,
+    TransitionResult,
+    doc_text,
+    format_number,
+)
+from tollgate.services.ports import IssueContended, StoreBusy
 
 from . import cursors
 from .entitlements import _audit_model
 from .ledger import num, s
 
+__all__ = ["DynamoInvoiceStore", "IssueContended"]
+
 FEED = "invoices"
 MAX_FAILURES = 10
+MAX_ERROR = 300
 ISSUE_ATTEMPTS = 60
+OUTCOME_ATTEMPTS = 20
+OUTCOMES = {"invoiced": "invoices", "skipped": "skipped", "failed": "failed"}  # outcome: the run's counter
 _BY_TENANT, _BY_STATUS, _ALL, _DUE, _UNDELIVERED = "by_tenant", "by_status", "all", "drafts_due", "undelivered"
 _OPEN = "open"
 
@@ -68,8 +99,11 @@ def _audit_put(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-class IssueContended(RuntimeError):
-    """Every attempt to take the next number lost its race; the caller retries later."""
+_RETRYABLE = {"None", "ConditionalCheckFailed", "TransactionConflict", "ThrottlingError"}
+"""Cancellation reasons a retry may cure: a condition (re-read), a conflict or throttling
+(wait). Any other (ValidationError, ItemCollectionSizeLimitExceeded) would fail again."""
+_LK = re.compile(rf"{PERIOD_PATTERN[1:-1]}#{ID_PATTERN[1:-1]}#in_[0-9a-f]{{1,64}}")
+NOT_A_CURSOR = "not a cursor of this list"
 
 
 def _at(moment: datetime) -> str:
@@ -85,7 +119,26 @@ def _code(exc: ClientError) -> str:
 
 
 def _reasons(exc: ClientError) -> list[str]:
+    """A cancelled transaction's reasons, one per item in the order sent ("None": that item's
+    part was fine); [] for any other error."""
     return [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons") or []]
+
+
+def _retryable(exc: ClientError) -> bool:
+    code = _code(exc)
+    if code == "TransactionConflictException":
+        return True
+    return code == "TransactionCanceledException" and all(r in _RETRYABLE for r in _reasons(exc))
+
+
+def _pause(attempt: int) -> float:
+    """Full jitter from 10 ms, doubling to at most 0.5 s: racers spread out, and 60 attempts
+    stay within a queue-driven function's minute."""
+    return random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter, not a secret
+
+
+def _lk(inv: StoredInvoice) -> str:
+    return f"{inv.period}#{inv.tenant_id}#{inv.id}"
 
 
 def _invoice_item(inv: StoredInvoice) -> dict[str, Any]:
@@ -96,14 +149,14 @@ def _invoice_item(inv: StoredInvoice) -> dict[str, Any]:
         "period": s(inv.period),
         "status": s(inv.status.value),
         "currency": s(inv.currency),
-        "doc": s(json.dumps(inv.doc, separators=(",", ":"))),
+        "doc": s(doc_text(inv.doc)),
         "created_at": s(_at(inv.created_at)),
         "updated_at": s(_at(inv.updated_at)),
         "version": num(inv.version),
         "delivered": {"BOOL": inv.delivered},
         "generation": num(inv.generation),
         "feed": s(FEED),
-        "lk": s(f"{inv.period}#{inv.tenant_id}#{inv.id}"),
+        "lk": s(_lk(inv)),
     }
     if inv.run_id:
         item["run_id"] = s(inv.run_id)
@@ -113,6 +166,8 @@ def _invoice_item(inv: StoredInvoice) -> dict[str, Any]:
         item["number"] = s(inv.number)
     if inv.issued_at:
         item["issued_at"] = s(_at(inv.issued_at))
+        if inv.status is InvoiceStatus.ISSUED and not inv.delivered:
+            item["undelivered"] = s("U")
     return item
 
 
@@ -214,8 +269,8 @@ class DynamoInvoiceStore:
             except ClientError as exc:
                 reasons = _reasons(exc)
                 if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed":
-                    continue  # issued by another caller: the re-read returns it
-                if _code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    continue  # no longer a draft: issued by another caller (or by us, answer lost); re-read
+                if not _retryable(exc):
                     raise
             except BotoCoreError:
                 pass  # no answer: committed or not, the re-read tells
@@ -229,7 +284,7 @@ class DynamoInvoiceStore:
                     updated_at=at,
                     delivered=False,
                 )
-            self._sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))  # noqa: S311 - jitter
+            self._sleep(_pause(attempt))
         raise IssueContended(f"invoice {invoice_id!r}: the number sequence {prefix!r} stayed contended")
 
     def _sequence(self, prefix: str) -> int:
@@ -268,47 +323,44 @@ class DynamoInvoiceStore:
                 ":draft": s(InvoiceStatus.DRAFT.value),
                 ":number": s(number),
                 ":at": s(_at(at)),
-                ":doc": s(json.dumps(doc, separators=(",", ":"))),
+                ":doc": s(doc_text(doc)),
                 ":false": {"BOOL": False},
                 ":u": s("U"),
             },
         }
-        return [{"Update": step}, {"Update": issue}]
+        return [{"Update": step}, {"Update": issue}]  # the reasons' order: sequence, invoice
 
     def mark_delivered(self, invoice_id: str) -> None:
-        self.client.update_item(
-            TableName=self.table,
-            Key={"pk": s(f"I#{invoice_id}")},
-            UpdateExpression="SET delivered = :true REMOVE undelivered",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":true": {"BOOL": True}},
-        )
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": s(f"I#{invoice_id}")},
+                UpdateExpression="SET delivered = :true REMOVE undelivered",
+                ConditionExpression="attribute_exists(#num)",  # issued (and maybe paid or void since)
+                ExpressionAttributeNames={"#num": "number"},
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise LookupError(f"no issued invoice {invoice_id!r}") from None
+            raise
 
     def undelivered(self, limit: int) -> list[StoredInvoice]:
-        return self._query_all(_UNDELIVERED, "undelivered = :u", {":u": s("U")}, limit, forward=True)
+        return self._query_all(_UNDELIVERED, "undelivered = :u", {":u": s("U")}, limit)
 
     def drafts_due(self, now: datetime, limit: int) -> list[StoredInvoice]:
-        return self._query_all(
-            _DUE, "due = :d AND finalize_after <= :now", {":d": s("D"), ":now": s(_at(now))}, limit, forward=True
-        )
+        return self._query_all(_DUE, "due = :d AND finalize_after <= :now", {":d": s("D"), ":now": s(_at(now))}, limit)
 
     def _query_all(
-        self,
-        index: str,
-        condition: str,
-        values: dict[str, Any],
-        limit: int,
-        *,
-        forward: bool,
-        names: dict[str, str] | None = None,
+        self, index: str, condition: str, values: dict[str, Any], limit: int, *, names: dict[str, str] | None = None
     ) -> list[StoredInvoice]:
-        """Up to ``limit`` items of a sparse index, following its pages."""
+        """Up to ``limit`` items of a sparse index, oldest first, following its pages."""
         query: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
-            "ScanIndexForward": forward,
+            "ScanIndexForward": True,
             **({"ExpressionAttributeNames": names} if names else {}),
         }
         items: list[StoredInvoice] = []
@@ -342,7 +394,7 @@ class DynamoInvoiceStore:
             "ExpressionAttributeNames": {"#st": "status", **({} if still_open else {"#open": "open"})},
             "ExpressionAttributeValues": {
                 ":st": s(status.value),
-                ":doc": s(json.dumps(doc, separators=(",", ":"))),
+                ":doc": s(doc_text(doc)),
                 ":next": num(inv.version + 1),
                 ":v": num(inv.version),
                 ":was": s(inv.status.value),
@@ -378,7 +430,6 @@ class DynamoInvoiceStore:
             "#open = :o AND due_at <= :before",
             {":o": s("O"), ":before": s(_at(before))},
             limit,
-            forward=True,
             names={"#open": "open"},
         )
 
@@ -392,21 +443,18 @@ class DynamoInvoiceStore:
         cursor: str | None,
     ) -> tuple[list[StoredInvoice], str | None]:
         scope = [tenant_id, status.value if status else None, period]
-        start = None
-        if cursor:
-            decoded = cursors.decode(cursor)
-            if not isinstance(decoded, list) or len(decoded) != 2 or decoded[0] != scope:
-                raise ValueError("not a cursor of this list")
-            start = decoded[1]
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         if tenant_id is not None:
-            index, condition, values[":h"] = _BY_TENANT, "tenant_id = :h", s(tenant_id)
+            index, hash_name, hash_value = _BY_TENANT, "tenant_id", tenant_id
+            condition = "tenant_id = :h"
         elif status is not None:
-            index, condition, values[":h"] = _BY_STATUS, "#st = :h", s(status.value)
-            names["#st"] = "status"
+            index, hash_name, hash_value = _BY_STATUS, "status", status.value
+            condition, names["#st"] = "#st = :h", "status"
         else:
-            index, condition, values[":h"] = _ALL, "feed = :h", s(FEED)
+            index, hash_name, hash_value = _ALL, "feed", FEED
+            condition = "feed = :h"
+        values[":h"] = s(hash_value)
         if period is not None:
             condition += " AND begins_with(lk, :p)"
             values[":p"] = s(f"{period}#")
@@ -422,6 +470,8 @@ class DynamoInvoiceStore:
             names["#st"], values[":st"] = "status", s(status.value)
         if names:
             query["ExpressionAttributeNames"] = names
+        start = self._start_key(cursor, scope, hash_name, hash_value)
+        limit = max(1, limit)
         items: list[StoredInvoice] = []
         while len(items) < limit:
             page = self.client.query(
@@ -431,7 +481,24 @@ class DynamoInvoiceStore:
             start = page.get("LastEvaluatedKey")
             if not start:
                 break
-        return items, cursors.encode([scope, start]) if start else None
+        return items, cursors.encode({"f": scope, "lk": start["lk"]["S"]}) if start else None
+
+    @staticmethod
+    def _start_key(cursor: str | None, scope: list[Any], hash_name: str, hash_value: str) -> dict[str, Any] | None:
+        """The ExclusiveStartKey a cursor of this list (these filters) stands for, rebuilt from
+        its ``lk``; ValueError for any other cursor."""
+        if not cursor:
+            return None
+        value = cursors.decode(cursor)
+        if not isinstance(value, dict) or sorted(value) != ["f", "lk"] or value["f"] != scope:
+            raise ValueError(NOT_A_CURSOR)
+        lk = value["lk"]
+        if not isinstance(lk, str) or not _LK.fullmatch(lk):
+            raise ValueError(NOT_A_CURSOR)
+        period, tenant, inv_id = lk.split("#")
+        if (scope[2] is not None and period != scope[2]) or (scope[0] is not None and tenant != scope[0]):
+            raise ValueError(NOT_A_CURSOR)  # outside the query's key range
+        return {"pk": s(f"I#{inv_id}"), "lk": s(lk), hash_name: s(hash_value)}
 
     # ---------------------------------------------------------------- runs
     def create_run(self, run: InvoiceRun) -> bool:
@@ -440,13 +507,15 @@ class DynamoInvoiceStore:
             "id": s(run.id),
             "period": s(run.period),
             "created_at": s(_at(run.created_at)),
-            "invoices": num(0),
-            "skipped": num(0),
-            "failed": num(0),
-            "failures": {"M": {}},
+            "invoices": num(run.invoices),
+            "skipped": num(run.skipped),
+            "failed": num(run.failed),
+            "failures": {"M": {f["tenant_id"]: s(f["error"][:MAX_ERROR]) for f in run.failures[:MAX_FAILURES]}},
         }
         if run.tenant_id:
             item["tenant_id"] = s(run.tenant_id)
+        if run.expected is not None:
+            item["expected"] = num(run.expected)
         try:
             self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
@@ -462,65 +531,82 @@ class DynamoInvoiceStore:
         return _run(item) if item else None
 
     def set_run_expected(self, run_id: str, expected: int) -> None:
-        self.client.update_item(
-            TableName=self.table,
-            Key={"pk": s(f"R#{run_id}")},
-            UpdateExpression="SET expected = :e",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":e": num(expected)},
-        )
-
-    def record_outcome(self, run_id: str, tenant_id: str, outcome: str, error: str | None = None) -> None:
-        """The outcome item and the run's counters change in one transaction, conditional on
-        the outcome item's previous state: a redelivery, or a race, changes nothing twice."""
-        counter = {"invoiced": "invoices", "skipped": "skipped", "failed": "failed"}[outcome]
-        key = {"pk": s(f"O#{run_id}#{tenant_id}")}
-        for _ in range(10):
-            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
-            before = item["outcome"]["S"] if item else None
-            if before == outcome or (before is not None and before != "failed"):
-                return  # the same outcome again, or a success, which is final
-            put: dict[str, Any] = {"TableName": self.table, "Item": {**key, "outcome": s(outcome)}}
-            if before is None:
-                put["ConditionExpression"] = "attribute_not_exists(pk)"
-            else:
-                put["ConditionExpression"] = "outcome = :before"
-                put["ExpressionAttributeValues"] = {":before": s(before)}
-            update = "ADD #c :one"
-            values: dict[str, Any] = {":one": num(1)}
-            names = {"#c": counter}
-            if before == "failed":
-                update = "ADD #c :one, failed :minus REMOVE failures.#t"
-                values[":minus"], names["#t"] = num(-1), tenant_id
-            bump = {
-                "TableName": self.table,
-                "Key": {"pk": s(f"R#{run_id}")},
-                "UpdateExpression": update,
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-            try:
-                self.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": bump}])
-            except ClientError as exc:
-                if _code(exc) in ("TransactionCanceledException", "TransactionConflictException"):
-                    continue  # another delivery moved it first: re-read
-                raise
-            if outcome == "failed":
-                self._note_failure(run_id, tenant_id, error or "")
-            return
-
-    def _note_failure(self, run_id: str, tenant_id: str, error: str) -> None:
-        """For display: at most ``MAX_FAILURES`` tenants' errors on the run."""
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"pk": s(f"R#{run_id}")},
-                UpdateExpression="SET failures.#t = :e",
-                ConditionExpression="size(failures) < :max",
-                ExpressionAttributeNames={"#t": tenant_id},
-                ExpressionAttributeValues={":e": s(error[:300]), ":max": num(MAX_FAILURES)},
+                UpdateExpression="SET expected = :e",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":e": num(expected)},
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise LookupError(f"no invoice run {run_id!r}") from None
+            raise
+
+    def record_outcome(self, run_id: str, tenant_id: str, outcome: str, error: str | None = None) -> None:
+        """The outcome item and the run's counters (and, for a failure while the run shows
+        fewer than ``MAX_FAILURES``, its error) change in one transaction, conditional on the
+        outcome item's previous state: a redelivery, or a race, changes nothing twice. A lost
+        answer is retried: the re-read finds the outcome when it was recorded."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}: one of {sorted(OUTCOMES)}")
+        key = {"pk": s(f"O#{run_id}#{tenant_id}")}
+        note = outcome == "failed"  # keep the error on the run, while it has room
+        last: Exception | None = None
+        for attempt in range(OUTCOME_ATTEMPTS):
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            before = item["outcome"]["S"] if item else None
+            if before == outcome or (before is not None and before != "failed"):
+                return  # the same outcome again, or a success, which is final
+            try:
+                self.client.transact_write_items(
+                    TransactItems=self._outcome_items(run_id, tenant_id, outcome, before, error, note)
+                )
+                return
+            except ClientError as exc:
+                reasons = _reasons(exc)
+                if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed":
+                    if self.get_run(run_id, consistent=True) is None:
+                        raise LookupError(f"no invoice run {run_id!r}") from None
+                    note = False  # the run exists, so its failures are full: count only
+                elif not _retryable(exc):
+                    raise
+                last = exc
+            except BotoCoreError as exc:
+                last = exc  # no answer: the re-read tells whether it was recorded
+            self._sleep(_pause(attempt))
+        raise StoreBusy(f"run {run_id!r}: the outcome of {tenant_id!r} stayed contended") from last
+
+    def _outcome_items(
+        self, run_id: str, tenant_id: str, outcome: str, before: str | None, error: str | None, note: bool
+    ) -> list[dict[str, Any]]:
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {"pk": s(f"O#{run_id}#{tenant_id}"), "outcome": s(outcome)},
+        }
+        if before is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "outcome = :before"
+            put["ExpressionAttributeValues"] = {":before": s(before)}
+        names = {"#c": OUTCOMES[outcome]}
+        values: dict[str, Any] = {":one": num(1)}
+        update, condition = "ADD #c :one", "attribute_exists(pk)"
+        if before == "failed":  # a success replaces the failure: move the count, drop the error
+            update = "ADD #c :one, failed :minus REMOVE failures.#t"
+            values[":minus"], names["#t"] = num(-1), tenant_id
+        elif note:
+            update += " SET failures.#t = :e"
+            condition += " AND size(failures) < :max"
+            names["#t"] = tenant_id
+            values[":e"], values[":max"] = s((error or "")[:MAX_ERROR]), num(MAX_FAILURES)
+        bump = {
+            "TableName": self.table,
+            "Key": {"pk": s(f"R#{run_id}")},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        return [{"Put": put}, {"Update": bump}]  # the reasons' order: outcome, run

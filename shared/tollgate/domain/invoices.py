@@ -14,6 +14,7 @@ States: ``draft`` (no number; recomputed from the counters while late events lan
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -79,6 +80,22 @@ def format_number(prefix: str, seq: int) -> str:
     """``TG-000042``: the prefix and the gap-free sequence, zero-padded to 6 digits (wider
     when it grows past them)."""
     return f"{prefix}-{seq:06d}"
+
+
+def doc_text(doc: dict[str, Any]) -> str:
+    """An invoice document as the store keeps it: compact JSON. Money in a document is decimal
+    strings, so a float anywhere in it is a mistake that would round money: TypeError (as
+    ``json`` raises for a Decimal). Integers (counts, exponents) are fine."""
+    stack: list[Any] = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, float):
+            raise TypeError(f"an invoice document holds the float {value!r}: money is decimal strings")
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)

@@ -405,12 +405,22 @@ class BlobStore(Protocol):
 
 
 # ------------------------------------------------------------------ invoices
+class IssueContended(StoreBusy):
+    """``InvoiceStore.issue`` lost the race for the next number on every attempt: nothing was
+    taken (the invoice is still a draft, or issued by a racer); retry later."""
+
+
 class InvoiceStore(Protocol):
-    """Invoices, their gap-free number sequence and invoice runs (the invoices table)."""
+    """Invoices, their gap-free number sequence and invoice runs (the invoices table).
+
+    Besides what each method names, a call may raise what the store raises (a ClientError or a
+    connection error): an invoice's or a run's write is then either whole or absent, never
+    half-done, and the call may be repeated."""
 
     def get(self, invoice_id: str, consistent: bool = False) -> StoredInvoice | None: ...
     def create_draft(self, inv: StoredInvoice) -> bool:
-        """Put a new draft; False when the id exists (whatever its state)."""
+        """Put a new draft; False when the id exists (whatever its state). TypeError for a
+        document holding a float (money is decimal strings)."""
         ...
 
     def replace_draft(self, inv: StoredInvoice, expected_version: int) -> bool:
@@ -426,8 +436,16 @@ class InvoiceStore(Protocol):
         now: Callable[[], datetime],
     ) -> StoredInvoice:
         """Issue a draft with the next number of ``prefix``: ``make(number, issued_at)`` gives
-        the final document, and the sequence's step and the invoice's write are one
-        transaction (no gap, no duplicate). An issued invoice is returned as stored."""
+        the final document (it may be called once per attempt, each time with the number and
+        time that attempt would take), and the sequence's step and the invoice's write are
+        one transaction (no gap, no duplicate). An issued invoice is returned as stored,
+        taking no number. LookupError when there is no such invoice; IssueContended when
+        every attempt lost the race for the number; what ``make`` raises, nothing taken."""
+        ...
+
+    def mark_delivered(self, invoice_id: str) -> None:
+        """Record an issued invoice's documents and invoice.ready done (idempotent);
+        LookupError when there is no issued invoice of that id."""
         ...
 
     def transition(
@@ -447,13 +465,12 @@ class InvoiceStore(Protocol):
         """Issued and overdue invoices due before ``before``, earliest first."""
         ...
 
-    def mark_delivered(self, invoice_id: str) -> None: ...
     def undelivered(self, limit: int) -> list[StoredInvoice]:
-        """Issued invoices whose documents or invoice.ready are not done."""
+        """Issued invoices whose documents or invoice.ready are not done, oldest issue first."""
         ...
 
     def drafts_due(self, now: datetime, limit: int) -> list[StoredInvoice]:
-        """Drafts whose grace ended (``finalize_after <= now``)."""
+        """Drafts whose grace ended (``finalize_after <= now``), longest due first."""
         ...
 
     def list(
@@ -465,15 +482,26 @@ class InvoiceStore(Protocol):
         limit: int,
         cursor: str | None,
     ) -> tuple[list[StoredInvoice], str | None]:
-        """Newest period first; ValueError for a cursor that is not this store's."""
+        """Newest period first (then tenant and id, descending); every filter combination.
+        ValueError for a cursor that is not this list's."""
         ...
 
-    def create_run(self, run: InvoiceRun) -> bool: ...
+    def create_run(self, run: InvoiceRun) -> bool:
+        """Store a new run; False when the id exists."""
+        ...
+
     def get_run(self, run_id: str, consistent: bool = False) -> InvoiceRun | None: ...
-    def set_run_expected(self, run_id: str, expected: int) -> None: ...
+    def set_run_expected(self, run_id: str, expected: int) -> None:
+        """LookupError when there is no such run."""
+        ...
+
     def record_outcome(self, run_id: str, tenant_id: str, outcome: str, error: str | None = None) -> None:
-        """Once per (run, tenant): ``invoiced``, ``skipped`` or ``failed``; a success replaces a
-        failure, never the reverse."""
+        """Once per (run, tenant): ``invoiced``, ``skipped`` or ``failed`` (ValueError for
+        anything else), counted on the run in the same write; the same outcome again changes
+        nothing, a success replaces a failure, never the reverse. A failure's ``error`` (cut
+        to 300 characters) is kept on the run for the first ``10`` failing tenants.
+        LookupError when there is no such run; StoreBusy when racing writers kept it from
+        being recorded (nothing was)."""
         ...
 
 
