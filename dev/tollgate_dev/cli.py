@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--fresh", action="store_true", help="start empty: delete the saved state first (also $TOLLGATE_FRESH=1)"
     )
+    local.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameters, as `sam deploy` takes them (e.g. InvoiceNetDays=0)",
+    )
     local_commands = local.add_subparsers(dest="local_command", metavar="{fire,outbox}")
     fire = local_commands.add_parser("fire", help="run a schedule now on the running local stack")
     fire.add_argument("schedule", nargs="?", help="event name (Health), Function.Event, or the schedule's Name")
@@ -143,10 +150,22 @@ def _run_local(args: argparse.Namespace) -> int:
             admin_key=admin_key,
             state_dir=resolve_state_dir(args.state_dir, args.template),
             fresh=fresh,
+            parameters=_overrides(args.parameter_overrides),
         )
     except (TemplateError, StackError) as error:
         print(f"tollgate local: {error}", file=sys.stderr)
         return 1
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` pairs; a pair without ``=`` is a usage error."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"tollgate local: --parameter-overrides takes NAME=VALUE, not {pair!r}")
+        out[name] = value
+    return out
 
 
 def _control_target(args: argparse.Namespace) -> tuple[int, str]:

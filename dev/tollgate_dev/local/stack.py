@@ -157,6 +157,7 @@ class LocalStack:
         admin_key: str | None = None,
         state_dir: Path | None = None,
         fresh: bool = False,
+        parameters: dict[str, str] | None = None,
     ) -> None:
         self.port = port
         self.host = host
@@ -164,6 +165,7 @@ class LocalStack:
         self.admin_key = admin_key
         self.state_dir = state_dir
         self.fresh = fresh
+        self.parameters = dict(parameters or {})
         self.template: Template | None = None
         self.created: CreatedResources | None = None
         self.restored: local_state.Restored | None = None
@@ -202,7 +204,7 @@ class LocalStack:
             logger.info("read the saved state in %.2f s", self.timings["state_read_s"])
 
         endpoint = self._start_moto()
-        template = Template.load(self.template_path, endpoint_url=endpoint)
+        template = Template.load(self.template_path, endpoint_url=endpoint, parameters=self.parameters)
         self.template = template
         session = self._session = boto3.Session()
         self.created = create_all(template, session)
@@ -522,6 +524,7 @@ def serve(
     admin_key: str | None = None,
     state_dir: Path | None = None,
     fresh: bool = False,
+    parameters: dict[str, str] | None = None,
 ) -> int:
     """Run the stack until SIGINT or SIGTERM; prints the URLs and the admin key once. A second
     signal while stopping quits at once without saving (the previous snapshot stays)."""
@@ -535,7 +538,14 @@ def serve(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    stack = LocalStack(port=port, template_path=template_path, admin_key=admin_key, state_dir=state_dir, fresh=fresh)
+    stack = LocalStack(
+        port=port,
+        template_path=template_path,
+        admin_key=admin_key,
+        state_dir=state_dir,
+        fresh=fresh,
+        parameters=parameters,
+    )
     try:
         stack.start()
         print(f"API:       {stack.base_url}", flush=True)

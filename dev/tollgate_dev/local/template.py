@@ -192,8 +192,12 @@ class Template:
 
     # -------------------------------------------------------------- parameters and conditions
     def _parameter_values(self, overrides: Mapping[str, str]) -> dict[str, Any]:
+        declared = self.document.get("Parameters") or {}
+        unknown = sorted(set(overrides) - set(declared))
+        if unknown:
+            raise TemplateError(f"the template has no parameter {', '.join(map(repr, unknown))}")
         values: dict[str, Any] = {}
-        for name, spec in (self.document.get("Parameters") or {}).items():
+        for name, spec in declared.items():
             if name in overrides:
                 raw = overrides[name]
             elif "Default" in spec:

@@ -407,7 +407,16 @@ class AuditOut(BaseModel):
     plan: str | None = None
     at: datetime
     actor: str = Field(description="The API key id that made the change (`system` for the default catalog).")
-    action: Literal["plan.put", "tenant.create", "tenant.plan", "tenant.limits", "tenant.discounts"]
+    action: Literal[
+        "plan.put",
+        "tenant.create",
+        "tenant.plan",
+        "tenant.limits",
+        "tenant.discounts",
+        "invoice.pay",
+        "invoice.void",
+        "invoice.overdue",
+    ] = Field(description="What changed; `invoice.*`: a move of one of the tenant's invoices (`before`/`after`).")
     before: Any
     after: Any
     reason: str | None

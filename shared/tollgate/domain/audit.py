@@ -1,4 +1,4 @@
-"""The audit trail of plan and limit changes. Pure; no AWS.
+"""The audit trail of plan, limit and invoice changes. Pure; no AWS.
 
 Every change of a plan, of a tenant's plan, or of a tenant's limit overrides is one entry:
 who (the API key id, or ``system`` for the seeded catalog), when, what (``action``), the
@@ -22,6 +22,9 @@ class Action:
     TENANT_PLAN = "tenant.plan"
     TENANT_LIMITS = "tenant.limits"
     TENANT_DISCOUNTS = "tenant.discounts"
+    INVOICE_PAY = "invoice.pay"
+    INVOICE_VOID = "invoice.void"
+    INVOICE_OVERDUE = "invoice.overdue"
 
 
 def tenant_subject(tenant_id: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 from tollgate.domain import invoice_lifecycle as life
 from tollgate.domain import periods
 from tollgate.domain.alert_types import INVOICE_OVERDUE, INVOICE_REMINDER
-from tollgate.domain.audit import AuditEntry, tenant_subject
+from tollgate.domain.audit import Action, AuditEntry, tenant_subject
 from tollgate.domain.errors import Conflict, NotFound
 from tollgate.domain.invoices import InvoiceStatus, StoredInvoice, TransitionResult
 
@@ -38,12 +38,6 @@ from .ports import Clock, InvoiceStore
 ATTEMPTS = 8
 SCAN_LIMIT = 50_000
 """The most open invoices one daily run reads (due within the earliest reminder's reach)."""
-
-
-class Action:
-    PAY = "invoice.pay"
-    VOID = "invoice.void"
-    OVERDUE = "invoice.overdue"
 
 
 def event_id(invoice_id: str, kind: str, offset: int | None = None) -> str:
@@ -142,7 +136,7 @@ class InvoiceLifecycle:
         moved, _ = self._move(
             invoice_id,
             lambda i: life.pay(i.doc, i.status, payment),
-            Action.PAY,
+            Action.INVOICE_PAY,
             actor,
             f"payment {payment.reference}",
             marker=payment.reference,
@@ -151,7 +145,9 @@ class InvoiceLifecycle:
 
     def void(self, invoice_id: str, *, reason: str, actor: str) -> StoredInvoice:
         now = self._clock.now()
-        moved, _ = self._move(invoice_id, lambda i: life.void(i.doc, i.status, reason, now), Action.VOID, actor, reason)
+        moved, _ = self._move(
+            invoice_id, lambda i: life.void(i.doc, i.status, reason, now), Action.INVOICE_VOID, actor, reason
+        )
         return moved
 
     # ---------------------------------------------------------------- the daily job
@@ -165,7 +161,11 @@ class InvoiceLifecycle:
             if life.is_overdue(inv.doc, inv.status, as_of):
                 try:
                     inv, moved = self._move(
-                        inv.id, lambda i: life.mark_overdue(i.doc, i.status, as_of), Action.OVERDUE, "system", None
+                        inv.id,
+                        lambda i: life.mark_overdue(i.doc, i.status, as_of),
+                        Action.INVOICE_OVERDUE,
+                        "system",
+                        None,
                     )
                     overdue += moved
                 except Conflict:

@@ -31,7 +31,7 @@ def build_router(audit: AuditService, tenants: TenantService) -> Router:
     @router.get(
         "/v1/audit",
         tags=["Audit"],
-        summary="Plan and limit changes, newest first",
+        summary="Plan, limit and invoice changes, newest first",
         responses=error_responses(401, 403, 404, 422, 429),
     )
     def list_audit(
