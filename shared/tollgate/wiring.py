@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from tollgate.services.events_log import EventsLogService
     from tollgate.services.health import HealthService
     from tollgate.services.ingest import IngestService
+    from tollgate.services.invoice_export import InvoiceExporter
     from tollgate.services.invoice_lifecycle import InvoiceLifecycle
     from tollgate.services.invoice_runs import InvoiceRuns
     from tollgate.services.invoicing import InvoiceCalculator, InvoiceService, InvoiceSettings
@@ -543,6 +544,14 @@ class Root:
 
         offsets = tuple(int(d) for d in self.settings.invoice_reminder_days.split(",") if d.strip())
         return InvoiceLifecycle(self.invoice_store, self.alerts, self.catalog, self.clock, reminder_offsets=offsets)
+
+    @cached_property
+    def invoice_exporter(self) -> InvoiceExporter:
+        from tollgate.services.invoice_export import InvoiceExporter
+
+        return InvoiceExporter(
+            self.invoice_store, self.blob_store, self.clock, doc_link_ttl=self.invoice_settings.link_ttl
+        )
 
     @cached_property
     def invoice_runs(self) -> InvoiceRuns:

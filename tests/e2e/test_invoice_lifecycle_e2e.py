@@ -3,10 +3,14 @@
 has something to do today): issue, pay partially, pay the rest (a repeated reference records
 nothing), void another (paying it then is a 409), fire the daily schedule and see a third
 invoice turn overdue, with invoice.overdue and the first payment reminder arriving once each
-at the tenant's http subscription; every move is in the audit trail."""
+at the tenant's http subscription; every move is in the audit trail; and the export, as CSV
+and JSON through its presigned link, shows each invoice as it now is, a tenant named
+``=HYPERLINK("http://x")`` as inert text."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 import uuid
@@ -22,6 +26,7 @@ from .conftest import LocalStackProcess, start_local_stack
 from .test_subscriptions_e2e import Webhook
 
 pytestmark = pytest.mark.e2e
+NAMES = {"beta": '=HYPERLINK("http://x")'}  # a tenant name is attacker-controlled
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,8 @@ def issued(stack: LocalStackProcess) -> dict[str, Any]:
     invoices, keys = {}, {}
     for name in ("acme", "beta", "gamma"):
         tenant = f"{name}-{uuid.uuid4().hex[:6]}"
-        _ok(requests.post(f"{base}/v1/tenants", headers=admin, json={"id": tenant, "name": name, "plan": "ten"}), 201)
+        shown = NAMES.get(name, name)
+        _ok(requests.post(f"{base}/v1/tenants", headers=admin, json={"id": tenant, "name": shown, "plan": "ten"}), 201)
         key = _ok(requests.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": tenant}), 201)
         keys[name] = {"Authorization": f"Bearer {key['key']}"}
         run = _ok(
@@ -96,6 +102,7 @@ def test_the_daily_job_turns_an_unpaid_invoice_overdue_and_reminds_once(issued, 
         body = {"protocol": "http", "endpoint": hook.url, "types": ["invoice.overdue", "invoice.reminder"]}
         _ok(requests.post(f"{base}/v1/tenants/{inv['tenant']}/subscriptions", headers=admin, json=body), 201)
         fire = f"{base}/_local/schedules/InvoiceDaily/fire"
+        time.sleep(1.1)  # the schedule's time has whole seconds: let it pass the issue's instant
         for _ in range(2):  # fired twice: each event still arrives once
             assert requests.post(fire, headers=admin, timeout=60).status_code == 200
         deadline = time.monotonic() + 20
@@ -111,3 +118,28 @@ def test_the_daily_job_turns_an_unpaid_invoice_overdue_and_reminds_once(issued, 
     assert now["status"] == "overdue" and now["amount_due"] == "10.00"
     paid = issued["invoices"]["acme"]
     assert _ok(requests.get(f"{base}/v1/invoices/{paid['id']}", headers=admin))["status"] == "paid"  # not overdue
+
+
+def test_the_export_shows_each_invoice_as_it_is_and_a_formula_name_as_text(issued):
+    base, admin, invoices = issued["base"], issued["admin"], issued["invoices"]
+
+    def export(**params: str) -> requests.Response:
+        link = requests.get(f"{base}/v1/invoices/export", headers=admin, params=params, allow_redirects=False)
+        assert link.status_code == 302, link.text
+        got = requests.get(link.headers["Location"], timeout=10)  # the presigned URL: no API key
+        assert got.status_code == 200
+        return got
+
+    mine = {inv["number"] for inv in invoices.values()}
+    table = [r for r in csv.DictReader(io.StringIO(export(format="csv").text, newline="")) if r["number"] in mine]
+    by_tenant = {r["tenant_id"]: r for r in table}
+    acme, beta = by_tenant[invoices["acme"]["tenant"]], by_tenant[invoices["beta"]["tenant"]]
+    assert (acme["status"], acme["paid"], acme["due"]) == ("paid", "10.00", "0.00")
+    assert beta["status"] == "void" and beta["tenant_name"] == '\'=HYPERLINK("http://x")'
+    assert by_tenant[invoices["gamma"]["tenant"]]["status"] == "overdue"
+    lines = [r for r in json.loads(export(format="json", lines="true").text) if r["number"] in mine]
+    assert {(r["number"], r["line_type"], r["amount"]) for r in lines} == {
+        (inv["number"], "base_fee", "10.00") for inv in invoices.values()
+    }
+    refused = requests.get(f"{base}/v1/invoices/export", headers=admin, params={"format": "xlsx"})
+    assert refused.status_code == 422

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 
@@ -45,6 +45,9 @@ class FakeBlobStore:
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self.objects[key] = (bytes(body), content_type)
+
+    def put_file(self, key: str, body: IO[bytes], content_type: str) -> None:
+        self.objects[key] = (body.read(), content_type)
 
     def get(self, key: str) -> bytes | None:
         found = self.objects.get(key)

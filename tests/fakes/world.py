@@ -29,6 +29,7 @@ from tollgate.services.count_usage import CountUsage
 from tollgate.services.events_log import EventsLogService
 from tollgate.services.health import HealthService
 from tollgate.services.ingest import IngestService
+from tollgate.services.invoice_export import InvoiceExporter
 from tollgate.services.invoice_lifecycle import InvoiceLifecycle
 from tollgate.services.invoice_runs import InvoiceRuns
 from tollgate.services.invoicing import InvoiceCalculator, InvoiceService, InvoiceSettings
@@ -178,6 +179,9 @@ class World:
             self.invoice_settings,
         )
         self.invoice_lifecycle = InvoiceLifecycle(s.invoice_store, self.alerts, self.catalog, s.clock)
+        self.invoice_exporter = InvoiceExporter(
+            s.invoice_store, s.blobs, s.clock, doc_link_ttl=self.invoice_settings.link_ttl
+        )
         self.invoice_runs = InvoiceRuns(s.invoice_store, s.tenant_repo, self.invoices, s.invoice_queue, s.clock)
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)

@@ -86,7 +86,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
         subscriptions.build_router(root.subscriptions),
         notifications.build_router(root.notifications, root.tenants),
         billing_catalog.build_router(root.billing_catalog),
-        invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle),
+        invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle, root.invoice_exporter),
         consume.build_router(root.consume),
         ingest.build_router(root.ingest),
         description=apps.DESCRIPTION,

@@ -66,3 +66,12 @@ def test_a_link_names_the_object_and_expires(ports):
     link = blobs.link("invoices/acme/2026-11.html", 3600)
     assert link.startswith("https://") and "2026-11.html" in link
     assert ("Expires=" in link) or ("X-Amz-Expires=3600" in link) or ("expires_in=3600" in link)
+
+
+def test_a_file_object_uploads_as_it_reads_and_round_trips(ports):
+    import io
+
+    _, blobs, _ = ports
+    body = io.BytesIO(b"number,total\r\nTG-000001,10.00\r\n" * 1000)
+    blobs.put_file("exports/2026-12-04/x.csv", body, "text/csv")
+    assert blobs.get("exports/2026-12-04/x.csv") == b"number,total\r\nTG-000001,10.00\r\n" * 1000

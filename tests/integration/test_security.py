@@ -68,6 +68,7 @@ ROUTES = [
     ("PUT", "/v1/tenants/acme/discounts", None, {"discount_ids": [], "reason": "matrix"}, {ADMIN}),
     ("DELETE", "/v1/tenants/acme/subscriptions/sub_0123456789abcdef", None, None, {ADMIN, TENANT}),
     ("GET", "/v1/invoices", {"tenant": "acme"}, None, {ADMIN, TENANT}),
+    ("GET", "/v1/invoices/export", {"tenant": "acme"}, None, {ADMIN, TENANT}),
     ("GET", f"/v1/invoices/{INVOICE}", None, None, {ADMIN, TENANT}),  # none: a 404
     ("GET", f"/v1/invoices/{INVOICE}/download", None, None, {ADMIN, TENANT}),
     ("POST", f"/v1/invoices/{INVOICE}/finalize", None, None, {ADMIN}),
@@ -169,6 +170,7 @@ def test_scope(api, world, route, scope):
         ("GET", "/v1/notifications", {"tenant": "other"}),
         ("GET", "/v1/notifications/unread-count", {"tenant": "other"}),
         ("GET", "/v1/invoices", {"tenant": "other"}),
+        ("GET", "/v1/invoices/export", {"tenant": "other"}),
         ("GET", "/v1/tenants/other/upcoming-invoice", None),
     ],
 )

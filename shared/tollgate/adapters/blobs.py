@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
@@ -13,6 +13,9 @@ class S3BlobStore:
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def put_file(self, key: str, body: IO[bytes], content_type: str) -> None:
+        self.client.upload_fileobj(body, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
     def get(self, key: str) -> bytes | None:
         try:

@@ -59,7 +59,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         subscriptions.build_router(root.subscriptions),
         notifications.build_router(root.notifications, root.tenants),
         billing_catalog.build_router(root.billing_catalog),
-        invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle),
+        invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle, root.invoice_exporter),
         description=DESCRIPTION,
     )
 

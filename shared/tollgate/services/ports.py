@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # annotations only: the ports cost nothing at import
     from tollgate.adapters.commit_plan import CommitUnit
@@ -397,6 +397,10 @@ class BlobStore(Protocol):
     """Documents such as invoices (S3)."""
 
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
+    def put_file(self, key: str, body: IO[bytes], content_type: str) -> None:
+        """Upload a file object as it reads (S3 multipart past a few MB): no whole copy in memory."""
+        ...
+
     def get(self, key: str) -> bytes | None:
         """None when there is no such object."""
 

@@ -19,9 +19,11 @@ from tollgate.api.limit_schemas import DecimalIn
 from tollgate.api.problems import error_responses
 from tollgate.api.request import caller, require, tenant_for, tenant_or_all
 from tollgate.api.schemas import Reason, Strict
+from tollgate.domain.errors import FieldError, ValidationFailed
 from tollgate.domain.ids import ID_MAX_LENGTH, ID_PATTERN
 from tollgate.domain.invoices import PERIOD_PATTERN, InvoiceRun, InvoiceStatus, StoredInvoice
 from tollgate.domain.keys import Scope
+from tollgate.services.invoice_export import ExportRequest, InvoiceExporter
 from tollgate.services.invoice_lifecycle import InvoiceLifecycle
 from tollgate.services.invoice_runs import InvoiceRuns
 from tollgate.services.invoicing import InvoiceService
@@ -125,8 +127,57 @@ class InvoiceRunOut(BaseModel):
         )
 
 
-def build_router(invoices: InvoiceService, runs: InvoiceRuns, lifecycle: InvoiceLifecycle) -> Router:
+def _export_request(
+    tenant_id: str | None, status: str | None, start: datetime | None, end: datetime | None, fmt: str, lines: bool
+) -> ExportRequest:
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed(f"{name} needs a time zone offset", [FieldError(name, "must carry an offset")])
+    return ExportRequest(
+        start=start,
+        end=end,
+        status=InvoiceStatus(status) if status else None,
+        tenant_id=tenant_id,
+        fmt=fmt,
+        lines=lines,
+    )
+
+
+def build_router(
+    invoices: InvoiceService, runs: InvoiceRuns, lifecycle: InvoiceLifecycle, exporter: InvoiceExporter
+) -> Router:
     router = Router()
+    _reading_routes(router, invoices, exporter)
+    _action_routes(router, invoices, runs, lifecycle)
+    return router
+
+
+def _reading_routes(router: Router, invoices: InvoiceService, exporter: InvoiceExporter) -> None:
+    @router.get(  # before /v1/invoices/<invoice_id>, which would take "export" for an id
+        "/v1/invoices/export",
+        tags=["Invoices"],
+        summary="Export invoices as CSV or JSON: 302 to a presigned link of the file (valid 1 hour)",
+        description="One row per issued invoice (or per line with `lines=true`): number, tenant, name, "
+        "country, tax id, issue and due dates, status, currency, subtotal, discount, tax, total, paid, due "
+        "and a link to the invoice. CSV is RFC 4180; a cell that a spreadsheet would run as a formula "
+        "(`=`, `+`, `-`, `@`, tab, CR; numbers aside) is prefixed with `'`. Admin, or a tenant key for its own.",
+        responses={
+            302: {"description": "`Location`: the export's presigned URL."},
+            **error_responses(401, 403, 404, 422, 429),
+        },
+    )
+    def export(
+        request: Request,
+        tenant: TenantQ = None,
+        status: Annotated[Literal["issued", "overdue", "paid", "void"] | None, Query()] = None,
+        from_: Annotated[datetime | None, Query(alias="from", description="Issued at or after (RFC 3339).")] = None,
+        to: Annotated[datetime | None, Query(description="Issued before (RFC 3339).")] = None,
+        format: Annotated[Literal["csv", "json"], Query()] = "csv",
+        lines: Annotated[Literal["true", "false"], Query(description="One row per line.")] = "false",
+    ):  # a 302 Response: no body schema
+        p = require(caller(request), Scope.ADMIN, Scope.TENANT)
+        url = exporter.export(_export_request(tenant_or_all(p, tenant), status, from_, to, format, lines == "true"))
+        return Response(302, headers={"Location": url, "Cache-Control": "no-store"})
 
     @router.get(
         "/v1/invoices",
@@ -185,6 +236,8 @@ def build_router(invoices: InvoiceService, runs: InvoiceRuns, lifecycle: Invoice
         url = invoices.download_link(invoice_id, format, tenant_or_all(p, None))
         return Response(302, headers={"Location": url, "Cache-Control": "no-store"})
 
+
+def _action_routes(router: Router, invoices: InvoiceService, runs: InvoiceRuns, lifecycle: InvoiceLifecycle) -> None:
     @router.post(
         "/v1/invoices/<invoice_id>/finalize",
         tags=["Invoices"],
@@ -249,5 +302,3 @@ def build_router(invoices: InvoiceService, runs: InvoiceRuns, lifecycle: Invoice
     def get_run(request: Request, run_id: InvoicePath) -> InvoiceRunOut:
         require(caller(request), Scope.ADMIN)
         return InvoiceRunOut.of(runs.get(run_id))
-
-    return router
