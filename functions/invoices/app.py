@@ -42,6 +42,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         report = root.invoice_lifecycle.daily(_as_of(event))
         metrics.add_metric(name="InvoicesOverdue", unit=MetricUnit.Count, value=report.overdue)
         metrics.add_metric(name="InvoiceReminders", unit=MetricUnit.Count, value=report.reminders)
+        metrics.add_metric(name="InvoiceLateFees", unit=MetricUnit.Count, value=report.late_fees)
         return report.summary()
     if (event or {}).get("job") == "invoice-run":
         report = root.invoice_runs.scheduled(_as_of(event))

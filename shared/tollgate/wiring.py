@@ -513,7 +513,7 @@ class Root:
     def invoice_calculator(self) -> InvoiceCalculator:
         from tollgate.services.invoicing import InvoiceCalculator
 
-        return InvoiceCalculator(self.catalog, self.usage, self.billing_catalog, self.invoice_settings)
+        return InvoiceCalculator(self.catalog, self.usage, self.billing_catalog, self.audit_log, self.invoice_settings)
 
     def render_invoice(self, doc: dict[str, Any]) -> str:
         from tollgate.adapters.invoice_html import render_invoice_html

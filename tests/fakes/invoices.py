@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ class FakeInvoiceStore:
         self.runs: dict[str, InvoiceRun] = {}
         self.outcomes: dict[tuple[str, str], str] = {}
         self.markers: set[str] = set()
+        self.charged: dict[str, str] = {}  # late fees: source invoice id -> the number that charged it
         self.audit: list[AuditEntry] = []
         self.before_issue: Callable[[], None] | None = None
         self.after_issue: Callable[[], None] | None = None
@@ -83,7 +84,7 @@ class FakeInvoiceStore:
             stored = self.invoices.get(invoice_id)
             if stored is None:
                 raise LookupError(f"invoice {invoice_id!r} does not exist")
-            if stored.status is InvoiceStatus.ISSUED:
+            if stored.status is not InvoiceStatus.DRAFT:
                 return stored
             seq = self.sequences.get(prefix, 0)
             number, at = format_number(prefix, seq + 1), now()
@@ -92,10 +93,14 @@ class FakeInvoiceStore:
                 self.before_issue()
             with self._lock:
                 current = self.invoices[invoice_id]
-                if current.status is InvoiceStatus.ISSUED:
+                if current.status is not InvoiceStatus.DRAFT:
                     return current
                 if self.sequences.get(prefix, 0) != seq:
                     continue  # lost the race: the next number
+                fees = [line["invoice_id"] for line in doc.get("lines") or [] if line.get("type") == "late_fee"]
+                if any(f in self.charged for f in fees):
+                    continue  # charged by another invoice meanwhile: recompute without it
+                self.charged.update(dict.fromkeys(fees, number))
                 self.sequences[prefix] = seq + 1
                 issued = replace(
                     current,
@@ -146,6 +151,10 @@ class FakeInvoiceStore:
             and datetime.fromisoformat(i.doc["due_at"]) <= before
         ]
         return sorted(found, key=lambda i: (i.doc["due_at"], i.id))[:limit]
+
+    def late_fees_charged(self, invoice_ids: Sequence[str]) -> set[str]:
+        self._call("late_fees_charged")
+        return {i for i in invoice_ids if i in self.charged}
 
     def mark_delivered(self, invoice_id: str) -> None:
         self._call("mark_delivered")

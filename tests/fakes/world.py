@@ -166,7 +166,7 @@ class World:
         self.billing_catalog = BillingCatalogService(s.billing_store, s.tenant_repo, s.clock)
         self.invoice_settings = InvoiceSettings(number_prefix="TG", seller_country="FR")
         self.invoice_calculator = InvoiceCalculator(
-            self.catalog, self.usage, self.billing_catalog, self.invoice_settings
+            self.catalog, self.usage, self.billing_catalog, s.audit_log, self.invoice_settings
         )
         self.invoices = InvoiceService(
             self.invoice_calculator,

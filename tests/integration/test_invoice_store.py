@@ -614,3 +614,43 @@ def test_the_fake_breaks_the_numbering_on_either_side_of_its_commit_like_the_tab
     assert store.issue(invoice_id("a", "2026-11"), "TG", make, now).number == "TG-000001"
     assert store.issue(invoice_id("b", "2026-11"), "TG", make, now).number == "TG-000002"
     assert store.sequences == {"TG": 2}
+
+
+def test_a_late_fee_line_is_charged_once_by_the_issue_that_carries_it(store):
+    source = _issued(store, "acme")
+    for period in ("2026-12", "2027-01"):
+        store.create_draft(draft("acme", period))
+
+    def charging(number: str, at: datetime) -> dict[str, Any]:
+        fee = (
+            []
+            if store.late_fees_charged([source.id])
+            else [{"type": "late_fee", "invoice_id": source.id, "amount": "1.00"}]
+        )
+        return {**make(number, at), "lines": fee}
+
+    first = store.issue(invoice_id("acme", "2026-12"), "TG", charging, now)
+    second = store.issue(invoice_id("acme", "2027-01"), "TG", charging, now)
+    assert [len(i.doc["lines"]) for i in (first, second)] == [1, 0]
+    assert store.late_fees_charged([source.id, first.id]) == {source.id}
+
+
+def test_an_issue_whose_late_fee_was_charged_meanwhile_recomputes_without_it(store):
+    source = _issued(store, "acme")
+    for period in ("2026-12", "2027-01"):
+        store.create_draft(draft("acme", period))
+    stale = {"calls": 0}
+
+    def charges_blindly_once(number: str, at: datetime) -> dict[str, Any]:
+        stale["calls"] += 1
+        if stale["calls"] == 1:  # read before the other invoice charged it
+            store.issue(invoice_id("acme", "2027-01"), "TG", with_fee, now)
+            return with_fee(number, at)
+        return {**make(number, at), "lines": []}
+
+    def with_fee(number: str, at: datetime) -> dict[str, Any]:
+        return {**make(number, at), "lines": [{"type": "late_fee", "invoice_id": source.id, "amount": "1.00"}]}
+
+    late = store.issue(invoice_id("acme", "2026-12"), "TG", charges_blindly_once, now)
+    assert late.doc["lines"] == [] and stale["calls"] == 2
+    assert store.late_fees_charged([source.id]) == {source.id}

@@ -142,3 +142,17 @@ def test_a_tenant_takes_a_plan_only_in_its_own_currency(api, admin):
     assert "currency" in errors_of(r)  # its plan still prices in EUR
     r = api.call("PATCH", "/v1/tenants/acme", key=admin, body={"plan": "usd", "currency": "USD", "reason": "move"})
     assert r.status == 200, r.body
+
+
+def test_a_late_fee_policy_round_trips_and_bad_ones_get_422(api, admin):
+    policy = {"type": "percentage", "value": "1.5", "after_days": 7}
+    put = api.call("PUT", "/v1/plans/late", key=admin, body={"name": "Late", "late_fee": policy})
+    assert put.status == 200, put.body
+    assert api.call("GET", "/v1/plans/late", key=admin).body["late_fee"] == policy
+    assert api.call("PUT", "/v1/plans/none", key=admin, body={"name": "None"}).body["late_fee"] is None
+    too_much = {"name": "L", "late_fee": {"type": "percentage", "value": 101, "after_days": 1}}
+    assert "late_fee.value" in errors_of(api.call("PUT", "/v1/plans/l2", key=admin, body=too_much))
+    negative = {"name": "L", "late_fee": {"type": "fixed", "value": -1, "after_days": 1}}
+    assert errors_of(api.call("PUT", "/v1/plans/l3", key=admin, body=negative))
+    days = {"name": "L", "late_fee": {"type": "fixed", "value": 5, "after_days": 400}}
+    assert errors_of(api.call("PUT", "/v1/plans/l4", key=admin, body=days))

@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from tollgate.domain.audit import AuditEntry
 from tollgate.domain.errors import Conflict
-from tollgate.domain.plans import DEFAULT_CURRENCY, ApiRateLimit, Limit, Plan
+from tollgate.domain.plans import DEFAULT_CURRENCY, ApiRateLimit, LateFee, Limit, Plan
 from tollgate.domain.pricing import ZERO, Charge
 from tollgate.domain.records import Tenant
 
@@ -69,6 +69,7 @@ def _plan(m: PlanModel) -> Plan:
         base_fee=Decimal(m.base_fee) if m.base_fee is not None else ZERO,
         minimum_commitment=None if m.minimum_commitment is None else Decimal(m.minimum_commitment),
         charges=tuple(Charge.from_stored(d) for d in m.charges or []),
+        late_fee=LateFee.from_stored(m.late_fee),
     )
 
 

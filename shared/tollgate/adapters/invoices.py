@@ -14,6 +14,8 @@ Items share the table by key prefix (``pk``, no sort key):
   - ``open = "O"`` and ``due_at`` while issued or overdue (the sparse index ``open``: what
     the daily job marks overdue and reminds of).
 - ``P#<invoice id>#<reference>``: a payment's reference, used once (idempotent payments).
+- ``L#<invoice id>``: that invoice's late fee was charged, by ``charged_by`` (put in the
+  charging invoice's issue transaction, once).
 - ``SEQ#<prefix>``: the number sequence, ``n`` = the last number issued (absent: 0).
 - ``R#<run id>``: a run: ``id``, ``period``, ``created_at``, ``tenant_id`` (a one-tenant
   run), ``expected``, the counters ``invoices``, ``skipped``, ``failed``, and ``failures``, a
@@ -54,7 +56,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -259,8 +261,8 @@ class DynamoInvoiceStore:
             inv = self.get(invoice_id, consistent=True)
             if inv is None:
                 raise LookupError(f"invoice {invoice_id!r} does not exist")
-            if inv.status is InvoiceStatus.ISSUED:
-                return inv
+            if inv.status is not InvoiceStatus.DRAFT:
+                return inv  # issued already (and maybe paid, overdue or void since)
             seq = self._sequence(prefix)
             number, at = format_number(prefix, seq + 1), now()
             doc = make(number, at)
@@ -328,7 +330,32 @@ class DynamoInvoiceStore:
                 ":u": s("U"),
             },
         }
-        return [{"Update": step}, {"Update": issue}]  # the reasons' order: sequence, invoice
+        charged = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {"pk": s(f"L#{line['invoice_id']}"), "charged_by": s(number)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for line in doc.get("lines") or []
+            if line.get("type") == "late_fee"
+        ]
+        # the reasons' order: sequence, invoice, then each late fee charged (once: its marker)
+        return [{"Update": step}, {"Update": issue}, *charged]
+
+    def late_fees_charged(self, invoice_ids: Sequence[str]) -> set[str]:
+        """Which of these invoices' late fees a later invoice has charged (their markers)."""
+        found: set[str] = set()
+        ids = sorted(set(invoice_ids))
+        for i in range(0, len(ids), 100):
+            keys = [{"pk": s(f"L#{x}")} for x in ids[i : i + 100]]
+            request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                resp = self.client.batch_get_item(RequestItems=request)
+                found |= {item["pk"]["S"][2:] for item in resp.get("Responses", {}).get(self.table, [])}
+                request = resp.get("UnprocessedKeys") or {}
+        return found
 
     def mark_delivered(self, invoice_id: str) -> None:
         try:

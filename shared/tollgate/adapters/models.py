@@ -161,6 +161,7 @@ class PlanModel(Model):
     currency = UnicodeAttribute(null=True)
     base_fee = UnicodeAttribute(null=True)
     minimum_commitment = UnicodeAttribute(null=True)
+    late_fee = JSONAttribute(null=True)
     charges = JSONAttribute(null=True)
 
 

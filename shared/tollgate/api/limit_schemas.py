@@ -31,6 +31,7 @@ from tollgate.domain.plans import (
     ApiRateLimit,
     EffectiveLimit,
     Enforcement,
+    LateFee,
     Limit,
     Plan,
     duplicate_keys,
@@ -174,6 +175,23 @@ class ChargeIn(Strict):
     )
 
 
+class LateFeeIn(Strict):
+    type: Literal["percentage", "fixed"] = Field(
+        description="percentage: `value` percent of what is due; fixed: `value`."
+    )
+    value: DecimalIn = Field(description="A percent (0 to 100) or an amount in the plan's currency; not negative.")
+    after_days: int = Field(ge=0, le=365, description="Days overdue (after `due_at`) before the fee accrues, once.")
+
+    def domain(self) -> LateFee:
+        return LateFee(self.type, self.value, self.after_days)
+
+
+class LateFeeOut(BaseModel):
+    type: Literal["percentage", "fixed"]
+    value: DecimalText
+    after_days: int
+
+
 class PlanIn(Strict):
     name: Name
     limits: list[LimitIn] = Field(default_factory=list, max_length=MAX_LIMITS)
@@ -195,6 +213,11 @@ class PlanIn(Strict):
         max_length=MAX_CHARGES,
         description="Usage prices: at most one unfiltered charge per meter, and filtered ones on one dimension "
         "with distinct values. See docs/billing.md.",
+    )
+    late_fee: LateFeeIn | None = Field(
+        default=None,
+        description="An invoice overdue for `after_days` accrues one fee, charged on the tenant's next invoice "
+        "(a `late_fee` line) and shown on the overdue one as `late_fee_pending`.",
     )
     reason: Reason | None = Field(default=None, description="Kept in the audit trail only.")
 
@@ -276,6 +299,7 @@ class PlanOut(BaseModel):
     base_fee: DecimalText = Field(description="Per billing period, as a decimal string.")
     minimum_commitment: DecimalText | None = Field(description="Per billing period, as a decimal string; or null.")
     charges: list[ChargeOut] = Field(description="Usage prices; every amount a decimal string.")
+    late_fee: LateFeeOut | None = Field(default=None, description="The late-fee policy, or null.")
     created_at: datetime
     updated_at: datetime
 
@@ -290,6 +314,7 @@ class PlanOut(BaseModel):
             base_fee=p.base_fee,
             minimum_commitment=p.minimum_commitment,
             charges=[ChargeOut.of(c) for c in p.charges],
+            late_fee=LateFeeOut(**p.late_fee.stored()) if p.late_fee else None,
             created_at=p.created_at,
             updated_at=p.updated_at,
         )
@@ -416,6 +441,7 @@ class AuditOut(BaseModel):
         "invoice.pay",
         "invoice.void",
         "invoice.overdue",
+        "invoice.late_fee",
     ] = Field(description="What changed; `invoice.*`: a move of one of the tenant's invoices (`before`/`after`).")
     before: Any
     after: Any

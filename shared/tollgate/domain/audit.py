@@ -25,6 +25,7 @@ class Action:
     INVOICE_PAY = "invoice.pay"
     INVOICE_VOID = "invoice.void"
     INVOICE_OVERDUE = "invoice.overdue"
+    INVOICE_LATE_FEE = "invoice.late_fee"
 
 
 def tenant_subject(tenant_id: str) -> str:

@@ -26,6 +26,7 @@ from .discounts import ChargeAmount, Discount, DiscountContext, apply_discounts
 from .invoice_totals import Draft, Totals, as_json, assemble
 from .plans import Plan
 from .pricing import ZERO, Charge, Model, Priced, decimal_text, money_text, price
+from .proration import Segment
 from .records import Meter, Tenant
 from .tax import TaxDecision
 
@@ -139,6 +140,15 @@ class Header:
     due_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PlanPart:
+    """One plan in force over part of the period (``proration.Segment``) and its usage."""
+
+    plan: Plan
+    usage: PeriodUsage
+    segment: Segment | None = None  # None: the whole period
+
+
 def compute(
     plan: Plan,
     meters: Mapping[str, Meter],
@@ -150,20 +160,67 @@ def compute(
     period_end: datetime,
     first_invoice: bool = False,
 ) -> Totals:
-    """The invoice's lines and totals (``invoice_totals.assemble`` rounds and adds)."""
-    cur = plan.currency
-    charges: list[tuple[str, Decimal, dict[str, Any]]] = []
-    for charge, quantity in zip(plan.charges, charge_quantities(plan.charges, usage), strict=True):
-        events = usage.total(charge.events_meter) if charge.events_meter else ZERO
-        priced = price(charge, quantity, events=int(events))
-        description = _description(charge, meters.get(charge.meter), priced, events)
-        charges.append((description, priced.amount, _details(charge, priced, cur)))
-    draft = Draft(cur, plan.base_fee, tuple(charges), plan.minimum_commitment)
-    context = DiscountContext(
-        plan=plan.id,
+    """The invoice's lines and totals for one plan over the whole period."""
+    return compute_parts(
+        [PlanPart(plan, usage)],
+        meters,
+        discounts=discounts,
+        tax=tax,
         period_start=period_start,
         period_end=period_end,
-        usage={m: usage.total(m) for m in usage.totals},
+        first_invoice=first_invoice,
+    )
+
+
+def _span(segment: Segment, tz: Any) -> str:
+    return f"{segment.start.astimezone(tz):%Y-%m-%d %H:%M} – {segment.end.astimezone(tz):%Y-%m-%d %H:%M}"
+
+
+def compute_parts(
+    parts: Sequence[PlanPart],
+    meters: Mapping[str, Meter],
+    *,
+    discounts: Sequence[Discount] = (),
+    tax: TaxDecision | None = None,
+    period_start: datetime,
+    period_end: datetime,
+    first_invoice: bool = False,
+    late_fees: Sequence[tuple[str, Decimal, dict[str, Any]]] = (),
+) -> Totals:
+    """The invoice's lines and totals (``invoice_totals.assemble`` rounds and adds). With
+    several parts (a plan change), each plan's base fee is prorated by its share of the
+    period and its charges price its own usage; each line names its plan and span."""
+    last = parts[-1].plan
+    cur, split = last.currency, len(parts) > 1
+    tz = period_start.tzinfo
+    fees: list[tuple[str, Decimal, dict[str, Any]]] = []
+    charges: list[tuple[str, Decimal, dict[str, Any]]] = []
+    minimum: Decimal | None = None
+    for part in parts:
+        seg = part.segment
+        share = seg.share(period_start, period_end) if seg is not None else Decimal(1)
+        where = {"plan": part.plan.id, "from": seg.start.isoformat(), "to": seg.end.isoformat()} if seg else {}
+        label = f" ({part.plan.name}, {_span(seg, tz)})" if split and seg is not None else ""
+        if part.plan.base_fee:
+            share_text = {"share": f"{share:.6f}"} if split else {}
+            fees.append((f"Base fee{label}", part.plan.base_fee * share, {**where, **share_text}))
+        if part.plan.minimum_commitment is not None:
+            minimum = (minimum or ZERO) + part.plan.minimum_commitment * share
+        for charge, quantity in zip(part.plan.charges, charge_quantities(part.plan.charges, part.usage), strict=True):
+            events = part.usage.total(charge.events_meter) if charge.events_meter else ZERO
+            priced = price(charge, quantity, events=int(events))
+            description = _description(charge, meters.get(charge.meter), priced, events) + label
+            charges.append((description, priced.amount, {**_details(charge, priced, cur), **where}))
+    draft = Draft(cur, ZERO, tuple(charges), minimum, base_fees=tuple(fees), late_fees=tuple(late_fees))
+    usage_total: dict[str, Decimal] = {}
+    for part in parts:
+        for m in part.usage.totals:
+            usage_total[m] = usage_total.get(m, ZERO) + part.usage.total(m)
+    context = DiscountContext(
+        plan=last.id,
+        period_start=period_start,
+        period_end=period_end,
+        usage=usage_total,
         first_invoice=first_invoice,
     )
 

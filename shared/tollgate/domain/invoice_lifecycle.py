@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import Conflict, FieldError, ValidationFailed
 from .invoices import InvoiceStatus
+from .plans import LateFee
 from .pricing import ZERO, money_text, round_money
 
 OPEN = (InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE)
@@ -123,3 +124,28 @@ def mark_overdue(doc: Mapping[str, Any], status: InvoiceStatus, now: datetime) -
 def reminders_due(due_at: datetime, now: datetime, offsets: Sequence[int]) -> list[int]:
     """The reminder offsets (days from ``due_at``) whose moment has come."""
     return [o for o in sorted(offsets) if due_at + timedelta(days=o) <= now]
+
+
+def late_fee_due(doc: Mapping[str, Any], status: InvoiceStatus, policy: LateFee | None, now: datetime) -> bool:
+    """An overdue invoice accrues its plan's late fee once, ``after_days`` after ``due_at``."""
+    if policy is None or status is not InvoiceStatus.OVERDUE or doc.get("late_fee_pending"):
+        return False
+    return now >= datetime.fromisoformat(doc["due_at"]) + timedelta(days=policy.after_days)
+
+
+def accrue_late_fee(doc: Mapping[str, Any], status: InvoiceStatus, policy: LateFee, now: datetime) -> dict[str, Any]:
+    """The document with ``late_fee_pending``: the fee, charged on the tenant's next invoice
+    (an issued invoice never changes its amounts)."""
+    if not late_fee_due(doc, status, policy, now):
+        raise Conflict("no late fee is due on this invoice")
+    currency = doc["currency"]
+    base = _money(doc, "amount_due")
+    amount = base * policy.value / 100 if policy.type == "percentage" else policy.value
+    return {
+        **doc,
+        "late_fee_pending": {
+            "amount": money_text(round_money(amount, currency), currency),
+            "accrued_at": now.isoformat(),
+            "policy": policy.stored(),
+        },
+    }

@@ -28,6 +28,7 @@ class LineType(str, Enum):
     BASE_FEE = "base_fee"
     CHARGE = "charge"
     MINIMUM_COMMITMENT = "minimum_commitment"
+    LATE_FEE = "late_fee"
     DISCOUNT = "discount"
 
 
@@ -66,6 +67,12 @@ class Draft:
     base_fee: Decimal = ZERO
     charges: tuple[tuple[str, Decimal, dict[str, Any]], ...] = ()  # (description, exact amount, details)
     minimum_commitment: Decimal | None = None
+    base_fees: tuple[tuple[str, Decimal, dict[str, Any]], ...] = ()
+    """A base fee per plan in force (a plan change mid-period), each prorated; replaces
+    ``base_fee`` when given."""
+    late_fees: tuple[tuple[str, Decimal, dict[str, Any]], ...] = ()
+    """Late fees accrued on earlier invoices: in the subtotal, after the minimum commitment's
+    true-up (which they do not count toward)."""
 
 
 Discounter = Callable[[Decimal], Sequence[tuple[str, Decimal]]]
@@ -81,7 +88,9 @@ def assemble(
 ) -> Totals:
     cur = draft.currency
     lines: list[Line] = []
-    if draft.base_fee:
+    if draft.base_fees:
+        lines += [Line(LineType.BASE_FEE, d, round_money(a, cur), details) for d, a, details in draft.base_fees if a]
+    elif draft.base_fee:
         lines.append(Line(LineType.BASE_FEE, "Base fee", round_money(draft.base_fee, cur)))
     lines += [Line(LineType.CHARGE, d, round_money(a, cur), details) for d, a, details in draft.charges]
     subtotal = sum((line.amount for line in lines), ZERO)
@@ -90,6 +99,10 @@ def assemble(
         if true_up > 0:
             lines.append(Line(LineType.MINIMUM_COMMITMENT, "Minimum commitment true-up", true_up))
             subtotal += true_up
+    for description, amount, details in draft.late_fees:
+        fee = round_money(amount, cur)
+        lines.append(Line(LineType.LATE_FEE, description, fee, details))
+        subtotal += fee
     discount_total = ZERO
     for description, amount in discounts(subtotal) if discounts is not None else ():
         rounded = max(round_money(amount, cur), -(subtotal + discount_total))  # never below zero

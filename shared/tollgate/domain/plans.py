@@ -132,6 +132,7 @@ class Plan:
     base_fee: Decimal = ZERO
     minimum_commitment: Decimal | None = None
     charges: tuple[Charge, ...] = ()
+    late_fee: LateFee | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The audit trail's view of a plan (JSON-safe; amounts as decimal text)."""
@@ -150,7 +151,37 @@ class Plan:
             "base_fee": decimal_text(self.base_fee),
             "minimum_commitment": None if self.minimum_commitment is None else decimal_text(self.minimum_commitment),
             "charges": [c.stored() for c in self.charges],
+            "late_fee": self.late_fee.stored() if self.late_fee else None,
         }
+
+
+@dataclass(frozen=True)
+class LateFee:
+    """A plan's late-fee policy: an invoice overdue for ``after_days`` accrues one fee, once:
+    ``value`` percent of what is due then (``percentage``), or ``value`` (``fixed``)."""
+
+    type: Literal["percentage", "fixed"]
+    value: Decimal
+    after_days: int
+
+    def stored(self) -> dict[str, Any]:
+        return {"type": self.type, "value": decimal_text(self.value), "after_days": self.after_days}
+
+    @classmethod
+    def from_stored(cls, d: dict[str, Any] | None) -> LateFee | None:
+        if not d:
+            return None
+        return cls(d["type"], Decimal(d["value"]), int(d["after_days"]))
+
+    def errors(self) -> list[FieldError]:
+        out = []
+        if not self.value.is_finite() or self.value < 0:
+            out.append(FieldError("late_fee.value", "must be a finite number, not negative"))
+        elif self.type == "percentage" and self.value > 100:
+            out.append(FieldError("late_fee.value", "a percentage is at most 100"))
+        if not 0 <= self.after_days <= 365:
+            out.append(FieldError("late_fee.after_days", "must be 0 to 365"))
+        return out
 
 
 def price_errors(currency: str, base_fee: Decimal, minimum_commitment: Decimal | None) -> list[FieldError]:

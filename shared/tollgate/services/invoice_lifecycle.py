@@ -49,9 +49,10 @@ def event_id(invoice_id: str, kind: str, offset: int | None = None) -> str:
 class DailyReport:
     overdue: int
     reminders: int
+    late_fees: int = 0
 
     def summary(self) -> dict[str, int]:
-        return {"overdue": self.overdue, "reminders": self.reminders}
+        return {"overdue": self.overdue, "reminders": self.reminders, "late_fees": self.late_fees}
 
 
 def _state(inv: StoredInvoice) -> dict[str, Any]:
@@ -155,7 +156,7 @@ class InvoiceLifecycle:
         """Overdue, then reminders, for the scheduled time ``as_of`` (a retry keeps it)."""
         reach = max(0, -min(self._offsets, default=0))
         open_invoices = self._store.open_due(as_of + timedelta(days=reach), SCAN_LIMIT)
-        overdue = 0
+        overdue = late = 0
         docs: list[dict[str, Any]] = []
         for inv in open_invoices:
             if life.is_overdue(inv.doc, inv.status, as_of):
@@ -172,11 +173,31 @@ class InvoiceLifecycle:
                     continue  # paid or voided meanwhile
             if inv.status is InvoiceStatus.OVERDUE:
                 docs.append(self._event(inv, INVOICE_OVERDUE, None))
+                late += self._accrue(inv, as_of)
             due_at = datetime.fromisoformat(inv.doc["due_at"])
             docs += [self._event(inv, INVOICE_REMINDER, o) for o in life.reminders_due(due_at, as_of, self._offsets)]
         new = self._alerts.new_only(docs)
         self._alerts.raise_(new)
-        return DailyReport(overdue, sum(1 for d in new if d["type"] == INVOICE_REMINDER))
+        return DailyReport(overdue, sum(1 for d in new if d["type"] == INVOICE_REMINDER), late)
+
+    def _accrue(self, inv: StoredInvoice, as_of: datetime) -> int:
+        """The plan's late fee, once, on an invoice overdue long enough (a conditional move)."""
+        plan = self._catalog.plan(inv.doc.get("plan") or "")
+        policy = plan.late_fee if plan is not None else None
+        if not life.late_fee_due(inv.doc, inv.status, policy, as_of):
+            return 0
+        assert policy is not None
+        try:
+            _, moved = self._move(
+                inv.id,
+                lambda i: life.accrue_late_fee(i.doc, i.status, policy, as_of),
+                Action.INVOICE_LATE_FEE,
+                "system",
+                None,
+            )
+        except Conflict:
+            return 0  # paid, voided or accrued meanwhile
+        return int(moved)
 
     def _event(self, inv: StoredInvoice, kind: str, offset: int | None) -> dict[str, Any]:
         tenant = self._catalog.tenant(inv.tenant_id)

@@ -18,24 +18,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from tollgate.domain import invoice_build, periods
 from tollgate.domain.alert_types import INVOICE_READY
+from tollgate.domain.audit import Action, tenant_subject
 from tollgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
-from tollgate.domain.invoice_build import Header, PeriodUsage
+from tollgate.domain.invoice_build import Header, PeriodUsage, PlanPart
 from tollgate.domain.invoice_lifecycle import opened
 from tollgate.domain.invoices import InvoiceStatus, StoredInvoice, invoice_id, period_bounds, period_of
+from tollgate.domain.meters import Aggregation
+from tollgate.domain.proration import PlanChange, segments
 from tollgate.domain.records import Tenant
 from tollgate.domain.tax import applicable_rates
 
 from .alerts import AlertService
 from .billing_catalog import BillingCatalogService
 from .catalog import Catalog
-from .ports import BlobStore, Clock, InvoiceStore
+from .ports import AuditLog, BlobStore, Clock, InvoiceStore
 from .usage import UsageService
 
 FINISH_PER_RUN = 50_000
@@ -57,37 +61,92 @@ class InvoiceSettings:
 
 class InvoiceCalculator:
     def __init__(
-        self, catalog: Catalog, usage: UsageService, billing: BillingCatalogService, settings: InvoiceSettings
+        self,
+        catalog: Catalog,
+        usage: UsageService,
+        billing: BillingCatalogService,
+        audit: AuditLog,
+        settings: InvoiceSettings,
     ) -> None:
-        self._catalog, self._usage, self._billing, self._settings = catalog, usage, billing, settings
+        self._catalog, self._usage, self._billing, self._audit = catalog, usage, billing, audit
+        self._settings = settings
 
     def usage(
-        self, tenant: Tenant, start: datetime, end: datetime, wanted: tuple[set[str], set[tuple[str, str]]]
+        self,
+        tenant: Tenant,
+        start: datetime,
+        end: datetime,
+        wanted: tuple[set[str], set[tuple[str, str]]],
+        *,
+        unique: tuple[datetime, datetime] | None = None,
     ) -> PeriodUsage:
-        """The period's counters of ``wanted`` (``invoice_build.needed``): one query per meter
-        and per filtered (meter, dimension)."""
+        """The counters of ``wanted`` (``invoice_build.needed``) over ``[start, end)``: one query
+        per meter and per filtered (meter, dimension). Distinct counts do not split: a
+        unique_count meter reads the whole period ``unique`` (the last plan's part), or nothing."""
         names, groups = wanted
         meters = {m: meter for m in sorted(names | {m for m, _ in groups}) if (meter := self._catalog.meter(m))}
-        totals = self._usage.period_totals(tenant, [meters[m] for m in sorted(names) if m in meters], start, end)
+        additive = [
+            meters[m] for m in sorted(names) if m in meters and meters[m].aggregation is not Aggregation.UNIQUE_COUNT
+        ]
+        totals = self._usage.period_totals(tenant, additive, start, end)
+        distinct = [
+            meters[m] for m in sorted(names) if m in meters and meters[m].aggregation is Aggregation.UNIQUE_COUNT
+        ]
+        if distinct and unique is not None:
+            totals.update(self._usage.period_totals(tenant, distinct, *unique))
         values = {
             (m, dim): self._usage.period_groups(tenant, meters[m], dim, start, end)
             for m, dim in sorted(groups)
-            if m in meters  # a meter deleted since the plan was priced counts nothing
+            if m in meters and (meters[m].aggregation is not Aggregation.UNIQUE_COUNT or unique is not None)
         }
         return PeriodUsage(totals, values)
 
+    def plan_changes(self, tenant_id: str, since: datetime) -> list[PlanChange]:
+        """The tenant's plan changes at or after ``since``, from its audit trail (newest first,
+        read back to ``since``). A plan given at creation is not a change: it covers the period
+        the tenant was created in."""
+        out: list[PlanChange] = []
+        cursor: str | None = None
+        while True:
+            entries, cursor = self._audit.list(tenant_subject(tenant_id), 100, cursor)
+            for e in entries:
+                if e.at < since:
+                    return out
+                if e.action == Action.TENANT_PLAN:
+                    out.append(PlanChange(e.at, (e.before or {}).get("plan"), (e.after or {}).get("plan")))
+            if cursor is None:
+                return out
+
     def compute(
-        self, tenant: Tenant, period: str, header: Callable[[datetime, datetime], Header], *, first: bool
+        self,
+        tenant: Tenant,
+        period: str,
+        header: Callable[[datetime, datetime], Header],
+        *,
+        first: bool,
+        late_fees: Sequence[tuple[str, Decimal, dict[str, Any]]] = (),
     ) -> dict[str, Any] | None:
-        """The invoice JSON of ``tenant`` for ``period``, or None: no plan, or nothing to bill."""
-        plan = self._catalog.plan(tenant.plan) if tenant.plan else None
-        if plan is None:
-            return None
-        start, end = period_bounds(period, periods.zone(tenant.timezone))
+        """The invoice JSON of ``tenant`` for ``period``, or None: no plan in the period, or
+        nothing to bill. A plan change inside the period splits it (``domain.proration``)."""
+        tz = periods.zone(tenant.timezone)
+        start, end = period_bounds(period, tz)
+        segs = segments(tenant.plan, self.plan_changes(tenant.id, start), start, end, tz)
         discounts = self._billing.discounts_for(tenant.id)
-        usage = self.usage(tenant, start, end, invoice_build.needed(plan, discounts))
+        parts: list[PlanPart] = []
+        for seg in segs:
+            plan = self._catalog.plan(seg.plan) if seg.plan else None
+            if plan is None:
+                continue  # no plan over that span: nothing billed for it
+            last = seg is segs[-1]
+            wanted = invoice_build.needed(plan, discounts)
+            usage = self.usage(tenant, seg.usage_start, seg.usage_end, wanted, unique=(start, end) if last else None)
+            parts.append(PlanPart(plan, usage, seg if len(segs) > 1 else None))
         h = header(start, end)
-        if h.status != InvoiceStatus.UPCOMING.value and invoice_build.nothing_to_bill(plan, usage):
+        if not parts or (
+            h.status != InvoiceStatus.UPCOMING.value
+            and not late_fees
+            and all(invoice_build.nothing_to_bill(p.plan, p.usage) for p in parts)
+        ):
             return None
         tax = applicable_rates(
             self._billing.tax_rates(),
@@ -96,18 +155,18 @@ class InvoiceCalculator:
             tenant.tax_exempt,
             self._settings.seller_country,
         )
-        meters = {c.meter: m for c in plan.charges if (m := self._catalog.meter(c.meter)) is not None}
-        totals = invoice_build.compute(
-            plan,
+        meters = {c.meter: m for p in parts for c in p.plan.charges if (m := self._catalog.meter(c.meter)) is not None}
+        totals = invoice_build.compute_parts(
+            parts,
             meters,
-            usage,
             discounts=discounts,
             tax=tax,
             period_start=start,
             period_end=end,
             first_invoice=first,
+            late_fees=late_fees,
         )
-        return invoice_build.document(h, tenant, plan, totals, tax)
+        return invoice_build.document(h, tenant, parts[-1].plan, totals, tax)
 
 
 def ready_alert_id(inv_id: str) -> str:
@@ -169,10 +228,39 @@ class InvoiceService:
             raise Conflict(f"tenant {tenant_id!r} has no plan: nothing is billed")
         period = period_of(self._clock.now(), periods.zone(tenant.timezone))
         doc = self._calc.compute(
-            tenant, period, lambda s, e: Header(None, InvoiceStatus.UPCOMING.value, s, e), first=self._first(tenant)
+            tenant,
+            period,
+            lambda s, e: Header(None, InvoiceStatus.UPCOMING.value, s, e),
+            first=self._first(tenant),
+            late_fees=self.late_fees(tenant.id),
         )
         assert doc is not None  # a preview is computed even with nothing to bill
         return doc
+
+    def late_fees(self, tenant_id: str, exclude: str | None = None) -> list[tuple[str, Decimal, dict[str, Any]]]:
+        """The late fees accrued on the tenant's invoices and not yet charged by an issued one:
+        the lines its next invoice carries (``InvoiceStore.issue`` charges each once)."""
+        pending: list[StoredInvoice] = []
+        cursor: str | None = None
+        while True:
+            found, cursor = self._store.list(tenant_id=tenant_id, status=None, period=None, limit=100, cursor=cursor)
+            pending += [
+                i
+                for i in found
+                if i.doc.get("late_fee_pending") and i.status is not InvoiceStatus.VOID and i.id != exclude
+            ]
+            if cursor is None:
+                break
+        charged = self._store.late_fees_charged([i.id for i in pending]) if pending else set()
+        return [
+            (
+                f"Late fee on invoice {i.number}",
+                Decimal(i.doc["late_fee_pending"]["amount"]),
+                {"invoice_id": i.id, "number": i.number},
+            )
+            for i in sorted(pending, key=lambda i: i.number or "")
+            if i.id not in charged
+        ]
 
     def _first(self, tenant: Tenant) -> bool:
         issued, _ = self._store.list(
@@ -200,7 +288,11 @@ class InvoiceService:
         if existing is not None and existing.status is not InvoiceStatus.DRAFT:
             return "invoiced"
         doc = self._calc.compute(
-            tenant, period, lambda s, e: Header(inv_id, InvoiceStatus.DRAFT.value, s, e), first=self._first(tenant)
+            tenant,
+            period,
+            lambda s, e: Header(inv_id, InvoiceStatus.DRAFT.value, s, e),
+            first=self._first(tenant),
+            late_fees=self.late_fees(tenant.id, exclude=inv_id),
         )
         if doc is None:
             return "skipped"
@@ -255,6 +347,7 @@ class InvoiceService:
                     draft.period,
                     lambda s, e: Header(draft.id, InvoiceStatus.ISSUED.value, s, e, number, issued_at, due),
                     first=first,
+                    late_fees=self.late_fees(tenant.id, exclude=draft.id),
                 )
                 return opened(doc if doc is not None else _reissued(draft.doc, number, issued_at, due))
 

@@ -14,6 +14,7 @@ from tollgate.domain.meters import Aggregation
 from tollgate.domain.plans import (
     DEFAULT_CURRENCY,
     ApiRateLimit,
+    LateFee,
     Limit,
     Plan,
     price_errors,
@@ -68,6 +69,7 @@ class PlanService:
         base_fee: Decimal = ZERO,
         minimum_commitment: Decimal | None = None,
         charges: Any = None,
+        late_fee: LateFee | None = None,
     ) -> tuple[Plan, bool]:
         """Create or replace a plan, with its audit entry. Returns (plan, created).
 
@@ -75,7 +77,8 @@ class PlanService:
         validates it against the meters it names). A plan's currency may change while tenants
         use it: no index finds a plan's tenants, so that is not checked here."""
         check_windows(limits, self._catalog)
-        parsed = self._charges(charges, price_errors(currency, base_fee, minimum_commitment))
+        errors = price_errors(currency, base_fee, minimum_commitment) + (late_fee.errors() if late_fee else [])
+        parsed = self._charges(charges, errors)
         previous = self._plans.get(plan_id, consistent=True)
         at = self._clock.now()
         plan = Plan(
@@ -89,6 +92,7 @@ class PlanService:
             base_fee=base_fee,
             minimum_commitment=minimum_commitment,
             charges=parsed,
+            late_fee=late_fee,
         )
         entry = AuditEntry(
             subject=plan_subject(plan_id),

@@ -469,6 +469,12 @@ class InvoiceStore(Protocol):
         """Issued and overdue invoices due before ``before``, earliest first."""
         ...
 
+    def late_fees_charged(self, invoice_ids: Sequence[str]) -> set[str]:
+        """Which of these invoices' late fees an issued invoice has charged: ``issue`` records
+        each ``late_fee`` line's source in its transaction, once (a second charge of the same
+        fee cancels the transaction, and the retry recomputes without it)."""
+        ...
+
     def undelivered(self, limit: int) -> list[StoredInvoice]:
         """Issued invoices whose documents or invoice.ready are not done, oldest issue first."""
         ...

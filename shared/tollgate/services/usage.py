@@ -158,12 +158,12 @@ class UsageService:
         self, tenant: Tenant, meters: Sequence[Meter], start: datetime, end: datetime
     ) -> dict[str, Decimal | None]:
         """Each meter's total for ``[start, end)``, both window boundaries in the tenant's zone:
-        one query of the month windows when the period is whole months, else of the days (an
-        invoice's period, an analytics row). Nothing is validated here: callers pass whole
-        windows they computed. A unique_count meter's total is exact for one month or one day,
+        one query of the month windows when the period is whole months, else of the days, else
+        of the hours (an invoice's period or a plan's part of it, an analytics row). Nothing
+        is validated here: callers pass whole windows they computed. A unique_count meter's total is exact for one month or one day,
         and None for a longer period (``usage_query.total``)."""
         tz = periods.zone(tenant.timezone)
-        window = Window.MONTH if _whole(start, end, Window.MONTH, tz) else Window.DAY
+        window = _coarsest(start, end, tz)
         low, high = _range_keys(start, end, window, tz)
         return {
             m.key: total(self._reader.totals(keys.total_pk(tenant.id, m.key, window), low, high), m.aggregation)
@@ -176,7 +176,7 @@ class UsageService:
         """Each value of ``dimension`` and its total for ``[start, end)`` (whole months or days
         in the tenant's zone, as ``period_totals``): an invoice's filtered charges."""
         tz = periods.zone(tenant.timezone)
-        window = Window.MONTH if _whole(start, end, Window.MONTH, tz) else Window.DAY
+        window = _coarsest(start, end, tz)
         low, high = _range_keys(start, end, window, tz)
         cells: dict[str, list[CounterCell]] = {}
         for c in self._reader.groups(keys.group_pk(tenant.id, meter.key, window, dimension), low, high):
@@ -184,6 +184,14 @@ class UsageService:
                 cells.setdefault(c.group, []).append(c)
         found = {value: total(cs, meter.aggregation) for value, cs in cells.items()}
         return {value: amount for value, amount in found.items() if amount is not None}
+
+
+def _coarsest(start: datetime, end: datetime, tz: ZoneInfo) -> Window:
+    """The fewest items that cover ``[start, end)`` exactly: months, else days, else hours."""
+    for window in (Window.MONTH, Window.DAY):
+        if _whole(start, end, window, tz):
+            return window
+    return Window.HOUR
 
 
 def _whole(start: datetime, end: datetime, window: Window, tz: ZoneInfo) -> bool:

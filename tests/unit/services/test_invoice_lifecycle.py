@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import settings
@@ -19,10 +21,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from tests.fakes.world import World
 from tollgate.domain.errors import Conflict, NotFound, ValidationFailed
 from tollgate.domain.invoices import InvoiceStatus, invoice_id
+from tollgate.domain.plans import LateFee
 
 from .test_invoicing import DEC, NOV, setup, usage
 
 D = Decimal
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def issued_world(*tenants: str) -> tuple[World, list[str]]:
@@ -105,19 +109,19 @@ def test_the_daily_job_marks_overdue_once_and_sends_each_reminder_once_even_run_
         return sorted((p.event["type"], p.event.get("offset_days")) for p in world.stores.notifier.published[1:])
 
     world.clock.at = due - timedelta(days=4)
-    assert life.daily(world.clock.at).summary() == {"overdue": 0, "reminders": 0}
+    assert life.daily(world.clock.at).summary() == {"overdue": 0, "reminders": 0, "late_fees": 0}
     world.clock.at = due - timedelta(days=2)
     for _ in range(2):  # the same day twice: a rerun, a redelivery
         life.daily(world.clock.at)
     assert sent() == [("invoice.reminder", -3)]
     world.clock.at = due + timedelta(days=1, hours=1)
-    assert life.daily(world.clock.at).summary() == {"overdue": 1, "reminders": 1}
-    assert life.daily(world.clock.at).summary() == {"overdue": 0, "reminders": 0}
+    assert life.daily(world.clock.at).summary() == {"overdue": 1, "reminders": 1, "late_fees": 0}
+    assert life.daily(world.clock.at).summary() == {"overdue": 0, "reminders": 0, "late_fees": 0}
     assert world.stores.invoice_store.get(inv).status is InvoiceStatus.OVERDUE
     assert sent() == [("invoice.overdue", None), ("invoice.reminder", -3), ("invoice.reminder", 1)]
     life.pay(inv, amount=None, reference="late", paid_at=None, actor="k")  # overdue -> paid
     world.clock.at = due + timedelta(days=8)
-    assert life.daily(world.clock.at).summary() == {"overdue": 0, "reminders": 0}  # paid: no +7
+    assert life.daily(world.clock.at).summary() == {"overdue": 0, "reminders": 0, "late_fees": 0}  # paid: no +7
     notes = world.notifications.list("acme", unread=None, type_="invoice.reminder", limit=50, cursor=None)
     assert len(notes.items) == 2
 
@@ -192,3 +196,70 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 LifecycleMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=12, deadline=None)
 TestLifecycle = LifecycleMachine.TestCase
+
+
+def late_world() -> tuple[World, str]:
+    """acme's November invoice (14.60 EUR) issued, on a plan with a 10 % late fee after 5 days."""
+    world, (inv,) = issued_world("acme")
+    plan = world.stores.plan_repo.items["pro"]
+    world.stores.plan_repo.items["pro"] = replace(plan, late_fee=LateFee("percentage", D(10), 5))
+    world.catalog.invalidate_plan("pro")
+    return world, inv
+
+
+def test_a_late_fee_accrues_once_and_the_next_invoice_charges_it_once():
+    world, inv = late_world()
+    store, life = world.stores.invoice_store, world.invoice_lifecycle
+    due = datetime.fromisoformat(store.get(inv).doc["due_at"])
+    world.clock.at = due + timedelta(days=1)
+    life.daily(world.clock.at)
+    assert store.get(inv).status is InvoiceStatus.OVERDUE and "late_fee_pending" not in store.get(inv).doc
+    life.pay(inv, amount=D("4.60"), reference="part", paid_at=None, actor="k")
+    world.clock.at = due + timedelta(days=5, hours=1)
+    assert life.daily(world.clock.at).late_fees == 1
+    assert life.daily(world.clock.at).late_fees == 0  # once
+    pending = store.get(inv).doc["late_fee_pending"]
+    assert pending["amount"] == "1.00"  # 10 % of the 10.00 still due
+    assert store.audit[-1].action == "invoice.late_fee"
+    # December's invoice charges it, as its own line; January's does not again
+    usage(world, "acme", datetime(2026, 12, 1, tzinfo=PARIS), 10_000, 4_000)
+    world.clock.at = datetime(2027, 1, 1, 3, tzinfo=PARIS)
+    world.invoices.bill("acme", "2026-12")
+    december = world.invoices.finalize(invoice_id("acme", "2026-12"))
+    fees = [line for line in december.doc["lines"] if line["type"] == "late_fee"]
+    assert [(f["amount"], f["number"]) for f in fees] == [("1.00", "TG-000001")]
+    assert december.doc["total"] == "15.60" and store.charged == {inv: december.number}
+    world.clock.at = datetime(2027, 2, 1, 3, tzinfo=PARIS)
+    world.invoices.bill("acme", "2027-01")  # base fee only
+    january = world.invoices.finalize(invoice_id("acme", "2027-01"))
+    assert all(line["type"] != "late_fee" for line in january.doc["lines"])
+    assert store.get(inv).doc["late_fee_pending"]["amount"] == "1.00"  # still shown where it accrued
+
+
+def test_a_late_fee_is_charged_once_when_two_invoices_race_or_the_issue_crashes():
+    world, inv = late_world()
+    store, life = world.stores.invoice_store, world.invoice_lifecycle
+    due = datetime.fromisoformat(store.get(inv).doc["due_at"])
+    life.daily(due + timedelta(days=6))  # overdue, then the fee
+    world.clock.at = due + timedelta(days=6, minutes=1)
+    assert store.get(inv).doc.get("late_fee_pending")
+    # December and a re-billed January draft both want the fee: whichever issues first takes it
+    for start in (datetime(2026, 12, 1, tzinfo=PARIS), datetime(2027, 1, 1, tzinfo=PARIS)):
+        usage(world, "acme", start, 10_000, 4_000)
+    world.clock.at = datetime(2027, 2, 1, 3, tzinfo=PARIS)
+    for period in ("2026-12", "2027-01"):
+        world.invoices.bill("acme", period)
+    crashed = {"armed": True}
+
+    def crash() -> None:
+        if crashed["armed"]:
+            crashed["armed"] = False
+            raise RuntimeError("died after the commit")
+
+    store.after_issue = crash
+    with pytest.raises(RuntimeError):
+        world.invoices.finalize(invoice_id("acme", "2026-12"))
+    first = world.invoices.finalize(invoice_id("acme", "2026-12"))  # the retry: issued already
+    second = world.invoices.finalize(invoice_id("acme", "2027-01"))
+    charged = [i.number for i in (first, second) for line in i.doc["lines"] if line["type"] == "late_fee"]
+    assert charged == [first.number] and store.charged == {inv: first.number}

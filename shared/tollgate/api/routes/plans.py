@@ -43,6 +43,7 @@ def build_router(plans: PlanService) -> Router:
             base_fee=body.base_fee,
             minimum_commitment=body.minimum_commitment,
             charges=body.raw_charges(),
+            late_fee=body.late_fee.domain() if body.late_fee else None,
         )
         return PlanOut.of(plan)
 
