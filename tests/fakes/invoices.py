@@ -78,6 +78,7 @@ class FakeInvoiceStore:
         prefix: str,
         make: Callable[[str, datetime], dict[str, Any]],
         now: Callable[[], datetime],
+        audit: Callable[[str, datetime], AuditEntry] | None = None,
     ) -> StoredInvoice:
         self._call("issue")
         while True:
@@ -101,6 +102,8 @@ class FakeInvoiceStore:
                 if any(f in self.charged for f in fees):
                     continue  # charged by another invoice meanwhile: recompute without it
                 self.charged.update(dict.fromkeys(fees, number))
+                if audit is not None:
+                    self.audit.append(audit(number, at))
                 self.sequences[prefix] = seq + 1
                 issued = replace(
                     current,

@@ -256,6 +256,7 @@ class DynamoInvoiceStore:
         prefix: str,
         make: Callable[[str, datetime], dict[str, Any]],
         now: Callable[[], datetime],
+        audit: Callable[[str, datetime], AuditEntry] | None = None,
     ) -> StoredInvoice:
         for attempt in range(ISSUE_ATTEMPTS):
             inv = self.get(invoice_id, consistent=True)
@@ -267,7 +268,10 @@ class DynamoInvoiceStore:
             number, at = format_number(prefix, seq + 1), now()
             doc = make(number, at)
             try:
-                self.client.transact_write_items(TransactItems=self._issue_items(inv, prefix, seq, number, at, doc))
+                items = self._issue_items(inv, prefix, seq, number, at, doc)
+                if audit is not None:
+                    items.append({"Put": _audit_put(audit(number, at))})
+                self.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
                 reasons = _reasons(exc)
                 if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed":

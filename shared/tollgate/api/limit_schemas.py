@@ -438,6 +438,7 @@ class AuditOut(BaseModel):
         "tenant.plan",
         "tenant.limits",
         "tenant.discounts",
+        "invoice.issue",
         "invoice.pay",
         "invoice.void",
         "invoice.overdue",

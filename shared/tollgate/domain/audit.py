@@ -22,6 +22,7 @@ class Action:
     TENANT_PLAN = "tenant.plan"
     TENANT_LIMITS = "tenant.limits"
     TENANT_DISCOUNTS = "tenant.discounts"
+    INVOICE_ISSUE = "invoice.issue"
     INVOICE_PAY = "invoice.pay"
     INVOICE_VOID = "invoice.void"
     INVOICE_OVERDUE = "invoice.overdue"

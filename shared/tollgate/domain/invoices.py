@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -141,6 +141,3 @@ class InvoiceRun:
     def status(self) -> RunStatus:
         done = self.expected is not None and self.invoices + self.skipped + self.failed >= self.expected
         return RunStatus.DONE if done else RunStatus.RUNNING
-
-
-GRACE_DEFAULT = timedelta(hours=24)

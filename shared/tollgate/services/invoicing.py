@@ -26,7 +26,7 @@ from typing import Any
 
 from tollgate.domain import invoice_build, periods
 from tollgate.domain.alert_types import INVOICE_READY
-from tollgate.domain.audit import Action, tenant_subject
+from tollgate.domain.audit import SYSTEM_ACTOR, Action, AuditEntry, tenant_subject
 from tollgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from tollgate.domain.invoice_build import Header, PeriodUsage, PlanPart
 from tollgate.domain.invoice_lifecycle import opened
@@ -330,7 +330,7 @@ class InvoiceService:
             return min(live)
         return max((i.generation + 1 for i in found), default=0)
 
-    def finalize(self, inv_id: str) -> StoredInvoice:
+    def finalize(self, inv_id: str, actor: str = SYSTEM_ACTOR) -> StoredInvoice:
         """Recompute the draft from the counters and issue it with the next number (one
         transaction); deliver its documents. An issued invoice is returned as it is."""
         inv = self._store.get(inv_id, consistent=True)
@@ -351,7 +351,18 @@ class InvoiceService:
                 )
                 return opened(doc if doc is not None else _reissued(draft.doc, number, issued_at, due))
 
-            inv = self._store.issue(inv.id, self._settings.number_prefix, make, self._clock.now)
+            def entry(number: str, issued_at: datetime) -> AuditEntry:
+                return AuditEntry(
+                    subject=tenant_subject(draft.tenant_id),
+                    at=issued_at,
+                    actor=actor,
+                    action=Action.INVOICE_ISSUE,
+                    before={"invoice_id": draft.id, "status": InvoiceStatus.DRAFT.value},
+                    after={"invoice_id": draft.id, "status": InvoiceStatus.ISSUED.value, "number": number},
+                    reason=None,
+                )
+
+            inv = self._store.issue(inv.id, self._settings.number_prefix, make, self._clock.now, entry)
         if not inv.delivered:
             self.deliver(inv)
         return inv

@@ -438,8 +438,10 @@ class InvoiceStore(Protocol):
         prefix: str,
         make: Callable[[str, datetime], dict[str, Any]],
         now: Callable[[], datetime],
+        audit: Callable[[str, datetime], AuditEntry] | None = None,
     ) -> StoredInvoice:
-        """Issue a draft with the next number of ``prefix``: ``make(number, issued_at)`` gives
+        """Issue a draft with the next number of ``prefix`` (and ``audit(number, issued_at)``'s
+        entry, in the same transaction): ``make(number, issued_at)`` gives
         the final document (it may be called once per attempt, each time with the number and
         time that attempt would take), and the sequence's step and the invoice's write are
         one transaction (no gap, no duplicate). An issued invoice is returned as stored,

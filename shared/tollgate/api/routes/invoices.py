@@ -245,8 +245,8 @@ def _action_routes(router: Router, invoices: InvoiceService, runs: InvoiceRuns, 
         responses=error_responses(401, 403, 404, 422, 429),
     )
     def finalize(request: Request, invoice_id: InvoicePath) -> InvoiceOut:
-        require(caller(request), Scope.ADMIN)
-        return InvoiceOut.of(invoices.finalize(invoice_id))
+        p = require(caller(request), Scope.ADMIN)
+        return InvoiceOut.of(invoices.finalize(invoice_id, actor=p.key_id))
 
     @router.post(
         "/v1/invoices/<invoice_id>/pay",
