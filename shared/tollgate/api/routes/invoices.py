@@ -6,6 +6,7 @@ presigned S3 URL of the issued invoice's HTML or JSON document."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -127,6 +128,17 @@ class InvoiceRunOut(BaseModel):
         )
 
 
+def _redirect(url: str) -> Response[Any]:
+    """302 to a presigned URL; the body names it too (`{"url": ...}`), for clients that do
+    not follow redirects."""
+    return Response(
+        302,
+        content_type="application/json",
+        body=json.dumps({"url": url}),
+        headers={"Location": url, "Cache-Control": "no-store"},
+    )
+
+
 def _export_request(
     tenant_id: str | None, status: str | None, start: datetime | None, end: datetime | None, fmt: str, lines: bool
 ) -> ExportRequest:
@@ -177,7 +189,7 @@ def _reading_routes(router: Router, invoices: InvoiceService, exporter: InvoiceE
     ):  # a 302 Response: no body schema
         p = require(caller(request), Scope.ADMIN, Scope.TENANT)
         url = exporter.export(_export_request(tenant_or_all(p, tenant), status, from_, to, format, lines == "true"))
-        return Response(302, headers={"Location": url, "Cache-Control": "no-store"})
+        return _redirect(url)
 
     @router.get(
         "/v1/invoices",
@@ -234,7 +246,7 @@ def _reading_routes(router: Router, invoices: InvoiceService, exporter: InvoiceE
     ):  # a 302 Response: no body schema
         p = require(caller(request), Scope.ADMIN, Scope.TENANT)
         url = invoices.download_link(invoice_id, format, tenant_or_all(p, None))
-        return Response(302, headers={"Location": url, "Cache-Control": "no-store"})
+        return _redirect(url)
 
 
 def _action_routes(router: Router, invoices: InvoiceService, runs: InvoiceRuns, lifecycle: InvoiceLifecycle) -> None:
