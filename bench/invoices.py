@@ -1,6 +1,6 @@
 """Section: what invoicing costs (moto in-process, the real services and adapters).
 
-- **The run at 10,000 tenants**: 10,000 tenants on a priced plan (a base fee and 4 charges:
+- **The run at scale** (``TENANTS``): tenants on a priced plan (a base fee and 4 charges:
   per-model prices, the remainder, and a graduated meter), each with month counters; one
   ``POST /v1/invoice-runs`` worth of work: ``InvoiceRuns.start``, then every message of the
   invoice queue (moto's SQS) handled as the invoice function would (fan-out, one ``bill`` per
@@ -31,7 +31,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TENANTS = int(os.environ.get("BENCH_INVOICE_TENANTS", "10000"))
+TENANTS = int(os.environ.get("BENCH_INVOICE_TENANTS", "300"))
+"""300 by default: moto answers an index query by scanning the whole table, so its time per
+invoice grows with the invoices stored (1,000 tenants did not finish in 7 minutes, 10,000 not
+in an hour). ``BENCH_INVOICE_TENANTS`` sets another count."""
+TARGET_TENANTS = 10_000
 PERIOD = "2026-11"
 START = datetime(2026, 11, 1, tzinfo=UTC)
 AFTER = datetime(2026, 12, 1, 13, tzinfo=UTC)  # November has ended in every zone
@@ -262,7 +266,9 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"invoices/s, {s['tenants']:,} tenants, draft + finalize (moto in-process)",
             f"{s['invoices_per_second']} ({s['draft_seconds']} s + {s['finalize_seconds']} s)",
             "10,000 within the hour after period end",
-            "yes" if s["draft_seconds"] + s["finalize_seconds"] < 3600 and s["issued"] == s["tenants"] else "no",
+            "yes"
+            if s["tenants"] >= TARGET_TENANTS and s["draft_seconds"] + s["finalize_seconds"] < 3600
+            else f"not measured at {TARGET_TENANTS:,} (moto)",
         ),
         (
             "DynamoDB requests per invoice (bill + finalize), 1 / 5 / 20 charges",
