@@ -169,7 +169,7 @@ class FakeInvoiceStore:
 
     def undelivered(self, limit: int) -> list[StoredInvoice]:
         self._call("undelivered")
-        found = [i for i in self.invoices.values() if i.status is InvoiceStatus.ISSUED and not i.delivered]
+        found = [i for i in self.invoices.values() if i.number is not None and not i.delivered]  # issued once
         return sorted(found, key=lambda i: (i.issued_at, i.id))[: max(0, limit)]
 
     def drafts_due(self, now: datetime, limit: int) -> list[StoredInvoice]:

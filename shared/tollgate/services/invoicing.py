@@ -215,7 +215,7 @@ class InvoiceService:
 
     def download_link(self, inv_id: str, fmt: str, tenant_scope: str | None = None) -> str:
         inv = self.get(inv_id, tenant_scope)
-        if inv.status is not InvoiceStatus.ISSUED:
+        if inv.number is None:
             raise Conflict(f"invoice {inv_id!r} is a draft: it has no documents until it is issued")
         if not inv.delivered:
             self.deliver(inv)

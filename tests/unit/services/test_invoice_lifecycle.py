@@ -65,6 +65,7 @@ def test_partial_then_full_payment_and_a_repeated_reference_records_nothing():
         "0.00",
         "14.60",
     )
+    assert world.invoices.download_link(inv, "html", "acme").endswith("TG-000001.html?expires_in=604800")  # still
     with pytest.raises(Conflict):
         life.pay(inv, amount=D(1), reference="ch_4", paid_at=None, actor="key_admin")
     with pytest.raises(Conflict):
