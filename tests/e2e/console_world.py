@@ -50,7 +50,13 @@ def _times(n: int, now: datetime, month_start: datetime, this_month: bool) -> li
 
 def _send(base: str, ingest: dict[str, str], meter: str, tenant: str, times: list[datetime], prefix: str) -> None:
     events = [
-        {"id": f"{prefix}-{i}", "type": meter, "subject": tenant, "time": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "data": {}}
+        {
+            "id": f"{prefix}-{i}",
+            "type": meter,
+            "subject": tenant,
+            "time": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "data": {},
+        }
         for i, t in enumerate(times)
     ]
     for chunk in range(0, len(events), 100):
@@ -63,7 +69,12 @@ def seed(base: str, admin_key: str) -> World:
     admin = {"Authorization": f"Bearer {admin_key}"}
     tag = uuid.uuid4().hex[:6]
     meter, plan = f"calls{tag}", f"growth-{tag}"
-    _ok(requests.post(f"{base}/v1/meters", headers=admin, json={"key": meter, "name": "API calls", "aggregation": "count"}), 201)
+    _ok(
+        requests.post(
+            f"{base}/v1/meters", headers=admin, json={"key": meter, "name": "API calls", "aggregation": "count"}
+        ),
+        201,
+    )
     limit = {"meter": meter, "window": "month", "limit": LIMIT, "thresholds": [0.5, 0.8, 1.0], "enforcement": "soft"}
     _ok(requests.put(f"{base}/v1/plans/{plan}", headers=admin, json={"name": f"Growth {tag}", "limits": [limit]}), 200)
     ids = {}
@@ -74,7 +85,9 @@ def seed(base: str, admin_key: str) -> World:
         _ok(requests.post(f"{base}/v1/tenants", headers=admin, json=body), 201)
         made = _ok(requests.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": tid}), 201)
         ids[name], keys[name] = tid, made.json()["key"]
-    ingest = {"Authorization": f"Bearer {_ok(requests.post(f'{base}/v1/keys', headers=admin, json={'scope': 'ingest'}), 201).json()['key']}"}
+    ingest = {
+        "Authorization": f"Bearer {_ok(requests.post(f'{base}/v1/keys', headers=admin, json={'scope': 'ingest'}), 201).json()['key']}"
+    }
     now = datetime.now(UTC)
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     for name, used, earlier in (("acme", BUSY_USE, 40), ("globex", QUIET_USE, 10)):
@@ -95,7 +108,11 @@ def _wait_counted(w: World) -> None:
             used[tid] = quotas["quotas"][0]["used"]
         alerts = requests.get(f"{w.base}/v1/notifications", headers=w.admin, params={"tenant": w.busy}, timeout=10)
         health = requests.get(f"{w.base}/v1/tenants/{w.busy}", headers=w.admin, timeout=10).json()["health"]
-        if used == {w.busy: BUSY_USE, w.quiet: QUIET_USE} and len(alerts.json()["items"]) >= 2 and health["status"] == "warning":
+        if (
+            used == {w.busy: BUSY_USE, w.quiet: QUIET_USE}
+            and len(alerts.json()["items"]) >= 2
+            and health["status"] == "warning"
+        ):
             return
         time.sleep(0.3)
     raise AssertionError(f"the seeded usage was not counted within {WAIT_S} s: {used}, health {health}")

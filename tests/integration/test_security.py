@@ -77,8 +77,15 @@ ROUTES = [
     ("GET", "/v1/tenants/acme/upcoming-invoice", None, None, {ADMIN, TENANT}),  # no plan: a 409
     ("POST", "/v1/invoice-runs", None, {"period": "2026-10", "tenant": "acme"}, {ADMIN}),
     ("GET", "/v1/invoice-runs/run_0", None, None, {ADMIN}),
+    ("GET", "/v1/me", None, None, {ADMIN, INGEST, TENANT}),
 ]
-PUBLIC = [("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")]
+PUBLIC = [
+    ("GET", "/health"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/app.js"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,12 @@ CONTENT_TYPES = {
 }
 # The page is fetched again on every load (it names the scripts); the scripts and styles may be
 # reused for five minutes, so a deploy reaches every open console within that.
-CACHE = {".html": "no-cache", ".css": "public, max-age=300", ".js": "public, max-age=300", ".svg": "public, max-age=300"}
+CACHE = {
+    ".html": "no-cache",
+    ".css": "public, max-age=300",
+    ".js": "public, max-age=300",
+    ".svg": "public, max-age=300",
+}
 
 
 def is_console(method: str, path: str) -> bool:

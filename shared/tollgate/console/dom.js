@@ -1,4 +1,4 @@
-// DOM helpers. Text always goes in as text nodes (never innerHTML), attributes as attributes.
+// DOM helpers. Text always goes in as text nodes (never parsed as markup), attributes as attributes.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -75,13 +75,20 @@ export function failure(error, what) {
   return h("p", { class: "error", role: "alert" }, `Could not load ${what.toLowerCase()}: ${error.message}`);
 }
 
+// Fill `el` with what `build` makes; a later fill of the same element wins even when an earlier
+// one's requests finish last.
+const generations = new WeakMap();
 export async function fill(el, what, build) {
+  const generation = (generations.get(el) || 0) + 1;
+  generations.set(el, generation);
   clear(el, loading());
+  let content;
   try {
-    clear(el, await build());
+    content = await build();
   } catch (error) {
-    clear(el, failure(error, what));
+    content = failure(error, what);
   }
+  if (generations.get(el) === generation) clear(el, content);
 }
 
 export function badge(status) {

@@ -141,7 +141,9 @@ def _redirect(url: str) -> Response[Any]:
 
 def _link(url: str) -> Response[Any]:
     """The presigned URL as JSON, without the redirect (``redirect=false``)."""
-    return Response(200, content_type="application/json", body=json.dumps({"url": url}), headers={"Cache-Control": "no-store"})
+    return Response(
+        200, content_type="application/json", body=json.dumps({"url": url}), headers={"Cache-Control": "no-store"}
+    )
 
 
 def _export_request(
@@ -240,7 +242,7 @@ def _reading_routes(router: Router, invoices: InvoiceService, exporter: InvoiceE
         tags=["Invoices"],
         summary="302 to a fresh presigned link of the issued invoice's document",
         responses={
-            200: {"description": "With `redirect=false`: `{\"url\": ...}`, the presigned S3 URL, and no redirect."},
+            200: {"description": 'With `redirect=false`: `{"url": ...}`, the presigned S3 URL, and no redirect.'},
             302: {"description": "`Location`: the presigned S3 URL."},
             **error_responses(401, 403, 404, 409, 422, 429),
         },

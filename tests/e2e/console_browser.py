@@ -1,0 +1,62 @@
+"""Playwright on Debian's Chromium (``tests.chromium.find_chromium``), kept off the network as
+``tests.chromium`` keeps it (every host name resolves to nothing; the local stack is an IP
+literal), and a page that records what the console did: every URL it requested and every
+console message and page error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.chromium import FLAGS
+
+# Playwright runs the browser headless itself; the local stack listens on 127.0.0.1, which
+# the resolver rule would map to nothing too, so it is the one exception.
+ARGS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1" if flag.startswith("--host-resolver-rules") else flag
+    for flag in FLAGS
+    if flag != "--headless"
+]
+
+
+def launch(playwright: Any, binary: str) -> Any:
+    return playwright.chromium.launch(executable_path=binary, args=ARGS)
+
+
+@dataclass
+class Recorder:
+    requests: list[str] = field(default_factory=list)
+    messages: list[tuple[str, str, str]] = field(default_factory=list)  # (type, text, url)
+    errors: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("console", lambda m: self.messages.append((m.type, m.text, (m.location or {}).get("url", ""))))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def console_errors(self, allowed_404s: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
+        """Error and warning messages, but for a failed load of a URL starting with one of
+        ``allowed_404s`` (a route the test calls on purpose, or one this deployment lacks)."""
+        return [
+            m
+            for m in self.messages
+            if m[0] in ("error", "warning")
+            and not ("status of 404" in m[1] and any(m[2].split("?")[0].endswith(a) or a in m[2] for a in allowed_404s))
+        ]
+
+
+def new_page(browser: Any, width: int, height: int = 900) -> tuple[Any, Any, Recorder]:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    recorder = Recorder()
+    recorder.attach(page)
+    return context, page, recorder
+
+
+def sign_in(page: Any, base: str, key: str) -> None:
+    """Open the console and sign in with the keyboard: the key field has focus, Enter submits."""
+    page.goto(f"{base}/dashboard")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'signin-key'")
+    page.keyboard.type(key)
+    page.keyboard.press("Enter")
+    page.locator("#signout").wait_for(state="visible")
