@@ -15,6 +15,11 @@ from tests.e2e.console_world import seed
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
+def settled(page) -> None:
+    """Every panel has loaded (none says "Loading…")."""
+    page.wait_for_function("() => document.querySelector('#view h1') && !document.querySelector('.loading')")
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -29,12 +34,11 @@ def main() -> int:
             browser = launch(playwright, binary)
             context, page, _ = new_page(browser, 1280, 900)
             sign_in(page, stack.base_url, stack.admin_key)
-            page.locator("text=The 10 latest alerts").wait_for()
-            page.wait_for_load_state("networkidle")
+            settled(page)
             page.screenshot(path=str(DOCS / "console-overview.png"), full_page=True)
             page.goto(f"{stack.base_url}/dashboard#/tenants/{world.busy}")
             page.locator(".tenant-quotas .quota").wait_for()
-            page.wait_for_load_state("networkidle")
+            settled(page)
             page.screenshot(path=str(DOCS / "console-tenant.png"), full_page=True)
             context.close()
             browser.close()

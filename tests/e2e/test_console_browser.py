@@ -156,6 +156,19 @@ def test_an_operator_sees_filters_opens_a_tenant_and_changes_a_limit(browser, wo
         page.get_by_role("button", name="Apply").click()
         page.wait_for_function("() => document.querySelectorAll('table.tenants tbody tr').length === 1")
         assert rows.first.get_attribute("data-tenant") == w.busy
+        # search (q=, a prefix of the id or name, any case) alone finds the other one
+        page.get_by_label("Health", exact=True).select_option("")
+        page.get_by_label("Plan", exact=True).select_option("")
+        page.get_by_label("Search (id or name)").fill(f"GLOBEX-{w.tag}")
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_function(
+            "id => [...document.querySelectorAll('table.tenants tbody tr')].map(r => r.dataset.tenant).join() === id",
+            arg=w.quiet,
+        )
+        page.get_by_label("Search (id or name)").fill("")
+        page.get_by_label("Plan", exact=True).select_option(w.plan)
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_function("() => document.querySelectorAll('table.tenants tbody tr').length === 2")
 
         # the tenant: its quota bar, then a higher limit moves the bar and its label
         busy_row.get_by_role("link").first.click()
