@@ -53,9 +53,10 @@ def new_page(browser: Any, width: int, height: int = 900) -> tuple[Any, Any, Rec
     return context, page, recorder
 
 
-def sign_in(page: Any, base: str, key: str) -> None:
-    """Open the console and sign in with the keyboard: the key field has focus, Enter submits."""
-    page.goto(f"{base}/dashboard")
+def sign_in(page: Any, base: str, key: str, route: str = "") -> None:
+    """Open the console (at ``route``, e.g. ``#/tenants``) and sign in with the keyboard: the
+    key field has focus, Enter submits."""
+    page.goto(f"{base}/dashboard{route}")
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'signin-key'")
     page.keyboard.type(key)
     page.keyboard.press("Enter")
