@@ -2,7 +2,7 @@
 import { all, api } from "./api.js";
 import { announce, badge, clear, field, fill, fmtNumber, fmtTime, h, section, select, table } from "./dom.js";
 import { alertsTable } from "./page-overview.js";
-import { barChart, quotaBars, weekly } from "./widgets.js";
+import { barChart, dense, quotaBars, weekly } from "./widgets.js";
 
 const DAY_MS = 86400000;
 const isoDay = (date) => date.toISOString().slice(0, 10);
@@ -25,7 +25,8 @@ export function usageSection(tenantId) {
       query: { tenant: tenantId, meter: meterSel.value, window: window === "week" ? "day" : window, from: `${from.value}T00:00:00Z`, to: new Date(end).toISOString() },
     });
     const counts = usage.aggregation === "count" || usage.aggregation === "sum";
-    const series = window === "week" && counts ? weekly(usage.series) : usage.series;
+    const days = dense(usage.series, from.value, to.value, window === "month" ? "month" : "day");
+    const series = window === "week" && counts ? weekly(days) : days;
     const note = window === "week" && !counts ? h("p", { class: "muted" }, `A ${usage.aggregation} meter does not add up by week: shown by day.`) : null;
     return h("div", {}, h("p", {}, `Total ${fmtNumber(usage.total)} (${usage.aggregation}, zone ${usage.timezone})`), note,
       barChart(`${usage.meter} per ${window}`, series));

@@ -78,3 +78,21 @@ export function weekly(series) {
   }
   return [...weeks.values()].map((w) => ({ ...w, value: String(w.value) }));
 }
+
+// Every day (or month) from `from` to `to` (YYYY-MM-DD, inclusive), with the series' value or 0:
+// a day without usage is a gap in the chart, not a missing bar. Keys are the points' local dates.
+export function dense(series, from, to, window) {
+  const width = window === "month" ? 7 : 10;
+  const values = new Map(series.map((p) => [p.start.slice(0, width), p]));
+  const out = [];
+  const day = new Date(`${from}T00:00:00Z`);
+  const last = new Date(`${to}T00:00:00Z`);
+  while (day <= last && out.length < 1000) {
+    const key = day.toISOString().slice(0, width);
+    if (!out.length || out[out.length - 1].start.slice(0, width) !== key) {
+      out.push(values.get(key) || { start: key, end: key, value: "0" });
+    }
+    day.setUTCDate(day.getUTCDate() + 1);
+  }
+  return out;
+}
