@@ -97,6 +97,7 @@ def _start_and_seed(args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     key, url, log = generate_key().key, f"http://127.0.0.1:{port}", state.parent / "demo.log"
     started = time.monotonic()
+    _interrupt_on(signal.SIGINT, signal.SIGTERM)
     command = [sys.executable, "-m", "tollgate_dev.cli", "local", "--port", port, "--state-dir", str(state), "--fresh"]
     with log.open("wb") as out:
         # Its own session: Ctrl-C reaches this process only, which forwards it once (one Ctrl-C
@@ -114,6 +115,17 @@ def _start_and_seed(args: argparse.Namespace) -> int:
     except BaseException:
         _stop(process)
         raise
+
+
+def _interrupt_on(*signals: signal.Signals) -> None:
+    """Ctrl-C and a plain kill both stop the stack it started (even where a shell's background
+    job ignores SIGINT), rather than leave it running in its own session."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for signum in signals:
+        signal.signal(signum, interrupt)
 
 
 def _wait(process: subprocess.Popen[bytes]) -> int:
