@@ -39,6 +39,15 @@ OveragesQ = Annotated[
     Query(description="`true`: only tenants with a window over its limit (they are critical); `false`: only without."),
 ]
 PlanQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Only tenants on this plan.")]
+SearchQ = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Only tenants whose id or name starts with this, ignoring case: the id matches in id order, "
+        "then the name matches in name order.",
+    ),
+]
 
 
 def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: HealthService) -> Router:
@@ -58,7 +67,7 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: Healt
     @router.get(
         "/v1/tenants",
         tags=["Tenants"],
-        summary="List tenants with their health; health_status, has_overages and plan filter and combine "
+        summary="List tenants with their health; q, health_status, has_overages and plan filter and combine "
         "(a filtered page may be short while next_cursor is not null)",
         responses=error_responses(401, 403, 422),
     )
@@ -67,12 +76,14 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: Healt
         health_status: HealthStatusQ = None,
         has_overages: OveragesQ = None,
         plan: PlanQ = None,
+        q: SearchQ = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[TenantOut]:
         require(caller(request), Scope.ADMIN)
+        overages = flag(has_overages)
         rows, nxt = paged(
-            lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=flag(has_overages), plan=plan),
+            lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=overages, plan=plan, q=q),
             limit,
             cursor,
         )
