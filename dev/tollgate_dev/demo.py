@@ -10,6 +10,7 @@ and the tenants ``demo-*``: run it against a demo stack, not one whose plans you
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .api_client import ApiClient, CliError
+from .api_client import UNREACHABLE, ApiClient, CliError
 from .ops_billing import wait_for_run
 from .tables import Progress
 
@@ -128,13 +129,14 @@ class Seeder:
         self.tenants = tenants(self.tag)
         self.log = log
         self.timeout = timeout
+        self.events_sent = 0
 
     def _deadline_loop(self, what: str) -> Iterator[None]:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             yield
             time.sleep(0.5)
-        raise CliError(3, f"the demo waited {self.timeout:g} s for {what}; see the stack's log")
+        raise CliError(UNREACHABLE, f"the demo waited {self.timeout:g} s for {what}; see the stack's log")
 
     def catalog(self) -> None:
         meter = {"key": self.meter, "name": "API calls", "aggregation": "sum", "group_by": ["endpoint"]}
@@ -160,6 +162,7 @@ class Seeder:
             batch += mine
         for i in range(0, len(batch), BATCH):
             self.client.post("/v1/events", batch[i : i + BATCH], ok=(202,))
+        self.events_sent = len(batch)
         self.log(f"sent {len(batch)} events in {-(-len(batch) // BATCH)} requests")
         for t in self.tenants:
             this_month = month_start(now.astimezone(ZoneInfo(t.timezone)))
@@ -186,9 +189,10 @@ class Seeder:
         for t in self.tenants:
             period = previous_period(now, t.timezone)
             run = self.client.post("/v1/invoice-runs", {"period": period, "tenant": t.id})
-            run = wait_for_run(self.client, run, self.timeout, Progress(_Silent(), ""))
+            quiet = Progress(io.StringIO(), "")  # not a terminal: draws nothing
+            run = wait_for_run(self.client, run, self.timeout, quiet)
             if run["status"] != "done":
-                raise CliError(3, f"the invoice run for {t.id} {period} did not finish: {run}")
+                raise CliError(UNREACHABLE, f"the invoice run for {t.id} {period} did not finish: {run}")
             listed = self.client.get("/v1/invoices", {"tenant": t.id, "period": period})["items"]
             for invoice in listed:
                 if invoice["status"] == "draft":
@@ -199,26 +203,31 @@ class Seeder:
     def seed(self, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         started = time.monotonic()
+        marks: dict[str, float] = {}
+
+        def mark(stage: str) -> None:
+            marks[stage] = round(time.monotonic() - started, 1)
+
         self.catalog()
+        mark("catalog_s")
         sent = self.usage(now)
-        self.log(f"usage counted after {time.monotonic() - started:.1f} s")
+        mark("counted_s")
+        self.log(f"usage counted after {marks['counted_s']} s")
         notifications = self.alerts()
+        mark("alerted_s")
         invoices = self.invoices(now)
-        seconds = round(time.monotonic() - started, 1)
-        self.log(f"seeded in {seconds} s: {notifications} notifications, {len(invoices)} invoices")
+        mark("invoiced_s")
+        self.log(f"seeded in {marks['invoiced_s']} s: {notifications} notifications, {len(invoices)} invoices")
         return {
             "tenants": [
                 {"id": t.id, "timezone": t.timezone, "plan": t.plan, "api_calls": sent[t.id]} for t in self.tenants
             ],
             "meter": self.meter,
+            "events": self.events_sent,
             "notifications": notifications,
             "invoices": [
                 {k: i[k] for k in ("id", "number", "tenant_id", "status", "total", "currency")} for i in invoices
             ],
-            "seconds": seconds,
+            "seconds": marks["invoiced_s"],
+            "stages": marks,
         }
-
-
-class _Silent:
-    def isatty(self) -> bool:
-        return False

@@ -80,6 +80,22 @@ def test_tenants_list_filters(local_stack, demo) -> None:
     assert table[0].split()[:3] == ["ID", "NAME", "PLAN"] and table[2].split()[0] == tokyo["id"]
 
 
+def _query_parameters(stack: LocalStackProcess, path: str) -> set[str]:
+    spec = requests.get(f"{stack.base_url}/openapi.json", timeout=10).json()
+    return {p["name"] for p in spec["paths"][path]["get"].get("parameters", [])}
+
+
+def test_tenants_list_by_prefix_and_by_usage(local_stack, demo) -> None:
+    paris, tokyo = demo["by_zone"]["Europe/Paris"], demo["by_zone"]["Asia/Tokyo"]
+    found = as_json(local_stack, "tenants", "list", "--q", paris["id"].upper())
+    assert [t["id"] for t in found] == [paris["id"]]
+    if "sort" not in _query_parameters(local_stack, "/v1/tenants"):
+        pytest.skip("GET /v1/tenants?sort= is not on this branch yet (issue 13, part 1)")
+    ranked = as_json(local_stack, "tenants", "list", "--q", "demo-", "--sort", f"usage:{demo['meter']}")
+    ours = [t["id"] for t in ranked if t["id"] in {x["id"] for x in demo["tenants"]}]
+    assert ours[0] == tokyo["id"]  # the most api_calls this month
+
+
 def test_tenants_show_and_limits_set(local_stack, demo) -> None:
     ny = demo["by_zone"]["America/New_York"]
     shown = succeeds(local_stack, "tenants", "show", ny["id"])
@@ -149,8 +165,7 @@ def test_an_unreachable_api_exits_3_without_a_traceback(local_stack) -> None:
 
 
 def test_reports_get_csv(local_stack, demo) -> None:
-    paths = requests.get(f"{local_stack.base_url}/openapi.json", timeout=10).json()["paths"]
-    if "/v1/reports/{period}" not in paths:
+    if "/v1/reports/{period}" not in requests.get(f"{local_stack.base_url}/openapi.json", timeout=10).json()["paths"]:
         pytest.skip("GET /v1/reports/{period} is not on this branch yet (issue 13, part 2)")
     tokyo = demo["by_zone"]["Asia/Tokyo"]
     (invoice,) = as_json(local_stack, "invoices", "list", "--tenant", tokyo["id"])
