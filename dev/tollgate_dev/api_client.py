@@ -41,7 +41,13 @@ class Answer:
     body: bytes = b""
 
     def json(self) -> Any:
-        return json.loads(self.body or b"null")
+        """The body as JSON; a CliError (unreachable) when it is not: not the Tollgate API."""
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError as error:
+            raise CliError(
+                UNREACHABLE, f"the answer (HTTP {self.status}) is not JSON: is the URL Tollgate's API?"
+            ) from error
 
 
 Transport = Callable[[urllib.request.Request, float], Answer]
@@ -84,7 +90,7 @@ def error_for(answer: Answer) -> CliError:
     """The CliError for an answer that is not a success."""
     try:
         document = answer.json()
-    except ValueError:
+    except CliError:
         document = None
     code = NOT_FOUND if answer.status == 404 else REFUSED if 400 <= answer.status < 500 else UNREACHABLE
     if document is None and answer.status >= 500:

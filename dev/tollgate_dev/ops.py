@@ -13,10 +13,20 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops_billing, ops_tenants
-from .api_client import ApiClient, CliError, Transport, urllib_transport
+from .api_client import UNREACHABLE, ApiClient, CliError, Transport, urllib_transport
 
 Handler = Callable[[ApiClient, argparse.Namespace, ops_tenants.Emit], int]
 COMMANDS = ("tenants", "usage", "limits", "notifications", "invoices", "reports")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, not {text!r}")
+    return value
 
 
 def _common() -> argparse.ArgumentParser:
@@ -42,7 +52,7 @@ def _tenants(commands: Any, common: argparse.ArgumentParser) -> None:
     listing.add_argument("--overages", action="store_true", help="only tenants over a limit")
     listing.add_argument("--q", help="id or name prefix, case-insensitive")
     listing.add_argument("--sort", metavar="usage:METER", help="most usage of METER this month first")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
     show = _leaf(group, "show", ops_tenants.tenants_show, common, "a tenant, its health and limits with usage")
     show.add_argument("tenant_id", metavar="ID")
 
@@ -83,7 +93,7 @@ def _notifications(commands: Any, common: argparse.ArgumentParser) -> None:
     listing.add_argument("--unread", action="store_true", help="only unread ones")
     listing.add_argument("--tenant", help="only this tenant's")
     listing.add_argument("--type", help="only this alert type (e.g. quota.threshold)")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
     read = _leaf(group, "read", ops_tenants.notifications_read, common, "mark a notification read")
     read.add_argument("notification_id", metavar="ID")
 
@@ -95,7 +105,7 @@ def _invoices(commands: Any, common: argparse.ArgumentParser) -> None:
     listing.add_argument("--tenant")
     listing.add_argument("--status", choices=["draft", "issued", "overdue", "paid", "void"])
     listing.add_argument("--period", metavar="YYYY-MM")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
     run = _leaf(group, "run", ops_billing.invoices_run, common, "bill an ended month (every tenant, or one)")
     run.add_argument("period", metavar="YYYY-MM")
     run.add_argument("--tenant", help="only this tenant")
@@ -139,6 +149,11 @@ def run(args: argparse.Namespace, transport: Transport = urllib_transport) -> in
     except CliError as error:
         print(f"tollgate {args.command}: {error.message}", file=sys.stderr)
         return error.code
+    except (KeyError, TypeError, AttributeError) as error:  # JSON without the fields this CLI reads
+        print(
+            f"tollgate {args.command}: the API's answer lacks {error} (a different Tollgate version?)", file=sys.stderr
+        )
+        return UNREACHABLE
     except KeyboardInterrupt:
         print(f"tollgate {args.command}: interrupted", file=sys.stderr)
         return 130

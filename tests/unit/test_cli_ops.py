@@ -277,3 +277,24 @@ def test_invoices_run_wait_says_failures_and_timeouts(
     stub = Stub({"POST /v1/invoice-runs": ok(_run_doc("running", 0, 3), 202)})
     assert run(stub, "invoices", "run", "2026-11", "--wait", "--timeout", "0") == 5
     assert "still running after 0 s" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (Answer(200, {"Content-Type": "text/html"}, b"<html>a web server</html>"), "is not JSON: is the URL"),
+        (ok({"unexpected": True}), "the API's answer lacks 'items'"),
+    ],
+)
+def test_an_answer_that_is_not_the_apis_exits_3(
+    run: Callable[..., int], capsys: pytest.CaptureFixture[str], answer: Answer, said: str
+) -> None:
+    assert run(Stub({"GET /v1/tenants": answer}), "tenants", "list") == 3
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+
+
+def test_a_limit_below_1_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["tenants", "list", "--limit", "0"])
+    assert exit_.value.code == 2 and "must be a whole number from 1" in capsys.readouterr().err
