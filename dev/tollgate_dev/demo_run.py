@@ -1,6 +1,6 @@
 """``tollgate demo``: seed a running stack, or (``--start``, what ``make demo`` runs) start a
-fresh local stack in ``.tollgate/demo/``, seed it, print where to look, and keep it running
-until Ctrl-C."""
+fresh local stack in ``.tollgate/demo/`` (its log there too), seed it, print where to look,
+and keep it running until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,9 @@ def add_parser(commands: Any) -> None:
     )
     demo.add_argument("--start", action="store_true", help="start a fresh local stack in .tollgate/demo/ first")
     demo.add_argument("--port", help="with --start: the port (default $TOLLGATE_PORT or 3000)")
+    demo.add_argument(
+        "--state-dir", type=Path, default=Path(".tollgate") / "demo", help="with --start (default .tollgate/demo)"
+    )
     demo.add_argument("--url", help="the API (default $TOLLGATE_URL, else http://127.0.0.1:$TOLLGATE_PORT or 3000)")
     demo.add_argument("--key", help="an admin key (default $TOLLGATE_KEY)")
     demo.add_argument("--tag", default="", help="suffix every id with -TAG (to seed a shared stack)")
@@ -76,7 +80,8 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise CliError(UNREACHABLE, f"the local stack exited ({process.returncode}); its log: {log}")
+            last = (log.read_text(errors="replace").strip().splitlines() or [""])[-1]
+            raise CliError(UNREACHABLE, f"the local stack exited ({process.returncode}): {last} (log: {log})")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
                 if response.status == 200:
@@ -93,9 +98,12 @@ def _start_and_seed(args: argparse.Namespace) -> int:
     port = args.port or os.environ.get("TOLLGATE_PORT") or "3000"
     if not port.isdigit():
         raise CliError(USAGE, f"--port must be a port number, not {port!r}")
-    state = Path(".tollgate") / "demo"
+    with socket.socket() as probe:  # else /health could be another stack's answer
+        if probe.connect_ex(("127.0.0.1", int(port))) == 0:
+            raise CliError(USAGE, f"port {port} is busy: stop what runs there, or pass --port / set TOLLGATE_PORT")
+    state = args.state_dir
     state.mkdir(parents=True, exist_ok=True)
-    key, url, log = generate_key().key, f"http://127.0.0.1:{port}", state.parent / "demo.log"
+    key, url, log = generate_key().key, f"http://127.0.0.1:{port}", state / "stack.log"
     started = time.monotonic()
     _interrupt_on(signal.SIGINT, signal.SIGTERM)
     command = [sys.executable, "-m", "tollgate_dev.cli", "local", "--port", port, "--state-dir", str(state), "--fresh"]

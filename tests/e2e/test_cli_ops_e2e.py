@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -175,3 +176,54 @@ def test_reports_get_csv(local_stack, demo) -> None:
         )
     )
     assert len(rows) > 1 and any(tokyo["id"] in row for row in rows[1:])
+
+
+def test_make_demo_starts_seeds_prints_and_stops_on_ctrl_c(local_stack, tmp_path) -> None:
+    """`tollgate demo --start` (make demo): ready with the URLs and the key, then Ctrl-C stops
+    the stack it started; on a busy port it says so and starts nothing."""
+    busy = tollgate(local_stack, "demo", "--start", "--port", str(local_stack.port), "--state-dir", str(tmp_path))
+    assert busy.returncode == 2 and busy.stderr.strip().endswith("set TOLLGATE_PORT") and "Traceback" not in busy.stderr
+
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tollgate_dev.cli",
+            "demo",
+            "--start",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        lines = []
+        for line in demo.stdout:  # blocks until the demo prints; the pipe ends if it dies
+            lines.append(line)
+            if line.startswith("Ctrl-C stops"):
+                break
+        printed = "".join(lines)
+        assert f"Dashboard: http://127.0.0.1:{port}/dashboard" in printed, printed + (
+            demo.stderr.read() if demo.poll() else ""
+        )
+        key = next(line.split()[-1] for line in lines if line.startswith("Admin key:"))
+        tenants = requests.get(
+            f"http://127.0.0.1:{port}/v1/tenants", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+        assert {t["id"] for t in tenants.json()["items"]} == {"demo-lumiere", "demo-hudson", "demo-sakura"}
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=30) == 0
+        with pytest.raises(requests.ConnectionError):  # the stack it started is gone too
+            requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
