@@ -298,3 +298,24 @@ def test_a_limit_below_1_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as exit_:
         cli.main(["tenants", "list", "--limit", "0"])
     assert exit_.value.code == 2 and "must be a whole number from 1" in capsys.readouterr().err
+
+
+def test_the_progress_bar_counts_tenants_with_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from tollgate_dev.api_client import ApiClient
+    from tollgate_dev.ops_billing import wait_for_run
+    from tollgate_dev.tables import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    polls = [ok({**_run_doc("running", 1, 4), "skipped": 1}), ok({**_run_doc("done", 2, 4, failed=1), "skipped": 1})]
+    client = ApiClient("http://api.test", KEY, Stub({"GET /v1/invoice-runs/run_1": polls}))
+    screen = Tty()
+    done = wait_for_run(client, _run_doc("running", 0, None), 60, Progress(screen, "invoicing"), sleep=lambda _: None)
+    assert done["status"] == "done"
+    frames = [f.removesuffix("\x1b[K").rstrip("\n").removesuffix("\x1b[K") for f in screen.getvalue().split("\r")[1:]]
+    assert [f.rsplit(" ", 1)[-1] for f in frames] == ["0/?", "2/4", "4/4"]
+    assert screen.getvalue().endswith("\n")  # the shell prompt starts on its own line
