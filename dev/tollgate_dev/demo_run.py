@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from .api_client import UNREACHABLE, USAGE, ApiClient, CliError
-from .demo import Seeder
 from .ops import base_url
 
 START_TIMEOUT_S = 60
@@ -46,6 +45,8 @@ def _log(message: str) -> None:
 
 
 def _seed(url: str, key: str, tag: str) -> dict[str, Any]:
+    from .demo import Seeder  # noqa: PLC0415 - dataclasses and zoneinfo only for the demo: the other commands start faster
+
     return Seeder(ApiClient(url, key), tag=tag, log=_log).seed()
 
 
