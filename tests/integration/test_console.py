@@ -143,3 +143,10 @@ def test_me_names_the_scope_tenant_and_key_id_never_the_key(api, keys):
 
 def test_me_without_a_key_is_401(api):
     assert api.call("GET", "/v1/me").status == 401
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_on_the_console_need_a_key(api, method):
+    """Only GET is public; anything else reaches the authorizer's route and the key check."""
+    r = api.call(method, "/dashboard")
+    assert r.status == 401 and r.problem["type"] == "/problems/unauthenticated"

@@ -44,8 +44,9 @@ CACHE = {
 
 
 def is_console(method: str, path: str) -> bool:
-    """A console request: public (no key), like /health and /docs."""
-    return method in ("GET", "HEAD") and (path == PREFIX or path.startswith(PREFIX + "/"))
+    """A console request: public (no key), like /health and /docs. GET only, as template.yaml
+    routes it; any other method goes through the authorizer and the key check."""
+    return method == "GET" and (path == PREFIX or path.startswith(PREFIX + "/"))
 
 
 def load_assets() -> dict[str, tuple[str, str]]:
