@@ -156,6 +156,7 @@ def test_an_operator_sees_filters_opens_a_tenant_and_changes_a_limit(browser, wo
         page.get_by_role("button", name="Apply").click()
         page.wait_for_function("() => document.querySelectorAll('table.tenants tbody tr').length === 1")
         assert rows.first.get_attribute("data-tenant") == w.busy
+        no_horizontal_scroll(page)
         # search (q=, a prefix of the id or name, any case) alone finds the other one
         page.get_by_label("Health", exact=True).select_option("")
         page.get_by_label("Plan", exact=True).select_option("")
@@ -176,6 +177,7 @@ def test_an_operator_sees_filters_opens_a_tenant_and_changes_a_limit(browser, wo
         label = quota_label(page, ".tenant-quotas", w)
         label.wait_for()
         assert label.text_content().endswith(f"{BUSY_USE} of {LIMIT} ({BUSY_USE}.0 %), warning")
+        no_horizontal_scroll(page)
         before = fill_width(page, ".tenant-quotas", w)
         assert before == pytest.approx(BUSY_USE / LIMIT, abs=0.02)
         page.get_by_label(f"Limit of {w.meter} per month").fill("400")
@@ -207,6 +209,16 @@ def test_an_operator_sees_filters_opens_a_tenant_and_changes_a_limit(browser, wo
             f"{w.base}/v1/notifications/unread-count", headers=w.admin, params={"tenant": w.busy}, timeout=10
         )
         assert left.json()["unread"] == count - 1
+
+        # a plan change, with its reason: the heading and the audit trail show it
+        plan_form = page.get_by_role("region", name="Plan")
+        plan_form.get_by_role("combobox", name="Plan").select_option("enterprise")
+        plan_form.get_by_label("Reason", exact=True).fill("browser test: moved up")
+        plan_form.get_by_role("button", name="Change plan").click()
+        page.get_by_text("Plan is now enterprise.").wait_for()
+        page.get_by_text(f"{w.busy} · plan enterprise ·").wait_for()
+        tenant = requests.get(f"{w.base}/v1/tenants/{w.busy}", headers=w.admin, timeout=10).json()
+        assert tenant["plan"] == "enterprise"
 
         # sign out: the key leaves session storage, the sign-in form is back
         page.get_by_role("button", name="Sign out").click()
