@@ -10,12 +10,14 @@ and the browser logs no error, CSP violations included.
 
 The analytics and reports panels are asserted when this deployment has their routes
 (GET /v1/analytics/usage, GET /v1/reports/{period}); without them the console must say they are
-not available - and the 404 its request got is the only error the browser may log.
+not available - and the 404 its request got is the only error the browser may log. Their
+rendering is also checked now against the contracts' shapes, served to the page by Playwright.
 
 Skipped without Chromium or Playwright, except in CI (``CI`` set), where that fails."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -293,7 +295,10 @@ def test_reports_show_a_month_or_say_they_are_not_available(browser, world):
         page.get_by_role("heading", name="Reports", level=1).wait_for()
         if reports:  # GET /v1/reports/{period} is merged: the summary and the tenants' table, and CSV
             page.get_by_role("table", name=f"Summary of {period}").wait_for()
-            page.get_by_role("table", name=f"Tenants in {period}").wait_for()
+            # the month may have no tenants (this stack's were created this month): the table or its empty state
+            page.get_by_role("table", name=f"Tenants in {period}").or_(
+                page.get_by_text("No tenants in this report.")
+            ).wait_for()
             with page.expect_download() as download:
                 page.get_by_role("button", name="Download CSV").click()
             path = download.value.path()
@@ -304,5 +309,108 @@ def test_reports_show_a_month_or_say_they_are_not_available(browser, world):
             page.get_by_text("Reports are not available on this deployment.").wait_for()
         missing = (() if reports else (REPORTS,)) + (() if analytics else (ANALYTICS,))
         check_clean(rec, w, (w.admin_key,), missing)
+    finally:
+        context.close()
+
+
+def _contract_usage(meter: str) -> dict[str, Any]:
+    """GET /v1/analytics/usage as its contract (issue 13) shapes it: three days of a meter."""
+    days = [("2026-11-01", "10"), ("2026-11-02", "0"), ("2026-11-03", "32")]
+    series = [{"start": f"{d}T00:00:00Z", "end": f"{d}T23:59:59Z", "value": v} for d, v in days]
+    return {
+        "meter": meter,
+        "interval": "day",
+        "timezone": "UTC",
+        "from": "2026-11-01T00:00:00Z",
+        "to": "2026-11-04T00:00:00Z",
+        "total": "42",
+        "series": series,
+    }
+
+
+def _contract_report(period: str, tenant: str) -> dict[str, Any]:
+    """GET /v1/reports/{period} as its contract shapes it: one tenant, one meter over its limit."""
+    meter = {
+        "meter": "api_calls",
+        "usage": "1200",
+        "limit": "1000",
+        "percent": "120.0",
+        "overage_units": "200",
+        "overage_cost": "2.00",
+        "currency": "USD",
+    }
+    invoice = {"id": "inv_1", "number": "TG-000007", "total": "31.00", "currency": "USD", "status": "issued"}
+    return {
+        "period": period,
+        "timezone": "UTC",
+        "generated_at": "2026-12-01T00:00:00Z",
+        "summary": {
+            "meters": {"api_calls": "1200"},
+            "plans": {"basic": 1},
+            "tenants": 1,
+            "tenants_with_overages": 1,
+            "revenue": {"USD": "31.00"},
+        },
+        "tenants": [
+            {
+                "tenant": tenant,
+                "name": "Acme <b>",
+                "plan": "basic",
+                "health": "critical",
+                "meters": [meter],
+                "invoice": invoice,
+            }
+        ],
+    }
+
+
+def test_the_analytics_and_report_panels_render_their_contracts(browser, world):
+    """The panels against the contracts' shapes, served to the page by Playwright (the routes
+    are another part of issue 13): a chart with its text alternative, and the report's tables,
+    with markup in a name shown as text."""
+    w = world
+    period = last_month()
+    context, page, rec = new_page(browser, 1280)
+    try:
+        page.route(
+            "**/v1/analytics/usage?*",
+            lambda route: route.fulfill(
+                status=200, content_type="application/json", body=json.dumps(_contract_usage(w.meter))
+            ),
+        )
+        page.route(
+            f"**/v1/reports/{period}?*",
+            lambda route: route.fulfill(
+                status=200, content_type="application/json", body=json.dumps(_contract_report(period, w.busy))
+            ),
+        )
+        sign_in(page, w.base, w.admin_key)
+        trend = page.locator(f".trend[data-meter='{w.meter}']")
+        trend.wait_for()
+        assert "total 42" in trend.locator("h3").text_content()
+        caption = trend.locator("figcaption").text_content()
+        assert "3 points from 2026-11-01 to 2026-11-03, total 42, peak 32" in caption
+        assert trend.locator("rect.series").count() == 3
+
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+        summary = page.get_by_role("table", name=f"Summary of {period}")
+        summary.wait_for()
+        assert "Revenue (USD) 31.00" in " ".join(summary.locator("tr").all_inner_texts()).replace("\t", " ")
+        table = page.get_by_role("table", name=f"Tenants in {period}")
+        cells = table.locator("tbody tr").first.locator("th, td").all_text_contents()
+        assert cells == [
+            "Acme <b>",
+            "basic",
+            "critical",
+            "api_calls",
+            "1,200",
+            "1,000",
+            "120.0 %",
+            "200",
+            "2.00 USD",
+            "TG-000007 31.00 USD",
+        ]
+        assert table.locator("b").count() == 0  # the name is text, not markup
+        check_clean(rec, w, (w.admin_key,))
     finally:
         context.close()
