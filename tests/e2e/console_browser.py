@@ -5,10 +5,14 @@ console message and page error."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.chromium import FLAGS
+import pytest
+
+from tests.chromium import FLAGS, find_chromium
 
 # Playwright runs the browser headless itself; the local stack listens on 127.0.0.1, which
 # the resolver rule would map to nothing too, so it is the one exception.
@@ -61,3 +65,39 @@ def sign_in(page: Any, base: str, key: str, route: str = "") -> None:
     page.keyboard.type(key)
     page.keyboard.press("Enter")
     page.locator("#signout").wait_for(state="visible")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _missing(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"CI must run the console in a browser: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    binary = find_chromium()
+    if binary is None:
+        _missing("headless Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        launched = launch(playwright, binary)
+        yield launched
+        launched.close()
+
+
+def check_clean(rec: Recorder, origin: str, keys: tuple[str, ...], allowed_404s: tuple[str, ...] = ()) -> None:
+    """Every request went to ``origin`` with no key in its URL; no page error; no console error
+    or warning but the allowed 404s."""
+    for url in rec.requests:
+        assert url.startswith(origin + "/") or url.startswith("data:"), f"a request elsewhere: {url}"
+        for key in keys:
+            assert key not in url and key.split("_")[-1] not in url, f"the key is in a URL: {url}"
+    assert rec.errors == [], rec.errors
+    assert rec.console_errors(allowed_404s) == [], rec.console_errors(allowed_404s)

@@ -18,8 +18,6 @@ Skipped without Chromium or Playwright, except in CI (``CI`` set), where that fa
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,38 +25,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.chromium import find_chromium
-from tests.e2e.console_browser import Recorder, launch, new_page, sign_in
+from tests.e2e.console_browser import browser, check_clean, new_page, sign_in  # noqa: F401 - the fixture
 from tests.e2e.console_world import BUSY_USE, LIMIT, QUIET_USE, World, seed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 WIDTHS = [1280, 390]
 ANALYTICS, REPORTS = "/v1/analytics/usage", "/v1/reports/"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _missing(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"CI must run the console in a browser: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    binary = find_chromium()
-    if binary is None:
-        _missing("headless Chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        launched = launch(playwright, binary)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -76,16 +48,6 @@ def has_route(w: World, path: str, params: dict[str, str]) -> bool:
 def last_month() -> str:
     now = datetime.now(UTC)
     return f"{now.year - 1}-12" if now.month == 1 else f"{now.year}-{now.month - 1:02d}"
-
-
-def check_clean(rec: Recorder, w: World, keys: tuple[str, ...], allowed_404s: tuple[str, ...] = ()) -> None:
-    origin = w.base
-    for url in rec.requests:
-        assert url.startswith(origin + "/") or url.startswith("data:"), f"a request elsewhere: {url}"
-        for key in keys:
-            assert key not in url and key.split("_")[-1] not in url, f"the key is in a URL: {url}"
-    assert rec.errors == [], rec.errors
-    assert rec.console_errors(allowed_404s) == [], rec.console_errors(allowed_404s)
 
 
 def no_horizontal_scroll(page: Any) -> None:
@@ -229,7 +191,7 @@ def test_an_operator_sees_filters_opens_a_tenant_and_changes_a_limit(browser, wo
         page.reload()
         page.locator("#signin-key").wait_for(state="visible")
         assert page.locator("#view").evaluate("v => v.children.length") == 0
-        check_clean(rec, w, (w.admin_key,), () if analytics else (ANALYTICS,))
+        check_clean(rec, w.base, (w.admin_key,), () if analytics else (ANALYTICS,))
     finally:
         context.close()
 
@@ -278,7 +240,7 @@ def test_the_tenant_portal_shows_only_its_own_tenant(browser, world, width):
 
         page.get_by_role("button", name="Sign out").click()
         assert page.evaluate("sessionStorage.length") == 0
-        check_clean(rec, w, (w.busy_key,), ("/v1/quotas",))
+        check_clean(rec, w.base, (w.busy_key,), ("/v1/quotas",))
     finally:
         context.close()
 
@@ -308,7 +270,7 @@ def test_reports_show_a_month_or_say_they_are_not_available(browser, world):
         else:
             page.get_by_text("Reports are not available on this deployment.").wait_for()
         missing = (() if reports else (REPORTS,)) + (() if analytics else (ANALYTICS,))
-        check_clean(rec, w, (w.admin_key,), missing)
+        check_clean(rec, w.base, (w.admin_key,), missing)
     finally:
         context.close()
 
@@ -411,6 +373,6 @@ def test_the_analytics_and_report_panels_render_their_contracts(browser, world):
             "TG-000007 31.00 USD",
         ]
         assert table.locator("b").count() == 0  # the name is text, not markup
-        check_clean(rec, w, (w.admin_key,))
+        check_clean(rec, w.base, (w.admin_key,))
     finally:
         context.close()
