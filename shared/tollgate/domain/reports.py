@@ -174,6 +174,11 @@ def tenant_row(
     }
 
 
+def is_active(row: Mapping[str, Any]) -> bool:
+    """Whether a row shows any usage or an invoice."""
+    return row.get("invoice") is not None or any(Decimal(m["usage"]) != 0 for m in row["meters"])
+
+
 def csv_rows(row: Mapping[str, Any], period: str) -> list[list[Any]]:
     """A tenant's row as CSV rows (``CSV_COLUMNS``): one per meter, or one with empty meter
     columns for a tenant with none."""

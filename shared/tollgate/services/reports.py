@@ -36,6 +36,7 @@ from tollgate.domain.reports import (
     InvoiceRef,
     Summary,
     csv_rows,
+    is_active,
     meters_of,
     pick_invoice,
     ready_at,
@@ -176,15 +177,17 @@ class ReportService:
         out_json.write('\n], "summary": ' + json.dumps(summary.as_dict()) + "}\n")
 
     def rows(self, period: str) -> Iterator[dict[str, Any]]:
-        """Every tenant that existed before its ``period`` ended, in the listing's order."""
+        """Every tenant that existed before its ``period`` ended, and any later one with usage
+        or an invoice in it (back-dated events), in the listing's order."""
         invoices = self._period_invoices(period)
         cursor: str | None = None
         while True:
             page, cursor = self._tenants.list(PAGE, cursor)
             for tenant in page:
                 start, end = period_bounds(period, periods.zone(tenant.timezone))
-                if tenant.created_at < end:
-                    yield self._row(tenant, period, start, end, invoices.get(tenant.id))
+                row = self._row(tenant, period, start, end, invoices.get(tenant.id))
+                if tenant.created_at < end or is_active(row):
+                    yield row
             if cursor is None:
                 return
 

@@ -95,8 +95,12 @@ def world() -> World:
     _usage(w, "beta", "calls", "Asia/Tokyo", 12, "7777")  # December in Tokyo: not reported
     for i, name in enumerate(NAMES):
         _tenant(w, f"evil{i}", None, name=name)
-    # created after November ended in its zone: not in November's report
-    _tenant(w, "late", "pro", "Asia/Tokyo", created_at=datetime(2026, 12, 1, 0, 30, tzinfo=ZoneInfo("Asia/Tokyo")))
+    # created after November ended in its zone: not in November's report, unless it has usage there
+    late = datetime(2026, 12, 1, 0, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
+    _tenant(w, "late", "pro", "Asia/Tokyo", created_at=late)
+    _tenant(w, "backdated", None, "Asia/Tokyo", created_at=late)
+    w.stores.overrides_repo.items["backdated"] = ((Limit("storage", Window.MONTH, D(5)),), T0)
+    _usage(w, "backdated", "storage", "Asia/Tokyo", 11, "2")
     _invoice(w, "acme", InvoiceStatus.VOID, "3.00", "USD")
     _invoice(w, "acme", InvoiceStatus.ISSUED, "20.00", "USD", generation=1)
     _invoice(w, "beta", InvoiceStatus.PAID, "7.50", "EUR")
@@ -117,7 +121,8 @@ def _rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_a_row_is_the_tenants_own_month_against_its_monthly_limit(world: World):
     rows = _rows(_report(world))
-    assert "late" not in rows
+    assert "late" not in rows  # made after November, nothing in it
+    assert rows["backdated"]["meters"][0]["usage"] == "2"  # made after November, with usage in it
     acme = rows["acme"]
     assert (acme["plan"], acme["health"], acme["timezone"]) == ("pro", "critical", "UTC")
     assert acme["meters"] == [
@@ -177,9 +182,9 @@ def test_the_summary_counts_plans_overages_and_revenue_per_currency(world: World
     assert report["period"] == "2026-11" and report["timezone"] == "UTC"
     assert report["generated_at"] == NOW.isoformat()
     assert report["summary"] == {
-        "meters": {"calls": "1580", "storage": "10"},
-        "plans": {"(none)": 7, "free": 1, "pro": 1},
-        "tenants": 9,
+        "meters": {"calls": "1580", "storage": "12"},
+        "plans": {"(none)": 8, "free": 1, "pro": 1},
+        "tenants": 10,
         "tenants_with_overages": 1,
         # issued 20.00 + overdue 1.25; paid 7.50 EUR; the draft and the voids are not revenue
         "revenue": {"EUR": "7.50", "USD": "21.25"},
@@ -193,7 +198,7 @@ def test_the_csv_has_a_row_per_tenant_and_meter_and_no_formula_cells(world: Worl
     table = list(csv.reader(io.StringIO(body.decode(), newline="")))
     head, rows = table[0], table[1:]
     assert head[:7] == ["period", "tenant", "name", "plan", "timezone", "health", "meter"]
-    assert len(rows) == 2 + 1 + len(NAMES)  # acme's two meters, beta's one, one each without meters
+    assert len(rows) == 2 + 1 + 1 + len(NAMES)  # acme's two meters, beta's and backdated's one, one each without
     by = {(r[1], r[6]): dict(zip(head, r, strict=True)) for r in rows}
     assert by[("acme", "calls")]["overage_cost"] == "5.00"
     assert by[("acme", "calls")]["invoice_number"] == "TG-acme-1"
@@ -209,16 +214,16 @@ def test_the_job_writes_both_files_then_publishes_report_ready_once(world: World
     first = world.reports.publish("2026-11")
     again = world.reports.publish("2026-11")  # a redelivered or rerun job
     assert set(world.stores.blobs.objects) >= {"reports/2026-11.json", "reports/2026-11.csv"}
-    assert first.tenants == again.tenants == 9
+    assert first.tenants == again.tenants == 10
     published = world.stores.notifier.published
     assert [p.id for p in published] == [report_alert_id("2026-11")]
     doc = published[0].event
     assert doc["type"] == "report.ready" and doc["tenant_id"] is None
-    assert doc["period"] == "2026-11" and doc["tenants"] == 9 and doc["tenants_with_overages"] == 1
+    assert doc["period"] == "2026-11" and doc["tenants"] == 10 and doc["tenants_with_overages"] == 1
     assert doc["revenue"] == {"EUR": "7.50", "USD": "21.25"}
     assert doc["links"]["json"].startswith("https://blobs.invalid/reports/2026-11.json?")
     assert doc["links"]["csv"].startswith("https://blobs.invalid/reports/2026-11.csv?")
-    assert published[0].subject == "Tollgate: the report of 2026-11 is ready (9 tenants)"
+    assert published[0].subject == "Tollgate: the report of 2026-11 is ready (10 tenants)"
     assert world.stores.tenant_topics.published == []  # the operators' news only
 
 
@@ -275,10 +280,10 @@ def test_the_operators_zone_names_the_month_the_job_reports(zone: str, as_of: da
 
 def test_get_answers_small_reports_inline_and_big_ones_with_a_link(world: World, monkeypatch):
     served = world.reports.fetch("2026-11", "json")
-    assert served.url is None and json.loads(served.body or b"")["summary"]["tenants"] == 9
+    assert served.url is None and json.loads(served.body or b"")["summary"]["tenants"] == 10
     world.stores.tenant_repo.create(Tenant(id="zed", name="Zed", created_at=T0, updated_at=T0))
-    assert json.loads(world.reports.fetch("2026-11", "json").body or b"")["summary"]["tenants"] == 9  # stored
-    assert json.loads(world.reports.fetch("2026-11", "json", refresh=True).body or b"")["summary"]["tenants"] == 10
+    assert json.loads(world.reports.fetch("2026-11", "json").body or b"")["summary"]["tenants"] == 10  # stored
+    assert json.loads(world.reports.fetch("2026-11", "json", refresh=True).body or b"")["summary"]["tenants"] == 11
     monkeypatch.setattr(reports_module, "INLINE_BYTES", 100)
     big = world.reports.fetch("2026-11", "csv")
     assert big.body is None and big.url is not None and "reports/2026-11.csv" in big.url
