@@ -30,6 +30,7 @@ from .periods import Window, zone
 from .plans import Limit, Plan
 from .pricing import decimal_text, money_text
 from .quota import LimitState, WindowBounds
+from .records import Tenant
 
 LATEST_ZONE = ZoneInfo("Etc/GMT+12")
 """UTC-12: the last zone in which a month ends."""
@@ -145,15 +146,14 @@ def meter_row(meter: str, usage: Decimal, limit: Limit | None, plan: Plan | None
 
 
 def tenant_row(
-    tenant: Any,
+    tenant: Tenant,
     plan: Plan | None,
     limits: Sequence[Limit],
     usage: Mapping[str, Decimal | None],
     invoice: InvoiceRef | None,
     period: str,
 ) -> dict[str, Any]:
-    """A tenant's row of ``period``: ``tenant`` is a ``records.Tenant``; ``limits`` its
-    effective limits; ``usage`` each reported meter's total in its month (None: no usage)."""
+    """A tenant's row of ``period``: ``limits`` are its effective limits; ``usage`` each reported meter's total in its month (None: no usage)."""
     start, end = period_bounds(period, zone(tenant.timezone))
     rows, states = [], []
     for meter in meters_of(plan, limits):

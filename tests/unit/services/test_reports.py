@@ -271,11 +271,21 @@ def test_a_period_is_reported_once_it_has_ended_in_every_zone(world: World, now:
     ],
 )
 def test_the_operators_zone_names_the_month_the_job_reports(zone: str, as_of: datetime, period: str):
-    from tollgate.services.reports import ReportSettings
+    from tollgate.services.reports import ReportService, ReportSettings
 
-    w = World()
-    w.reports._settings = ReportSettings(timezone=zone)
-    assert w.reports.due_period(as_of) == period
+    w, s = World(), World().stores
+    reports = ReportService(
+        s.tenant_repo, w.catalog, w.usage, s.invoice_store, s.blobs, w.alerts, s.clock, ReportSettings(timezone=zone)
+    )
+    assert reports.due_period(as_of) == period
+
+
+def test_report_ready_is_the_operators_news_and_no_tenant_subscribes_to_it():
+    from tollgate.domain.alert_types import ALERT_TYPES
+    from tollgate.domain.alerts import for_operators
+
+    assert for_operators("report.ready") and not for_operators("invoice.ready")
+    assert "report.ready" not in ALERT_TYPES
 
 
 def test_get_answers_small_reports_inline_and_big_ones_with_a_link(world: World, monkeypatch):
