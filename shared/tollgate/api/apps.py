@@ -27,6 +27,7 @@ from .routes import (
     plans,
     quarantine,
     quotas,
+    reports,
     subscriptions,
     system,
     tenants,
@@ -60,6 +61,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         notifications.build_router(root.notifications, root.tenants),
         billing_catalog.build_router(root.billing_catalog),
         invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle, root.invoice_exporter),
+        reports.build_router(root.reports),
         description=DESCRIPTION,
     )
 
