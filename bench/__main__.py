@@ -32,6 +32,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("invoices", "bench.invoices"),
     ("console", "bench.console"),
     ("demo", "bench.demo"),
+    ("reports", "bench.reports"),
 ]
 
 

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from tollgate.services.ratelimit import ApiRateLimits
     from tollgate.services.reconcile import ReconcileService
     from tollgate.services.repack import RepackService
+    from tollgate.services.reports import ReportService
     from tollgate.services.subscriptions import SubscriptionService
     from tollgate.services.tenants import TenantService
     from tollgate.services.usage import UsageService
@@ -558,3 +559,24 @@ class Root:
         from tollgate.services.invoice_runs import InvoiceRuns
 
         return InvoiceRuns(self.invoice_store, self.tenant_repo, self.invoices, self.invoice_queue, self.clock)
+
+    # -------------------------------------------------------------- reports
+    @cached_property
+    def reports(self) -> ReportService:
+        """The monthly report (docs/reports.md): the reports job and ``GET /v1/reports/{period}``."""
+        from datetime import timedelta
+
+        from tollgate.services.reports import ReportService, ReportSettings
+
+        s = self.settings
+        settings = ReportSettings(timezone=s.operator_timezone, link_ttl=timedelta(days=s.invoice_link_ttl_days))
+        return ReportService(
+            self.tenant_repo,
+            self.catalog,
+            self.usage,
+            self.invoice_store,
+            self.blob_store,
+            self.alerts,
+            self.clock,
+            settings,
+        )
