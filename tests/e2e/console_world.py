@@ -41,11 +41,14 @@ def _ok(response: requests.Response, *statuses: int) -> requests.Response:
 
 
 def _times(n: int, now: datetime, month_start: datetime, this_month: bool) -> list[datetime]:
-    """``n`` instants spread over this month so far, or over the 30 days before it (UTC)."""
+    """``n`` instants spread over this month so far, or before it: 7 hours apart, closer late in
+    a month, so the oldest stays within ingest's 35 days back (UTC)."""
     if this_month:
         span = max((now - month_start).total_seconds() - 60, 60)
         return [month_start + timedelta(seconds=30 + span * i / n) for i in range(n)]
-    return [month_start - timedelta(hours=1 + 7 * i) for i in range(n)]
+    room = timedelta(days=34) - (now - month_start)
+    step = min(timedelta(hours=7), room / (n + 1))
+    return [month_start - timedelta(minutes=1) - step * i for i in range(n)]
 
 
 def _send(base: str, ingest: dict[str, str], meter: str, tenant: str, times: list[datetime], prefix: str) -> None:
