@@ -6,6 +6,7 @@ names the caller's scope and tenant, never its key."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -54,8 +55,8 @@ def test_the_routes_are_the_templates_and_skip_the_authorizer():
 @pytest.mark.parametrize(
     "name,content_type",
     [
-        (p.name, t)
-        for p in sorted(CONSOLE.iterdir())
+        (p.relative_to(CONSOLE).as_posix(), t)
+        for p in sorted([*CONSOLE.iterdir(), *(CONSOLE / "vendor" / "uplot").iterdir()])
         for s, t in ((".js", "text/javascript"), (".css", "text/css"))
         if p.suffix == s
     ],
@@ -74,7 +75,14 @@ def test_every_file_the_page_and_its_modules_load_is_served(api):
     wanted = set(ASSET_REF.findall((CONSOLE / "index.html").read_text()))
     for js in CONSOLE.glob("*.js"):
         wanted |= set(IMPORT.findall(js.read_text()))
-    assert {"app.js", "console.css", "api.js", "sections.js"} <= wanted
+    assert {
+        "app.js",
+        "console.css",
+        "api.js",
+        "sections.js",
+        "vendor/uplot/uPlot.esm.js",
+        "vendor/uplot/uPlot.min.css",
+    } <= wanted
     for name in wanted:
         assert api.call("GET", f"/dashboard/{name}").status == 200, name
 
@@ -102,11 +110,45 @@ def test_no_script_or_markup_is_written_from_data():
         "/dashboard/console.py",
         "/dashboard/nope.js",
         "/dashboard/.",
+        # the vendored folder: its listed .js and .css only, nothing beside, above or below it
+        "/dashboard/vendor/uplot/LICENSE",
+        "/dashboard/vendor/uplot/README.md",
+        "/dashboard/vendor/uplot/../../app.js",
+        "/dashboard/vendor/uplot/..%2f..%2fapp.js",
+        "/dashboard/vendor/uplot/%2e%2e/%2e%2e/console.css",
+        "/dashboard/vendor/uplot/uPlot.esm.js/..",
+        "/dashboard/vendor/uplot/sub/uPlot.esm.js",
+        "/dashboard/vendor/uplot",
+        "/dashboard/vendor/uplot/",
+        "/dashboard/vendor/%2e%2e/app.js",
+        "/dashboard/vendor/..%2fconsole/app.js",
+        "/dashboard/vendor/other/uPlot.esm.js",
+        "/dashboard/vendor/uPlot.esm.js",
+        "/dashboard/vendor/uplot%2fuPlot.esm.js",
+        "/dashboard/uplot/uPlot.esm.js",
+        "/dashboard/uPlot.esm.js",
+        "/dashboard/app.js/../vendor/uplot/uPlot.esm.js",
     ],
 )
 def test_only_the_directorys_own_files_are_served(api, path):
     r = api.call("GET", path)
     assert r.status == 404 and r.problem["type"] == "/problems/not-found", (path, r.status)
+
+
+def test_the_vendored_library_is_served_as_packaged_with_its_licence_beside_it(api):
+    """uPlot's files are the npm package's, byte for byte (the README names their sha256), and
+    ship in the layer with their licence; served with the console's headers."""
+    vendor = CONSOLE / "vendor" / "uplot"
+    readme = (vendor / "README.md").read_text()
+    assert "1.6.32" in readme and "MIT" in readme
+    assert "MIT License" in (vendor / "LICENSE").read_text()
+    for name in ("uPlot.esm.js", "uPlot.min.css", "LICENSE"):
+        digest = hashlib.sha256((vendor / name).read_bytes()).hexdigest()
+        assert f"`{name}`" in readme and digest in readme, name
+    r = api.call("GET", "/dashboard/vendor/uplot/uPlot.esm.js")
+    assert r.status == 200 and r.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert "export { uPlot as default };" in r.body
+    assert r.headers["Content-Security-Policy"] == CSP and r.headers["Cache-Control"] == "public, max-age=300"
 
 
 def test_the_console_is_not_in_the_openapi_document(api):

@@ -2,10 +2,11 @@
 
 Static HTML, CSS and ES modules shipped in the layer (``tollgate/console``), served without a
 key: the page holds no data, and its scripts send the key the operator pastes to the public API
-(same origin) as ``Authorization: Bearer``. Only the files of that one directory are served,
-looked up by name in the listing made at import: a path with ``/``, ``..`` or an encoded
-anything is not one of those names, so it is a 404 like any unknown path. Every answer carries
-a Content-Security-Policy that allows same-origin scripts, styles and requests only."""
+(same origin) as ``Authorization: Bearer``. Only the files of that directory and of the
+allow-listed vendored libraries (``vendor/<lib>/``, ``VENDORED``) are served, looked up by name
+in the listing made at import: a path with another ``/``, ``..`` or an encoded anything is not
+one of those names, so it is a 404 like any unknown path. Every answer carries a
+Content-Security-Policy that allows same-origin scripts, styles and requests only."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from tollgate.api import problems
 
 PREFIX = "/dashboard"
+VENDORED = ("uplot",)  # console/vendor/<lib>/: third-party files, each folder's README names its source
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -50,13 +52,15 @@ def is_console(method: str, path: str) -> bool:
 
 
 def load_assets() -> dict[str, tuple[str, str]]:
-    """name -> (suffix, text) of every servable file of the console directory."""
-    directory = files("tollgate") / "console"
+    """name -> (suffix, text) of every servable file of the console directory (``app.js``) and
+    of its vendored folders (``vendor/uplot/uPlot.esm.js``)."""
+    console = files("tollgate") / "console"
     assets: dict[str, tuple[str, str]] = {}
-    for entry in directory.iterdir():
-        suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
-        if entry.is_file() and suffix in CONTENT_TYPES:
-            assets[entry.name] = (suffix, entry.read_text(encoding="utf-8"))
+    for prefix, directory in [("", console)] + [(f"vendor/{lib}/", console / "vendor" / lib) for lib in VENDORED]:
+        for entry in directory.iterdir():
+            suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
+            if entry.is_file() and suffix in CONTENT_TYPES:
+                assets[prefix + entry.name] = (suffix, entry.read_text(encoding="utf-8"))
     return assets
 
 
@@ -78,5 +82,9 @@ def build_router() -> Router:
     @router.get(PREFIX + "/<name>", include_in_schema=False)
     def console_asset(name: str):
         return serve(name)
+
+    @router.get(PREFIX + "/vendor/<lib>/<name>", include_in_schema=False)
+    def vendored_asset(lib: str, name: str):  # an exact name of the listing, as above
+        return serve(f"vendor/{lib}/{name}")
 
     return router

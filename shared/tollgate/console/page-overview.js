@@ -2,7 +2,7 @@
 // (GET /v1/analytics/usage) and the latest alerts.
 import { all, api } from "./api.js";
 import { badge, clear, fill, fmtNumber, fmtTime, h, section, table } from "./dom.js";
-import { barChart } from "./widgets.js";
+import { usageChart } from "./chart.js";
 
 const STATUSES = ["healthy", "caution", "warning", "critical"];
 const MAX_METERS = 6;
@@ -32,7 +32,7 @@ async function trends() {
     const usage = await api("/v1/analytics/usage", { query: { meter: meter.key, interval: "day" } });
     charts.push(h("div", { class: "trend", "data-meter": meter.key },
       h("h3", {}, `${meter.name} (${meter.key}) — total ${fmtNumber(usage.total)}`),
-      barChart(`${meter.key}, last 30 days, all tenants`, usage.series)));
+      usageChart(`${meter.key}, last 30 days, all tenants`, usage.series)));
   }
   return h("div", { class: "trends" }, charts);
 }

@@ -2,7 +2,8 @@
 import { all, api } from "./api.js";
 import { announce, badge, clear, field, fill, fmtNumber, fmtTime, h, section, select, table } from "./dom.js";
 import { alertsTable } from "./page-overview.js";
-import { barChart, dense, quotaBars, weekly } from "./widgets.js";
+import { usageChart } from "./chart.js";
+import { dense, quotaBars, weekly } from "./widgets.js";
 
 const DAY_MS = 86400000;
 const isoDay = (date) => date.toISOString().slice(0, 10);
@@ -29,7 +30,7 @@ export function usageSection(tenantId) {
     const series = window === "week" && counts ? weekly(days) : days;
     const note = window === "week" && !counts ? h("p", { class: "muted" }, `A ${usage.aggregation} meter does not add up by week: shown by day.`) : null;
     return h("div", {}, h("p", {}, `Total ${fmtNumber(usage.total)} (${usage.aggregation}, zone ${usage.timezone})`), note,
-      barChart(`${usage.meter} per ${window}`, series));
+      usageChart(`${usage.meter} per ${window}`, series));
   });
   form.addEventListener("submit", (event) => { event.preventDefault(); draw(); });
   fill(body, "Meters", async () => {

@@ -1,8 +1,6 @@
-// Quota bars and usage charts. A bar's colour follows its status and the status is also written
-// out (colour is never the only signal); a chart is an SVG with a text summary and a data table.
-import { fmtNumber, h, nextId } from "./dom.js";
-
-const SVG = "http://www.w3.org/2000/svg";
+// Quota bars and the series helpers of the usage charts (chart.js draws them). A bar's colour
+// follows its status and the status is also written out (colour is never the only signal).
+import { fmtNumber, h } from "./dom.js";
 
 export function quotaBar(q) {
   const percent = Number(q.percent);
@@ -22,46 +20,6 @@ export function quotaBar(q) {
 export function quotaBars(quotas) {
   if (!quotas.length) return h("p", { class: "empty" }, "No limits.");
   return h("div", { class: "quotas" }, quotas.map(quotaBar));
-}
-
-function svg(tag, attrs) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, String(value));
-  return el;
-}
-
-// Bars of series points [{start, end, value}]: an SVG (role img, labelled by a summary) and the
-// same numbers as a table in a <details>.
-export function barChart(title, series) {
-  const values = series.map((p) => Number(p.value) || 0);
-  const max = Math.max(1, ...values);
-  const total = values.reduce((a, b) => a + b, 0);
-  const width = 600, height = 160, pad = 4;
-  const step = series.length ? (width - 2 * pad) / series.length : 0;
-  const summaryId = nextId("chart");
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": summaryId, class: "chart", preserveAspectRatio: "none" });
-  chart.append(svg("line", { x1: 0, y1: height, x2: width, y2: height, class: "axis" }));
-  series.forEach((point, i) => {
-    const barHeight = (values[i] / max) * (height - 10);
-    const rect = svg("rect", { x: pad + i * step + 1, y: height - barHeight, width: Math.max(1, step - 2), height: barHeight, class: "series" });
-    const tip = document.createElementNS(SVG, "title");
-    tip.textContent = `${point.start.slice(0, 10)}: ${fmtNumber(point.value)}`;
-    rect.append(tip);
-    chart.append(rect);
-  });
-  const first = series.length ? series[0].start.slice(0, 10) : "";
-  const last = series.length ? series[series.length - 1].start.slice(0, 10) : "";
-  const summary = `${title}: ${series.length} points from ${first || "—"} to ${last || "—"}, total ${fmtNumber(total)}, peak ${fmtNumber(series.length ? Math.max(...values) : 0)}`;
-  const rows = series.map((p) => h("tr", {}, h("th", { scope: "row" }, p.start.slice(0, 10)), h("td", {}, fmtNumber(p.value))));
-  return h(
-    "figure", { class: "chart-figure" },
-    chart,
-    h("figcaption", { id: summaryId }, summary),
-    h("details", {}, h("summary", {}, `${title} as a table`),
-      h("table", {}, h("caption", {}, title),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Start"), h("th", { scope: "col" }, "Value"))),
-        h("tbody", {}, rows))),
-  );
 }
 
 // Daily points summed into weeks starting on Monday (UTC dates of the points' starts).
