@@ -20,6 +20,7 @@ from tollgate.domain.keys import Scope
 from tollgate.domain.quota import Status
 from tollgate.services.health import HealthService
 from tollgate.services.ratelimit import ApiRateLimits
+from tollgate.services.tenant_ranking import TenantRanking
 from tollgate.services.tenants import TenantService
 
 from .common import Cursor, Flag, Limit, flag, paged
@@ -39,9 +40,20 @@ OveragesQ = Annotated[
     Query(description="`true`: only tenants with a window over its limit (they are critical); `false`: only without."),
 ]
 PlanQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Only tenants on this plan.")]
+SortQ = Annotated[
+    str | None,
+    Query(
+        pattern=r"^usage:[a-zA-Z0-9_.:-]{1,64}$",
+        description="`usage:<meter>` (a sum or count meter): the tenants with usage in the current month of the "
+        "operator's zone, most first, from the analytics roll-ups (refreshed every 10 minutes; tenants without "
+        "usage are not listed). Combines with the filters.",
+    ),
+]
 
 
-def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: HealthService) -> Router:
+def build_router(
+    tenants: TenantService, ratelimit: ApiRateLimits, health: HealthService, ranking: TenantRanking
+) -> Router:
     router = Router()
 
     @router.post(
@@ -67,15 +79,25 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: Healt
         health_status: HealthStatusQ = None,
         has_overages: OveragesQ = None,
         plan: PlanQ = None,
+        sort: SortQ = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[TenantOut]:
         require(caller(request), Scope.ADMIN)
-        rows, nxt = paged(
-            lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=flag(has_overages), plan=plan),
-            limit,
-            cursor,
-        )
+        overages = flag(has_overages)
+        if sort is not None:
+            meter = sort.removeprefix("usage:")
+            rows, nxt = paged(
+                lambda n, c: ranking.list_by_usage(meter, n, c, status=health_status, has_overages=overages, plan=plan),
+                limit,
+                cursor,
+            )
+        else:
+            rows, nxt = paged(
+                lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=overages, plan=plan),
+                limit,
+                cursor,
+            )
         return Page[TenantOut](items=[TenantOut.of(t, h) for t, h in rows], next_cursor=nxt)
 
     @router.get(
