@@ -576,9 +576,18 @@ class Root:
 
     @cached_property
     def rollup_store(self) -> DynamoRollupStore:
+        """The job's: strongly consistent reads (it reads back what it wrote)."""
         from tollgate.adapters.rollups import DynamoRollupStore
 
         return DynamoRollupStore(self.dynamodb, self.settings.rollups_table)
+
+    @cached_property
+    def rollup_reads(self) -> DynamoRollupStore:
+        """The API's: eventually consistent reads, half the read units; the roll-ups change
+        every 10 minutes, so a read a second old loses nothing."""
+        from tollgate.adapters.rollups import DynamoRollupStore
+
+        return DynamoRollupStore(self.dynamodb, self.settings.rollups_table, consistent=False)
 
     @cached_property
     def rollup_job(self) -> RollupJob:
@@ -593,7 +602,7 @@ class Root:
         from tollgate.services.analytics import AnalyticsService
 
         return AnalyticsService(
-            self.rollup_store, self.usage, self.tenants, self.meters, self.clock, self.operator_zone
+            self.rollup_reads, self.usage, self.tenants, self.meters, self.clock, self.operator_zone
         )
 
     @cached_property

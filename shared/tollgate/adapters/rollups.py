@@ -11,8 +11,9 @@ Items (``pk`` / ``sk``, value ``v`` a Number):
 - ``F#<meter>#<tenant>`` / ``F``: ``days``, the tenant's day counters as last rolled up.
 
 Every write is a plain put of an absolute value (BatchWriteItem, 25 at a time), so writing
-twice changes nothing. Reads of the table are strongly consistent (the job reads what it just
-wrote); the index is eventually consistent (the ranked tenant list).
+twice changes nothing. The job's store reads strongly consistently (it reads what it just
+wrote); the API's (``consistent=False``) eventually consistently, at half the read units. The
+index is eventually consistent either way.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def _plan(item: dict[str, Any]) -> str | None:
 
 
 class DynamoRollupStore:
-    def __init__(self, client: Any, table: str, *, sleep: Callable[[int], None] = backoff) -> None:
-        self.client, self.table, self._backoff = client, table, sleep
+    def __init__(
+        self, client: Any, table: str, *, consistent: bool = True, sleep: Callable[[int], None] = backoff
+    ) -> None:
+        self.client, self.table, self._backoff, self.consistent = client, table, sleep, consistent
 
     # ---------------------------------------------------------------- plumbing
     def _put_all(self, items: list[dict[str, Any]]) -> None:
@@ -65,7 +68,7 @@ class DynamoRollupStore:
             "TableName": self.table,
             "KeyConditionExpression": "pk = :p",
             "ExpressionAttributeValues": {":p": s(pk)},
-            "ConsistentRead": True,
+            "ConsistentRead": self.consistent,
         }
         if low is not None and high is not None:
             request["KeyConditionExpression"] += " AND sk BETWEEN :lo AND :hi"
@@ -89,7 +92,7 @@ class DynamoRollupStore:
         response = self.client.get_item(
             TableName=self.table,
             Key={"pk": s(r.seen_pk(meter, tenant)), "sk": s(SEEN_SK)},
-            ConsistentRead=True,
+            ConsistentRead=self.consistent,
         )
         days = response.get("Item", {}).get("days", {}).get("M", {})
         return {k: Decimal(v["N"]) for k, v in days.items()}
