@@ -199,3 +199,13 @@ def test_the_month_item_sums_the_tenants_days_of_the_month(rw):
     assert rw.store.months[("api_calls", date(2026, 11, 1))]["acme"] == (Decimal(5), "gold")
     assert rw.store.months[("api_calls", date(2026, 10, 1))]["acme"] == (Decimal(100), "gold")
     assert timedelta(0) < NOW - at(1, 0)
+
+
+def test_pairs_left_when_time_runs_out_are_redone_by_the_next_run(rw):
+    rw.count("acme", "api_calls", at(20, 9), 3)
+    rw.count("bolt", "api_calls", at(20, 9), 4)
+    out_of_time = rw.job.run(remaining_ms=lambda: 1_000)
+    assert (out_of_time.skipped, out_of_time.rolled) == (2, 0) and rw.store.series == {} and rw.store.seen_values == {}
+    rw.w.clock.advance(minutes=10)
+    again = rw.job.run(remaining_ms=lambda: 300_000)
+    assert again.rolled == 2 and rw.store.series[("api_calls", date(2026, 11, 20))] == 7
