@@ -107,3 +107,42 @@ def test_a_run_repeated_writes_the_same_values():
     rw.job.run()
     again = rw.job.run()
     assert rw.state() == CLEAN and again.rolled == 0 and again.unchanged == 4
+
+
+def test_two_runs_at_once_leave_what_the_next_run_makes_exact():
+    """Run A reads the hours, then run B counts newer usage and finishes, then A writes its
+    older values and its older "seen" last: the next run sees the counters ahead of "seen"
+    and redoes the pair, so the roll-ups end as a lone run's."""
+    faults = Faults()
+    rw = world(faults)
+    inner = rw.w.stores.counter_reader
+    raced = []
+
+    class Racing:
+        def totals(self, pk: str, low: str, high: str) -> Any:
+            result = inner.totals(pk, low, high)
+            if pk.endswith("#hour") and not raced:
+                raced.append(pk)
+                rw.count("acme", "api_calls", datetime(2026, 11, 20, 10, 5, tzinfo=UTC), 100)
+                rw.job.run()  # B, on the real reader
+            return result
+
+        def groups(self, pk: str, low: str, high: str) -> Any:
+            return inner.groups(pk, low, high)
+
+    racing = RollupWorld(store=rw.store)
+    racing.job = type(rw.job)(
+        rw.w.stores.activity_index, rw.w.catalog, Racing(), rw.store, rw.w.clock, rw.tz, workers=1
+    )
+    racing.job.run()  # A
+    nov20 = datetime(2026, 11, 20).date()
+    assert raced and rw.store.days[("api_calls", nov20)]["acme"][0] == 5  # A's older value, written last
+    rw.w.clock.advance(minutes=10)
+    rw.job.run()  # the next run
+    assert rw.store.days[("api_calls", nov20)]["acme"][0] == 105
+    lone = Faults()
+    clean = world(lone)
+    clean.count("acme", "api_calls", datetime(2026, 11, 20, 10, 5, tzinfo=UTC), 100)
+    clean.job.run()
+    assert rw.state()["days"] == clean.state()["days"] and rw.state()["series"] == clean.state()["series"]
+    assert rw.state()["months"] == clean.state()["months"] and rw.state()["seen"] == clean.state()["seen"]
