@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration e2e bench fuzz build clean
+.PHONY: run demo test lint unit integration e2e bench fuzz build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/tollgate local
+
+# A fresh local stack (state in .tollgate/demo/) seeded with three tenants, a month of usage,
+# alerts and last month's invoices; prints the dashboard URL and the admin key. Ctrl-C stops it.
+demo: $(STAMP)
+	$(BIN)/tollgate demo --start
 
 # The lint gate (also the first step of `make test`): the template, ruff's rules (complexity
 # at most 10, exemptions named in place) and format, and mypy (strict where pyproject.toml says).

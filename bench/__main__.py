@@ -31,6 +31,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("alerts", "bench.alerts"),
     ("invoices", "bench.invoices"),
     ("analytics", "bench.analytics"),
+    ("demo", "bench.demo"),
 ]
 
 

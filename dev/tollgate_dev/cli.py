@@ -7,9 +7,13 @@
     tollgate local fire --list             list the local stack's schedules
     tollgate local outbox [--tenant T]     the e-mails (alerts) the local stack's SNS delivered
     tollgate keys create --scope S ...     create an API key in the AWS the environment points to
+    tollgate tenants|usage|limits|notifications|invoices|reports ...
+                                           operator commands over the HTTP API (ops.py; docs/cli.md)
+    tollgate demo [--start]                seed demo data (make demo: --start runs a stack first)
 
 The local stack (boto3, YAML, moto) is imported only by the commands that run it, so
-``tollgate --help`` and ``tollgate keys create`` stay fast.
+``tollgate --help``, ``tollgate keys create`` and the operator commands (standard library
+only) stay fast.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from urllib.parse import quote
 
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.keys import Scope, split_key
+from tollgate_dev import demo_run, ops
 
 KEY_COMMAND = """python3 -c 'import secrets; print(f"tg_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}")'"""
 
@@ -63,7 +68,9 @@ def _check_admin_key(key: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tollgate", description="Tollgate usage metering.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{local,keys}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{local,keys,demo,tenants,usage,limits,notifications,invoices,reports}"
+    )
 
     local = commands.add_parser("local", help="run the local stack (embedded moto server and HTTP gateway)")
     local.add_argument("--port", help="gateway port (default $TOLLGATE_PORT or 3000)")
@@ -116,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--table", help="the API keys table (default $API_KEYS_TABLE)")
     where.add_argument("--stack-name", help="read the table from this CloudFormation stack's ApiKeysTableName output")
     create.add_argument("--region", help="AWS region (default from the environment)")
+    demo_run.add_parser(commands)
+    ops.add_parsers(commands)
     return parser
 
 
@@ -314,6 +323,10 @@ def _create_key(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ops.COMMANDS:
+        return ops.run(args)
+    if args.command == "demo":
+        return demo_run.run(args)
     if args.command == "local":
         if args.local_command == "outbox":
             return _outbox(args)

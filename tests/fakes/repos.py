@@ -93,6 +93,20 @@ class FakeTenantRepository(_Store):
             items, nxt = _paging.page(list(self.items.values()), lambda t: t.id, limit, cursor, "tenants")
             return copy.deepcopy(items), nxt
 
+    def search(self, prefix: str, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
+        """Id matches in id order, then name matches (not id matches) in name order, like the
+        two index queries of ``TenantRepo.search``."""
+        q = prefix.casefold()
+        with self._lock:
+            ranked = {}
+            for t in self.items.values():
+                if t.id.casefold().startswith(q):
+                    ranked[f"0\x00{t.id.casefold()}\x00{t.id}"] = t
+                elif t.name.casefold().startswith(q):
+                    ranked[f"1\x00{t.name.casefold()}\x00{t.id}"] = t
+            keys, nxt = _paging.page(sorted(ranked), lambda k: k, limit, cursor, f"search:{q}")
+            return copy.deepcopy([ranked[k] for k in keys]), nxt
+
     def create(self, tenant: Tenant) -> None:
         with self._lock:
             if tenant.id in self.items:

@@ -65,6 +65,14 @@ def test_the_series_and_the_ranking_from_the_job_s_roll_ups(world):
     assert new_root().rollup_store.month_tenants("api_calls", hour.date().replace(day=1))["bolt"] == (Decimal(40), None)
 
 
+def test_the_ranked_list_combines_with_q_and_plan(world):
+    api, key, _ = world
+    only = api.call("GET", "/v1/tenants", key=key, query={"sort": "usage:api_calls", "q": "CO"})
+    assert [t["id"] for t in only.body["items"]] == ["corp"]
+    none = api.call("GET", "/v1/tenants", key=key, query={"sort": "usage:api_calls", "plan": "gold"})
+    assert none.status == 200 and none.body["items"] == []
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

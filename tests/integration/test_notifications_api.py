@@ -252,10 +252,15 @@ def test_the_health_filters_combine(api, fleet):
     assert tenant_ids(api, fleet, health_status="healthy", plan="free") == ["idle"]
     assert tenant_ids(api, fleet, has_overages="false", limit="1") == ["acme", "beta", "idle", "warm"]
     assert tenant_ids(api, fleet, plan="free", limit="2") == ["hot", "idle", "warm"]
+    assert tenant_ids(api, fleet, q="H") == ["hot"]  # a prefix of the id or the name, any case
+    assert tenant_ids(api, fleet, q="w", health_status="warning", limit="1") == ["warm"]
+    assert tenant_ids(api, fleet, q="w", health_status="critical") == []
     for query, field in (
         ({"health_status": "sick"}, "health_status"),
         ({"has_overages": "1"}, "has_overages"),
         ({"plan": "bad plan"}, "plan"),
+        ({"q": ""}, "q"),
+        ({"q": "x" * 101}, "q"),
     ):
         r = api.call("GET", "/v1/tenants", key=fleet, query=query)
         assert r.status == 422 and [e["field"] for e in r.problem["errors"]] == [field], r.body

@@ -107,7 +107,49 @@ def _tenant(m: TenantModel) -> Tenant:
 
 def _tenant_model(t: Tenant) -> TenantModel:
     address = t.billing_address.as_dict() if t.billing_address else None
-    return TenantModel(**fields_of(t, _TENANT, billing_address=address))
+    return TenantModel(
+        **fields_of(t, _TENANT, billing_address=address),
+        search_pk=SEARCH_PK,
+        id_key=search_key(t.id),
+        name_key=search_key(t.name),
+    )
+
+
+SEARCH_PK = "T"
+SEARCH_PHASES = ("id", "name")
+"""A search lists the tenants whose id starts with the prefix, then those whose name does
+(and whose id does not: each tenant once)."""
+
+
+def search_key(text: str) -> str:
+    """What a prefix is matched against: case-insensitive."""
+    return text.casefold()
+
+
+def _search_index(phase: str) -> tuple[Any, Any, str]:
+    if phase == "id":
+        return TenantModel.by_id_key, TenantModel.id_key, "id_key"
+    return TenantModel.by_name_key, TenantModel.name_key, "name_key"
+
+
+def _search_cursor(cursor: str | None, prefix: str) -> tuple[str, dict[str, Any] | None]:
+    """The phase and ExclusiveStartKey a search cursor stands for, rebuilt from what it holds
+    (the prefix, the phase, the last sort key and id); ValueError for any other cursor."""
+    if not cursor:
+        return SEARCH_PHASES[0], None
+    try:
+        data = cursors.decode(cursor)
+    except ValueError:
+        raise ValueError(NOT_A_CURSOR) from None
+    if not isinstance(data, dict) or data.get("q") != prefix or data.get("p") not in SEARCH_PHASES:
+        raise ValueError(NOT_A_CURSOR)
+    last = data.get("k"), data.get("id")
+    if last == (None, None):
+        return data["p"], None
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_CURSOR_KEY_LENGTH for v in last):
+        raise ValueError(NOT_A_CURSOR)
+    attr = _search_index(data["p"])[2]
+    return data["p"], {"id": {"S": last[1]}, "search_pk": {"S": SEARCH_PK}, attr: {"S": last[0]}}
 
 
 class TenantRepo:
@@ -131,6 +173,25 @@ class TenantRepo:
 
     def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
         return scan_page(TenantModel, limit, cursor, _tenant)
+
+    def search(self, prefix: str, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
+        """Tenants whose id or name starts with ``prefix`` (case-insensitive): Queries of the
+        ``by_id_key`` then the ``by_name_key`` index, never a Scan."""
+        q = search_key(prefix)
+        phase, start = _search_cursor(cursor, q)
+        found: list[Tenant] = []
+        while True:
+            index, attr, name = _search_index(phase)
+            result = index.query(SEARCH_PK, attr.startswith(q), limit=limit - len(found), last_evaluated_key=start)
+            found += [_tenant(m) for m in result if phase == "id" or not search_key(m.id).startswith(q)]
+            last = result.last_evaluated_key
+            if last:
+                return found, cursors.encode({"q": q, "p": phase, "k": last[name]["S"], "id": last["id"]["S"]})
+            if phase == SEARCH_PHASES[-1]:
+                return found, None
+            phase, start = SEARCH_PHASES[1], None
+            if len(found) >= limit:
+                return found, cursors.encode({"q": q, "p": phase})
 
 
 # ------------------------------------------------------------------ meters

@@ -12,7 +12,9 @@ The filters are served by the stored health, never by recomputing a tenant:
   critical): a query of the ``by_status`` index, then the page's tenants (one batch read);
 - ``health_status=healthy``, ``has_overages=false`` or ``plan`` alone: a walk of the tenant
   list, dropping the tenants whose stored health does not match (a tenant never evaluated is
-  healthy without overages).
+  healthy without overages);
+- ``q`` (a prefix of the id or the name, any case), with or without the others: a walk of the
+  tenants the search indexes match, the other filters applied to them.
 
 A filtered page may hold fewer than ``limit`` tenants while ``next_cursor`` is not null: each
 call reads at most ``MAX_ROUNDS`` pages of the underlying list. Follow ``next_cursor`` until it
@@ -107,11 +109,19 @@ class HealthService:
         status: Status | None = None,
         has_overages: bool | None = None,
         plan: str | None = None,
+        q: str | None = None,
     ) -> tuple[list[Row], str | None]:
         """Tenants with their health, filtered (see the module's docstring). ValueError for a
         cursor of another list."""
         if not may_match(status, has_overages):
             return [], None
+
+        def keep(page: list[Tenant]) -> list[Row]:
+            rows = self.with_health([t for t in page if plan is None or t.plan == plan])
+            return [r for r in rows if matches(r[1], status, has_overages)]
+
+        if q is not None:
+            return _collect(lambda n, c: self._tenants.search(q, n, c), keep, limit, cursor)
         if (status is not None and status is not Status.HEALTHY) or has_overages is True:
             at = status or Status.CRITICAL
 
@@ -119,11 +129,6 @@ class HealthService:
                 return self._store.query(at, n, c)
 
             return _collect(from_index, lambda page: self._indexed(page, has_overages, plan), limit, cursor)
-
-        def keep(page: list[Tenant]) -> list[Row]:
-            rows = self.with_health([t for t in page if plan is None or t.plan == plan])
-            return [r for r in rows if matches(r[1], status, has_overages)]
-
         return _collect(self._tenants.list, keep, limit, cursor)
 
     def _indexed(self, page: list[TenantHealth], has_overages: bool | None, plan: str | None) -> list[Row]:

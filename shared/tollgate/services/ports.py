@@ -45,7 +45,12 @@ class TenantRepository(Protocol):
     def get_many(self, tenant_ids: Sequence[str]) -> dict[str, Tenant]:
         """The tenants that exist among ``tenant_ids``, by id (one read per 100)."""
 
+    def search(self, prefix: str, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
+        """Tenants whose id, then whose name (and not id), starts with ``prefix``, ignoring
+        case; ValueError for a cursor of another search."""
+
     def list(self, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]: ...
+
     def create(self, tenant: Tenant) -> None: ...
     def replace(self, tenant: Tenant) -> None: ...
     def create_audited(self, tenant: Tenant, entry: AuditEntry) -> None:

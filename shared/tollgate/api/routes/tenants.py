@@ -40,6 +40,15 @@ OveragesQ = Annotated[
     Query(description="`true`: only tenants with a window over its limit (they are critical); `false`: only without."),
 ]
 PlanQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Only tenants on this plan.")]
+SearchQ = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Only tenants whose id or name starts with this, ignoring case: the id matches in id order, "
+        "then the name matches in name order.",
+    ),
+]
 SortQ = Annotated[
     str | None,
     Query(
@@ -70,8 +79,8 @@ def build_router(
     @router.get(
         "/v1/tenants",
         tags=["Tenants"],
-        summary="List tenants with their health; health_status, has_overages and plan filter and combine "
-        "(a filtered page may be short while next_cursor is not null)",
+        summary="List tenants with their health; q, health_status, has_overages and plan filter and combine, "
+        "sort=usage:<meter> ranks (a filtered page may be short while next_cursor is not null)",
         responses=error_responses(401, 403, 422),
     )
     def list_tenants(
@@ -79,6 +88,7 @@ def build_router(
         health_status: HealthStatusQ = None,
         has_overages: OveragesQ = None,
         plan: PlanQ = None,
+        q: SearchQ = None,
         sort: SortQ = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -88,13 +98,15 @@ def build_router(
         if sort is not None:
             meter = sort.removeprefix("usage:")
             rows, nxt = paged(
-                lambda n, c: ranking.list_by_usage(meter, n, c, status=health_status, has_overages=overages, plan=plan),
+                lambda n, c: ranking.list_by_usage(
+                    meter, n, c, status=health_status, has_overages=overages, plan=plan, q=q
+                ),
                 limit,
                 cursor,
             )
         else:
             rows, nxt = paged(
-                lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=overages, plan=plan),
+                lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=overages, plan=plan, q=q),
                 limit,
                 cursor,
             )
