@@ -231,6 +231,13 @@ def test_make_demo_starts_seeds_prints_and_stops_on_ctrl_c(local_stack, tmp_path
             f"http://127.0.0.1:{port}/v1/tenants", headers={"Authorization": f"Bearer {key}"}, timeout=10
         )
         assert {t["id"] for t in tenants.json()["items"]} == {"demo-lumiere", "demo-hudson", "demo-sakura"}
+        ranked = requests.get(  # the demo ran the analytics roll-up once seeded
+            f"http://127.0.0.1:{port}/v1/tenants",
+            headers={"Authorization": f"Bearer {key}"},
+            params={"sort": "usage:api_calls"},
+            timeout=10,
+        )
+        assert {t["id"] for t in ranked.json()["items"]} == {"demo-lumiere", "demo-hudson", "demo-sakura"}
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=30) == 0
         with pytest.raises(requests.ConnectionError):  # the stack it started is gone too
