@@ -129,11 +129,11 @@ class RollupJob:
         return run.report
 
     def _pair(self, tenant_id: str, meter_key: str, now: datetime) -> _Outcome:
-        meter = self._catalog.meter(meter_key)
-        tenant = self._catalog.tenant(tenant_id)
-        if meter is None or tenant is None or meter.aggregation not in ROLLED_UP:
-            return _Outcome("ignored")
         try:
+            meter = self._catalog.meter(meter_key)
+            tenant = self._catalog.tenant(tenant_id)
+            if meter is None or tenant is None or meter.aggregation not in ROLLED_UP:
+                return _Outcome("ignored")
             current, days = self._roll(tenant, meter_key, now)
         except Exception:  # one pair's failure must not stop the others; it is redone next run
             log.exception("rolling up a pair failed", extra={"tenant": tenant_id, "meter": meter_key})
