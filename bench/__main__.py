@@ -31,7 +31,9 @@ SECTIONS: list[tuple[str, str]] = [
     ("alerts", "bench.alerts"),
     ("invoices", "bench.invoices"),
     ("analytics", "bench.analytics"),
+    ("console", "bench.console"),
     ("demo", "bench.demo"),
+    ("reports", "bench.reports"),
 ]
 
 

@@ -61,7 +61,8 @@ class Settings:
     """``INVOICE_LINK_TTL_DAYS``: how long the presigned links of invoice.ready stay valid."""
     rollups_table: str = "tollgate-rollups"
     operator_timezone: str = "UTC"
-    """``OPERATOR_TIMEZONE``: the IANA zone of cross-tenant analytics' days, weeks and months."""
+    """``OPERATOR_TIMEZONE``: the operator's zone (IANA): the days, weeks and months of cross-tenant
+    analytics (docs/analytics.md) and the month the monthly report job reports on (docs/reports.md)."""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
     """``CLAIM_READ_FIRST``: ``always`` or ``adaptive`` (services.count_usage.CountUsage)."""

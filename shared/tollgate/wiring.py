@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from tollgate.services.ratelimit import ApiRateLimits
     from tollgate.services.reconcile import ReconcileService
     from tollgate.services.repack import RepackService
+    from tollgate.services.reports import ReportService
     from tollgate.services.rollup_job import RollupJob
     from tollgate.services.subscriptions import SubscriptionService
     from tollgate.services.tenant_ranking import TenantRanking
@@ -610,3 +611,24 @@ class Root:
         from tollgate.services.tenant_ranking import TenantRanking
 
         return TenantRanking(self.analytics, self.health, self.tenant_repo)
+
+    # -------------------------------------------------------------- reports
+    @cached_property
+    def reports(self) -> ReportService:
+        """The monthly report (docs/reports.md): the reports job and ``GET /v1/reports/{period}``."""
+        from datetime import timedelta
+
+        from tollgate.services.reports import ReportService, ReportSettings
+
+        s = self.settings
+        settings = ReportSettings(timezone=s.operator_timezone, link_ttl=timedelta(days=s.invoice_link_ttl_days))
+        return ReportService(
+            self.tenant_repo,
+            self.catalog,
+            self.usage,
+            self.invoice_store,
+            self.blob_store,
+            self.alerts,
+            self.clock,
+            settings,
+        )

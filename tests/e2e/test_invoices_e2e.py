@@ -147,6 +147,15 @@ def test_a_run_then_finalize_issues_a_numbered_invoice_whose_html_downloads(bill
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert number in page.text and "15.84" in page.text
     assert f"{b['acme']} &lt;SAS&gt;" in page.text  # the tenant's name is text, never markup
+    # redirect=false: the same link as JSON with a 200, for the console (a page's fetch cannot read a 302 elsewhere)
+    named = requests.get(
+        f"{b['base']}/v1/invoices/{draft['id']}/download",
+        headers=b["keys"][b["acme"]],
+        params={"format": "html", "redirect": "false"},
+        allow_redirects=False,
+    )
+    assert named.status_code == 200 and "Location" not in named.headers, named.text
+    assert number in requests.get(named.json()["url"], timeout=10).text
 
     notes = requests.get(
         f"{b['base']}/v1/notifications", headers=b["keys"][b["acme"]], params={"type": "invoice.ready"}

@@ -53,5 +53,9 @@ class FakeBlobStore:
         found = self.objects.get(key)
         return found[0] if found else None
 
+    def size(self, key: str) -> int | None:
+        found = self.objects.get(key)
+        return len(found[0]) if found else None
+
     def link(self, key: str, expires_in_s: int) -> str:
         return f"{self.base_url}/{quote(key)}?expires_in={expires_in_s}"

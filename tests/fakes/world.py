@@ -42,6 +42,7 @@ from tollgate.services.queue_health import QueueHealthService
 from tollgate.services.quotas import QuotaService
 from tollgate.services.ratelimit import ApiRateLimits, RateLimiter
 from tollgate.services.reconcile import ReconcileService
+from tollgate.services.reports import ReportService, ReportSettings
 from tollgate.services.tenants import TenantService
 from tollgate.services.usage import UsageService
 
@@ -183,6 +184,9 @@ class World:
             s.invoice_store, s.blobs, s.clock, doc_link_ttl=self.invoice_settings.link_ttl
         )
         self.invoice_runs = InvoiceRuns(s.invoice_store, s.tenant_repo, self.invoices, s.invoice_queue, s.clock)
+        self.reports = ReportService(
+            s.tenant_repo, self.catalog, self.usage, s.invoice_store, s.blobs, self.alerts, s.clock, ReportSettings()
+        )
         limiter = RateLimiter(s.bucket_store, s.clock.epoch_seconds) if rate_limited else None
         self.rate_limits = ApiRateLimits(limiter, self.catalog, default_api_rate)
 

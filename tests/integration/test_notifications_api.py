@@ -185,6 +185,7 @@ def test_the_routes_are_documented_with_their_schemas(api):
         "invoice.ready",
         "invoice.overdue",
         "invoice.reminder",
+        "report.ready",
     ]
     count = doc["paths"]["/v1/notifications/unread-count"]["get"]["responses"]["200"]["content"]
     assert count["application/json"]["schema"]["$ref"].endswith("/UnreadCountOut")

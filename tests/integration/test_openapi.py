@@ -62,11 +62,13 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
         ingest,
         invoices,
         keys,
+        me,
         meters,
         notifications,
         plans,
         quarantine,
         quotas,
+        reports,
         subscriptions,
         system,
         tenants,
@@ -89,6 +91,8 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
         billing_catalog.build_router(root.billing_catalog),
         invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle, root.invoice_exporter),
         analytics.build_router(root.analytics),
+        reports.build_router(root.reports),
+        me.build_router(),
         consume.build_router(root.consume),
         ingest.build_router(root.ingest),
         description=apps.DESCRIPTION,
@@ -143,3 +147,24 @@ def test_the_document_describes_the_prices_of_plans(api):
     assert {"currency", "base_fee", "minimum_commitment", "charges"} <= set(plan_out["required"])
     assert out["base_fee"]["type"] == "string" and "decimal string" in out["base_fee"]["description"]
     assert "decimal string" in out["charges"]["description"]
+
+
+def test_the_document_describes_the_report_inline_and_as_a_link(api):
+    doc = json.loads(served(api, "/openapi.json"))
+    get = doc["paths"]["/v1/reports/{period}"]["get"]
+    ok = get["responses"]["200"]["content"]
+    assert ok["application/json"]["schema"]["$ref"].endswith("/ReportOut")
+    assert ok["text/csv"]["schema"] == {"type": "string"}
+    assert get["responses"]["302"]["content"]["application/json"]["schema"]["required"] == ["url"]
+    assert {"401", "403", "422"} <= set(get["responses"])
+    params = {p["name"]: p for p in get["parameters"]}
+    assert set(params) == {"period", "format", "refresh"}
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["ReportOut"]["required"]) == {"period", "timezone", "generated_at", "tenants", "summary"}
+    assert set(schemas["ReportSummaryOut"]["required"]) == {
+        "meters",
+        "plans",
+        "tenants",
+        "tenants_with_overages",
+        "revenue",
+    }

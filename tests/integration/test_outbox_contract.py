@@ -75,3 +75,10 @@ def test_a_file_object_uploads_as_it_reads_and_round_trips(ports):
     body = io.BytesIO(b"number,total\r\nTG-000001,10.00\r\n" * 1000)
     blobs.put_file("exports/2026-12-04/x.csv", body, "text/csv")
     assert blobs.get("exports/2026-12-04/x.csv") == b"number,total\r\nTG-000001,10.00\r\n" * 1000
+
+
+def test_a_blobs_size_is_its_byte_count_and_none_when_missing(ports):
+    _, blobs, _ = ports
+    blobs.put("reports/2026-11.csv", "é,1\r\n".encode(), "text/csv")
+    assert blobs.size("reports/2026-11.csv") == 6
+    assert blobs.size("reports/2026-10.csv") is None

@@ -79,8 +79,16 @@ ROUTES = [
     ("GET", "/v1/tenants/acme/upcoming-invoice", None, None, {ADMIN, TENANT}),  # no plan: a 409
     ("POST", "/v1/invoice-runs", None, {"period": "2026-10", "tenant": "acme"}, {ADMIN}),
     ("GET", "/v1/invoice-runs/run_0", None, None, {ADMIN}),
+    ("GET", "/v1/reports/2026-10", {"format": "csv"}, None, {ADMIN}),
+    ("GET", "/v1/me", None, None, {ADMIN, INGEST, TENANT}),
 ]
-PUBLIC = [("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs")]
+PUBLIC = [
+    ("GET", "/health"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/app.js"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +224,8 @@ def test_matrix_covers_every_documented_route(api):
             .replace("sub_0123456789abcdef", "{subscription_id}")
             .replace(f"/{NOTIFICATION}", "/{notification_id}")
             .replace(f"/{INVOICE}", "/{invoice_id}")
-            .replace("/run_0", "/{run_id}"),
+            .replace("/run_0", "/{run_id}")
+            .replace("/2026-10", "/{period}"),
         )
         for m, p, *_ in ROUTES
     }

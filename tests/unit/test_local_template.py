@@ -231,8 +231,23 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     work = mappings["InvoicesFunction.Work"]
     assert (work.batch_size, work.report_batch_item_failures) == (10, True) and work.queue_arn != usage.queue_arn
     schedules = {s.event_id: s for s in schedules_from_template(real)}
-    assert set(schedules) == {"Health", "AlertSweep", "Reconcile", "InvoiceRun", "InvoiceDaily", "AnalyticsRollup"}
+    assert set(schedules) == {
+        "Health",
+        "AlertSweep",
+        "Reconcile",
+        "InvoiceRun",
+        "InvoiceDaily",
+        "AnalyticsRollup",
+        "MonthlyReport",
+    }
     assert schedules["InvoiceRun"].name == "tollgate-local-invoice-run"
+    report = schedules["MonthlyReport"]
+    assert (report.function_id, report.name, report.enabled) == (
+        "ReportsFunction",
+        "tollgate-local-monthly-report",
+        True,
+    )
+    assert report.next_after(datetime(2026, 11, 20, tzinfo=UTC)) == datetime(2026, 12, 1, 13, tzinfo=UTC)
     health, sweep, reconcile = schedules["Health"], schedules["AlertSweep"], schedules["Reconcile"]
     assert (health.event_id, health.name, health.enabled) == ("Health", "tollgate-local-queue-health", True)
     assert (sweep.name, sweep.enabled) == ("tollgate-local-alert-sweep", True)

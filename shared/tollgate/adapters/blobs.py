@@ -26,6 +26,15 @@ class S3BlobStore:
             raise
         return bytes(response["Body"].read())
 
+    def size(self, key: str) -> int | None:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        return int(response["ContentLength"])
+
     def link(self, key: str, expires_in_s: int) -> str:
         return str(
             self.client.generate_presigned_url(

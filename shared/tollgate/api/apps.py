@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
-from . import docs
+from . import console, docs
 from .http import Edge, create_app
 from .ingest_app import build_ingest_edge
 from .ratelimit_headers import rate_limit_headers
@@ -23,11 +23,13 @@ from .routes import (
     consume,
     invoices,
     keys,
+    me,
     meters,
     notifications,
     plans,
     quarantine,
     quotas,
+    reports,
     subscriptions,
     system,
     tenants,
@@ -62,6 +64,9 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         billing_catalog.build_router(root.billing_catalog),
         invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle, root.invoice_exporter),
         analytics.build_router(root.analytics),
+        reports.build_router(root.reports),
+        me.build_router(),
+        console.build_router(),
         description=DESCRIPTION,
     )
 

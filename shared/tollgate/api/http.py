@@ -24,6 +24,7 @@ from tollgate.domain.errors import FieldError, TollgateError, Unauthenticated
 from tollgate.domain.keys import Principal
 
 from . import problems
+from .console import is_console
 from .ratelimit_headers import rate_limit_headers
 from .request import media_type, raw_body
 
@@ -220,7 +221,7 @@ class Edge:
         http = event.get("requestContext", {}).get("http", {})
         method = http.get("method", "GET").upper()
         path = event.get("rawPath") or http.get("path") or "/"
-        if (method, path) not in PUBLIC_ROUTES:
+        if (method, path) not in PUBLIC_ROUTES and not is_console(method, path):
             denied = self._authenticate(event) or self._rate_limited()
             if denied is not None:
                 return denied

@@ -14,6 +14,7 @@ BILLING_OVER_LIMIT = "billing.over_limit"
 INVOICE_READY = "invoice.ready"
 INVOICE_OVERDUE = "invoice.overdue"
 INVOICE_REMINDER = "invoice.reminder"
+REPORT_READY = "report.ready"
 
 ALERT_TYPES: tuple[str, ...] = (
     USAGE_THRESHOLD_REACHED,
@@ -23,6 +24,12 @@ ALERT_TYPES: tuple[str, ...] = (
     INVOICE_REMINDER,
 )
 """Every alert type a tenant can subscribe to, in the order the API lists them."""
+
+
+OPERATOR_ALERT_TYPES: tuple[str, ...] = (REPORT_READY,)
+"""Operators' alerts that name no tenant (besides the ``system.*`` ones): on the operators'
+topic and in the admins' feed only. ``report.ready``: the monthly report is written
+(``services.reports``)."""
 
 
 def is_alert_type(value: str) -> bool:

@@ -33,6 +33,8 @@ from .alert_types import (
     INVOICE_OVERDUE,
     INVOICE_READY,
     INVOICE_REMINDER,
+    OPERATOR_ALERT_TYPES,
+    REPORT_READY,
     USAGE_THRESHOLD_REACHED,
 )
 from .numbers import json_number
@@ -51,12 +53,14 @@ class AlertType(str, Enum):
     INVOICE_READY = INVOICE_READY  # an invoice issued: its number, total and links
     INVOICE_OVERDUE = INVOICE_OVERDUE  # an issued invoice past its due date
     INVOICE_REMINDER = INVOICE_REMINDER  # a payment reminder, once per offset from the due date
+    REPORT_READY = REPORT_READY  # the monthly report written: the operators' news, its links
 
 
 def for_operators(alert_type: str) -> bool:
-    """``system.*`` alerts (the reconciliation's drifts) are the operators' news: on their topic
-    and in the admins' all-tenants feed, never on a tenant's topic or in its list."""
-    return alert_type.startswith("system.")
+    """``system.*`` alerts (the reconciliation's drifts) and ``report.ready`` are the operators'
+    news: on their topic and in the admins' all-tenants feed, never on a tenant's topic or in
+    its list."""
+    return alert_type.startswith("system.") or alert_type in OPERATOR_ALERT_TYPES
 
 
 class Severity(str, Enum):
@@ -218,6 +222,8 @@ def overage_cost(plan: Plan | None, limit: Limit, used: Decimal) -> tuple[str, s
 
 def subject(doc: dict[str, Any]) -> str:
     """An SNS Subject (under 100 characters, one line)."""
+    if doc["type"] == REPORT_READY:
+        return f"Tollgate: the report of {doc['period']} is ready ({doc['tenants']} tenants)"[:99]
     if doc["type"].startswith("invoice."):
         what = {"invoice.ready": "", "invoice.overdue": " overdue", "invoice.reminder": " due"}[doc["type"]]
         amount = doc.get("amount_due") or doc["total"]

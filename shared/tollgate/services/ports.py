@@ -409,6 +409,9 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes | None:
         """None when there is no such object."""
 
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, None when there is no such object (one HEAD)."""
+
     def link(self, key: str, expires_in_s: int) -> str:
         """A time-limited HTTPS link to the object, for a tenant to open."""
 

@@ -41,6 +41,7 @@ def test_the_one_list_of_alert_types():
         "invoice.ready",
         "invoice.overdue",
         "invoice.reminder",
+        "report.ready",
     )
     assert AlertType("system.counter_drift") is AlertType.SYSTEM_COUNTER_DRIFT
 

@@ -29,7 +29,7 @@ from tollgate.services.invoice_lifecycle import InvoiceLifecycle
 from tollgate.services.invoice_runs import InvoiceRuns
 from tollgate.services.invoicing import InvoiceService
 
-from .common import Cursor, Limit, TenantQ, paged
+from .common import Cursor, Flag, Limit, TenantQ, flag, paged
 
 InvoicePath = Annotated[str, Path(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
 TenantPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
@@ -139,6 +139,13 @@ def _redirect(url: str) -> Response[Any]:
     )
 
 
+def _link(url: str) -> Response[Any]:
+    """The presigned URL as JSON, without the redirect (``redirect=false``)."""
+    return Response(
+        200, content_type="application/json", body=json.dumps({"url": url}), headers={"Cache-Control": "no-store"}
+    )
+
+
 def _export_request(
     tenant_id: str | None, status: str | None, start: datetime | None, end: datetime | None, fmt: str, lines: bool
 ) -> ExportRequest:
@@ -235,6 +242,7 @@ def _reading_routes(router: Router, invoices: InvoiceService, exporter: InvoiceE
         tags=["Invoices"],
         summary="302 to a fresh presigned link of the issued invoice's document",
         responses={
+            200: {"description": 'With `redirect=false`: `{"url": ...}`, the presigned S3 URL, and no redirect.'},
             302: {"description": "`Location`: the presigned S3 URL."},
             **error_responses(401, 403, 404, 409, 422, 429),
         },
@@ -243,10 +251,17 @@ def _reading_routes(router: Router, invoices: InvoiceService, exporter: InvoiceE
         request: Request,
         invoice_id: InvoicePath,
         format: Annotated[Literal["html", "json"], Query(description="Default html.")] = "html",
+        redirect: Annotated[
+            Flag,
+            Query(
+                description="`false`: answer 200 with the link instead of a 302 (for a web page, whose "
+                "fetch cannot read a redirect to another origin). Default true."
+            ),
+        ] = "true",
     ):  # a 302 Response: no body schema
         p = require(caller(request), Scope.ADMIN, Scope.TENANT)
         url = invoices.download_link(invoice_id, format, tenant_or_all(p, None))
-        return _redirect(url)
+        return _redirect(url) if flag(redirect) else _link(url)
 
 
 def _action_routes(router: Router, invoices: InvoiceService, runs: InvoiceRuns, lifecycle: InvoiceLifecycle) -> None:

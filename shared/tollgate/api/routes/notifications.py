@@ -39,7 +39,7 @@ class NotificationOut(BaseModel):
     id: str = Field(description="The alert's id: the same crossing always has the same id.")
     type: AlertType
     severity: Severity = Field(description="`warning` for thresholds below 1; `critical` from 1, and over_limit.")
-    tenant_id: str
+    tenant_id: str | None = Field(description="Null on `report.ready`, which names no tenant.")
     meter: str | None = None
     window: str | None = Field(default=None, description="minute, hour, day, month or lifetime.")
     window_start: str | None = Field(default=None, description="RFC 3339 with the tenant's offset; null for lifetime.")
