@@ -30,6 +30,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("latency", "bench.latency"),
     ("alerts", "bench.alerts"),
     ("invoices", "bench.invoices"),
+    ("analytics", "bench.analytics"),
     ("console", "bench.console"),
     ("demo", "bench.demo"),
     ("reports", "bench.reports"),

@@ -59,9 +59,10 @@ class Settings:
     invoice_reminder_days: str = "-3,1,7"
     """``INVOICE_REMINDER_DAYS``: days from ``due_at`` on which a payment reminder goes out."""
     """``INVOICE_LINK_TTL_DAYS``: how long the presigned links of invoice.ready stay valid."""
+    rollups_table: str = "tollgate-rollups"
     operator_timezone: str = "UTC"
-    """``OPERATOR_TIMEZONE``: the operator's zone (IANA); names the month the monthly report job
-    reports on (docs/reports.md)."""
+    """``OPERATOR_TIMEZONE``: the operator's zone (IANA): the days, weeks and months of cross-tenant
+    analytics (docs/analytics.md) and the month the monthly report job reports on (docs/reports.md)."""
     raw_event_retention_days: int = 400
     claim_read_first: str = "always"
     """``CLAIM_READ_FIRST``: ``always`` or ``adaptive`` (services.count_usage.CountUsage)."""
@@ -108,6 +109,7 @@ class Settings:
             invoice_net_days=int(env.get("INVOICE_NET_DAYS") or "30"),
             invoice_link_ttl_days=int(env.get("INVOICE_LINK_TTL_DAYS") or "7"),
             invoice_reminder_days=env.get("INVOICE_REMINDER_DAYS") or d.invoice_reminder_days,
+            rollups_table=env.get("ROLLUPS_TABLE", d.rollups_table),
             operator_timezone=env.get("OPERATOR_TIMEZONE") or d.operator_timezone,
             raw_event_retention_days=int(env.get("RAW_EVENT_RETENTION_DAYS", "400")),
             claim_read_first=env.get("CLAIM_READ_FIRST") or d.claim_read_first,

@@ -27,6 +27,8 @@ from tollgate.services.clock import SystemClock
 from tollgate.services.ports import Clock
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from tollgate.adapters.activity_index import DynamoActivityIndex
     from tollgate.adapters.blobs import S3BlobStore
     from tollgate.adapters.counter_reader import CounterReader
@@ -42,10 +44,12 @@ if TYPE_CHECKING:
     from tollgate.adapters.queue import UsageQueue
     from tollgate.adapters.quota_store import QuotaStore
     from tollgate.adapters.repos import ApiKeyRepo, MeterRepo
+    from tollgate.adapters.rollups import DynamoRollupStore
     from tollgate.adapters.subscriptions import SnsTenantAlertTopics, SubscriptionTable
     from tollgate.services.activity import ActivityRecorder
     from tollgate.services.alert_sweep import AlertSweep
     from tollgate.services.alerts import AlertEvaluator, AlertService, Evaluation, RealTimeAlerts
+    from tollgate.services.analytics import AnalyticsService
     from tollgate.services.audit import AuditService
     from tollgate.services.billing_catalog import BillingCatalogService
     from tollgate.services.catalog import Catalog
@@ -69,7 +73,9 @@ if TYPE_CHECKING:
     from tollgate.services.reconcile import ReconcileService
     from tollgate.services.repack import RepackService
     from tollgate.services.reports import ReportService
+    from tollgate.services.rollup_job import RollupJob
     from tollgate.services.subscriptions import SubscriptionService
+    from tollgate.services.tenant_ranking import TenantRanking
     from tollgate.services.tenants import TenantService
     from tollgate.services.usage import UsageService
 
@@ -559,6 +565,52 @@ class Root:
         from tollgate.services.invoice_runs import InvoiceRuns
 
         return InvoiceRuns(self.invoice_store, self.tenant_repo, self.invoices, self.invoice_queue, self.clock)
+
+    # -------------------------------------------------------------- analytics
+    @cached_property
+    def operator_zone(self) -> ZoneInfo:
+        """``OPERATOR_TIMEZONE``, checked against the zone database (a name that is not a zone
+        fails here, at the first analytics call, not with wrong days)."""
+        from tollgate.domain.periods import zone
+
+        return zone(self.settings.operator_timezone)
+
+    @cached_property
+    def rollup_store(self) -> DynamoRollupStore:
+        """The job's: strongly consistent reads (it reads back what it wrote)."""
+        from tollgate.adapters.rollups import DynamoRollupStore
+
+        return DynamoRollupStore(self.dynamodb, self.settings.rollups_table)
+
+    @cached_property
+    def rollup_reads(self) -> DynamoRollupStore:
+        """The API's: eventually consistent reads, half the read units; the roll-ups change
+        every 10 minutes, so a read a second old loses nothing."""
+        from tollgate.adapters.rollups import DynamoRollupStore
+
+        return DynamoRollupStore(self.dynamodb, self.settings.rollups_table, consistent=False)
+
+    @cached_property
+    def rollup_job(self) -> RollupJob:
+        from tollgate.services.rollup_job import RollupJob
+
+        return RollupJob(
+            self.activity_index, self.catalog, self.counter_reader, self.rollup_store, self.clock, self.operator_zone
+        )
+
+    @cached_property
+    def analytics(self) -> AnalyticsService:
+        from tollgate.services.analytics import AnalyticsService
+
+        return AnalyticsService(
+            self.rollup_reads, self.usage, self.tenants, self.meters, self.clock, self.operator_zone
+        )
+
+    @cached_property
+    def tenant_ranking(self) -> TenantRanking:
+        from tollgate.services.tenant_ranking import TenantRanking
+
+        return TenantRanking(self.analytics, self.health, self.tenant_repo)
 
     # -------------------------------------------------------------- reports
     @cached_property

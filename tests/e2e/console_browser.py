@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.chromium import FLAGS, find_chromium
+from tollgate.domain.keys import split_key
 
 # Playwright runs the browser headless itself; the local stack listens on 127.0.0.1, which
 # the resolver rule would map to nothing too, so it is the one exception.
@@ -98,6 +99,8 @@ def check_clean(rec: Recorder, origin: str, keys: tuple[str, ...], allowed_404s:
     for url in rec.requests:
         assert url.startswith(origin + "/") or url.startswith("data:"), f"a request elsewhere: {url}"
         for key in keys:
-            assert key not in url and key.split("_")[-1] not in url, f"the key is in a URL: {url}"
+            parts = split_key(key)
+            assert parts is not None, "not a Tollgate key"
+            assert key not in url and parts[1] not in url, f"the key (or its secret) is in a URL: {url}"
     assert rec.errors == [], rec.errors
     assert rec.console_errors(allowed_404s) == [], rec.console_errors(allowed_404s)

@@ -55,6 +55,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
     from tollgate.api.http import create_app
     from tollgate.api.ingest_app import build_ingest_edge
     from tollgate.api.routes import (
+        analytics,
         audit,
         billing_catalog,
         consume,
@@ -78,7 +79,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
     everything = create_app(
         system.build_router(),
         keys.build_router(root.keys),
-        tenants.build_router(root.tenants, root.rate_limits, root.health),
+        tenants.build_router(root.tenants, root.rate_limits, root.health, root.tenant_ranking),
         meters.build_router(root.meters),
         usage_routes.build_router(root.usage, root.events_log, root.clock),
         plans.build_router(root.plans),
@@ -89,6 +90,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
         notifications.build_router(root.notifications, root.tenants),
         billing_catalog.build_router(root.billing_catalog),
         invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle, root.invoice_exporter),
+        analytics.build_router(root.analytics),
         reports.build_router(root.reports),
         me.build_router(),
         consume.build_router(root.consume),

@@ -26,6 +26,8 @@ ROUTES = [
     ("GET", "/v1/meters", None, None, {ADMIN, INGEST, TENANT}),
     ("GET", "/v1/meters/api_calls", None, None, {ADMIN, INGEST, TENANT}),
     ("GET", "/v1/usage", {"tenant": "acme", "meter": "api_calls", **RANGE}, None, {ADMIN, TENANT}),
+    ("GET", "/v1/analytics/usage", {"meter": "api_calls", "group_by": "tenant"}, None, {ADMIN}),
+    ("GET", "/v1/tenants", {"sort": "usage:api_calls"}, None, {ADMIN}),
     ("GET", "/v1/events", {"tenant": "acme", **RANGE}, None, {ADMIN, TENANT}),
     ("GET", "/v1/events/rejected", {"tenant": "acme"}, None, {ADMIN}),
     (

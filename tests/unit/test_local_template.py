@@ -231,7 +231,15 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     work = mappings["InvoicesFunction.Work"]
     assert (work.batch_size, work.report_batch_item_failures) == (10, True) and work.queue_arn != usage.queue_arn
     schedules = {s.event_id: s for s in schedules_from_template(real)}
-    assert set(schedules) == {"Health", "AlertSweep", "Reconcile", "InvoiceRun", "InvoiceDaily", "MonthlyReport"}
+    assert set(schedules) == {
+        "Health",
+        "AlertSweep",
+        "Reconcile",
+        "InvoiceRun",
+        "InvoiceDaily",
+        "AnalyticsRollup",
+        "MonthlyReport",
+    }
     assert schedules["InvoiceRun"].name == "tollgate-local-invoice-run"
     report = schedules["MonthlyReport"]
     assert (report.function_id, report.name, report.enabled) == (
@@ -244,6 +252,10 @@ def test_the_real_template_gives_tables_routes_mappings_and_schedules() -> None:
     assert (health.event_id, health.name, health.enabled) == ("Health", "tollgate-local-queue-health", True)
     assert (sweep.name, sweep.enabled) == ("tollgate-local-alert-sweep", True)
     assert (reconcile.event_id, reconcile.name, reconcile.enabled) == ("Reconcile", "tollgate-local-reconcile", True)
+    assert (schedules["AnalyticsRollup"].name, schedules["AnalyticsRollup"].enabled) == (
+        "tollgate-local-analytics-rollup",
+        True,
+    )
 
 
 # ------------------------------------------------------------------ routes

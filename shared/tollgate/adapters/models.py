@@ -25,7 +25,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from tollgate.config import Settings
@@ -349,6 +349,30 @@ class InvoiceModel(Model):
     open_index = _index("open", "open", "due_at")()
 
 
+class _ByRank(GlobalSecondaryIndex):  # type: ignore[type-arg]
+    """Sparse: only operator-month items carry ``rank`` (their value); keys only, which is all
+    a ranking needs (tenant and value)."""
+
+    class Meta:
+        index_name = "by_rank"
+        projection = KeysOnlyProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    rank = DecimalAttribute(range_key=True)
+
+
+class RollupModel(Model):
+    """Analytics roll-ups (docs/analytics.md); written and read with the low-level client
+    (tollgate.adapters.rollups), where the items are described."""
+
+    Meta = _Meta.for_table("ROLLUPS_TABLE", "tollgate-rollups")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    rank = DecimalAttribute(null=True)
+    by_rank = _ByRank()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantModel,
     MeterModel,
@@ -365,6 +389,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     AlertStateModel,
     BillingCatalogModel,
     InvoiceModel,
+    RollupModel,
 )
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tollgate.wiring import Root
 
 from .routes import (
+    analytics,
     audit,
     billing_catalog,
     consume,
@@ -51,7 +52,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
     app = create_app(
         system.build_router(),
         keys.build_router(root.keys),
-        tenants.build_router(root.tenants, root.rate_limits, root.health),
+        tenants.build_router(root.tenants, root.rate_limits, root.health, root.tenant_ranking),
         meters.build_router(root.meters),
         usage.build_router(root.usage, root.events_log, root.clock),
         plans.build_router(root.plans),
@@ -62,6 +63,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
         notifications.build_router(root.notifications, root.tenants),
         billing_catalog.build_router(root.billing_catalog),
         invoices.build_router(root.invoices, root.invoice_runs, root.invoice_lifecycle, root.invoice_exporter),
+        analytics.build_router(root.analytics),
         reports.build_router(root.reports),
         me.build_router(),
         console.build_router(),

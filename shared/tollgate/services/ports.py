@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -606,3 +606,42 @@ class SubscriptionChannels(Protocol):
 
     def find(self, topic_arn: str, protocol: SubscriptionProtocol, endpoint: str) -> str | None:
         """The ARN of the topic's subscription with this protocol and endpoint, if any."""
+
+
+# ------------------------------------------------------------------ analytics roll-ups
+class RollupStore(Protocol):
+    """The cross-tenant roll-ups of sum and count meters (docs/analytics.md): per operator day
+    each tenant's value (stored twice: in the day's partition and in the tenant's), each day's
+    total over all tenants and per plan, each operator month's tenant values ranked by value,
+    and what the job last saw of each tenant's day counters. Every write is an absolute put.
+    Reads the job makes before writing are strongly consistent."""
+
+    def seen(self, meter: str, tenant: str) -> dict[str, Decimal]:
+        """The tenant's day counters (utc key of the local day -> value) as last rolled up."""
+
+    def put_seen(self, meter: str, tenant: str, values: dict[str, Decimal]) -> None: ...
+
+    def put_tenant_days(self, meter: str, tenant: str, plan: str | None, values: dict[date, Decimal]) -> None:
+        """The tenant's value of each operator day, in the day's and in the tenant's partition."""
+
+    def tenant_days(self, meter: str, tenant: str, first: date, last: date) -> dict[date, Decimal]: ...
+
+    def day_tenants(self, meter: str, day: date) -> dict[str, tuple[Decimal, str | None]]:
+        """Every tenant's (value, plan) of one operator day."""
+
+    def put_day_series(self, meter: str, day: date, total: Decimal, plans: dict[str, Decimal]) -> None: ...
+
+    def day_series(self, meter: str, first: date, last: date) -> dict[date, Decimal]:
+        """Each operator day's total over all tenants (days without one are absent)."""
+
+    def plan_series(self, meter: str, first: date, last: date) -> dict[tuple[date, str], Decimal]: ...
+
+    def put_month(self, meter: str, month: date, tenant: str, plan: str | None, value: Decimal) -> None: ...
+
+    def month_tenants(self, meter: str, month: date) -> dict[str, tuple[Decimal, str | None]]: ...
+
+    def top_month(
+        self, meter: str, month: date, limit: int, cursor: str | None
+    ) -> tuple[list[tuple[str, Decimal]], str | None]:
+        """Tenants of one operator month by value, largest first, a page at a time (ValueError
+        for a cursor of another list)."""

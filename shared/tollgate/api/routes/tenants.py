@@ -20,6 +20,7 @@ from tollgate.domain.keys import Scope
 from tollgate.domain.quota import Status
 from tollgate.services.health import HealthService
 from tollgate.services.ratelimit import ApiRateLimits
+from tollgate.services.tenant_ranking import TenantRanking
 from tollgate.services.tenants import TenantService
 
 from .common import Cursor, Flag, Limit, flag, paged
@@ -48,9 +49,20 @@ SearchQ = Annotated[
         "then the name matches in name order.",
     ),
 ]
+SortQ = Annotated[
+    str | None,
+    Query(
+        pattern=r"^usage:[a-zA-Z0-9_.:-]{1,64}$",
+        description="`usage:<meter>` (a sum or count meter): the tenants with usage in the current month of the "
+        "operator's zone, most first, from the analytics roll-ups (refreshed every 10 minutes; tenants without "
+        "usage are not listed). Combines with the filters.",
+    ),
+]
 
 
-def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: HealthService) -> Router:
+def build_router(
+    tenants: TenantService, ratelimit: ApiRateLimits, health: HealthService, ranking: TenantRanking
+) -> Router:
     router = Router()
 
     @router.post(
@@ -67,8 +79,8 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: Healt
     @router.get(
         "/v1/tenants",
         tags=["Tenants"],
-        summary="List tenants with their health; q, health_status, has_overages and plan filter and combine "
-        "(a filtered page may be short while next_cursor is not null)",
+        summary="List tenants with their health; q, health_status, has_overages and plan filter and combine, "
+        "sort=usage:<meter> ranks (a filtered page may be short while next_cursor is not null)",
         responses=error_responses(401, 403, 422),
     )
     def list_tenants(
@@ -77,16 +89,27 @@ def build_router(tenants: TenantService, ratelimit: ApiRateLimits, health: Healt
         has_overages: OveragesQ = None,
         plan: PlanQ = None,
         q: SearchQ = None,
+        sort: SortQ = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[TenantOut]:
         require(caller(request), Scope.ADMIN)
         overages = flag(has_overages)
-        rows, nxt = paged(
-            lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=overages, plan=plan, q=q),
-            limit,
-            cursor,
-        )
+        if sort is not None:
+            meter = sort.removeprefix("usage:")
+            rows, nxt = paged(
+                lambda n, c: ranking.list_by_usage(
+                    meter, n, c, status=health_status, has_overages=overages, plan=plan, q=q
+                ),
+                limit,
+                cursor,
+            )
+        else:
+            rows, nxt = paged(
+                lambda n, c: health.list_tenants(n, c, status=health_status, has_overages=overages, plan=plan, q=q),
+                limit,
+                cursor,
+            )
         return Page[TenantOut](items=[TenantOut.of(t, h) for t, h in rows], next_cursor=nxt)
 
     @router.get(
