@@ -10,14 +10,18 @@ from pathlib import Path
 from tests.chromium import find_chromium
 from tests.e2e.conftest import start_local_stack
 from tests.e2e.console_browser import launch, new_page, sign_in
-from tests.e2e.console_world import seed
+from tests.e2e.console_world import rolled_up, seed
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def settled(page) -> None:
-    """Every panel has loaded (none says "Loading…")."""
+    """Every panel has loaded (none says "Loading…") and every chart is drawn (uPlot draws once
+    its box is laid out)."""
     page.wait_for_function("() => document.querySelector('#view h1') && !document.querySelector('.loading')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('.uplot canvas')?.width > 0)"
+    )
 
 
 def main() -> int:
@@ -30,6 +34,7 @@ def main() -> int:
     stack = start_local_stack()
     try:
         world = seed(stack.base_url, stack.admin_key)
+        rolled_up(world)  # the overview's charts read roll-ups
         with sync_playwright() as playwright:
             browser = launch(playwright, binary)
             context, page, _ = new_page(browser, 1280, 900)
