@@ -9,8 +9,8 @@
   one HTTP API request, one authorizer invocation (``ReauthorizeEvery: 0``) and one API
   function invocation. The Tenants page lists ``PAGE`` (20) tenants and asks each one's quotas:
   1 + 20 + plans + meters.
-- **Load time, local**: the same loads, navigation until no panel says "Loading…" (the local
-  stack on this machine, not AWS latency).
+- **Load time, local**: the same loads, navigation until no panel says "Loading…" and every
+  chart is drawn (the local stack on this machine, not AWS latency).
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ def _pages(base: str, world: Any) -> dict[str, Any]:
         "tenant": (world.admin_key, f"#/tenants/{world.busy}", f"Acme {world.tag}"),
         "portal_usage": (world.busy_key, "#/usage", "Usage"),
     }
-    settled = (
+    settled = (  # and every chart drawn: uPlot draws once its box is laid out
         "title => document.querySelector('#view h1')?.textContent === title && !document.querySelector('.loading')"
+        " && [...document.querySelectorAll('.chart')].every(c => c.querySelector('.uplot canvas')?.width > 0)"
     )
     out: dict[str, Any] = {}
     with sync_playwright() as playwright:
