@@ -184,6 +184,17 @@ def test_an_operator_sees_filters_opens_a_tenant_and_changes_a_limit(browser, wo
         assert label.text_content().endswith(f"{BUSY_USE} of {LIMIT} ({BUSY_USE}.0 %), warning")
         drawn_chart(page, "section")  # the usage per day of the first meter, last 30 days
         assert len(chart_table(page, "section")) == 30  # every day, with or without usage
+        days_total = sum(float(v.replace(",", "")) for _, v in chart_table(page, "section"))
+        usage = page.get_by_role("region", name="Usage")
+        usage.get_by_label("Window", exact=True).select_option("month")
+        usage.get_by_role("button", name="Show").click()
+        page.wait_for_function(
+            "() => { const n = document.querySelectorAll('section figure tbody tr').length; return n >= 1 && n <= 2; }"
+        )
+        months = chart_table(page, "section")  # the same 30 days by month (1 or 2 of them), redrawn
+        assert len({start[:7] for start, _ in months}) == len(months)
+        assert sum(float(v.replace(",", "")) for _, v in months) == days_total
+        assert drawn_chart(page, "section")["bars"] > 0
         no_horizontal_scroll(page)
         before = fill_width(page, ".tenant-quotas", w)
         assert before == pytest.approx(BUSY_USE / LIMIT, abs=0.02)
