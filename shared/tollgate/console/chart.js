@@ -18,9 +18,21 @@ export function dayOf(start) {
 
 const cssVar = (name, fallback) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 
+// Weeks and months: a tick under each bar, labelled like the table's rows (every other label
+// or fewer when they would not fit). Days keep uPlot's own time ticks.
+function pointTicks(axis, xs, step) {
+  const label = (ts) => new Date(ts * 1000).toISOString().slice(step >= 28 * DAY_S ? 0 : 5, step >= 28 * DAY_S ? 7 : 10);
+  const values = (u, splits) => {
+    const every = Math.max(1, Math.ceil((splits.length * 64) / Math.max(1, u.bbox.width / uPlot.pxRatio)));
+    return splits.map((ts, i) => (i % every ? null : label(ts)));
+  };
+  return { ...axis, splits: () => xs, values };
+}
+
 function options(title, width, xs) {
   const accent = cssVar("--accent", "#0b5cad"), muted = cssVar("--muted", "#57606a"), line = cssVar("--line", "#d0d7de");
-  const half = (xs.length > 1 ? xs[1] - xs[0] : DAY_S) / 2; // room for the first and last bars
+  const step = xs.length > 1 ? xs[1] - xs[0] : DAY_S;
+  const half = step / 2; // room for the first and last bars
   const axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
   return {
     width, height: HEIGHT,
@@ -31,7 +43,7 @@ function options(title, width, xs) {
       x: { time: true, range: (u, min, max) => [min - half, max + half] },
       y: { range: (u, min, max) => uPlot.rangeNum(0, Math.max(1, max), 0.1, true) },
     },
-    axes: [axis, { ...axis, size: 64, values: (u, splits) => splits.map((v) => fmtNumber(v)) }],
+    axes: [step >= 7 * DAY_S ? pointTicks(axis, xs, step) : axis, { ...axis, size: 64, values: (u, splits) => splits.map((v) => fmtNumber(v)) }],
     series: [
       { label: "Start", value: "{YYYY}-{MM}-{DD}" },
       {
