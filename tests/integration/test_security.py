@@ -88,6 +88,7 @@ PUBLIC = [
     ("GET", "/docs"),
     ("GET", "/dashboard"),
     ("GET", "/dashboard/app.js"),
+    ("GET", "/dashboard/vendor/uplot/uPlot.esm.js"),
 ]
 
 
