@@ -30,7 +30,7 @@ export function usageSection(tenantId) {
     const series = window === "week" && counts ? weekly(days) : days;
     const note = window === "week" && !counts ? h("p", { class: "muted" }, `A ${usage.aggregation} meter does not add up by week: shown by day.`) : null;
     return h("div", {}, h("p", {}, `Total ${fmtNumber(usage.total)} (${usage.aggregation}, zone ${usage.timezone})`), note,
-      usageChart(`${usage.meter} per ${window}`, series));
+      usageChart(`${usage.meter} per ${window}`, series, series === days && window !== "month" ? "day" : window));
   });
   form.addEventListener("submit", (event) => { event.preventDefault(); draw(); });
   fill(body, "Meters", async () => {
