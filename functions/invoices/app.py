@@ -9,7 +9,6 @@ every message is idempotent (one invoice per tenant and period; a number only wi
 """
 
 import json
-from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tollgate.services.clock import scheduled_time
 from tollgate.wiring import Root
 
 logger = Logger()
@@ -29,23 +29,17 @@ def record_handler(record: SQSRecord) -> None:
     root.invoice_runs.handle(json.loads(record.body))
 
 
-def _as_of(event: dict) -> datetime:
-    """The schedule's time (a retry keeps it), else now."""
-    as_of = event.get("as_of")
-    return datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else root.clock.now()
-
-
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if (event or {}).get("job") == "invoice-daily":
-        report = root.invoice_lifecycle.daily(_as_of(event))
+        report = root.invoice_lifecycle.daily(scheduled_time(event, root.clock))
         metrics.add_metric(name="InvoicesOverdue", unit=MetricUnit.Count, value=report.overdue)
         metrics.add_metric(name="InvoiceReminders", unit=MetricUnit.Count, value=report.reminders)
         metrics.add_metric(name="InvoiceLateFees", unit=MetricUnit.Count, value=report.late_fees)
         return report.summary()
     if (event or {}).get("job") == "invoice-run":
-        report = root.invoice_runs.scheduled(_as_of(event))
+        report = root.invoice_runs.scheduled(scheduled_time(event, root.clock))
         metrics.add_metric(name="InvoicesToFinalize", unit=MetricUnit.Count, value=report.finalize)
         return report.summary()
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

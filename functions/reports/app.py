@@ -3,12 +3,11 @@ reports the month before ``as_of``'s in the operator's zone; ``{"job": "monthly-
 "period": "YYYY-MM"}`` (a rerun by hand) reports that month. Both files are rewritten at the
 same keys and report.ready is published once per period (tollgate.services.reports)."""
 
-from datetime import datetime
-
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tollgate.services.clock import scheduled_time
 from tollgate.wiring import Root
 
 logger = Logger()
@@ -16,17 +15,11 @@ metrics = Metrics()
 root = Root()  # once per execution environment
 
 
-def _as_of(event: dict) -> datetime:
-    """The schedule's time (a retry keeps it), else now."""
-    as_of = event.get("as_of")
-    return datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else root.clock.now()
-
-
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     event = event or {}
-    period = event.get("period") or root.reports.due_period(_as_of(event))
+    period = event.get("period") or root.reports.due_period(scheduled_time(event, root.clock))
     written = root.reports.publish(period)
     metrics.add_metric(name="ReportTenants", unit=MetricUnit.Count, value=written.tenants)
     return {"period": written.period, "tenants": written.tenants, "bytes": written.bytes}

@@ -48,10 +48,10 @@ def test_the_series_and_the_ranking_from_the_job_s_roll_ups(world):
     query = {"meter": "api_calls", "from": hour.isoformat(), "to": (hour + timedelta(hours=1)).isoformat()}
     r = api.call("GET", "/v1/analytics/usage", key=key, query=query)
     assert r.status == 200, r.body
-    assert r.body["total"] == "57" and r.body["series"][0]["value"] == "57" and "groups" not in r.body
+    assert r.body["total"] == 57 and r.body["series"][0]["value"] == 57 and "groups" not in r.body
     assert r.body["from"] == hour.replace(hour=0).isoformat().replace("+00:00", "Z")
     ranked = api.call("GET", "/v1/analytics/usage", key=key, query={**query, "group_by": "tenant", "limit": "2"})
-    assert [(g["key"], g["total"]) for g in ranked.body["groups"]] == [("bolt", "40"), ("corp", "12")]
+    assert [(g["key"], g["total"]) for g in ranked.body["groups"]] == [("bolt", 40), ("corp", 12)]
     listed = api.call("GET", "/v1/tenants", key=key, query={"sort": "usage:api_calls"})
     assert [t["id"] for t in listed.body["items"]] == ["bolt", "corp", "acme"] and listed.body["next_cursor"] is None
     first = api.call("GET", "/v1/tenants", key=key, query={"sort": "usage:api_calls", "limit": "1"})

@@ -9,13 +9,13 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 from tollgate.domain.rollups import Point
 from tollgate.services.analytics import Analytics, Group
 
-from .limit_schemas import DecimalText
+from .schemas import Number
 
 
 class AnalyticsPointOut(BaseModel):
     start: datetime = Field(description="Bucket start, with the offset of the response's time zone.")
     end: datetime
-    value: DecimalText
+    value: Number = Field(description="A quantity, exact, as in /v1/usage.")
 
     @classmethod
     def of(cls, p: Point) -> AnalyticsPointOut:
@@ -24,7 +24,7 @@ class AnalyticsPointOut(BaseModel):
 
 class AnalyticsGroupOut(BaseModel):
     key: str = Field(description="A tenant id (group_by=tenant) or a plan id (group_by=plan).")
-    total: DecimalText
+    total: Number
     series: list[AnalyticsPointOut]
 
     @classmethod
@@ -40,7 +40,7 @@ class AnalyticsOut(BaseModel):
         alias="from", serialization_alias="from", description="The range, snapped out to whole buckets: inclusive."
     )
     to: datetime = Field(description="Exclusive.")
-    total: DecimalText
+    total: Number
     series: list[AnalyticsPointOut] = Field(description="Every bucket of the range, zeros included.")
     groups: list[AnalyticsGroupOut] | None = Field(
         default=None,

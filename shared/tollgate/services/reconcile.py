@@ -47,6 +47,7 @@ from tollgate.domain.reconcile import (
 )
 
 from .catalog import Catalog
+from .clock import parse_as_of
 from .ports import ActivityIndex, Clock, DaySources
 
 log = logging.getLogger(__name__)
@@ -119,17 +120,6 @@ class ReconcileReport:
             "published": self.published,
             "publish_failures": self.publish_failures,
         }
-
-
-def parse_as_of(text: Any) -> datetime:
-    """The schedule's ``as_of`` (EventBridge Scheduler's ``<aws.scheduler.scheduled-time>``, or
-    an operator's RFC 3339 instant for a rerun). ValueError for anything else."""
-    if not isinstance(text, str):
-        raise ValueError("as_of must be an RFC 3339 date-time string")
-    at = datetime.fromisoformat(text)
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("as_of must carry a UTC offset")
-    return at
 
 
 class AlertRaiser(Protocol):
