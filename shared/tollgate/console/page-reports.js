@@ -49,10 +49,16 @@ export async function renderReports(view) {
   const form = h("form", { class: "filters", "aria-label": "Report month" }, field("Month", month), h("button", { type: "submit" }, "View report"),
     h("button", { type: "button", onclick: () => download(month.value, "csv").catch((e) => { message.textContent = e.message; }) }, "Download CSV"),
     h("button", { type: "button", onclick: () => download(month.value, "json").catch((e) => { message.textContent = e.message; }) }, "Download JSON"));
-  const show = async () => {
+  // The stored report is served (the monthly job's, or the first one asked for); late usage and
+  // invoices issued since then show after "Regenerate" (refresh=true makes it again now).
+  const show = async (refresh = false) => {
     try {
-      const report = await api(`/v1/reports/${month.value}`, { query: { format: "json" } });
-      clear(result, summary(report), tenantsTable(report));
+      const query = refresh ? { format: "json", refresh: "true" } : { format: "json" };
+      const report = await api(`/v1/reports/${month.value}`, { query });
+      const generated = h("p", { class: "generated" }, `Generated ${report.generated_at}. `,
+        h("button", { type: "button", onclick: () => show(true) }, "Regenerate"));
+      clear(result, generated, summary(report), tenantsTable(report));
+      if (refresh) announce(`Report ${report.period} generated again.`);
     } catch (error) {
       clear(result, failure(error, "Reports"));
     }
