@@ -267,6 +267,23 @@ def test_the_health_filters_combine(api, fleet):
         assert r.status == 422 and [e["field"] for e in r.problem["errors"]] == [field], r.body
 
 
+def test_the_list_carries_each_tenants_quotas_on_request(api, fleet):
+    """include=quotas: the page's quotas in the list itself, as GET /v1/quotas gives them one
+    tenant at a time (a console's quota bars in one request)."""
+    plain = api.call("GET", "/v1/tenants", key=fleet, query={"limit": "3"})
+    assert plain.status == 200 and all("quotas" not in t for t in plain.body["items"])
+    listed = api.call("GET", "/v1/tenants", key=fleet, query={"include": "quotas", "limit": "50"})
+    assert listed.status == 200
+    rows = {t["id"]: t["quotas"] for t in listed.body["items"]}
+    assert sorted(rows) == ["acme", "beta", "hot", "idle", "warm"]
+    for tenant_id, quotas in rows.items():
+        one = api.call("GET", "/v1/quotas", key=fleet, query={"tenant": tenant_id})
+        assert quotas == one.body["quotas"], tenant_id
+    assert [q["status"] for q in rows["hot"]] and "critical" in [q["status"] for q in rows["hot"]]
+    bad = api.call("GET", "/v1/tenants", key=fleet, query={"include": "everything"})
+    assert bad.status == 422 and [e["field"] for e in bad.problem["errors"]] == ["include"]
+
+
 def test_a_window_reset_shows_after_the_sweeps_refresh(api, fleet, clock):
     clock.at = NOW + timedelta(hours=14)  # 01:00 the next day in Paris: the day's window reset
     assert tenant_ids(api, fleet, health_status="critical") == ["hot"]  # stored: nothing recomputed on read

@@ -79,7 +79,7 @@ def test_the_document_is_what_one_resolver_with_every_route_would_write(aws):
     everything = create_app(
         system.build_router(),
         keys.build_router(root.keys),
-        tenants.build_router(root.tenants, root.rate_limits, root.health, root.tenant_ranking),
+        tenants.build_router(root.tenants, root.rate_limits, root.health, root.tenant_ranking, root.quotas),
         meters.build_router(root.meters),
         usage_routes.build_router(root.usage, root.events_log, root.clock),
         plans.build_router(root.plans),

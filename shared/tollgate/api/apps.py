@@ -52,7 +52,7 @@ def build_api_app(root: Root) -> APIGatewayHttpResolver:
     app = create_app(
         system.build_router(),
         keys.build_router(root.keys),
-        tenants.build_router(root.tenants, root.rate_limits, root.health, root.tenant_ranking),
+        tenants.build_router(root.tenants, root.rate_limits, root.health, root.tenant_ranking, root.quotas),
         meters.build_router(root.meters),
         usage.build_router(root.usage, root.events_log, root.clock),
         plans.build_router(root.plans),

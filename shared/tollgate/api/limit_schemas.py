@@ -13,9 +13,11 @@ from pydantic import (
     BeforeValidator,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     WithJsonSchema,
     field_validator,
+    model_serializer,
 )
 
 from tollgate.domain.audit import AuditEntry
@@ -39,7 +41,7 @@ from tollgate.domain.plans import (
 from tollgate.domain.pricing import MAX_CHARGES, MAX_TIERS, Charge, Model, decimal_text
 from tollgate.domain.quota import LimitState, Status
 
-from .schemas import Currency, Instant, Name, Number, Reason, Strict, TenantId
+from .schemas import Currency, Instant, Name, Number, Reason, Strict, TenantId, TenantOut
 
 WindowName = Literal["minute", "hour", "day", "month", "lifetime"]
 MeterKey = Annotated[str, StringConstraints(pattern=METER_KEY_PATTERN)]
@@ -374,6 +376,24 @@ class QuotaOut(BaseModel):
             resets_at=None if s.window.end is None else s.window.end.astimezone(tz),
             thresholds=list(s.limit.thresholds),
         )
+
+
+class TenantRowOut(TenantOut):
+    """A tenant in ``GET /v1/tenants``: with ``include=quotas``, also its quotas now."""
+
+    quotas: list[QuotaOut] | None = Field(
+        default=None,
+        description="With include=quotas: each effective limit and its usage in the current window, as "
+        "GET /v1/quotas?tenant= gives them; absent otherwise.",
+    )
+
+    # No return annotation: it would replace the fields' schema in the OpenAPI document.
+    @model_serializer(mode="wrap")
+    def _without_absent_quotas(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        out = handler(self)
+        if isinstance(out, dict) and out.get("quotas") is None:
+            out.pop("quotas", None)
+        return out
 
 
 class QuotasOut(BaseModel):

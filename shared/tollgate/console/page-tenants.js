@@ -1,7 +1,7 @@
 // Tenants: search (q=), health, plan and overage filters, sort by a meter's usage; each tenant's
-// effective limits as quota bars (GET /v1/quotas).
+// effective limits as quota bars (include=quotas: the page's quotas come with the list).
 import { all, api } from "./api.js";
-import { announce, badge, clear, field, fill, h, section, select } from "./dom.js";
+import { announce, badge, clear, field, h, section, select } from "./dom.js";
 import { quotaBars } from "./widgets.js";
 
 const PAGE = 20;
@@ -12,8 +12,7 @@ function filtersFrom(hash) {
 }
 
 function row(tenant) {
-  const quotas = h("div", { class: "row-quotas" });
-  fill(quotas, "Quotas", async () => quotaBars((await api("/v1/quotas", { query: { tenant: tenant.id } })).quotas));
+  const quotas = h("div", { class: "row-quotas" }, quotaBars(tenant.quotas || []));
   return h("tr", { "data-tenant": tenant.id },
     h("th", { scope: "row" }, h("a", { href: `#/tenants/${encodeURIComponent(tenant.id)}` }, tenant.name), h("div", { class: "muted" }, tenant.id)),
     h("td", {}, tenant.plan || "—"),
@@ -41,7 +40,7 @@ export async function renderTenants(view) {
   let cursor = null;
   let body = null;
   const load = async (more) => {
-    const query = { q: q.value.trim(), health_status: health.value, plan: plan.value, has_overages: overages.value, sort: sort.value, limit: PAGE, cursor: more ? cursor : null };
+    const query = { q: q.value.trim(), health_status: health.value, plan: plan.value, has_overages: overages.value, sort: sort.value, include: "quotas", limit: PAGE, cursor: more ? cursor : null };
     try {
       const page = await api("/v1/tenants", { query });
       cursor = page.next_cursor;
