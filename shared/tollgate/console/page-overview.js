@@ -1,7 +1,7 @@
 // Overview: tenants by health, by plan, the last 30 days of each meter across tenants
 // (GET /v1/analytics/usage) and the latest alerts.
 import { all, api } from "./api.js";
-import { badge, clear, fill, fmtNumber, fmtTime, h, section, table } from "./dom.js";
+import { badge, clear, field, fill, fmtNumber, fmtTime, h, section, select, table } from "./dom.js";
 import { usageChart } from "./chart.js";
 
 const STATUSES = ["healthy", "caution", "warning", "critical"];
@@ -24,17 +24,41 @@ function planTable(tenants) {
   return table("Tenants per plan", ["Plan", "Tenants"], rows, "No tenants yet.");
 }
 
+// Analytics covers sum and count meters; the overview charts the ones the hash names
+// (#/overview?meters=a,b), else the first MAX_METERS, and a form adds another.
+const CHARTED = new Set(["sum", "count"]);
+
+function chosenMeters() {
+  const hash = window.location.hash;
+  const query = new URLSearchParams(hash.includes("?") ? hash.slice(hash.indexOf("?") + 1) : "");
+  return (query.get("meters") || "").split(",").filter(Boolean);
+}
+
+function meterPicker(meters, shown) {
+  const others = meters.filter((m) => !shown.includes(m.key));
+  if (!others.length) return null;
+  const choice = select("meter", others.map((m) => [m.key, `${m.name} (${m.key})`]), others[0].key);
+  const form = h("form", { class: "filters", "aria-label": "Chart another meter" }, field("Meter", choice), h("button", { type: "submit" }, "Add chart"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.location.hash = `#/overview?meters=${[...shown, choice.value].map(encodeURIComponent).join(",")}`;
+  });
+  return form;
+}
+
 async function trends() {
-  const meters = (await api("/v1/meters", { query: { limit: 50 } })).items.slice(0, MAX_METERS);
-  if (!meters.length) return h("p", { class: "empty" }, "No meters yet.");
+  const meters = (await all("/v1/meters", {})).filter((m) => CHARTED.has(m.aggregation));
+  if (!meters.length) return h("p", { class: "empty" }, "No sum or count meters yet.");
+  const named = chosenMeters();
+  const shown = named.length ? meters.filter((m) => named.includes(m.key)) : meters.slice(0, MAX_METERS);
   const charts = [];
-  for (const meter of meters) {
+  for (const meter of shown) {
     const usage = await api("/v1/analytics/usage", { query: { meter: meter.key, interval: "day" } });
     charts.push(h("div", { class: "trend", "data-meter": meter.key },
       h("h3", {}, `${meter.name} (${meter.key}) — total ${fmtNumber(usage.total)}`),
       usageChart(`${meter.key}, last 30 days, all tenants`, usage.series)));
   }
-  return h("div", { class: "trends" }, charts);
+  return h("div", {}, meterPicker(meters, shown.map((m) => m.key)), h("div", { class: "trends" }, charts));
 }
 
 export function alertsTable(items, caption, withTenant = true, action = null) {
