@@ -16,7 +16,7 @@ from tollgate.domain import storage_keys as keys
 from tollgate.domain.reconcile import hour_floor, hours_between
 from tollgate.services.ports import StoreBusy
 
-from .ledger import backoff, num, s
+from .ledger import backoff, num, query_pages, s
 
 ACTIVITY_TTL = timedelta(days=3)
 BATCH = 25  # BatchWriteItem's limit
@@ -54,10 +54,6 @@ class DynamoActivityIndex:
                 "ExpressionAttributeValues": {":p": s(keys.activity_pk(hour))},
                 "ProjectionExpression": "sk",
             }
-            while True:
-                response = self.client.query(**request)
+            for response in query_pages(self.client, request):
                 found.update(keys.split_activity_sk(item["sk"]["S"]) for item in response.get("Items", []))
-                if not response.get("LastEvaluatedKey"):
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return found

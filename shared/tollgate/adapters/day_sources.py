@@ -24,7 +24,7 @@ from tollgate.domain.reconcile import utc_days
 from tollgate.domain.times import format_time
 
 from . import event_log
-from .ledger import backoff, s
+from .ledger import backoff, query_pages, s
 
 CONSUME_INDEX = "by_consume_day"
 BATCH_KEYS = 100  # BatchGetItem's limit
@@ -70,13 +70,10 @@ class DynamoDaySources:
             "ExpressionAttributeValues": {":k": s(keys.consume_day_key(tenant, meter, day_key))},
             "ProjectionExpression": "a",
         }
-        while True:
-            response = self.client.query(**request)
+        for response in query_pages(self.client, request):
             for item in response.get("Items", []):
                 total = DECIMAL.add(total, Decimal(item["a"]["N"]))
-            if not response.get("LastEvaluatedKey"):
-                return total
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return total
 
     def logged(self, tenant: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         lower, upper = format_time(start), format_time(end)
@@ -96,9 +93,5 @@ class DynamoDaySources:
             "ExpressionAttributeValues": {":p": s(pk), ":lower": s(lower), ":upper": s(upper)},
             "ProjectionExpression": "z",
         }
-        while True:
-            response = self.client.query(**request)
+        for response in query_pages(self.client, request):
             yield from response.get("Items", [])
-            if not response.get("LastEvaluatedKey"):
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

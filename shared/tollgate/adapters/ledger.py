@@ -94,6 +94,18 @@ def s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
+def query_pages(client: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page (response) of one Query, following ``LastEvaluatedKey`` (``request`` is
+    updated with each start key). A plain loop rather than boto3's paginator, so every page
+    is one ``client.query`` call that fault injection and the cost counter see."""
+    while True:
+        response = client.query(**request)
+        yield response
+        if not response.get("LastEvaluatedKey"):
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def _epoch(at: datetime, days: float) -> int:
     return int((at + timedelta(days=days)).timestamp())
 

@@ -31,7 +31,7 @@ from tollgate.domain.alerts import for_operators
 from tollgate.services.ports import NotificationPage
 
 from . import cursors
-from .ledger import num, s
+from .ledger import num, query_pages, s
 
 FEED = "all"
 OPERATORS = "_operators"
@@ -158,12 +158,9 @@ class DynamoAlertStore:
                 ":now": num(_epoch(now)),
             },
         }
-        while True:
-            resp = self.client.query(**kwargs)
+        for resp in query_pages(self.client, kwargs):
             out += [json.loads(item["doc"]["S"]) for item in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return out
 
     # -------------------------------------------------------------- notifications
     def list(
@@ -220,13 +217,8 @@ class DynamoAlertStore:
                 "KeyConditionExpression": "unread = :k",
                 "ExpressionAttributeValues": {":k": s(tenant)},
             }
-        total = 0
-        while True:
-            resp = self.client.query(TableName=self.table, Select="COUNT", **kwargs)
-            total += int(resp.get("Count", 0))
-            if "LastEvaluatedKey" not in resp:
-                return total
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        request = {"TableName": self.table, "Select": "COUNT", **kwargs}
+        return sum(int(resp.get("Count", 0)) for resp in query_pages(self.client, request))
 
     def mark_read(self, alert_id: str, tenant: str | None, now: datetime) -> dict[str, Any] | None:
         """Mark one read (idempotent: a read one keeps its first ``read_at``). None when there

@@ -27,7 +27,7 @@ from tollgate.domain import rollups as r
 from tollgate.services.ports import StoreBusy
 
 from . import cursors
-from .ledger import backoff, num, s
+from .ledger import backoff, num, query_pages, s
 
 INDEX_BY_RANK = "by_rank"
 BATCH = 25
@@ -73,12 +73,8 @@ class DynamoRollupStore:
         if low is not None and high is not None:
             request["KeyConditionExpression"] += " AND sk BETWEEN :lo AND :hi"
             request["ExpressionAttributeValues"].update({":lo": s(low), ":hi": s(high)})
-        while True:
-            response = self.client.query(**request)
+        for response in query_pages(self.client, request):
             yield from response.get("Items", [])
-            if not response.get("LastEvaluatedKey"):
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     @staticmethod
     def _item(pk: str, sk: str, value: Decimal, plan: str | None = None) -> dict[str, Any]:
