@@ -101,10 +101,11 @@ def test_layer_requirements_match_the_runtime_dependencies():
     """sam build installs shared/requirements.txt into the layer; it must not drift from pyproject."""
     import tomllib
 
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = [*project["dependencies"], *project["optional-dependencies"]["server"]]
     layer = [
         line.strip()
         for line in (ROOT / "shared" / "requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert set(layer) == {d for d in project if not d.startswith("boto3")}
+    assert set(layer) == {d for d in runtime if not d.startswith("boto3")}
