@@ -146,9 +146,8 @@ class AsyncTollgate(ClientBase):
             except ProblemError as err:
                 async with self._cond:
                     rejected = refuse(self._buffer, batch, err)
-                    self._cond.notify_all()
                 report(rejected, self._on_rejected, err)
-                return
+                return await self._settled()
             if isinstance(outcome, Done):
                 return await self._settle(batch, outcome.value)
             self._buffer.counts["retries"] += len(batch)
@@ -156,11 +155,16 @@ class AsyncTollgate(ClientBase):
                 return
             attempt += 1
 
+    async def _settled(self) -> None:
+        async with self._cond:
+            self._buffer.settled()
+            self._cond.notify_all()
+
     async def _settle(self, batch: list[Pending], result: IngestResult) -> None:
         async with self._cond:
             rejected, requeued = settle(self._buffer, batch, result)
-            self._cond.notify_all()
         report(rejected, self._on_rejected)
+        await self._settled()
         if requeued:
             await self._pause(self._config.policy.delay(self._requeue_attempt, self._rng))
             self._requeue_attempt += 1

@@ -181,9 +181,8 @@ class Tollgate(ClientBase):
             except ProblemError as err:
                 with self._cond:
                     rejected = refuse(self._buffer, batch, err)
-                    self._cond.notify_all()
                 report(rejected, self._on_rejected, err)
-                return
+                return self._settled()
             if isinstance(outcome, Done):
                 return self._settle(batch, outcome.value)
             with self._cond:
@@ -192,11 +191,16 @@ class Tollgate(ClientBase):
                 return
             attempt += 1
 
+    def _settled(self) -> None:
+        with self._cond:
+            self._buffer.settled()
+            self._cond.notify_all()
+
     def _settle(self, batch: list[Pending], result: IngestResult) -> None:
         with self._cond:
             rejected, requeued = settle(self._buffer, batch, result)
-            self._cond.notify_all()
         report(rejected, self._on_rejected)
+        self._settled()
         if requeued:  # the API could not queue some: back off before sending them again
             self._pause(self._config.policy.delay(self._requeue_attempt, self._rng))
             self._requeue_attempt += 1
