@@ -2,15 +2,14 @@
 allow, deny or apply the failure policy), the replies they answer themselves, the usage event's
 data, and logging that cannot flood the application's log.
 
-Standard library only: the client is reached through the object the middleware holds, and its
-exception classes are imported by name from ``tollgate.client``.
+Standard library and the SDK's client only: its exception classes, and its UUIDv7 ids (a
+request's event id is fixed before the consume, so a retried consume and the event share it).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,15 +23,6 @@ log = logging.getLogger("tollgate.middleware")
 Failure = Literal["open", "closed"]
 RATELIMIT_HEADERS = ("ratelimit-policy", "ratelimit")  # passed through on an allowed request
 CLOSED_RETRY_AFTER = "5"  # seconds, on the 503 a closed failure answers
-
-
-def new_id() -> str:
-    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits; sorts by time."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | rand & (1 << 62) - 1
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tollgate.client._ids import new_id
 from tollgate.middleware import _policy
 from tollgate.middleware._policy import Gate, Reply, Settings
 from tollgate.middleware.routes import UNMATCHED, asgi_route
@@ -83,7 +84,7 @@ class TollgateASGIMiddleware:
         if subject is None:
             await self.app(scope, receive, send)
             return
-        event_id = _policy.new_id()
+        event_id = new_id()
         gate = await self._gate(subject, event_id) if self.settings.enforce else _policy.OPEN
         if gate.reply is not None:
             await _answer(send, gate.reply)
@@ -100,7 +101,7 @@ class TollgateASGIMiddleware:
                 await self._track(subject, event_id, scope, probe, started, top, root_path)
 
     async def _gate(self, subject: str, event_id: str) -> Gate:
-        consume_id = event_id if self.settings.same_meter else _policy.new_id()
+        consume_id = event_id if self.settings.same_meter else new_id()
         try:
             decision = await self.client.consume(self.settings.enforce, 1, id=consume_id, tenant=subject, max_retries=1)
         except Exception as exc:  # noqa: BLE001 - any failure to decide follows the failure policy

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from tollgate.client._ids import new_id
 from tollgate.middleware import _policy
 from tollgate.middleware._policy import Gate, Settings
 from tollgate.middleware.routes import UNMATCHED, wsgi_route
@@ -60,7 +61,7 @@ class TollgateWSGIMiddleware:
         subject = _tenant_of(self.settings, environ)
         if subject is None:
             return self.app(environ, start_response)
-        event_id = _policy.new_id()
+        event_id = new_id()
         gate = self._gate(subject, event_id) if self.settings.enforce else _policy.OPEN
         if gate.reply is not None:
             start_response(gate.reply.status_line, list(gate.reply.headers))
@@ -75,7 +76,7 @@ class TollgateWSGIMiddleware:
         return _Response(result, request)
 
     def _gate(self, subject: str, event_id: str) -> Gate:
-        consume_id = event_id if self.settings.same_meter else _policy.new_id()
+        consume_id = event_id if self.settings.same_meter else new_id()
         try:
             decision = self.client.consume(self.settings.enforce, 1, id=consume_id, tenant=subject, max_retries=1)
         except Exception as exc:  # noqa: BLE001 - any failure to decide follows the failure policy
