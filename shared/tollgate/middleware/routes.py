@@ -39,7 +39,7 @@ def asgi_route(scope: dict[str, Any], top: Any, root_path: str) -> str | None:
             return None  # a mounted router matched none of its routes: a 404
         path = "/{path}" if chain and chain[-1] is route else path.rstrip("/") + "/{path}"
     prefix = "".join(m.path.rstrip("/") for m in chain)
-    return _STARLETTE_CONVERTER.sub(r"{\1}", prefix + path)
+    return _starlette_template(prefix + path)
 
 
 def _mount_chain(top: Any, full_path: str, root_path: str, mounted: Any) -> list[Any]:
@@ -95,6 +95,11 @@ def wsgi_route(environ: dict[str, Any]) -> str | None:
     return flask_template(rule)
 
 
-@functools.lru_cache(maxsize=1024)  # rules are few: a template per rule, once
+@functools.lru_cache(maxsize=1024)  # routes are few: each template is rewritten once
+def _starlette_template(path: str) -> str:
+    return _STARLETTE_CONVERTER.sub(r"{\1}", path) if ":" in path else path
+
+
+@functools.lru_cache(maxsize=1024)
 def flask_template(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
