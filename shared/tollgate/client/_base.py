@@ -6,9 +6,9 @@ sync client runs at once and the async one returns as a coroutine: one definitio
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _api
 from ._buffer import Buffer, Stats
@@ -30,8 +30,9 @@ from .models import (
     Tenant,
     TenantLimits,
     Usage,
-    pages,
 )
+
+T = TypeVar("T")
 
 
 class ClientBase:
@@ -93,7 +94,9 @@ class ClientBase:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config.base_url!r}, key=***)"
 
-    def _call(self, call: Call[Any]) -> Any:
+    def _call(self, call: Call[T]) -> T:
+        """Send ``call`` with retries: the sync client returns the answer, the async one a
+        coroutine of it (its methods are typed as coroutines in aio.py)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ shared decisions
@@ -133,7 +136,7 @@ class ClientBase:
     def consume(
         self,
         meter: str,
-        amount: int | float | Any = 1,
+        amount: _api.Number = 1,
         *,
         id: str | None = None,
         tenant: str | None = None,
@@ -172,10 +175,6 @@ class ClientBase:
     ) -> Page[Notification]:
         """GET /v1/notifications (retried): one page, newest first."""
         return self._call(_api.notifications(tenant, unread, type, limit, cursor))
-
-    def iter_notifications(self, tenant: str | None = None, **filters: Any) -> Iterator[Notification]:
-        """Every notification, page after page."""
-        return pages(lambda cursor: self.notifications(tenant, cursor=cursor, **filters))
 
     def create_tenant(self, id: str, name: str, **fields: Any) -> Tenant:
         """POST /v1/tenants. Not idempotent: retried only when surely not processed (a

@@ -53,7 +53,8 @@ Outcome = httpx.Response | httpx.TransportError
 
 
 def is_problem(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").split(";")[0].strip() == PROBLEM_JSON
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.split(";")[0].strip() == PROBLEM_JSON
 
 
 def _is_answer(call: Call[T], response: httpx.Response) -> bool:

@@ -3,18 +3,23 @@ settings and methods as coroutines. The flusher is a task created on the first `
 track(...)`` in the running loop; ``await aclose()`` flushes (there is no atexit hook: an
 event loop is gone by then, so close the client, e.g. with ``async with``)."""
 
+# The shared methods of _base.py are typed for the sync client; here they return awaitables.
+# mypy: disable-error-code="override"
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from . import _api
+from ._api import Number as Amount
 from ._base import ClientBase
 from ._buffer import Pending, Stats
 from ._encode import join
@@ -22,7 +27,18 @@ from ._flush import refuse, report, settle
 from ._ids import new_id
 from ._protocol import Call, Done, Outcome, step
 from .errors import ProblemError
-from .models import IngestResult
+from .models import (
+    CreatedKey,
+    Decision,
+    IngestResult,
+    Key,
+    Notification,
+    Page,
+    Quotas,
+    Tenant,
+    TenantLimits,
+    Usage,
+)
 
 T = TypeVar("T")
 logger = logging.getLogger("tollgate.client")
@@ -109,6 +125,66 @@ class AsyncTollgate(ClientBase):
     def stats(self) -> Stats:
         return self._stats()
 
+    async def iter_notifications(self, tenant: str | None = None, **filters: Any) -> AsyncIterator[Notification]:
+        """Every notification, page after page (``filters``: unread, type, limit)."""
+        cursor: str | None = None
+        while True:
+            page = await self.notifications(tenant, cursor=cursor, **filters)
+            for item in page.items:
+                yield item
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    if TYPE_CHECKING:  # the shared methods (``_base.py``) return coroutines here
+
+        def send_events(
+            self, events: Sequence[Mapping[str, Any]], *, raise_on_rejected: bool = False
+        ) -> Awaitable[IngestResult]: ...
+        def consume(
+            self,
+            meter: str,
+            amount: Amount = 1,
+            *,
+            id: str | None = None,
+            tenant: str | None = None,
+            max_retries: int | None = None,
+        ) -> Awaitable[Decision]: ...
+        def quotas(self, tenant: str | None = None, *, meter: str | None = None) -> Awaitable[Quotas]: ...
+        def usage(
+            self,
+            meter: str,
+            *,
+            tenant: str | None = None,
+            from_: datetime | None = None,
+            to: datetime | None = None,
+            window: str | None = None,
+            group_by: str | None = None,
+        ) -> Awaitable[Usage]: ...
+        def notifications(
+            self,
+            tenant: str | None = None,
+            *,
+            unread: bool | None = None,
+            type: str | None = None,
+            limit: int | None = None,
+            cursor: str | None = None,
+        ) -> Awaitable[Page[Notification]]: ...
+        def create_tenant(self, id: str, name: str, **fields: Any) -> Awaitable[Tenant]: ...
+        def get_tenant(self, id: str) -> Awaitable[Tenant]: ...
+        def list_tenants(
+            self, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+        ) -> Awaitable[Page[Tenant]]: ...
+        def create_key(
+            self, scope: str, *, tenant_id: str | None = None, name: str | None = None
+        ) -> Awaitable[CreatedKey]: ...
+        def list_keys(self, *, limit: int | None = None, cursor: str | None = None) -> Awaitable[Page[Key]]: ...
+        def revoke_key(self, key_id: str) -> Awaitable[Key]: ...
+        def get_limits(self, tenant: str) -> Awaitable[TenantLimits]: ...
+        def set_limits(
+            self, tenant: str, limits: Sequence[Mapping[str, Any]], *, reason: str | None = None
+        ) -> Awaitable[TenantLimits]: ...
+
     # ------------------------------------------------------------------ the flusher
     async def _run(self) -> None:
         while True:
@@ -184,7 +260,7 @@ class AsyncTollgate(ClientBase):
         except httpx.TransportError as exc:
             return exc
 
-    async def _call(self, call: Call[T]) -> T:  # type: ignore[override]
+    async def _call(self, call: Call[T]) -> T:
         attempt = 0
         while True:
             outcome = step(call, await self._attempt(call), attempt, self._config.policy, self._rng)

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,7 +29,7 @@ from ._flush import refuse, report, settle
 from ._ids import new_id
 from ._protocol import Call, Done, Outcome, step
 from .errors import ProblemError
-from .models import IngestResult
+from .models import IngestResult, Notification, pages
 
 T = TypeVar("T")
 logger = logging.getLogger("tollgate.client")
@@ -228,6 +229,10 @@ class Tollgate(ClientBase):
                 return outcome.value
             (self._injected_sleep or time.sleep)(outcome.delay)
             attempt += 1
+
+    def iter_notifications(self, tenant: str | None = None, **filters: Any) -> Iterator[Notification]:
+        """Every notification, page after page (``filters``: unread, type, limit)."""
+        return pages(lambda cursor: self.notifications(tenant, cursor=cursor, **filters))
 
 
 def _close_all() -> None:
