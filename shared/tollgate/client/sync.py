@@ -42,10 +42,6 @@ class Tollgate(ClientBase):
 
     _transport: httpx.BaseTransport | None
 
-    def __init__(self, base_url: str, key: str, **settings: Any) -> None:
-        super().__init__(base_url, key, **settings)
-        _clients.add(self)
-
     def _reset(self) -> None:
         """Fresh state: at construction, and in a forked child (nothing of the parent's)."""
         super()._reset()
@@ -56,6 +52,7 @@ class Tollgate(ClientBase):
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._abort = threading.Event()
+        _clients.add(self)  # closed by the atexit hook, reset after a fork
 
     def __enter__(self) -> Tollgate:
         return self
