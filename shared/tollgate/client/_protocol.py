@@ -4,6 +4,7 @@ steps with their own I/O, so the two behave alike by construction."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from ._retry import TRANSIENT_STATUSES, RetryPolicy, Uniform, parse_retry_after
 from .errors import ProblemError, TollgateUnavailable
 
 T = TypeVar("T")
+logger = logging.getLogger("tollgate.client")
 PROBLEM_JSON = "application/problem+json"
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors raised before the request left: safe to retry any request."""
@@ -104,6 +106,21 @@ def step(
     if isinstance(outcome, httpx.Response):
         retry_after = parse_retry_after(outcome.headers.get("retry-after"), now or datetime.now(UTC))
     return Retry(policy.delay(attempt, rng, retry_after), status)
+
+
+def batch_step(
+    call: Call[T], outcome: Outcome, attempt: int, policy: RetryPolicy, rng: Uniform
+) -> Done[T] | Retry | ProblemError:
+    """The flusher's step: a refusal is returned (the flusher reports it), and an answer it
+    cannot read (not JSON, not the 202 shape) is retried like a transient failure: the batch's
+    ids make the resend safe, and the flusher must not die with events in its buffer."""
+    try:
+        return step(call, outcome, attempt, policy, rng)
+    except ProblemError as err:
+        return err
+    except ValueError as exc:  # json and pydantic errors
+        logger.error("unreadable answer to %s %s (%s); sending the batch again", call.method, call.path, exc)
+        return Retry(policy.delay(attempt, rng), None)
 
 
 def request_headers(key: str, user_agent: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from ._buffer import Pending, Stats
 from ._encode import join
 from ._flush import refuse, report, settle
 from ._ids import new_id
-from ._protocol import Call, Done, Outcome, step
+from ._protocol import Call, Done, Outcome, batch_step, step
 from .errors import ProblemError
 from .models import (
     CreatedKey,
@@ -217,12 +217,11 @@ class AsyncTollgate(ClientBase):
         call = _api.events(join([p.body for p in batch]), c.content_type, max_retries=-1)
         attempt = 0
         while True:
-            try:
-                outcome = step(call, await self._attempt(call), attempt, c.policy, self._rng)
-            except ProblemError as err:
+            outcome = batch_step(call, await self._attempt(call), attempt, c.policy, self._rng)
+            if isinstance(outcome, ProblemError):
                 async with self._cond:
-                    rejected = refuse(self._buffer, batch, err)
-                report(rejected, self._on_rejected, err)
+                    rejected = refuse(self._buffer, batch, outcome)
+                report(rejected, self._on_rejected, outcome)
                 return await self._settled()
             if isinstance(outcome, Done):
                 return await self._settle(batch, outcome.value)

@@ -140,3 +140,14 @@ def test_close_s_bound_reports_what_was_not_delivered(api, caplog):
         tg.close(timeout=0.2)
     assert tg.stats.unsent == 4 and tg.stats.sent == 0
     assert "4 event(s) not delivered" in caplog.text
+
+
+def test_an_unreadable_answer_is_resent_not_fatal(api, sleep, caplog):
+    api.script = [httpx.Response(202, content=b"<html>proxy</html>"), httpx.Response(202, json={"accepted": "x"})]
+    tg = client(api, sleep)
+    ids = [tg.track("api_calls", subject="t1") for _ in range(2)]
+    with caplog.at_level(logging.ERROR, "tollgate.client"):
+        assert tg.flush(5)
+    assert api.event_ids() == [ids] * 3 and tg.stats.sent == 2
+    assert caplog.text.count("unreadable answer") == 2
+    tg.close()
