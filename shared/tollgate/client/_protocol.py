@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -38,6 +38,17 @@ class Call(Generic[T]):
     """Statuses besides 2xx whose non-problem body is the answer (consume's 429 decision)."""
     max_retries: int | None = None
     """None: the client's; negative: forever (the flusher)."""
+
+    def request_args(self) -> dict[str, Any]:
+        """The keywords of ``httpx.Client.request`` (and of the async client's)."""
+        headers = {"Content-Type": self.content_type} if self.body is not None else None
+        return {
+            "method": self.method,
+            "url": self.path,
+            "params": self.params or None,
+            "content": self.body,
+            "headers": headers,
+        }
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from . import _api
+from . import models as m
 from ._api import Number as Amount
 from ._base import ClientBase
 from ._buffer import Pending, Stats
@@ -27,18 +28,6 @@ from ._flush import refuse, report, settle
 from ._ids import new_id
 from ._protocol import Call, Done, Outcome, batch_step, step
 from .errors import ProblemError
-from .models import (
-    CreatedKey,
-    Decision,
-    IngestResult,
-    Key,
-    Notification,
-    Page,
-    Quotas,
-    Tenant,
-    TenantLimits,
-    Usage,
-)
 
 T = TypeVar("T")
 logger = logging.getLogger("tollgate.client")
@@ -125,7 +114,7 @@ class AsyncTollgate(ClientBase):
     def stats(self) -> Stats:
         return self._stats()
 
-    async def iter_notifications(self, tenant: str | None = None, **filters: Any) -> AsyncIterator[Notification]:
+    async def iter_notifications(self, tenant: str | None = None, **filters: Any) -> AsyncIterator[m.Notification]:
         """Every notification, page after page (``filters``: unread, type, limit)."""
         cursor: str | None = None
         while True:
@@ -140,7 +129,7 @@ class AsyncTollgate(ClientBase):
 
         def send_events(
             self, events: Sequence[Mapping[str, Any]], *, raise_on_rejected: bool = False
-        ) -> Awaitable[IngestResult]: ...
+        ) -> Awaitable[m.IngestResult]: ...
         def consume(
             self,
             meter: str,
@@ -149,8 +138,8 @@ class AsyncTollgate(ClientBase):
             id: str | None = None,
             tenant: str | None = None,
             max_retries: int | None = None,
-        ) -> Awaitable[Decision]: ...
-        def quotas(self, tenant: str | None = None, *, meter: str | None = None) -> Awaitable[Quotas]: ...
+        ) -> Awaitable[m.Decision]: ...
+        def quotas(self, tenant: str | None = None, *, meter: str | None = None) -> Awaitable[m.Quotas]: ...
         def usage(
             self,
             meter: str,
@@ -160,7 +149,7 @@ class AsyncTollgate(ClientBase):
             to: datetime | None = None,
             window: str | None = None,
             group_by: str | None = None,
-        ) -> Awaitable[Usage]: ...
+        ) -> Awaitable[m.Usage]: ...
         def notifications(
             self,
             tenant: str | None = None,
@@ -169,21 +158,21 @@ class AsyncTollgate(ClientBase):
             type: str | None = None,
             limit: int | None = None,
             cursor: str | None = None,
-        ) -> Awaitable[Page[Notification]]: ...
-        def create_tenant(self, id: str, name: str, **fields: Any) -> Awaitable[Tenant]: ...
-        def get_tenant(self, id: str) -> Awaitable[Tenant]: ...
+        ) -> Awaitable[m.Page[m.Notification]]: ...
+        def create_tenant(self, id: str, name: str, **fields: Any) -> Awaitable[m.Tenant]: ...
+        def get_tenant(self, id: str) -> Awaitable[m.Tenant]: ...
         def list_tenants(
             self, *, limit: int | None = None, cursor: str | None = None, **filters: Any
-        ) -> Awaitable[Page[Tenant]]: ...
+        ) -> Awaitable[m.Page[m.Tenant]]: ...
         def create_key(
             self, scope: str, *, tenant_id: str | None = None, name: str | None = None
-        ) -> Awaitable[CreatedKey]: ...
-        def list_keys(self, *, limit: int | None = None, cursor: str | None = None) -> Awaitable[Page[Key]]: ...
-        def revoke_key(self, key_id: str) -> Awaitable[Key]: ...
-        def get_limits(self, tenant: str) -> Awaitable[TenantLimits]: ...
+        ) -> Awaitable[m.CreatedKey]: ...
+        def list_keys(self, *, limit: int | None = None, cursor: str | None = None) -> Awaitable[m.Page[m.Key]]: ...
+        def revoke_key(self, key_id: str) -> Awaitable[m.Key]: ...
+        def get_limits(self, tenant: str) -> Awaitable[m.TenantLimits]: ...
         def set_limits(
             self, tenant: str, limits: Sequence[Mapping[str, Any]], *, reason: str | None = None
-        ) -> Awaitable[TenantLimits]: ...
+        ) -> Awaitable[m.TenantLimits]: ...
 
     # ------------------------------------------------------------------ the flusher
     async def _run(self) -> None:
@@ -235,27 +224,19 @@ class AsyncTollgate(ClientBase):
             self._buffer.settled()
             self._cond.notify_all()
 
-    async def _settle(self, batch: list[Pending], result: IngestResult) -> None:
+    async def _settle(self, batch: list[Pending], result: m.IngestResult) -> None:
         async with self._cond:
             rejected, requeued = settle(self._buffer, batch, result)
         report(rejected, self._on_rejected)
         await self._settled()
-        if requeued:
-            await self._pause(self._config.policy.delay(self._requeue_attempt, self._rng))
-            self._requeue_attempt += 1
-        else:
-            self._requeue_attempt = 0
+        delay = self._requeue_delay(requeued)
+        if delay is not None:
+            await self._pause(delay)
 
     # ------------------------------------------------------------------ requests
     async def _attempt(self, call: Call[Any]) -> Outcome:
         try:
-            return await self._http.request(
-                call.method,
-                call.path,
-                params=call.params or None,
-                content=call.body,
-                headers={"Content-Type": call.content_type} if call.body is not None else None,
-            )
+            return await self._http.request(**call.request_args())
         except httpx.TransportError as exc:
             return exc
 

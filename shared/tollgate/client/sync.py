@@ -198,22 +198,14 @@ class Tollgate(ClientBase):
             rejected, requeued = settle(self._buffer, batch, result)
         report(rejected, self._on_rejected)
         self._settled()
-        if requeued:  # the API could not queue some: back off before sending them again
-            self._pause(self._config.policy.delay(self._requeue_attempt, self._rng))
-            self._requeue_attempt += 1
-        else:
-            self._requeue_attempt = 0
+        delay = self._requeue_delay(requeued)
+        if delay is not None:
+            self._pause(delay)
 
     # ------------------------------------------------------------------ requests
     def _attempt(self, call: Call[Any]) -> Outcome:
         try:
-            return self._http.request(
-                call.method,
-                call.path,
-                params=call.params or None,
-                content=call.body,
-                headers={"Content-Type": call.content_type} if call.body is not None else None,
-            )
+            return self._http.request(**call.request_args())
         except httpx.TransportError as exc:
             return exc
 
