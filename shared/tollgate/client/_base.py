@@ -50,6 +50,8 @@ class ClientBase:
         and ``rng``: the waits between retries and the jitter's source, for tests (``sleep``
         is a coroutine function on the async client). ``on_rejected``: called by the
         flusher with the events the API refused for good."""
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("key must be a Tollgate API key (tg_...)")
         self._config = Config(
             base_url.rstrip("/"),
             timeout,
@@ -82,6 +84,14 @@ class ClientBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config.base_url!r}, key=***)"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def close_timeout(self) -> float:
+        return self._config.close_timeout
 
     def _call(self, call: Call[T]) -> T:
         """Send ``call`` with retries: the sync client returns the answer, the async one a
