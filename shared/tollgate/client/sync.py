@@ -146,7 +146,12 @@ class Tollgate(ClientBase):
                 batch = self._next_batch()
             if batch is None:
                 return
-            self._deliver(batch)
+            try:
+                self._deliver(batch)
+            except Exception:
+                if self._abort.is_set():  # close's bound expired mid-request: the client is gone
+                    return
+                raise
 
     def _next_batch(self) -> list[Pending] | None:
         """Under the lock: wait for a batch worth sending; None when the flusher must stop."""
