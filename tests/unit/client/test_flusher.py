@@ -140,3 +140,37 @@ def test_close_s_bound_reports_what_was_not_delivered(api, caplog):
         tg.close(timeout=0.2)
     assert tg.stats.unsent == 4 and tg.stats.sent == 0
     assert "4 event(s) not delivered" in caplog.text
+
+
+def test_an_unreadable_answer_is_resent_not_fatal(api, sleep, caplog):
+    api.script = [httpx.Response(202, content=b"<html>proxy</html>"), httpx.Response(202, json={"accepted": "x"})]
+    tg = client(api, sleep)
+    ids = [tg.track("api_calls", subject="t1") for _ in range(2)]
+    with caplog.at_level(logging.ERROR, "tollgate.client"):
+        assert tg.flush(5)
+    assert api.event_ids() == [ids] * 3 and tg.stats.sent == 2
+    assert caplog.text.count("unreadable answer") == 2
+    tg.close()
+
+
+def test_the_atexit_hook_shares_one_deadline_between_clients(api, monkeypatch):
+    sync_module._close_all()  # other tests' open clients (and their bounds) out of the way
+    api.default = httpx.Response(503)
+    clients = [
+        Tollgate(
+            "http://tollgate.test", "k", transport=api.transport, retry_base=0.001, retry_cap=0.002, close_timeout=t
+        )
+        for t in (0.3, 0.2)
+    ]
+    for tg in clients:
+        tg.track("api_calls", subject="t1")
+    bounds = []
+    real_close = Tollgate.close
+    monkeypatch.setattr(
+        Tollgate, "close", lambda self, timeout=None: (bounds.append(timeout), real_close(self, timeout))
+    )
+    sync_module._close_all()
+    assert all(tg.closed and tg.stats.unsent == 1 for tg in clients)
+    assert bounds[0] <= 0.3 and bounds[1] < 0.1  # the second waits out what is left, not its own 0.2
+    with pytest.raises(ValueError):
+        Tollgate("http://tollgate.test", "")
