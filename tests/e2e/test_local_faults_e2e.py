@@ -3,6 +3,9 @@ moto's SQS failing, as a client sees them over HTTP, and the admin key guarding 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -134,3 +137,20 @@ def test_one_sqs_failure_is_absorbed_by_the_functions_retries(
     assert r.status_code == 202 and r.json()["accepted"] == 1
     assert faults.hits() == [1]
     assert _wait_total(local_stack, world, before + 1) == before + 1
+
+
+def test_the_cli_adds_lists_and_clears_faults(local_stack: LocalStackProcess, faults: LocalFaults) -> None:
+    def tollgate(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "tollgate_dev.cli", "local", "fault", *args]
+        command += ["--port", str(local_stack.port), "--key", local_stack.admin_key]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    added = tollgate("add", "gateway", "/v1/events", "--count", "2", "--phase", "after", "--status", "502")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["phase"] == "after"
+    [listed] = faults.list()
+    assert (listed["path"], listed["status"], listed["count"]) == ("/v1/events", 502, 2)
+    bad = tollgate("add", "sqs", "SendMessageBatch")  # no bound
+    assert bad.returncode == 1 and "count" in bad.stderr
+    assert json.loads(tollgate("list").stdout)["faults"][0]["id"] == listed["id"]
+    assert tollgate("clear").returncode == 0 and faults.list() == []
