@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from tests.e2e.local_faults import injected
 from tests.unit.middleware.apps import TestClient, asgi_tenant, fastapi_app, flask_app, wsgi_tenant
 from tollgate.middleware import TollgateASGIMiddleware, TollgateWSGIMiddleware
 
@@ -37,7 +38,7 @@ def world(local_stack):
     body = {"name": "Middleware E2E", "limits": [{"meter": limited, "window": "month", "limit": LIMIT}]}
     assert requests.put(f"{base}/v1/plans/{plan}", headers=admin, json=body, timeout=10).status_code == 200
     tenants = {}
-    for app in ("fastapi", "flask"):
+    for app in ("fastapi", "flask", "open", "closed"):
         tenants[app] = f"mw-{app}-{tag}"
         body = {"id": tenants[app], "name": app, "timezone": "UTC", "plan": plan}
         assert requests.post(f"{base}/v1/tenants", headers=admin, json=body, timeout=10).status_code == 201
@@ -166,3 +167,55 @@ def test_flask_with_a_hard_limit_lets_exactly_the_limit_through(world):
     assert len(reached) == LIMIT
     assert all(int(a.headers["Retry-After"]) > 0 for a in answers[LIMIT:])
     assert _wait_for_total(world, tenant, world["limited"], LIMIT) == LIMIT
+
+
+def _flask_enforcing(world, failure):
+    app = flask_app()
+    reached, count = _calls_counter()
+    app.before_request(count)
+    middleware = TollgateWSGIMiddleware(
+        app.wsgi_app,
+        base_url=world["base"],
+        key=world["key"],
+        tenant=wsgi_tenant,
+        meter=world["limited"],
+        enforce=True,
+        failure=failure,
+    )
+    app.wsgi_app = middleware  # type: ignore[method-assign]
+    return app.test_client(), middleware, reached
+
+
+def test_failure_open_counts_a_request_whose_consume_answer_was_lost_exactly_once(local_stack, world):
+    """The consume of the first request is processed (counted) but its answer is lost, twice
+    (the retry): the middleware serves the request and tracks it under the consume's id, which
+    the consumer then drops as a duplicate. Three requests, exactly three counted."""
+    tenant = world["tenants"]["open"]
+    http, middleware, reached = _flask_enforcing(world, "open")
+    with injected(local_stack) as faults:
+        faults.add(target="gateway", path="/v1/consume", method="POST", status=503, phase="after", count=2)
+        first = http.get("/items/1", headers={"X-Tenant": tenant}, buffered=True)
+        assert faults.hits() == [2]
+    rest = [http.get(f"/items/{n}", headers={"X-Tenant": tenant}, buffered=True) for n in (2, 3)]
+    # A sentinel on another meter, in the same batch as the first request's event: once it is
+    # counted, the consumer has been through that event too (counted, or dropped as a duplicate).
+    middleware.client.track(world["counted"], subject=tenant, data={"value": 1, "route": "sentinel"})
+    middleware.close()
+    assert [a.status_code for a in (first, *rest)] == [200, 200, 200]
+    assert len(reached) == 3
+    assert _wait_for_total(world, tenant, world["counted"], 1) == 1
+    assert _usage(world, tenant, world["limited"])["total"] == 3
+
+
+def test_failure_closed_answers_503_and_counts_nothing_when_tollgate_is_down(local_stack, world):
+    tenant = world["tenants"]["closed"]
+    http, middleware, reached = _flask_enforcing(world, "closed")
+    with injected(local_stack) as faults:
+        faults.add(target="gateway", path="/v1/consume", method="POST", status=503, phase="before", count=2)
+        down = http.get("/items/1", headers={"X-Tenant": tenant}, buffered=True)
+    up = http.get("/items/2", headers={"X-Tenant": tenant}, buffered=True)
+    middleware.close()
+    assert (down.status_code, up.status_code) == (503, 200)
+    assert down.headers["Retry-After"] and down.get_json()["type"] == "/problems/service-unavailable"
+    assert len(reached) == 1
+    assert _wait_for_total(world, tenant, world["limited"], 1) == 1
