@@ -183,3 +183,45 @@ def test_lifespan_shutdown_flushes_but_does_not_close_a_client_it_was_given():
 def test_misconfiguration_fails_at_construction(options, error):
     with pytest.raises(error):
         TollgateASGIMiddleware(fastapi_app(), **options)
+
+
+def _drive(app, scope_extra=None):
+    """Call an ASGI app once with a GET scope; returns the messages it sent."""
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/slow", "headers": [], "root_path": "", **(scope_extra or {})}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_the_duration_runs_until_the_last_body_chunk_is_sent():
+    async def slow(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await asyncio.sleep(0.05)
+        await send({"type": "http.response.body", "body": b"bc", "more_body": False})
+        await asyncio.sleep(0.2)  # after the response: not the client's wait
+
+    client = FakeAsyncClient()
+    _drive(TollgateASGIMiddleware(slow, client=client, tenant=lambda s: "acme"))
+    data = client.tracked[0].data
+    assert data["response_bytes"] == 3
+    assert 50 <= data["duration_ms"] < 200
+
+
+def test_an_exception_after_the_response_started_keeps_the_status_sent():
+    async def breaks(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise Boom("mid-stream")
+
+    client = FakeAsyncClient()
+    with pytest.raises(Boom):
+        _drive(TollgateASGIMiddleware(breaks, client=client, tenant=lambda s: "acme"))
+    assert (client.tracked[0].data["status"], client.tracked[0].data["response_bytes"]) == (200, 7)

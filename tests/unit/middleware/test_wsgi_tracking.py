@@ -173,3 +173,22 @@ def test_close_closes_a_built_client_and_flushes_a_given_one(monkeypatch):
     given = FakeClient()
     TollgateWSGIMiddleware(flask_app().wsgi_app, client=given, tenant=wsgi_tenant).close()
     assert (given.flushes, given.closed) == (1, False)
+
+
+def test_the_duration_runs_until_the_iterable_is_closed():
+    import time
+
+    def slow(env, start_response):
+        start_response("200 OK", [])
+        yield b"a"
+        time.sleep(0.05)
+        yield b"bc"
+
+    client = FakeClient()
+    result = TollgateWSGIMiddleware(slow, client=client, tenant=wsgi_tenant)(environ(), lambda s, h, e=None: None)
+    assert b"".join(result) == b"abc"
+    time.sleep(0.05)  # the server still sending
+    result.close()
+    data = client.tracked[0].data
+    assert data["response_bytes"] == 3
+    assert data["duration_ms"] >= 100
