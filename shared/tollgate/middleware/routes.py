@@ -70,10 +70,17 @@ def _is_mount(route: Any) -> bool:
 
 
 def _routes_of(app: Any) -> list[Any]:
-    routes = getattr(app, "routes", None)
-    if routes is None:
-        routes = getattr(getattr(app, "router", None), "routes", None)
-    return list(routes) if isinstance(routes, list | tuple) else []
+    """The routes of ``app``, looking through middleware that wraps it (``.app``)."""
+    for _ in range(_MAX_MOUNTS):
+        routes = getattr(app, "routes", None)
+        if routes is None:
+            routes = getattr(getattr(app, "router", None), "routes", None)
+        if isinstance(routes, list | tuple):
+            return list(routes)
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return []
 
 
 def _match_mount(routes: list[Any], path: str) -> tuple[Any, str] | None:

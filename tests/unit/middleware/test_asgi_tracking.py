@@ -225,3 +225,12 @@ def test_an_exception_after_the_response_started_keeps_the_status_sent():
     with pytest.raises(Boom):
         _drive(TollgateASGIMiddleware(breaks, client=client, tenant=lambda s: "acme"))
     assert (client.tracked[0].data["status"], client.tracked[0].data["response_bytes"]) == (200, 7)
+
+
+def test_a_mounted_route_is_found_through_middleware_wrapping_the_app():
+    from starlette.middleware.gzip import GZipMiddleware
+
+    client = FakeAsyncClient()
+    outer = TollgateASGIMiddleware(GZipMiddleware(fastapi_app()), client=client, tenant=asgi_tenant)
+    TestClient(outer).get("/orgs/acme/things/9", headers={"X-Tenant": "acme"})
+    assert client.tracked[0].data["route"] == "/orgs/{org}/things/{thing_id}"
