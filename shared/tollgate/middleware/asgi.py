@@ -104,9 +104,9 @@ class TollgateASGIMiddleware:
         consume_id = event_id if self.settings.same_meter else new_id()
         try:
             decision = await self.client.consume(self.settings.enforce, 1, id=consume_id, tenant=subject, max_retries=1)
+            return _policy.from_decision(decision, self.settings)
         except Exception as exc:  # noqa: BLE001 - any failure to decide follows the failure policy
             return _policy.from_error(exc, self.settings)
-        return _policy.from_decision(decision, self.settings)
 
     async def _track(
         self, subject: str, event_id: str, scope: Scope, probe: _Probe, started: float, top: Any, root_path: str

@@ -79,9 +79,9 @@ class TollgateWSGIMiddleware:
         consume_id = event_id if self.settings.same_meter else new_id()
         try:
             decision = self.client.consume(self.settings.enforce, 1, id=consume_id, tenant=subject, max_retries=1)
+            return _policy.from_decision(decision, self.settings)
         except Exception as exc:  # noqa: BLE001 - any failure to decide follows the failure policy
             return _policy.from_error(exc, self.settings)
-        return _policy.from_decision(decision, self.settings)
 
 
 def _tenant_of(settings: Settings, environ: Environ) -> str | None:

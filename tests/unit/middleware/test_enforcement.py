@@ -179,3 +179,11 @@ def test_no_tenant_is_neither_enforced_nor_tracked(flavor):
     h = Harness(flavor, deny(), enforce=True)
     assert h.get(tenant=None).status == 200
     assert h.client.consumed == [] and h.client.tracked == []
+
+
+@FLAVORS
+def test_an_unreadable_decision_follows_the_failure_policy(flavor, caplog):
+    h = Harness(flavor, object(), enforce=True, failure="closed")  # no .allowed: a client bug
+    with caplog.at_level("ERROR", logger="tollgate.middleware"):
+        assert h.get().status == 503
+    assert h.calls == 0
