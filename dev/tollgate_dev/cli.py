@@ -6,6 +6,7 @@
     tollgate local fire <schedule>         run a schedule now on the running local stack
     tollgate local fire --list             list the local stack's schedules
     tollgate local outbox [--tenant T]     the e-mails (alerts) the local stack's SNS delivered
+    tollgate local fault add|list|clear    inject gateway or SQS failures (fault_cli.py)
     tollgate keys create --scope S ...     create an API key in the AWS the environment points to
     tollgate tenants|usage|limits|notifications|invoices|reports ...
                                            operator commands over the HTTP API (ops.py; docs/cli.md)
@@ -31,7 +32,7 @@ from urllib.parse import quote
 
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.keys import Scope, split_key
-from tollgate_dev import demo_run, ops
+from tollgate_dev import demo_run, fault_cli, ops
 
 KEY_COMMAND = """python3 -c 'import secrets; print(f"tg_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}")'"""
 
@@ -90,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="template parameters, as `sam deploy` takes them (e.g. InvoiceNetDays=0)",
     )
-    local_commands = local.add_subparsers(dest="local_command", metavar="{fire,outbox}")
+    local_commands = local.add_subparsers(dest="local_command", metavar="{fire,outbox,fault}")
     fire = local_commands.add_parser("fire", help="run a schedule now on the running local stack")
     fire.add_argument("schedule", nargs="?", help="event name (Health), Function.Event, or the schedule's Name")
     fire.add_argument("--list", action="store_true", help="list the schedules instead")
@@ -112,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         "--key",
         help="an admin key (default $TOLLGATE_ADMIN_KEY, else the one the stack saved in its state directory)",
     )
+
+    fault_cli.add_parser(local_commands)
 
     keys = commands.add_parser("keys", help="manage API keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="{create}")
@@ -255,6 +258,16 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fault(args: argparse.Namespace) -> int:
+    try:
+        port, key = _control_target(args)
+    except UsageError as error:
+        print(f"tollgate local fault: {error}", file=sys.stderr)
+        return 2
+    answer = _control_call("fault", fault_cli.run(args, port, key), port, key)
+    return 1 if answer is None else fault_cli.print_answer(*answer)
+
+
 def _control_request(args: argparse.Namespace, port: int, key: str) -> urllib.request.Request:
     """``GET /_local/schedules`` for --list, else ``POST /_local/schedules/<name>/fire``."""
     base = f"http://127.0.0.1:{port}/_local/schedules"
@@ -330,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "local":
         if args.local_command == "outbox":
             return _outbox(args)
+        if args.local_command == "fault":
+            return _fault(args)
         return _fire(args) if args.local_command == "fire" else _run_local(args)
     return _create_key(args)
 

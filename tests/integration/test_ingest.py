@@ -185,6 +185,7 @@ def test_valid_events_are_accepted_when_others_are_not(world):
     r = world.post([ev(1), ev(2, time="2026-11-20T10:00:00"), ev(3, type="ghost"), ev(4, subject="ghost"), ev(5)])
     assert r.status == 202
     assert r.body["accepted"] == 2 and r.body["duplicates"] == 0
+    assert all(x["retryable"] is False for x in r.body["rejected"])
     assert [(x["index"], x["id"], [e["field"] for e in x["errors"]]) for x in r.body["rejected"]] == [
         (1, "e2", ["[1].time"]),
         (2, "e3", ["[2].type"]),
@@ -392,6 +393,7 @@ def test_persistently_refused_events_are_reported_rejected_not_accepted(world):
     assert sorted(rejected) == [1, 2, 3]
     assert rejected[1]["id"] == "e2" and "send this event again" in rejected[1]["errors"][0]["message"]
     assert rejected[1]["errors"][0]["field"] == "[1]"
+    assert {i: x["retryable"] for i, x in rejected.items()} == {1: True, 2: False, 3: True}
     assert len(recorder.calls) == queue_adapter.ATTEMPTS
     assert world.queued_ids() == [("acme", "e1")]
 

@@ -34,7 +34,7 @@ def server() -> Iterator[GatewayServer]:
     echo = Runtime(lambda event: {"statusCode": 200, "body": json.dumps({"size": len(event.get("body") or "")})})
     big = Runtime({"statusCode": 200, "body": "x" * (8 * 1024 * 1024)})
     routes = RouteTable([Route("ANY", "/big", "Big"), Route("ANY", "$default", "Echo")])
-    control = lambda method, path: (200, {"path": path})  # noqa: E731
+    control = lambda method, path, request: (200, {"path": path})  # noqa: E731
     allowed = lambda request: ("authorization", "Bearer admin") in [(k.lower(), v) for k, v in request.headers]  # noqa: E731
     gateway = Gateway(
         routes,

@@ -387,7 +387,7 @@ def _gateway(authorized: bool, handler_result: Any, ttl_s: int = 0) -> tuple[Gat
         "Fn": FakeRuntime(handler_result),
     }
     routes = RouteTable([Route("GET", "/open", "Fn"), Route("ANY", "$default", "Fn", authorizer)])
-    control = lambda method, path: (200, {"method": method, "path": path})  # noqa: E731
+    control = lambda method, path, request: (200, {"method": method, "path": path})  # noqa: E731
     gateway = Gateway(routes, runtimes, api_id="api", region="us-east-1", account_id="1", control=control)
     return gateway, runtimes  # type: ignore[return-value]
 

@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from .faults import FaultRegistry, gateway_answer
 from .runtime import FunctionRuntime
 from .template import Template, TemplateError
 
@@ -46,7 +47,8 @@ REQUEST_TIMEOUT_S = 30.0  # a socket read or write that waits longer ends the co
 PROBLEM_JSON = "application/problem+json"
 _IMPLICIT_API = "ServerlessHttpApi"  # SAM's API for HttpApi events without ApiId
 
-ControlHandler = Callable[[str, str], tuple[int, Any]]  # (method, path after /_local) -> (status, json)
+# (method, path after /_local, the request: query and body) -> (status, json)
+ControlHandler = Callable[[str, str, "HttpRequest"], tuple[int, Any]]
 ControlAuth = Callable[["HttpRequest"], bool]  # does the request carry the control credential?
 
 # status -> (type slug, title) of the problems the gateway itself answers
@@ -350,8 +352,11 @@ class Gateway:
         account_id: str,
         control: ControlHandler | None = None,
         control_auth: ControlAuth | None = None,
+        faults: FaultRegistry | None = None,
     ) -> None:
+        """``faults``: injected failures (faults.py), asked before and after each invocation."""
         self.routes = routes
+        self.faults = faults
         self.runtimes = runtimes
         self.api_id = api_id
         self.region = region
@@ -364,14 +369,9 @@ class Gateway:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Route, authorize and invoke; never raises."""
         if request.path.startswith(CONTROL_PREFIX) and self.control is not None:
-            if not ipaddress.ip_address(request.source_ip).is_loopback:
-                return _json_response(403, {"message": "Forbidden"})
-            if self.control_auth is not None and not self.control_auth(request):
-                return problem_response(
-                    401, "the local control endpoints need the admin key: Authorization: Bearer <key> or X-Api-Key"
-                )
-            status, document = self.control(request.method, request.path[len(CONTROL_PREFIX) - 1 :])
-            return _json_response(status, document)
+            return self._control_response(request, self.control)
+        if (fault := self._fault(request, "before")) is not None:
+            return fault
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return problem_response(413, _too_large(len(request.body)), "body")
         matched = self.routes.match(request.method, request.path)
@@ -389,8 +389,28 @@ class Gateway:
             now=datetime.now(UTC),
         )
         response = self._invoke(route, event)
+        response = self._fault(request, "after") or response  # processed, but the answer is lost
         response.headers.append(("apigw-requestid", request_id))
         return response
+
+    def _control_response(self, request: HttpRequest, control: ControlHandler) -> HttpResponse:
+        if not ipaddress.ip_address(request.source_ip).is_loopback:
+            return _json_response(403, {"message": "Forbidden"})
+        if self.control_auth is not None and not self.control_auth(request):
+            return problem_response(
+                401, "the local control endpoints need the admin key: Authorization: Bearer <key> or X-Api-Key"
+            )
+        status, document = control(request.method, request.path[len(CONTROL_PREFIX) - 1 :], request)
+        return _json_response(status, document)
+
+    def _fault(self, request: HttpRequest, phase: str) -> HttpResponse | None:
+        fault = self.faults.gateway_hit(request.method, request.path, phase) if self.faults is not None else None
+        if fault is None:
+            return None
+        logger.info(
+            "injected fault #%d: %s %s answered %d (%s)", fault.id, request.method, request.path, fault.status, phase
+        )
+        return HttpResponse(*gateway_answer(fault))
 
     def _invoke(self, route: Route, event: dict[str, Any]) -> HttpResponse:
         try:

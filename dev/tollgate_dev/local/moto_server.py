@@ -36,6 +36,10 @@ the newest ``STREAM_RECORDS_KEPT`` records of each table (DynamoDB keeps 24 hour
 reader that falls further behind locally skips to the oldest record kept, with a warning) and
 the newest ``SHARD_ITERATORS_KEPT`` iterators (an older one fails, as an expired one does).
 
+Injected faults (faults.py): while an SQS fault is active, the action it names is answered 503
+``ServiceUnavailable`` without reaching moto, so the stack's functions see real AWS failures
+(and their SDK's own retries).
+
 ``AtomicMotoServer`` is ``moto.server.ThreadedMotoServer`` with this application; the local stack
 and the tests that need moto in server mode use it.
 """
@@ -53,6 +57,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .faults import SQS_UNAVAILABLE_BODY, SQS_UNAVAILABLE_HEADERS, FaultRegistry
+
 DYNAMODB_PRECISION = 38  # significant digits of a DynamoDB number
 STREAM_RECORDS_KEPT = 20_000  # per table; trimmed in steps of a tenth, after the request that grew it
 SHARD_ITERATORS_KEPT = 1_000
@@ -66,14 +72,37 @@ StartResponse = Callable[..., Any]
 class SerializedMotoApp:
     """WSGI middleware: one request at a time, in a 38-digit decimal context."""
 
-    def __init__(self, app: Callable[[dict, StartResponse], Iterable[bytes]]) -> None:
+    def __init__(
+        self, app: Callable[[dict, StartResponse], Iterable[bytes]], faults: FaultRegistry | None = None
+    ) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.faults = faults
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+        target = environ.get("HTTP_X_AMZ_TARGET") or ""
+        if self.faults is not None and target.startswith("AmazonSQS.") and self.faults.has_sqs_faults():
+            environ, failed = self._sqs_fault(environ, target.removeprefix("AmazonSQS."))
+            if failed:
+                start_response("503 Service Unavailable", list(SQS_UNAVAILABLE_HEADERS))
+                return [SQS_UNAVAILABLE_BODY]
+        if target == "AmazonSQS.ReceiveMessage":
             return self._receive(environ, start_response)
         return self._call(environ, start_response)
+
+    def _sqs_fault(self, environ: dict[str, Any], action: str) -> tuple[dict[str, Any], bool]:
+        """(the environ, with its body re-readable; whether an SQS fault takes this request)."""
+        assert self.faults is not None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            queue_url = json.loads(raw or b"{}").get("QueueUrl")
+        except (ValueError, AttributeError):
+            queue_url = None
+        fault = self.faults.sqs_hit(action, queue_url if isinstance(queue_url, str) else None)
+        if fault is not None:
+            logger.info("injected fault #%d: SQS %s answered 503", fault.id, action)
+        return _with_body(environ, raw), fault is not None
 
     def _call(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         with self.lock, decimal.localcontext(prec=DYNAMODB_PRECISION):
@@ -274,8 +303,9 @@ def _forget_tracked_instances() -> None:
 class AtomicMotoServer:
     """A moto server on a thread, serving ``SerializedMotoApp`` (the ``ThreadedMotoServer`` API)."""
 
-    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0, *, faults: FaultRegistry | None = None) -> None:
         self._address = (ip_address, port)
+        self.faults = faults
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.app: SerializedMotoApp | None = None
@@ -289,7 +319,7 @@ class AtomicMotoServer:
         from werkzeug.serving import make_server  # noqa: PLC0415 - see "moto tuning"
 
         tune_moto()
-        self.app = SerializedMotoApp(DomainDispatcherApplication(create_backend_app))
+        self.app = SerializedMotoApp(DomainDispatcherApplication(create_backend_app), self.faults)
         self._server = make_server(*self._address, self.app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="moto", daemon=True

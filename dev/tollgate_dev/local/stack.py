@@ -43,6 +43,7 @@ from tollgate.wiring import Root
 
 from . import state as local_state
 from .esm import SqsPoller, StreamPoller, sqs_mappings, stream_mappings
+from .faults import FaultRegistry
 from .gateway import Gateway, GatewayServer, HttpRequest, routes_from_template
 from .moto_server import AtomicMotoServer
 from .resources import CreatedResources, create_all
@@ -175,6 +176,7 @@ class LocalStack:
         self._stop = threading.Event()
         self._moto: AtomicMotoServer | None = None
         self.sns_delivery = LocalSnsDelivery()  # e-mail to the local outbox, HTTP(S) POSTs off moto's lock
+        self.faults = FaultRegistry()  # injected failures of the gateway and moto's SQS (/_local/faults)
         self._server: GatewayServer | None = None
         self._pollers: list[SqsPoller] = []
         self._stream_pollers: list[StreamPoller] = []
@@ -240,7 +242,7 @@ class LocalStack:
     def _start_moto(self) -> str:
         """Start the embedded moto server and point this process's AWS clients at it only."""
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        self._moto = AtomicMotoServer()  # one request at a time, 38-digit numbers: see moto_server.py
+        self._moto = AtomicMotoServer(faults=self.faults)  # one request at a time, 38-digit numbers: see moto_server.py
         self._moto.start()
         self.sns_delivery.start()
         install_sns_delivery(self.sns_delivery)  # see sns_delivery.py: what moto's SNS does per protocol
@@ -318,6 +320,7 @@ class LocalStack:
             account_id=template.account_id,
             control=self._control,
             control_auth=self._control_auth,
+            faults=self.faults,
         )
         try:
             self._server = GatewayServer(gateway, self.host, self.port)
@@ -486,10 +489,13 @@ class LocalStack:
         logger.info("firing schedule %s -> %s", spec.qualified_name, spec.function_id)
         return self.runtimes[spec.function_id].invoke(spec.payload(at, self.template))
 
-    def _control(self, method: str, path: str) -> tuple[int, Any]:
+    def _control(self, method: str, path: str, request: HttpRequest) -> tuple[int, Any]:
         """``GET /schedules`` lists them; ``POST /schedules/<name>/fire`` runs one now;
-        ``GET /outbox`` (or ``/outbox/<tenant id>``) lists the e-mails SNS delivered."""
+        ``GET /outbox`` (or ``/outbox/<tenant id>``) lists the e-mails SNS delivered;
+        ``GET|POST|DELETE /faults`` lists, adds or clears injected faults (faults.py)."""
         parts = [unquote(part) for part in path.strip("/").split("/")]
+        if parts == ["faults"]:
+            return self.faults.control(method, request.body)
         if method == "GET" and parts[0] == "outbox" and len(parts) <= 2:
             return 200, {"items": self.sns_delivery.outbox(parts[1] if len(parts) == 2 else None)}
         if method == "GET" and parts == ["schedules"]:

@@ -57,12 +57,21 @@ class Accepted:
 
 @dataclass(slots=True)
 class Rejected:
+    """An event not recorded. ``retryable``: the event was valid but could not be queued, so
+    sending it again unchanged (same id) can succeed; False when the event itself must be fixed."""
+
     index: int
     id: str | None
     errors: list[FieldError]
+    retryable: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "errors": [e.as_dict() for e in self.errors]}
+        return {
+            "index": self.index,
+            "id": self.id,
+            "errors": [e.as_dict() for e in self.errors],
+            "retryable": self.retryable,
+        }
 
 
 @dataclass

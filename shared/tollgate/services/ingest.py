@@ -1,7 +1,7 @@
 """Ingest: validate a request's usage events and put the valid ones on the usage queue.
 
 A 2xx is sent only for events SQS has accepted. Events whose messages SQS still refuses after
-the retries are reported back as rejected ("send again"); when nothing could be queued the
+the retries are reported back as rejected with ``retryable`` true ("send again", same ids); when nothing could be queued the
 request fails with 503 and Retry-After, so a client retries the whole request. Counting, and
 dedupe across requests, happen later in the consumer.
 """
@@ -135,7 +135,8 @@ def direct(message: Packed) -> bool:
 def _reject_unqueued(batch: Batch, failed_indexes: set[int], result: IngestResult, last_error: str | None) -> None:
     for event in batch.accepted:
         if event.index in failed_indexes:
-            result.rejected.append(Rejected(event.index, event.id, [FieldError(f"[{event.index}]", QUEUE_FAILED)]))
+            errors = [FieldError(f"[{event.index}]", QUEUE_FAILED)]
+            result.rejected.append(Rejected(event.index, event.id, errors, retryable=True))
     result.rejected.sort(key=lambda r: r.index)
     if result.accepted == 0:
         raise QueueUnavailable(

@@ -112,5 +112,6 @@ def test_events_of_refused_messages_are_rejected(world: World):
     assert [r.index for r in result.rejected] == [1, 3]
     assert [e.message for e in result.rejected[0].errors] == [QUEUE_FAILED]
     assert result.rejected[0].id == "b1"
+    assert [(r.index, r.retryable) for r in result.rejected] == [(1, True), (3, False)]
     assert [m.tenant for m in messages(world)] == ["acme"]
     assert result.as_dict()["accepted"] == 2

@@ -85,6 +85,10 @@ class RejectedOut(BaseModel):
     index: int = Field(description="Position of the event in the request (0 for a single event).")
     id: str | None = Field(description="The event's id, when it had a valid one.")
     errors: list[FieldErrorOut] = Field(description="`field` is `[index].attribute`, e.g. `[3].time`.")
+    retryable: bool = Field(
+        description="True when the event was valid but could not be queued (the queue refused it): send it "
+        "again unchanged, with the same id. False when the event itself must be fixed first."
+    )
 
 
 class IngestOut(BaseModel):
@@ -96,7 +100,8 @@ class IngestOut(BaseModel):
         "dedupe across requests happens in the consumer."
     )
     rejected: list[RejectedOut] = Field(
-        description="Events not recorded, with what to fix. Send them again once fixed; the others are recorded."
+        description="Events not recorded, with what to fix. Send them again once fixed (at once, unchanged, "
+        "when `retryable` is true); the others are recorded."
     )
 
 
@@ -111,7 +116,8 @@ DESCRIPTION = f"""Record usage events. The body is one event or an array of up t
 
 Valid events are recorded even when others are not: the response is **202** with the count of
 accepted events and each rejected event's errors. A 202 means the accepted events are durably
-queued. If no event is valid the response is a 422 problem listing every event's errors
+queued. A rejected event with `retryable: true` was valid but the queue refused it: send it again
+unchanged (same id). If no event is valid the response is a 422 problem listing every event's errors
 (`[3].time`); if nothing could be queued it is a 503 with `Retry-After` - send the same request
 again (event ids make retries safe)."""
 

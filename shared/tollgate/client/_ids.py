@@ -1,0 +1,55 @@
+"""UUIDv7 (RFC 9562, section 5.7): 48 bits of Unix milliseconds, version 7, 12 bits of
+``rand_a``, the variant ``10`` and 62 random bits. Python 3.11 has no ``uuid.uuid7``.
+
+Monotonic within a process (RFC 9562 section 6.2, method 1): within one millisecond
+``rand_a`` is a counter that starts at a random value below 2048 and counts up; when it would
+overflow, the timestamp moves one millisecond ahead. So ids sort in the order ``new_id`` gave
+them, which keeps a batch's ids in tracking order. A forked child continues from the parent's
+state with its own random bits, so the two cannot collide in practice.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+_COUNTER_MAX = 0xFFF
+
+
+def _next_stamp(now_ms: int) -> tuple[int, int]:
+    global _last_ms, _counter
+    with _lock:
+        if now_ms > _last_ms:
+            _last_ms, _counter = now_ms, int.from_bytes(os.urandom(2), "big") & 0x7FF
+        elif _counter < _COUNTER_MAX:
+            _counter += 1
+        else:  # 4,096 ids in one millisecond: borrow the next one
+            _last_ms, _counter = _last_ms + 1, 0
+        return _last_ms, _counter
+
+
+def _reset_lock() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_reset_lock)
+
+
+def uuid7_from(ms: int, rand_a: int, rand_b: int) -> uuid.UUID:
+    """The UUIDv7 of these fields (each masked to its width)."""
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80
+    value |= 0x7 << 76 | (rand_a & 0xFFF) << 64
+    value |= 0b10 << 62 | (rand_b & 0x3FFF_FFFF_FFFF_FFFF)
+    return uuid.UUID(int=value)
+
+
+def new_id() -> str:
+    """A new UUIDv7, as its canonical 36-character text."""
+    ms, counter = _next_stamp(time.time_ns() // 1_000_000)
+    return str(uuid7_from(ms, counter, int.from_bytes(os.urandom(8), "big")))
