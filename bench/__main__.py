@@ -34,6 +34,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("console", "bench.console"),
     ("demo", "bench.demo"),
     ("reports", "bench.reports"),
+    ("client", "bench.client"),
 ]
 
 

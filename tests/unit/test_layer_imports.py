@@ -14,6 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "shared" / "tollgate"
 FORBIDDEN = frozenset({"tollgate_dev", "moto", "yaml", "werkzeug"})
+# The client SDK (pip install tollgate[client]) lives in the same package but not in the
+# layer's requirements: the server must not import it nor httpx, and it must not import the
+# server's libraries (an application installs it without them) nor the server's modules.
+SDK_PACKAGES = ("client", "middleware")
+SERVER_FORBIDDEN = FORBIDDEN | {"httpx", "tollgate.client", "tollgate.middleware"}
+SDK_FORBIDDEN = FORBIDDEN | {"boto3", "botocore", "pynamodb", "aws_lambda_powertools", "jinja2"}
 _DYNAMIC = frozenset({"import_module", "__import__"})  # importlib.import_module("x"), __import__("x")
 
 
@@ -31,12 +37,21 @@ def imported_modules(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 yield node.lineno, node.args[0].value
 
 
-def forbidden_imports(source: str, filename: str = "<source>") -> list[str]:
+def _matches(module: str, names: frozenset[str]) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[:n]) in names for n in range(1, len(parts) + 1))
+
+
+def forbidden_imports(source: str, filename: str = "<source>", forbidden: frozenset[str] = FORBIDDEN) -> list[str]:
     return [
         f"{filename}:{line} imports {module}"
         for line, module in imported_modules(ast.parse(source, filename))
-        if module.split(".")[0] in FORBIDDEN
+        if _matches(module, forbidden)
     ]
+
+
+def _is_sdk(path: Path) -> bool:
+    return path.relative_to(PACKAGE).parts[0] in SDK_PACKAGES
 
 
 def test_the_layer_package_imports_no_developer_tooling():
@@ -45,9 +60,40 @@ def test_the_layer_package_imports_no_developer_tooling():
     found = [
         problem
         for path in modules
-        for problem in forbidden_imports(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+        if not _is_sdk(path)
+        for problem in forbidden_imports(
+            path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)), SERVER_FORBIDDEN
+        )
     ]
     assert not found, "the Lambda layer (shared/tollgate) must not import these:\n" + "\n".join(found)
+
+
+def test_the_sdk_imports_no_server_library_and_no_server_module():
+    modules = [p for p in sorted(PACKAGE.rglob("*.py")) if _is_sdk(p)]
+    assert len(modules) >= 10, f"found only {len(modules)} SDK modules"
+    found = []
+    for path in modules:
+        name = str(path.relative_to(ROOT))
+        found += forbidden_imports(path.read_text(encoding="utf-8"), name, SDK_FORBIDDEN)
+        found += [  # absolute imports of tollgate outside the SDK (relative ones stay inside)
+            f"{name}:{line} imports {module}"
+            for line, module in imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+            if module.split(".")[0] == "tollgate" and module.split(".")[1:2] not in ([p] for p in SDK_PACKAGES)
+        ]
+    assert not found, "the client SDK must not import these:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("source", "forbidden"),
+    [
+        ("import httpx", SERVER_FORBIDDEN),
+        ("from tollgate.client import Tollgate", SERVER_FORBIDDEN),
+        ("import botocore.session", SDK_FORBIDDEN),
+        ("from aws_lambda_powertools import Logger", SDK_FORBIDDEN),
+    ],
+)
+def test_the_check_finds_sdk_boundary_crossings(source, forbidden):
+    assert forbidden_imports(source, forbidden=forbidden)
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ and async clients send these; the method docstrings there say which calls retry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -33,7 +33,7 @@ M = TypeVar("M", bound=BaseModel)
 Number = int | float | Decimal
 
 
-def _model(model: type[M]) -> Any:
+def _model(model: type[M]) -> Callable[[httpx.Response], M]:
     return lambda response: model.model_validate_json(response.content)
 
 

@@ -6,11 +6,12 @@ sync client runs at once and the async one returns as a coroutine: one definitio
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _api
+from . import models as m
 from ._buffer import Buffer, Stats
 from ._config import USER_AGENT, Config, Overflow
 from ._encode import encode_event, encode_events, join
@@ -19,19 +20,8 @@ from ._ids import new_id
 from ._protocol import Call, request_headers
 from ._retry import Uniform
 from .errors import TollgateError
-from .models import (
-    CreatedKey,
-    Decision,
-    IngestResult,
-    Key,
-    Notification,
-    Page,
-    Quotas,
-    Tenant,
-    TenantLimits,
-    Usage,
-    pages,
-)
+
+T = TypeVar("T")
 
 
 class ClientBase:
@@ -60,6 +50,8 @@ class ClientBase:
         and ``rng``: the waits between retries and the jitter's source, for tests (``sleep``
         is a coroutine function on the async client). ``on_rejected``: called by the
         flusher with the events the API refused for good."""
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("key must be a Tollgate API key (tg_...)")
         self._config = Config(
             base_url.rstrip("/"),
             timeout,
@@ -93,7 +85,17 @@ class ClientBase:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config.base_url!r}, key=***)"
 
-    def _call(self, call: Call[Any]) -> Any:
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def close_timeout(self) -> float:
+        return self._config.close_timeout
+
+    def _call(self, call: Call[T]) -> T:
+        """Send ``call`` with retries: the sync client returns the answer, the async one a
+        coroutine of it (its methods are typed as coroutines in aio.py)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ shared decisions
@@ -118,11 +120,20 @@ class ClientBase:
         urgent = b.full_batch_ready() or not b.has_room() or self._closed
         return bool(b.queue) and (urgent or b.queue[0].seq <= self._flush_to)
 
+    def _requeue_delay(self, requeued: int) -> float | None:
+        """After a 202: the backoff before resending the events the API could not queue
+        (growing while it keeps refusing some), or None when it took them all."""
+        if not requeued:
+            self._requeue_attempt = 0
+            return None
+        self._requeue_attempt += 1
+        return self._config.policy.delay(self._requeue_attempt - 1, self._rng)
+
     def _stats(self) -> Stats:
         return self._buffer.stats()
 
     # ------------------------------------------------------------------ the API
-    def send_events(self, events: Sequence[Mapping[str, Any]], *, raise_on_rejected: bool = False) -> IngestResult:
+    def send_events(self, events: Sequence[Mapping[str, Any]], *, raise_on_rejected: bool = False) -> m.IngestResult:
         """POST /v1/events now (no buffer): the 202 body. Events without an ``id`` get a
         UUIDv7; retried on transient failures with the same ids. ``rejected`` items marked
         ``retryable`` were valid but not queued: send them again. ``raise_on_rejected``:
@@ -133,18 +144,18 @@ class ClientBase:
     def consume(
         self,
         meter: str,
-        amount: int | float | Any = 1,
+        amount: _api.Number = 1,
         *,
         id: str | None = None,
         tenant: str | None = None,
         max_retries: int | None = None,
-    ) -> Decision:
+    ) -> m.Decision:
         """POST /v1/consume: may the tenant use ``amount`` now (recorded when allowed)? A
         denial (429) is a returned ``Decision(allowed=False)``. The id (a new UUIDv7 unless
         given) is the same on every retry, so a retry never counts twice."""
         return self._call(_api.consume(meter, amount, id or new_id(), tenant, max_retries))
 
-    def quotas(self, tenant: str | None = None, *, meter: str | None = None) -> Quotas:
+    def quotas(self, tenant: str | None = None, *, meter: str | None = None) -> m.Quotas:
         """GET /v1/quotas (retried)."""
         return self._call(_api.quotas(tenant, meter))
 
@@ -157,7 +168,7 @@ class ClientBase:
         to: datetime | None = None,
         window: str | None = None,
         group_by: str | None = None,
-    ) -> Usage:
+    ) -> m.Usage:
         """GET /v1/usage (retried): the series (``window``: hour, day or month) and total."""
         return self._call(_api.usage(meter, tenant, from_, to, window, group_by))
 
@@ -169,45 +180,41 @@ class ClientBase:
         type: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
-    ) -> Page[Notification]:
+    ) -> m.Page[m.Notification]:
         """GET /v1/notifications (retried): one page, newest first."""
         return self._call(_api.notifications(tenant, unread, type, limit, cursor))
 
-    def iter_notifications(self, tenant: str | None = None, **filters: Any) -> Iterator[Notification]:
-        """Every notification, page after page."""
-        return pages(lambda cursor: self.notifications(tenant, cursor=cursor, **filters))
-
-    def create_tenant(self, id: str, name: str, **fields: Any) -> Tenant:
+    def create_tenant(self, id: str, name: str, **fields: Any) -> m.Tenant:
         """POST /v1/tenants. Not idempotent: retried only when surely not processed (a
         connection refused, a 429); a 409 means the tenant exists."""
         return self._call(_api.create_tenant(id, name, fields))
 
-    def get_tenant(self, id: str) -> Tenant:
+    def get_tenant(self, id: str) -> m.Tenant:
         """GET /v1/tenants/{id} (retried)."""
         return self._call(_api.get_tenant(id))
 
-    def list_tenants(self, *, limit: int | None = None, cursor: str | None = None, **filters: Any) -> Page[Tenant]:
+    def list_tenants(self, *, limit: int | None = None, cursor: str | None = None, **filters: Any) -> m.Page[m.Tenant]:
         """GET /v1/tenants (retried); ``filters``: health_status, has_overages, plan, q, sort, include."""
         return self._call(_api.list_tenants(limit, cursor, filters))
 
-    def create_key(self, scope: str, *, tenant_id: str | None = None, name: str | None = None) -> CreatedKey:
+    def create_key(self, scope: str, *, tenant_id: str | None = None, name: str | None = None) -> m.CreatedKey:
         """POST /v1/keys (not idempotent; retried only when surely not processed)."""
         return self._call(_api.create_key(scope, tenant_id, name))
 
-    def list_keys(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Key]:
+    def list_keys(self, *, limit: int | None = None, cursor: str | None = None) -> m.Page[m.Key]:
         """GET /v1/keys (retried): never the secrets."""
         return self._call(_api.list_keys(limit, cursor))
 
-    def revoke_key(self, key_id: str) -> Key:
+    def revoke_key(self, key_id: str) -> m.Key:
         """DELETE /v1/keys/{id} (retried: revoking twice keeps the first revocation)."""
         return self._call(_api.revoke_key(key_id))
 
-    def get_limits(self, tenant: str) -> TenantLimits:
+    def get_limits(self, tenant: str) -> m.TenantLimits:
         """GET /v1/tenants/{id}/limits (retried)."""
         return self._call(_api.get_limits(tenant))
 
     def set_limits(
         self, tenant: str, limits: Sequence[Mapping[str, Any]], *, reason: str | None = None
-    ) -> TenantLimits:
+    ) -> m.TenantLimits:
         """PUT /v1/tenants/{id}/limits (retried: it replaces the overrides)."""
         return self._call(_api.set_limits(tenant, limits, reason))

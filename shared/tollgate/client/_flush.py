@@ -31,7 +31,9 @@ OnRejected = Callable[[list[RejectedEvent]], object]
 
 
 def settle(buffer: Buffer, batch: list[Pending], result: IngestResult) -> tuple[list[RejectedEvent], int]:
-    """Apply a 202 to the buffer: the rejected events (for good), and how many were requeued."""
+    """Apply a 202 to the buffer: the rejected events (for good), and how many were requeued.
+    The batch stays in flight until the caller has reported and calls ``buffer.settled()``,
+    so a ``flush`` returns after the ``on_rejected`` callback ran."""
     again: list[Pending] = []
     refused: list[RejectedEvent] = []
     for r in result.rejected:
@@ -49,7 +51,6 @@ def settle(buffer: Buffer, batch: list[Pending], result: IngestResult) -> tuple[
     counts["rejected"] += len(refused)
     counts["retries"] += len(again)
     counts["batches"] += 1
-    buffer.settled()
     buffer.requeue(again)
     return refused, len(again)
 
@@ -58,7 +59,6 @@ def refuse(buffer: Buffer, batch: list[Pending], error: ProblemError) -> list[Re
     """The API refused the whole batch (401, 403, 413, 422 ...): not retried."""
     buffer.counts["rejected"] += len(batch)
     buffer.counts["batches"] += 1
-    buffer.settled()
     return [RejectedEvent(p.id, p.body, error.status, error.errors) for p in batch]
 
 

@@ -4,10 +4,11 @@ steps with their own I/O, so the two behave alike by construction."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -16,6 +17,7 @@ from ._retry import TRANSIENT_STATUSES, RetryPolicy, Uniform, parse_retry_after
 from .errors import ProblemError, TollgateUnavailable
 
 T = TypeVar("T")
+logger = logging.getLogger("tollgate.client")
 PROBLEM_JSON = "application/problem+json"
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors raised before the request left: safe to retry any request."""
@@ -37,6 +39,17 @@ class Call(Generic[T]):
     max_retries: int | None = None
     """None: the client's; negative: forever (the flusher)."""
 
+    def request_args(self) -> dict[str, Any]:
+        """The keywords of ``httpx.Client.request`` (and of the async client's)."""
+        headers = {"Content-Type": self.content_type} if self.body is not None else None
+        return {
+            "method": self.method,
+            "url": self.path,
+            "params": self.params or None,
+            "content": self.body,
+            "headers": headers,
+        }
+
 
 @dataclass(frozen=True)
 class Done(Generic[T]):
@@ -53,7 +66,8 @@ Outcome = httpx.Response | httpx.TransportError
 
 
 def is_problem(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").split(";")[0].strip() == PROBLEM_JSON
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.split(";")[0].strip() == PROBLEM_JSON
 
 
 def _is_answer(call: Call[T], response: httpx.Response) -> bool:
@@ -103,6 +117,21 @@ def step(
     if isinstance(outcome, httpx.Response):
         retry_after = parse_retry_after(outcome.headers.get("retry-after"), now or datetime.now(UTC))
     return Retry(policy.delay(attempt, rng, retry_after), status)
+
+
+def batch_step(
+    call: Call[T], outcome: Outcome, attempt: int, policy: RetryPolicy, rng: Uniform
+) -> Done[T] | Retry | ProblemError:
+    """The flusher's step: a refusal is returned (the flusher reports it), and an answer it
+    cannot read (not JSON, not the 202 shape) is retried like a transient failure: the batch's
+    ids make the resend safe, and the flusher must not die with events in its buffer."""
+    try:
+        return step(call, outcome, attempt, policy, rng)
+    except ProblemError as err:
+        return err
+    except ValueError as exc:  # json and pydantic errors
+        logger.error("unreadable answer to %s %s (%s); sending the batch again", call.method, call.path, exc)
+        return Retry(policy.delay(attempt, rng), None)
 
 
 def request_headers(key: str, user_agent: str) -> dict[str, str]:

@@ -3,26 +3,31 @@ settings and methods as coroutines. The flusher is a task created on the first `
 track(...)`` in the running loop; ``await aclose()`` flushes (there is no atexit hook: an
 event loop is gone by then, so close the client, e.g. with ``async with``)."""
 
+# The shared methods of _base.py are typed for the sync client; here they return awaitables.
+# mypy: disable-error-code="override"
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from . import _api
+from . import models as m
+from ._api import Number as Amount
 from ._base import ClientBase
 from ._buffer import Pending, Stats
 from ._encode import join
 from ._flush import refuse, report, settle
 from ._ids import new_id
-from ._protocol import Call, Done, Outcome, step
+from ._protocol import Call, Done, Outcome, batch_step, step
 from .errors import ProblemError
-from .models import IngestResult
 
 T = TypeVar("T")
 logger = logging.getLogger("tollgate.client")
@@ -109,6 +114,66 @@ class AsyncTollgate(ClientBase):
     def stats(self) -> Stats:
         return self._stats()
 
+    async def iter_notifications(self, tenant: str | None = None, **filters: Any) -> AsyncIterator[m.Notification]:
+        """Every notification, page after page (``filters``: unread, type, limit)."""
+        cursor: str | None = None
+        while True:
+            page = await self.notifications(tenant, cursor=cursor, **filters)
+            for item in page.items:
+                yield item
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    if TYPE_CHECKING:  # the shared methods (``_base.py``) return coroutines here
+
+        def send_events(
+            self, events: Sequence[Mapping[str, Any]], *, raise_on_rejected: bool = False
+        ) -> Awaitable[m.IngestResult]: ...
+        def consume(
+            self,
+            meter: str,
+            amount: Amount = 1,
+            *,
+            id: str | None = None,
+            tenant: str | None = None,
+            max_retries: int | None = None,
+        ) -> Awaitable[m.Decision]: ...
+        def quotas(self, tenant: str | None = None, *, meter: str | None = None) -> Awaitable[m.Quotas]: ...
+        def usage(
+            self,
+            meter: str,
+            *,
+            tenant: str | None = None,
+            from_: datetime | None = None,
+            to: datetime | None = None,
+            window: str | None = None,
+            group_by: str | None = None,
+        ) -> Awaitable[m.Usage]: ...
+        def notifications(
+            self,
+            tenant: str | None = None,
+            *,
+            unread: bool | None = None,
+            type: str | None = None,
+            limit: int | None = None,
+            cursor: str | None = None,
+        ) -> Awaitable[m.Page[m.Notification]]: ...
+        def create_tenant(self, id: str, name: str, **fields: Any) -> Awaitable[m.Tenant]: ...
+        def get_tenant(self, id: str) -> Awaitable[m.Tenant]: ...
+        def list_tenants(
+            self, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+        ) -> Awaitable[m.Page[m.Tenant]]: ...
+        def create_key(
+            self, scope: str, *, tenant_id: str | None = None, name: str | None = None
+        ) -> Awaitable[m.CreatedKey]: ...
+        def list_keys(self, *, limit: int | None = None, cursor: str | None = None) -> Awaitable[m.Page[m.Key]]: ...
+        def revoke_key(self, key_id: str) -> Awaitable[m.Key]: ...
+        def get_limits(self, tenant: str) -> Awaitable[m.TenantLimits]: ...
+        def set_limits(
+            self, tenant: str, limits: Sequence[Mapping[str, Any]], *, reason: str | None = None
+        ) -> Awaitable[m.TenantLimits]: ...
+
     # ------------------------------------------------------------------ the flusher
     async def _run(self) -> None:
         while True:
@@ -141,14 +206,12 @@ class AsyncTollgate(ClientBase):
         call = _api.events(join([p.body for p in batch]), c.content_type, max_retries=-1)
         attempt = 0
         while True:
-            try:
-                outcome = step(call, await self._attempt(call), attempt, c.policy, self._rng)
-            except ProblemError as err:
+            outcome = batch_step(call, await self._attempt(call), attempt, c.policy, self._rng)
+            if isinstance(outcome, ProblemError):
                 async with self._cond:
-                    rejected = refuse(self._buffer, batch, err)
-                    self._cond.notify_all()
-                report(rejected, self._on_rejected, err)
-                return
+                    rejected = refuse(self._buffer, batch, outcome)
+                report(rejected, self._on_rejected, outcome)
+                return await self._settled()
             if isinstance(outcome, Done):
                 return await self._settle(batch, outcome.value)
             self._buffer.counts["retries"] += len(batch)
@@ -156,31 +219,28 @@ class AsyncTollgate(ClientBase):
                 return
             attempt += 1
 
-    async def _settle(self, batch: list[Pending], result: IngestResult) -> None:
+    async def _settled(self) -> None:
+        async with self._cond:
+            self._buffer.settled()
+            self._cond.notify_all()
+
+    async def _settle(self, batch: list[Pending], result: m.IngestResult) -> None:
         async with self._cond:
             rejected, requeued = settle(self._buffer, batch, result)
-            self._cond.notify_all()
         report(rejected, self._on_rejected)
-        if requeued:
-            await self._pause(self._config.policy.delay(self._requeue_attempt, self._rng))
-            self._requeue_attempt += 1
-        else:
-            self._requeue_attempt = 0
+        await self._settled()
+        delay = self._requeue_delay(requeued)
+        if delay is not None:
+            await self._pause(delay)
 
     # ------------------------------------------------------------------ requests
     async def _attempt(self, call: Call[Any]) -> Outcome:
         try:
-            return await self._http.request(
-                call.method,
-                call.path,
-                params=call.params or None,
-                content=call.body,
-                headers={"Content-Type": call.content_type} if call.body is not None else None,
-            )
+            return await self._http.request(**call.request_args())
         except httpx.TransportError as exc:
             return exc
 
-    async def _call(self, call: Call[T]) -> T:  # type: ignore[override]
+    async def _call(self, call: Call[T]) -> T:
         attempt = 0
         while True:
             outcome = step(call, await self._attempt(call), attempt, self._config.policy, self._rng)

@@ -5,7 +5,9 @@ problem document; a request that got no usable answer after its retries is
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 
 class TollgateError(Exception):
@@ -81,7 +83,7 @@ class EventsRejected(ProblemError):
         self.result = result
 
     @classmethod
-    def check(cls, result: Any, raise_on_rejected: bool) -> Any:
-        if raise_on_rejected and result.rejected:
+    def check(cls, result: R, raise_on_rejected: bool) -> R:
+        if raise_on_rejected and getattr(result, "rejected", None):
             raise cls(result)
         return result

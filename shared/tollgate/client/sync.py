@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,9 +27,9 @@ from ._buffer import Pending, Stats
 from ._encode import join
 from ._flush import refuse, report, settle
 from ._ids import new_id
-from ._protocol import Call, Done, Outcome, step
+from ._protocol import Call, Done, Outcome, batch_step, step
 from .errors import ProblemError
-from .models import IngestResult
+from .models import IngestResult, Notification, pages
 
 T = TypeVar("T")
 logger = logging.getLogger("tollgate.client")
@@ -41,10 +42,6 @@ class Tollgate(ClientBase):
 
     _transport: httpx.BaseTransport | None
 
-    def __init__(self, base_url: str, key: str, **settings: Any) -> None:
-        super().__init__(base_url, key, **settings)
-        _clients.add(self)
-
     def _reset(self) -> None:
         """Fresh state: at construction, and in a forked child (nothing of the parent's)."""
         super()._reset()
@@ -55,6 +52,7 @@ class Tollgate(ClientBase):
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._abort = threading.Event()
+        _clients.add(self)  # closed by the atexit hook, reset after a fork
 
     def __enter__(self) -> Tollgate:
         return self
@@ -148,7 +146,12 @@ class Tollgate(ClientBase):
                 batch = self._next_batch()
             if batch is None:
                 return
-            self._deliver(batch)
+            try:
+                self._deliver(batch)
+            except Exception:
+                if self._abort.is_set():  # close's bound expired mid-request: the client is gone
+                    return
+                raise
 
     def _next_batch(self) -> list[Pending] | None:
         """Under the lock: wait for a batch worth sending; None when the flusher must stop."""
@@ -176,14 +179,12 @@ class Tollgate(ClientBase):
         call = _api.events(join([p.body for p in batch]), c.content_type, max_retries=-1)
         attempt = 0
         while True:
-            try:
-                outcome = step(call, self._attempt(call), attempt, c.policy, self._rng)
-            except ProblemError as err:
+            outcome = batch_step(call, self._attempt(call), attempt, c.policy, self._rng)
+            if isinstance(outcome, ProblemError):
                 with self._cond:
-                    rejected = refuse(self._buffer, batch, err)
-                    self._cond.notify_all()
-                report(rejected, self._on_rejected, err)
-                return
+                    rejected = refuse(self._buffer, batch, outcome)
+                report(rejected, self._on_rejected, outcome)
+                return self._settled()
             if isinstance(outcome, Done):
                 return self._settle(batch, outcome.value)
             with self._cond:
@@ -192,27 +193,24 @@ class Tollgate(ClientBase):
                 return
             attempt += 1
 
+    def _settled(self) -> None:
+        with self._cond:
+            self._buffer.settled()
+            self._cond.notify_all()
+
     def _settle(self, batch: list[Pending], result: IngestResult) -> None:
         with self._cond:
             rejected, requeued = settle(self._buffer, batch, result)
-            self._cond.notify_all()
         report(rejected, self._on_rejected)
-        if requeued:  # the API could not queue some: back off before sending them again
-            self._pause(self._config.policy.delay(self._requeue_attempt, self._rng))
-            self._requeue_attempt += 1
-        else:
-            self._requeue_attempt = 0
+        self._settled()
+        delay = self._requeue_delay(requeued)
+        if delay is not None:
+            self._pause(delay)
 
     # ------------------------------------------------------------------ requests
     def _attempt(self, call: Call[Any]) -> Outcome:
         try:
-            return self._http.request(
-                call.method,
-                call.path,
-                params=call.params or None,
-                content=call.body,
-                headers={"Content-Type": call.content_type} if call.body is not None else None,
-            )
+            return self._http.request(**call.request_args())
         except httpx.TransportError as exc:
             return exc
 
@@ -225,11 +223,22 @@ class Tollgate(ClientBase):
             (self._injected_sleep or time.sleep)(outcome.delay)
             attempt += 1
 
+    def iter_notifications(self, tenant: str | None = None, **filters: Any) -> Iterator[Notification]:
+        """Every notification, page after page (``filters``: unread, type, limit)."""
+        return pages(lambda cursor: self.notifications(tenant, cursor=cursor, **filters))
+
 
 def _close_all() -> None:
-    """The atexit hook: close every open client, each within its ``close_timeout``."""
-    for client in list(_clients):
-        client.close()
+    """The atexit hook: close every open client. Their flushers all send at once, so they
+    share one deadline (the largest ``close_timeout``), not one bound after another."""
+    clients = [c for c in list(_clients) if not c.closed]
+    if not clients:
+        return
+    deadline = time.monotonic() + max(c.close_timeout for c in clients)
+    for client in clients:
+        client.flush(timeout=0)  # every flusher starts sending now
+    for client in clients:
+        client.close(timeout=min(client.close_timeout, max(0.0, deadline - time.monotonic())))
 
 
 def _after_fork_in_child() -> None:
