@@ -29,6 +29,7 @@ from typing import Any
 TARGETS = ("gateway", "sqs")
 PHASES = ("before", "after")
 MAX_SECONDS = 3600.0
+MAX_FAULTS = 100  # listed ones, spent ones included, until cleared
 
 
 class FaultSpecError(ValueError):
@@ -95,6 +96,8 @@ class FaultRegistry:
     def add(self, spec: Mapping[str, Any]) -> Fault:
         fault = _parse(spec, next(self._ids), self._clock())
         with self._lock:
+            if len(self._faults) >= MAX_FAULTS:
+                raise FaultSpecError("body", f"{MAX_FAULTS} faults are listed already; clear them (DELETE) first")
             self._faults.append(fault)
         return fault
 
