@@ -222,9 +222,10 @@ def _parse(spec: Mapping[str, Any], fault_id: int, now: float) -> Fault:
 
 
 def _parse_gateway(spec: Mapping[str, Any], fault: Fault) -> None:
-    fault.path = _text(spec, "path", required=True)
-    if not fault.path.startswith("/"):  # type: ignore[union-attr]
+    path = _text(spec, "path", required=True)
+    if path is None or not path.startswith("/"):
         raise FaultSpecError("path", "must start with /")
+    fault.path = path
     method = _text(spec, "method")
     fault.method = method.upper() if method else None
     status = spec.get("status", 503)
