@@ -17,6 +17,7 @@ import requests
 
 from tests.e2e.conftest import LocalStackProcess
 from tests.e2e.local_faults import LocalFaults, injected
+from tollgate.client import Tollgate
 
 pytestmark = pytest.mark.e2e
 
@@ -154,3 +155,54 @@ def test_the_cli_adds_lists_and_clears_faults(local_stack: LocalStackProcess, fa
     assert bad.returncode == 1 and "count" in bad.stderr
     assert json.loads(tollgate("list").stdout)["faults"][0]["id"] == listed["id"]
     assert tollgate("clear").returncode == 0 and faults.list() == []
+
+
+def test_a_refused_queue_gives_retryable_rejections(
+    local_stack: LocalStackProcess, world: dict[str, str], faults: LocalFaults
+) -> None:
+    """A request's large message goes to the usage queue, its small one to the pack queue: with
+    only the pack queue refusing, the answer is a 202 whose rejected events are retryable."""
+    admin = {"Authorization": f"Bearer {local_stack.admin_key}"}
+    other = f"{world['tenant']}-b"
+    body = {"id": other, "name": other}
+    assert requests.post(f"{local_stack.base_url}/v1/tenants", headers=admin, json=body, timeout=10).ok
+    before = _total(local_stack, world)
+    one = {"type": world["meter"], "data": {"value": 1}}
+    events = [{**one, "id": f"big-{i}", "subject": world["tenant"]} for i in range(500)]
+    events.append({**one, "id": "small-1", "subject": other})
+    events.append({**one, "id": "bad", "subject": other, "time": "yesterday"})
+    faults.add(target="sqs", action="SendMessageBatch", queue="packqueue", seconds=60)
+    r = requests.post(f"{local_stack.base_url}/v1/events", headers=admin, json=events, timeout=60)
+    assert r.status_code == 202, r.text[:500]
+    assert r.json()["accepted"] == 500
+    assert [(x["index"], x["id"], x["retryable"]) for x in r.json()["rejected"]] == [
+        (500, "small-1", True),
+        (501, "bad", False),
+    ]
+    assert faults.hits()[0] >= 1
+    faults.clear()
+    again = requests.post(f"{local_stack.base_url}/v1/events", headers=admin, json=events[500:501], timeout=30)
+    assert again.status_code == 202 and again.json()["accepted"] == 1
+    assert _wait_total(local_stack, world, before + 500) == before + 500
+
+
+def test_a_consume_whose_answer_was_lost_counts_once(local_stack: LocalStackProcess, faults: LocalFaults) -> None:
+    """The limits function records the consume, the gateway loses its answer (503 after), and the
+    client resends the same id: the API replays the decision, so the hard limit of 3 still
+    allows exactly 3 units."""
+    base, admin = local_stack.base_url, {"Authorization": f"Bearer {local_stack.admin_key}"}
+    tag = uuid.uuid4().hex[:8]
+    meter, plan, tid = f"{tag}.calls", f"plan-{tag}", f"lost-{tag}"
+    spec = {"key": meter, "name": meter, "aggregation": "count"}
+    assert requests.post(f"{base}/v1/meters", headers=admin, json=spec, timeout=10).status_code == 201
+    body = {"name": plan, "limits": [{"meter": meter, "window": "month", "limit": 3}]}
+    assert requests.put(f"{base}/v1/plans/{plan}", headers=admin, json=body, timeout=10).status_code == 200
+    body = {"id": tid, "name": tid, "plan": plan}
+    assert requests.post(f"{base}/v1/tenants", headers=admin, json=body, timeout=10).status_code == 201
+    key = requests.post(f"{base}/v1/keys", headers=admin, json={"scope": "tenant", "tenant_id": tid}, timeout=10)
+    faults.add(target="gateway", path="/v1/consume", status=503, phase="after", count=1)
+    with Tollgate(base, key.json()["key"], retry_base=0.05, retry_cap=1.0) as client:
+        first = client.consume(meter, 1)
+        assert faults.hits() == [1]  # its first answer was lost
+        assert first.allowed and first.replayed  # the retry found the recorded decision
+        assert [client.consume(meter, 1).allowed for _ in range(3)] == [True, True, False]

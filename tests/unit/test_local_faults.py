@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tollgate_dev.local.faults import FaultRegistry, FaultSpecError
+from tollgate_dev.local.faults import MAX_FAULTS, FaultRegistry, FaultSpecError
 from tollgate_dev.local.gateway import Gateway, HttpRequest, Route, RouteTable
 from tollgate_dev.local.moto_server import SerializedMotoApp
 
@@ -206,3 +206,12 @@ def test_sqs_faults_answer_503_without_reaching_moto(registry: FaultRegistry) ->
     assert json.loads(body)["__type"].endswith("#ServiceUnavailable")
     app(_sqs_environ("SendMessageBatch", "http://m/q"), start)  # the fault is spent: moto answers
     assert statuses[-1] == "200 OK" and json.loads(seen[0])["QueueUrl"] == "http://m/q"  # body intact
+
+
+def test_the_registry_is_bounded(registry: FaultRegistry) -> None:
+    for _ in range(MAX_FAULTS):
+        registry.add({"target": "sqs", "action": "SendMessageBatch", "count": 1})
+    status, document = registry.control("POST", b'{"target": "sqs", "action": "SendMessageBatch", "count": 1}')
+    assert status == 422 and "clear" in document["message"]
+    registry.clear()
+    assert registry.control("POST", b'{"target": "sqs", "action": "SendMessageBatch", "count": 1}')[0] == 201

@@ -29,6 +29,7 @@ from typing import Any
 TARGETS = ("gateway", "sqs")
 PHASES = ("before", "after")
 MAX_SECONDS = 3600.0
+MAX_FAULTS = 100  # listed ones, spent ones included, until cleared
 
 
 class FaultSpecError(ValueError):
@@ -95,6 +96,8 @@ class FaultRegistry:
     def add(self, spec: Mapping[str, Any]) -> Fault:
         fault = _parse(spec, next(self._ids), self._clock())
         with self._lock:
+            if len(self._faults) >= MAX_FAULTS:
+                raise FaultSpecError("body", f"{MAX_FAULTS} faults are listed already; clear them (DELETE) first")
             self._faults.append(fault)
         return fault
 
@@ -219,9 +222,10 @@ def _parse(spec: Mapping[str, Any], fault_id: int, now: float) -> Fault:
 
 
 def _parse_gateway(spec: Mapping[str, Any], fault: Fault) -> None:
-    fault.path = _text(spec, "path", required=True)
-    if not fault.path.startswith("/"):  # type: ignore[union-attr]
+    path = _text(spec, "path", required=True)
+    if path is None or not path.startswith("/"):
         raise FaultSpecError("path", "must start with /")
+    fault.path = path
     method = _text(spec, "method")
     fault.method = method.upper() if method else None
     status = spec.get("status", 503)

@@ -25,6 +25,9 @@ T = TypeVar("T")
 
 
 class ClientBase:
+    """The settings and methods of :class:`~tollgate.client.Tollgate` and
+    :class:`~tollgate.client.AsyncTollgate` (docs/client.md has the table)."""
+
     def __init__(
         self,
         base_url: str,

@@ -124,10 +124,16 @@ def batch_step(
 ) -> Done[T] | Retry | ProblemError:
     """The flusher's step: a refusal is returned (the flusher reports it), and an answer it
     cannot read (not JSON, not the 202 shape) is retried like a transient failure: the batch's
-    ids make the resend safe, and the flusher must not die with events in its buffer."""
+    ids make the resend safe, and the flusher must not die with events in its buffer. A 500
+    (or another 5xx that is not transient) is resent up to ``max_retries`` times before it
+    counts as a refusal: not forever, as a request that crashes the server would hold the
+    buffer for good."""
     try:
         return step(call, outcome, attempt, policy, rng)
     except ProblemError as err:
+        if err.status >= 500 and policy.may_retry(attempt):  # a crash may be passing: max_retries tries
+            logger.error("HTTP %d to %s %s; sending the batch again", err.status, call.method, call.path)
+            return Retry(policy.delay(attempt, rng), err.status)
         return err
     except ValueError as exc:  # json and pydantic errors
         logger.error("unreadable answer to %s %s (%s); sending the batch again", call.method, call.path, exc)

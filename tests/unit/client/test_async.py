@@ -112,3 +112,20 @@ def test_block_awaits_room(api):
 
     calls, stats = run(go())
     assert [len(c) for c in calls] == [1, 1] and stats.sent == 2 and stats.dropped == 0
+
+
+def test_aclose_s_bound_reports_what_was_not_delivered(api, caplog):
+    api.default = httpx.Response(503)
+
+    async def go():
+        tg = client(api, retry_base=0.001, retry_cap=0.002)
+        for _ in range(3):
+            await tg.track("api_calls", subject="t1")
+        assert not await tg.flush(0.05)
+        await tg.aclose(timeout=0.05)
+        return tg.stats
+
+    with caplog.at_level("ERROR", "tollgate.client"):
+        stats = run(go())
+    assert stats.unsent == 3 and stats.sent == 0 and "3 event(s) not delivered" in caplog.text
+    assert len(api.requests) > 1  # it kept resending until the bound

@@ -174,3 +174,18 @@ def test_the_atexit_hook_shares_one_deadline_between_clients(api, monkeypatch):
     assert bounds[0] <= 0.3 and bounds[1] < 0.1  # the second waits out what is left, not its own 0.2
     with pytest.raises(ValueError):
         Tollgate("http://tollgate.test", "")
+
+
+def test_a_500_is_resent_up_to_max_retries_then_reported(api, sleep):
+    api.default = problem(500, "internal")
+    seen = []
+    tg = client(api, sleep, max_retries=2, on_rejected=seen.extend)
+    ids = [tg.track("api_calls", subject="t1")]
+    assert tg.flush(5)
+    assert api.event_ids() == [ids] * 3 and sleep.waits == [0.5, 1.0]
+    assert tg.stats.rejected == 1 and [r.status for r in seen] == [500]
+    api.script = [problem(500, "internal")]
+    api.default = lambda r: httpx.Response(202, json={"accepted": 1, "duplicates": 0, "rejected": []})
+    tg.track("api_calls", subject="t1")
+    assert tg.flush(5) and tg.stats.sent == 1  # a passing crash costs a resend, not the event
+    tg.close()
