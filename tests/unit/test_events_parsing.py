@@ -474,7 +474,12 @@ def test_each_tenant_and_meter_is_looked_up_once_per_request_misses_included():
 def test_rejected_carries_index_id_and_fields():
     batch = validator().validate([event(), event(id="e2", time="2026-11-20T10:00:00")])
     assert [r.as_dict() for r in batch.rejected] == [
-        {"index": 1, "id": "e2", "errors": [{"field": "[1].time", "message": batch.rejected[0].errors[0].message}]}
+        {
+            "index": 1,
+            "id": "e2",
+            "errors": [{"field": "[1].time", "message": batch.rejected[0].errors[0].message}],
+            "retryable": False,  # a validation error: sending it again as is cannot succeed
+        }
     ]
 
 
