@@ -18,6 +18,14 @@ def test_the_rfc_9562_example_layout():
     assert u.version == 7 and u.variant == uuid.RFC_4122
 
 
+def test_new_ids_are_canonical_version_7_text_in_order():
+    ids = [_ids.new_id() for _ in range(2000)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert [str(u) for u in parsed] == ids  # new_id formats the text itself: it must be str(UUID)'s
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
 def test_ids_stay_ordered_when_a_millisecond_overflows(monkeypatch):
     monkeypatch.setattr(_ids, "_last_ms", 0)
     stamps = [_ids._next_stamp(1_000) for _ in range(5000)]  # more than 4,096 in one millisecond
