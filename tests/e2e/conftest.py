@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -167,3 +168,21 @@ def http(local_stack: LocalStackProcess) -> Iterator[Http]:
     client = Http(local_stack.base_url)
     yield client
     client.session.close()
+
+
+def recent_usage(stack: LocalStackProcess, tenant: str, meter: str, **extra: Any) -> dict[str, Any]:
+    """GET /v1/usage (admin key) of a tenant's meter by day from two days ago to tomorrow: what
+    a test has just sent, whatever the time of day."""
+    now = datetime.now(UTC)
+    params = {
+        "tenant": tenant,
+        "meter": meter,
+        "window": "day",
+        "from": (now - timedelta(days=2)).isoformat(),
+        "to": (now + timedelta(days=1)).isoformat(),
+        **extra,
+    }
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    r = requests.get(f"{stack.base_url}/v1/usage", headers=headers, params=params, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()

@@ -25,13 +25,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.conftest import LocalStackProcess
+from tests.e2e.conftest import LocalStackProcess, recent_usage
 from tests.e2e.local_faults import LocalFaults, injected
 from tollgate.client import Tollgate
 
@@ -65,18 +64,7 @@ def world(local_stack: LocalStackProcess) -> dict[str, Any]:
 
 
 def _total(stack: LocalStackProcess, world: dict[str, Any], tenant: str) -> Any:
-    now = datetime.now(UTC)
-    params = {
-        "tenant": tenant,
-        "meter": world["meter"],
-        "window": "day",
-        "from": (now - timedelta(days=2)).isoformat(),
-        "to": (now + timedelta(days=1)).isoformat(),
-    }
-    headers = {"Authorization": f"Bearer {stack.admin_key}"}
-    r = requests.get(f"{stack.base_url}/v1/usage", headers=headers, params=params, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()["total"]
+    return recent_usage(stack, tenant, world["meter"])["total"]
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> bool:

@@ -9,13 +9,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.conftest import LocalStackProcess
+from tests.e2e.conftest import LocalStackProcess, recent_usage
 from tests.e2e.local_faults import LocalFaults, injected
 from tollgate.client import Tollgate
 
@@ -48,18 +47,7 @@ def _post(stack: LocalStackProcess, world: dict[str, str], ids: list[str]) -> re
 
 
 def _total(stack: LocalStackProcess, world: dict[str, str]) -> Any:
-    now = datetime.now(UTC)
-    params = {
-        "tenant": world["tenant"],
-        "meter": world["meter"],
-        "window": "day",
-        "from": (now - timedelta(days=2)).isoformat(),
-        "to": (now + timedelta(days=1)).isoformat(),
-    }
-    headers = {"Authorization": f"Bearer {stack.admin_key}"}
-    r = requests.get(f"{stack.base_url}/v1/usage", headers=headers, params=params, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()["total"]
+    return recent_usage(stack, world["tenant"], world["meter"])["total"]
 
 
 def _wait_total(stack: LocalStackProcess, world: dict[str, str], expected: int, timeout: float = 15.0) -> Any:

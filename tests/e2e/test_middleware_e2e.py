@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
+from tests.e2e.conftest import recent_usage
 from tests.e2e.local_faults import injected
 from tests.unit.middleware.apps import TestClient, asgi_tenant, fastapi_app, flask_app, wsgi_tenant
 from tollgate.middleware import TollgateASGIMiddleware, TollgateWSGIMiddleware
@@ -43,22 +43,19 @@ def world(local_stack):
         body = {"id": tenants[app], "name": app, "timezone": "UTC", "plan": plan}
         assert requests.post(f"{base}/v1/tenants", headers=admin, json=body, timeout=10).status_code == 201
     key = requests.post(f"{base}/v1/keys", headers=admin, json={"scope": "ingest"}, timeout=10).json()["key"]
-    return {"base": base, "admin": admin, "counted": counted, "limited": limited, "tenants": tenants, "key": key}
+    return {
+        "stack": local_stack,
+        "base": base,
+        "admin": admin,
+        "counted": counted,
+        "limited": limited,
+        "tenants": tenants,
+        "key": key,
+    }
 
 
 def _usage(world, tenant, meter, **extra):
-    now = datetime.now(UTC)
-    params = {
-        "tenant": tenant,
-        "meter": meter,
-        "window": "day",
-        "from": (now - timedelta(days=1)).isoformat(),
-        "to": (now + timedelta(days=1)).isoformat(),
-        **extra,
-    }
-    r = requests.get(f"{world['base']}/v1/usage", headers=world["admin"], params=params, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()
+    return recent_usage(world["stack"], tenant, meter, **extra)
 
 
 def _wait_for_total(world, tenant, meter, expected):

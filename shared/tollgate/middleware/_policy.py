@@ -89,6 +89,16 @@ class Gate:
 OPEN = Gate()
 
 
+def own_client(client: Any, base_url: str | None, key: str | None, make: Callable[[str, str], Any]) -> tuple[Any, bool]:
+    """The client a middleware uses, and whether it built it (then it closes it at shutdown;
+    a client passed in is only flushed)."""
+    if client is not None:
+        return client, False
+    if not (base_url and key):
+        raise TypeError("pass base_url and key, or client=")
+    return make(base_url, key), True
+
+
 def problem(status: int, type_: str, title: str, detail: str, headers: dict[str, str]) -> Reply:
     body = json.dumps({"type": type_, "title": title, "status": status, "detail": detail}).encode()
     pairs = [(k.lower(), v) for k, v in headers.items() if k.lower() != "content-type"]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tollgate.client import AsyncTollgate
 from tollgate.client._ids import new_id
 from tollgate.middleware import _policy
 from tollgate.middleware._policy import Gate, Reply, Settings
@@ -40,16 +41,7 @@ class TollgateASGIMiddleware:
     ) -> None:
         self.app = app
         self.settings = Settings.build(tenant=tenant, meter=meter, enforce=enforce, failure=failure, route=route)
-        if client is None:
-            if not (base_url and key):
-                raise TypeError("pass base_url and key, or client=")
-            from tollgate.client import AsyncTollgate  # noqa: PLC0415 - only when the middleware builds its own
-
-            client = AsyncTollgate(base_url, key)
-            self.owns_client = True
-        else:
-            self.owns_client = False
-        self.client = client
+        self.client, self.owns_client = _policy.own_client(client, base_url, key, AsyncTollgate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from tollgate.client import Tollgate
 from tollgate.client._ids import new_id
 from tollgate.middleware import _policy
 from tollgate.middleware._policy import Gate, Settings
@@ -38,16 +39,7 @@ class TollgateWSGIMiddleware:
     ) -> None:
         self.app = app
         self.settings = Settings.build(tenant=tenant, meter=meter, enforce=enforce, failure=failure, route=route)
-        if client is None:
-            if not (base_url and key):
-                raise TypeError("pass base_url and key, or client=")
-            from tollgate.client import Tollgate  # noqa: PLC0415 - only when the middleware builds its own
-
-            client = Tollgate(base_url, key)
-            self.owns_client = True
-        else:
-            self.owns_client = False
-        self.client = client
+        self.client, self.owns_client = _policy.own_client(client, base_url, key, Tollgate)
 
     def close(self) -> None:
         """Flush what is buffered; close the client if the middleware built it."""

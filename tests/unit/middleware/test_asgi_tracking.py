@@ -142,7 +142,7 @@ def test_websockets_pass_through_untracked():
 
 
 def test_lifespan_shutdown_closes_the_client_the_middleware_built(monkeypatch):
-    import tollgate.client
+    import tollgate.middleware.asgi
 
     built = []
 
@@ -151,7 +151,7 @@ def test_lifespan_shutdown_closes_the_client_the_middleware_built(monkeypatch):
             super().__init__()
             built.append(self)
 
-    monkeypatch.setattr(tollgate.client, "AsyncTollgate", Built, raising=False)
+    monkeypatch.setattr(tollgate.middleware.asgi, "AsyncTollgate", Built)
     app = fastapi_app()
     app.add_middleware(TollgateASGIMiddleware, base_url="http://tollgate", key="tg_x", tenant=asgi_tenant)
     with TestClient(app) as http:

@@ -164,9 +164,9 @@ def test_a_failing_track_never_breaks_the_request(caplog):
 
 
 def test_close_closes_a_built_client_and_flushes_a_given_one(monkeypatch):
-    import tollgate.client
+    import tollgate.middleware.wsgi
 
-    monkeypatch.setattr(tollgate.client, "Tollgate", lambda base_url, key: FakeClient(), raising=False)
+    monkeypatch.setattr(tollgate.middleware.wsgi, "Tollgate", lambda base_url, key: FakeClient())
     built = TollgateWSGIMiddleware(flask_app().wsgi_app, base_url="http://tollgate", key="tg_x", tenant=wsgi_tenant)
     built.close()
     assert built.client.closed
