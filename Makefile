@@ -31,8 +31,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
+# The whole suite on TEST_WORKERS processes (pytest-xdist; default: one per core). A file runs
+# whole on one worker (--dist loadfile), so its module fixtures are built once; each worker
+# starts its own local stack for the end-to-end tests. `make test TEST_WORKERS=0` runs serially.
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

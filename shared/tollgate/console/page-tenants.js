@@ -39,10 +39,13 @@ export async function renderTenants(view) {
 
   let cursor = null;
   let body = null;
+  let latest = 0; // the last list asked for: an earlier one's answer arriving later is dropped
   const load = async (more) => {
+    const mine = more ? latest : ++latest;
     const query = { q: q.value.trim(), health_status: health.value, plan: plan.value, has_overages: overages.value, sort: sort.value, include: "quotas", limit: PAGE, cursor: more ? cursor : null };
     try {
       const page = await api("/v1/tenants", { query });
+      if (mine !== latest) return;
       cursor = page.next_cursor;
       if (!more) {
         body = h("tbody");
@@ -58,6 +61,7 @@ export async function renderTenants(view) {
       if (cursor) results.append(h("button", { type: "button", class: "more", onclick: () => load(true) }, "Show more"));
       announce(`${count} tenant${count === 1 ? "" : "s"} shown.`);
     } catch (error) {
+      if (mine !== latest) return;
       clear(results, h("p", { class: "error", role: "alert" }, `Could not list tenants: ${error.message}`));
     }
   };
