@@ -8,8 +8,9 @@ environment's composition root, resolver, routers and Edge (``tollgate.wiring``,
 principal - and the caches belong to one environment, so concurrent invocations do not see each
 other's requests. What the layer's modules hold is shared by every environment of the process,
 as it is not on Lambda: module constants, pynamodb's table binding (the same for all), and
-Powertools' logger and metrics buffers (log keys and metrics of concurrent invocations may
-mix in the local log output). The function's Timeout is reported through the context but not
+Powertools' logger keys (log keys of concurrent invocations may mix in the local log output).
+Powertools' metric sets are per thread (powertools_threads.py): one invocation's flush never
+meets another's metrics. The function's Timeout is reported through the context but not
 enforced.
 """
 
