@@ -11,11 +11,16 @@ state with its own random bits, so the two cannot collide in practice.
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import uuid
 
 _lock = threading.Lock()
+# The random bits come from a generator seeded from os.urandom, once per process (and again in a
+# forked child): ids must be unique, not unguessable, and os.urandom per id released the GIL on
+# every call, handing it to the flusher thread mid-request (a thread switch per tracked request).
+_rng = random.Random(os.urandom(32))  # noqa: S311 - uniqueness, not secrecy (see above)
 _last_ms = 0
 _counter = 0
 _COUNTER_MAX = 0xFFF
@@ -25,7 +30,7 @@ def _next_stamp(now_ms: int) -> tuple[int, int]:
     global _last_ms, _counter
     with _lock:
         if now_ms > _last_ms:
-            _last_ms, _counter = now_ms, int.from_bytes(os.urandom(2), "big") & 0x7FF
+            _last_ms, _counter = now_ms, _rng.getrandbits(11)
         elif _counter < _COUNTER_MAX:
             _counter += 1
         else:  # 4,096 ids in one millisecond: borrow the next one
@@ -33,12 +38,13 @@ def _next_stamp(now_ms: int) -> tuple[int, int]:
         return _last_ms, _counter
 
 
-def _reset_lock() -> None:
-    global _lock
+def _after_fork_in_child() -> None:
+    global _lock, _rng
     _lock = threading.Lock()  # another thread may have held it at fork time
+    _rng = random.Random(os.urandom(32))  # noqa: S311 - else the child would repeat the parent's bits
 
 
-os.register_at_fork(after_in_child=_reset_lock)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def uuid7_from_int(ms: int, rand_a: int, rand_b: int) -> int:
@@ -56,5 +62,5 @@ def uuid7_from(ms: int, rand_a: int, rand_b: int) -> uuid.UUID:
 def new_id() -> str:
     """A new UUIDv7, as its canonical 36-character text."""
     ms, counter = _next_stamp(time.time_ns() // 1_000_000)
-    hex_ = f"{uuid7_from_int(ms, counter, int.from_bytes(os.urandom(8), 'big')):032x}"
+    hex_ = f"{uuid7_from_int(ms, counter, _rng.getrandbits(62)):032x}"
     return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"  # str(UUID) costs twice as much

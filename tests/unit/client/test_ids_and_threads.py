@@ -70,3 +70,26 @@ def test_eight_threads_send_every_event_exactly_once():
     assert len(tracked) == 20_000 and set(sent) == set(tracked) and set(sent.values()) == {1}
     assert tg.stats.sent == 20_000 and tg.stats.pending == 0
     tg.close()
+
+
+def test_a_forked_child_draws_other_random_bits_than_its_parent():
+    """Without a reseed the child's generator would repeat the parent's bits: in the same
+    millisecond the two would make the same id."""
+    import os
+
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.write(writer, "".join(_ids.new_id() for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    parent = [_ids.new_id() for _ in range(3)]
+    os.waitpid(pid, 0)
+    child_text = os.read(reader, 4096).decode()
+    os.close(reader)
+    child = [child_text[i : i + 36] for i in range(0, len(child_text), 36)]
+    assert len(child) == 3
+    low_bits = lambda ids: {uuid.UUID(i).int & 0x3FFF_FFFF_FFFF_FFFF for i in ids}  # noqa: E731 - rand_b
+    assert low_bits(child).isdisjoint(low_bits(parent))
