@@ -36,7 +36,7 @@ lint: $(STAMP)
 # starts its own local stack for the end-to-end tests. `make test TEST_WORKERS=0` runs serially.
 TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

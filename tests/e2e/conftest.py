@@ -170,15 +170,17 @@ def http(local_stack: LocalStackProcess) -> Iterator[Http]:
     client.session.close()
 
 
-def recent_usage(stack: LocalStackProcess, tenant: str, meter: str, **extra: Any) -> dict[str, Any]:
-    """GET /v1/usage (admin key) of a tenant's meter by day from two days ago to tomorrow: what
-    a test has just sent, whatever the time of day."""
+def recent_usage(
+    stack: LocalStackProcess, tenant: str, meter: str, *, days_back: int = 2, **extra: Any
+) -> dict[str, Any]:
+    """GET /v1/usage (admin key) of a tenant's meter by day from ``days_back`` days ago to
+    tomorrow: what a test has just sent, whatever the time of day."""
     now = datetime.now(UTC)
     params = {
         "tenant": tenant,
         "meter": meter,
         "window": "day",
-        "from": (now - timedelta(days=2)).isoformat(),
+        "from": (now - timedelta(days=days_back)).isoformat(),
         "to": (now + timedelta(days=1)).isoformat(),
         **extra,
     }

@@ -34,7 +34,7 @@ from tests.e2e.conftest import LocalStackProcess, recent_usage
 from tests.e2e.local_faults import LocalFaults, injected
 from tollgate.client import Tollgate
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long(185)]  # ~185 s in CI: make test starts it first (tests/conftest.py)
 
 THREADS = 8  # THREADS - 1 track for the big tenant, 1 for the small one
 PER_THREAD = 2_500

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long(40)]  # ~40 s in CI: make test starts it first (tests/conftest.py)
 
 THREADS, CONSUMES = 8, 50
 LIMIT = 300  # X's hard monthly limit: 400 consumes get both 200s and 429s

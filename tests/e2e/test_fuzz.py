@@ -19,7 +19,7 @@ import requests
 
 from tests.e2e.conftest import start_local_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long(275)]  # ~275 s in CI: make test starts it first (tests/conftest.py)
 EXAMPLES = os.environ.get("TOLLGATE_FUZZ_EXAMPLES", "10")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 

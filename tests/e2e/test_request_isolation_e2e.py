@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long(35)]  # ~35 s in CI: make test starts it first (tests/conftest.py)
 
 THREADS, CALLS = 8, 50
 

@@ -16,6 +16,8 @@ from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from tests.e2e.conftest import recent_usage
+
 pytestmark = pytest.mark.e2e
 
 
@@ -49,18 +51,7 @@ def tenant(local_stack):
 
 
 def _usage(stack, tid, meter, **extra):
-    now = datetime.now(UTC)
-    params = {
-        "tenant": tid,
-        "meter": meter,
-        "window": "day",
-        "from": (now - timedelta(days=3)).isoformat(),
-        "to": (now + timedelta(days=1)).isoformat(),
-        **extra,
-    }
-    r = requests.get(f"{stack.base_url}/v1/usage", headers=_admin(stack), params=params)
-    assert r.status_code == 200, r.text
-    return r.json()
+    return recent_usage(stack, tid, meter, days_back=3, **extra)
 
 
 def _wait_for(stack, tid, meter, expected, timeout=10.0, **extra):

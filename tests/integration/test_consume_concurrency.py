@@ -27,7 +27,7 @@ import pytest
 from tests.conftest import ROOT, new_root
 from tests.integration.routing import RoutedApi
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.long(95)]  # ~95 s in CI: make test starts it first (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,8 @@ from .test_consumer import (
     sqs_event,
 )
 
+pytestmark = pytest.mark.long(120)  # ~120 s in CI: make test starts it first (tests/conftest.py)
+
 T0 = datetime(2026, 3, 29, 0, 58, tzinfo=UTC)  # Paris changes to summer time at 01:00 UTC
 
 METERS = {

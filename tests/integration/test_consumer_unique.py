@@ -8,6 +8,8 @@ import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from tests.conftest import FakeContext
 from tollgate.domain.meters import Aggregation, MeterSpec
 from tollgate.domain.times import format_time
@@ -25,6 +27,8 @@ from .test_consumer import (  # noqa: F401 - fixtures
     sqs_event,
     tables,
 )
+
+pytestmark = pytest.mark.long(45)  # ~45 s in CI: make test starts it first (tests/conftest.py)
 
 METERS = {"users": MeterSpec("users", Aggregation.UNIQUE_COUNT)}
 NOV = datetime(2026, 10, 31, 23, tzinfo=UTC)  # November 1st in Paris

@@ -22,6 +22,8 @@ from tollgate.domain.usage import UsageEvent, UsageMessage
 from tollgate.services import count_usage as count_usage_module
 from tollgate.wire.usage_message import encode
 
+pytestmark = pytest.mark.long(40)  # ~40 s in CI: make test starts it first (tests/conftest.py)
+
 TZ = "Europe/Paris"
 PARIS = zone(TZ)
 METERS = {
