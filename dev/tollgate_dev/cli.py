@@ -180,6 +180,15 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _control_target_or_say(args: argparse.Namespace, command: str) -> tuple[int, str] | None:
+    """``_control_target``, or None after printing why not (the command then exits with 2)."""
+    try:
+        return _control_target(args)
+    except UsageError as error:
+        print(f"tollgate local {command}: {error}", file=sys.stderr)
+        return None
+
+
 def _control_target(args: argparse.Namespace) -> tuple[int, str]:
     """The running stack's port and an admin key for its control endpoints; UsageError if none."""
     from tollgate_dev.local.stack import resolve_state_dir  # noqa: PLC0415 - ~0.5 s, as in _run_local
@@ -216,11 +225,9 @@ def _fire(args: argparse.Namespace) -> int:
     if not args.list and not args.schedule:
         print("tollgate local fire: name a schedule, or pass --list", file=sys.stderr)
         return 2
-    try:
-        port, key = _control_target(args)
-    except UsageError as error:
-        print(f"tollgate local fire: {error}", file=sys.stderr)
+    if (target := _control_target_or_say(args, "fire")) is None:
         return 2
+    port, key = target
     answer = _control_call("fire", _control_request(args, port, key), port, key)
     if answer is None:
         return 1
@@ -230,11 +237,9 @@ def _fire(args: argparse.Namespace) -> int:
 
 
 def _outbox(args: argparse.Namespace) -> int:
-    try:
-        port, key = _control_target(args)
-    except UsageError as error:
-        print(f"tollgate local outbox: {error}", file=sys.stderr)
+    if (target := _control_target_or_say(args, "outbox")) is None:
         return 2
+    port, key = target
     url = f"http://127.0.0.1:{port}/_local/outbox"
     if args.tenant:
         url += f"/{quote(args.tenant, safe='')}"
@@ -259,11 +264,9 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _fault(args: argparse.Namespace) -> int:
-    try:
-        port, key = _control_target(args)
-    except UsageError as error:
-        print(f"tollgate local fault: {error}", file=sys.stderr)
+    if (target := _control_target_or_say(args, "fault")) is None:
         return 2
+    port, key = target
     answer = _control_call("fault", fault_cli.run(args, port, key), port, key)
     return 1 if answer is None else fault_cli.print_answer(*answer)
 
