@@ -42,7 +42,7 @@ ROUNDS = 25  # each thread tracks PER_THREAD / ROUNDS events, then pauses: traff
 PAUSE_S = 0.3
 BEFORE_S = 1.5  # phase 1: gateway 503 before invoking
 SQS_S = 2.0  # phase 2: SendMessageBatch fails
-PACK_S = 2.0  # phase 3: the pack queue refuses
+PACK_CALLS = 6  # phase 3: the pack queue refuses this many calls (one request: 2 botocore attempts x 3 sends)
 AFTER_COUNT = 3  # phase 4: answers lost after processing
 CLOSE_TIMEOUT_S = 60.0
 COUNTED_DEADLINE_S = 240.0
@@ -91,8 +91,10 @@ def _run_faults(faults: LocalFaults) -> None:
     time.sleep(BEFORE_S)
     faults.add(target="sqs", action="SendMessageBatch", seconds=SQS_S)
     time.sleep(SQS_S)
-    faults.add(target="sqs", action="SendMessageBatch", queue="packqueue", seconds=PACK_S)
-    time.sleep(PACK_S)
+    # Bounded by calls, not time: after phase 2 the flusher may be backing off for the whole
+    # of a short window (a CI run saw 2 s pass without one request), so wait for the refusals.
+    faults.add(target="sqs", action="SendMessageBatch", queue="packqueue", count=PACK_CALLS)
+    _wait(lambda: faults.hits()[-1] >= PACK_CALLS, 20)
     faults.add(target="gateway", path="/v1/events", method="POST", status=503, phase="after", count=AFTER_COUNT)
     _wait(lambda: faults.hits()[-1] >= AFTER_COUNT, 20)
 
